@@ -1,0 +1,154 @@
+"""The whole error tree of aft.
+
+Every error aft raises derives from :class:`AftError` and carries a stable ``code``
+(used by the REST API and the CLI). A class may also derive from the builtin it
+resembles, so ``except FileNotFoundError`` works as well as ``except AftError``::
+
+    AftError
+    ├── ConfigError                     bad instance home, setting key or value
+    │   ├── UnknownSetting (KeyError)
+    │   └── InvalidSetting (ValueError)
+    ├── StoreError                      the instance database
+    │   ├── StoreCorrupt
+    │   └── SchemaTooNew
+    ├── SecretError
+    │   └── SecretNotFound (KeyError)
+    ├── ScriptError                     a script that cannot be loaded or started
+    │   ├── ScriptNotFound (FileNotFoundError)
+    │   └── ParamsError (ValueError)
+    ├── JobError
+    │   └── CliRunDisabled (PermissionError)
+    └── VfsError                        any file-system or transfer failure
+        ├── VfsNotFound (FileNotFoundError)
+        ├── VfsExists (FileExistsError)
+        ├── VfsNotADirectory (NotADirectoryError)
+        ├── VfsIsADirectory (IsADirectoryError)
+        ├── VfsDirectoryNotEmpty (OSError)
+        ├── VfsPermission (PermissionError)
+        ├── VfsPathError (ValueError)   a path that is malformed or escapes its root
+        ├── VfsUnsupported (NotImplementedError)
+        ├── VfsIntegrityError           size or checksum mismatch after a transfer
+        ├── VfsConnectionError (ConnectionError)
+        │   └── VfsHostKeyError         missing or mismatching host-key pin
+        └── MissingExtra (ImportError)  an optional library is not installed
+
+This module imports nothing from aft.
+"""
+
+from __future__ import annotations
+
+
+class AftError(Exception):
+    """Base class of every aft error."""
+
+    code = "aft_error"
+
+
+class ConfigError(AftError):
+    code = "config_error"
+
+
+class UnknownSetting(ConfigError, KeyError):
+    code = "unknown_setting"
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidSetting(ConfigError, ValueError):
+    code = "invalid_setting"
+
+
+class StoreError(AftError):
+    code = "store_error"
+
+
+class StoreCorrupt(StoreError):
+    code = "store_corrupt"
+
+
+class SchemaTooNew(StoreError):
+    code = "schema_too_new"
+
+
+class SecretError(AftError):
+    code = "secret_error"
+
+
+class SecretNotFound(SecretError, KeyError):
+    code = "secret_not_found"
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ScriptError(AftError):
+    code = "script_error"
+
+
+class ScriptNotFound(ScriptError, FileNotFoundError):
+    code = "script_not_found"
+
+
+class ParamsError(ScriptError, ValueError):
+    code = "bad_params"
+
+
+class JobError(AftError):
+    code = "job_error"
+
+
+class CliRunDisabled(JobError, PermissionError):
+    code = "cli_run_disabled"
+
+
+class VfsError(AftError):
+    code = "vfs_error"
+
+
+class VfsNotFound(VfsError, FileNotFoundError):
+    code = "vfs_not_found"
+
+
+class VfsExists(VfsError, FileExistsError):
+    code = "vfs_exists"
+
+
+class VfsNotADirectory(VfsError, NotADirectoryError):
+    code = "vfs_not_a_directory"
+
+
+class VfsIsADirectory(VfsError, IsADirectoryError):
+    code = "vfs_is_a_directory"
+
+
+class VfsDirectoryNotEmpty(VfsError, OSError):
+    code = "vfs_directory_not_empty"
+
+
+class VfsPermission(VfsError, PermissionError):
+    code = "vfs_permission"
+
+
+class VfsPathError(VfsError, ValueError):
+    code = "vfs_bad_path"
+
+
+class VfsUnsupported(VfsError, NotImplementedError):
+    code = "vfs_unsupported"
+
+
+class VfsIntegrityError(VfsError):
+    code = "vfs_integrity"
+
+
+class VfsConnectionError(VfsError, ConnectionError):
+    code = "vfs_connection"
+
+
+class VfsHostKeyError(VfsConnectionError):
+    code = "vfs_host_key"
+
+
+class MissingExtra(VfsError, ImportError):
+    code = "missing_extra"

@@ -1,0 +1,89 @@
+"""Value classes shared across aft."""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+
+class JobState(str, enum.Enum):
+    """Where a job is in its life. The last four are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    HALTED = "halted"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (JobState.QUEUED, JobState.RUNNING)
+
+
+class LogLevel(str, enum.Enum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+
+
+@attrs.frozen
+class LogLine:
+    """One line of a job log; ``time`` is Unix seconds."""
+
+    time: float
+    level: LogLevel
+    text: str
+
+    def format(self) -> str:
+        """The line as the CLI prints it: ISO time (UTC, ms), level, text."""
+        import time as _time
+
+        stamp = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(self.time))
+        return f"{stamp}.{int(self.time * 1000) % 1000:03d}Z {self.level.value.upper():5} {self.text}"
+
+
+@attrs.frozen
+class RunResult:
+    """The outcome of one script run.
+
+    Attributes:
+        state: the final state (succeeded, failed or halted).
+        exit_code: what the script passed to ``Exit()``, else 0 on success and 1 on failure.
+        log: every log line, in order, with secrets masked.
+        error: on failure, one line saying why (secrets masked), else None.
+        error_line: the script line the error points at, when known.
+    """
+
+    state: JobState
+    exit_code: int
+    log: tuple[LogLine, ...]
+    error: str | None = None
+    error_line: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state is JobState.SUCCEEDED
+
+
+@attrs.frozen
+class FileInfo:
+    """One entry of a VFS listing.
+
+    Attributes:
+        path: the full path inside the VFS, ``/``-separated, starting with ``/``.
+        is_dir: True for a directory.
+        size: bytes (0 for a directory).
+        mtime: modification time in Unix seconds (0 when the backend has none).
+    """
+
+    path: str
+    is_dir: bool
+    size: int = 0
+    mtime: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.path.rstrip("/").rsplit("/", 1)[-1]

@@ -1,0 +1,309 @@
+"""The ``Vfs`` interface every backend implements, and the helpers built on it.
+
+A backend implements a handful of primitives (``stat``, ``listdir``, ``open_read``,
+``open_write``, ``mkdir``, ``remove``, ``rmdir``, ``rename``); everything else
+(``walk``, ``glob``, ``makedirs``, ``remove_tree``, ``copy_file`` ...) is built on
+them here, once.
+
+Paths are ``/``-separated and rooted at the VFS's own root: ``"a/b"``, ``"/a/b"``
+and ``"/a/./c/../b"`` all name the same entry. :func:`normalize` is the only place
+that parses a path; it refuses NUL, backslashes and any ``..`` that would climb
+above the root.
+
+Backends translate their library's errors into :mod:`aft.exceptions` in one place
+each. Remote backends connect lazily and, after a :class:`VfsConnectionError`,
+reconnect on the next call, so a caller may simply retry.
+"""
+
+from __future__ import annotations
+
+import abc
+import fnmatch
+import posixpath
+import secrets
+import time
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from aft.exceptions import (
+    VfsConnectionError,
+    VfsError,
+    VfsExists,
+    VfsIntegrityError,
+    VfsIsADirectory,
+    VfsNotFound,
+    VfsPathError,
+    VfsUnsupported,
+)
+from aft.models import FileInfo
+
+CHUNK_SIZE = 1024 * 1024
+TEMP_MARKER = ".aft-part-"
+
+
+def normalize(path: str) -> str:
+    """Return ``path`` as an absolute, normalised VFS path (``"/"`` for the root).
+
+    Raises:
+        VfsPathError: for a non-string, NUL, a backslash, or ``..`` above the root.
+    """
+    if not isinstance(path, str):
+        raise VfsPathError(f"path must be a string, not {type(path).__name__}")
+    if "\x00" in path:
+        raise VfsPathError("path contains a NUL character")
+    if "\\" in path:
+        raise VfsPathError(f"path contains a backslash: {path!r}")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise VfsPathError(f"path escapes the VFS root: {path!r}")
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def join(*parts: str) -> str:
+    """Join VFS path parts and normalise the result."""
+    return normalize(posixpath.join("/", *parts))
+
+
+def temp_name(path: str) -> str:
+    """A hidden sibling name for writing ``path`` before it is complete."""
+    head, tail = posixpath.split(normalize(path))
+    return posixpath.join(head, f".{tail}{TEMP_MARKER}{secrets.token_hex(4)}")
+
+
+class Vfs(abc.ABC):
+    """A file system rooted at its own ``/``.
+
+    Every object that holds a connection is closed by :meth:`close` and works as a
+    context manager.
+    """
+
+    #: The profile type this backend serves ("Disk", "SFTP", ...).
+    type_name: str = ""
+    #: True when a written file only becomes visible once complete (object stores):
+    #: then uploads need no temporary name.
+    atomic_writes: bool = False
+
+    # ---- primitives -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def stat(self, path: str) -> FileInfo:
+        """Describe ``path`` (following symlinks). Raises VfsNotFound."""
+
+    @abc.abstractmethod
+    def listdir(self, path: str) -> list[FileInfo]:
+        """The entries directly inside directory ``path``, in no particular order."""
+
+    @abc.abstractmethod
+    def open_read(self, path: str, offset: int = 0) -> BinaryIO:
+        """A readable binary stream of file ``path``, starting at ``offset``."""
+
+    @abc.abstractmethod
+    def open_write(self, path: str) -> BinaryIO:
+        """A writable binary stream that creates or truncates file ``path``.
+
+        The parent directory must exist. For non-atomic backends the bytes are
+        visible under ``path`` while being written: use :func:`copy_file` or
+        :meth:`write_bytes` for a write that is renamed into place when complete.
+        """
+
+    @abc.abstractmethod
+    def mkdir(self, path: str) -> None:
+        """Create directory ``path``; its parent must exist. Raises VfsExists."""
+
+    @abc.abstractmethod
+    def remove(self, path: str) -> None:
+        """Delete file ``path``."""
+
+    @abc.abstractmethod
+    def rmdir(self, path: str) -> None:
+        """Delete the empty directory ``path``."""
+
+    @abc.abstractmethod
+    def rename(self, src: str, dst: str) -> None:
+        """Rename ``src`` to ``dst``, replacing ``dst`` if it is a file."""
+
+    # ---- optional operations: unsupported unless a backend says otherwise --------
+
+    def lstat(self, path: str) -> FileInfo:
+        """Like :meth:`stat` without following a final symlink."""
+        return self.stat(path)
+
+    def chmod(self, path: str, mode: int) -> None:
+        raise VfsUnsupported(f"{self.type_name} VFS does not support chmod")
+
+    def chtimes(self, path: str, atime: float, mtime: float) -> None:
+        raise VfsUnsupported(f"{self.type_name} VFS does not support setting times")
+
+    def truncate(self, path: str, size: int) -> None:
+        raise VfsUnsupported(f"{self.type_name} VFS does not support truncate")
+
+    def symlink(self, target: str, link: str) -> None:
+        raise VfsUnsupported(f"{self.type_name} VFS does not support symlinks")
+
+    def checksum(self, path: str) -> tuple[str, str] | None:
+        """A server-side ``(algorithm, hexdigest)`` of file ``path``, if the protocol offers one."""
+        return None
+
+    def close(self) -> None:
+        """Release the connection; the object may not be used afterwards."""
+
+    def __enter__(self) -> Vfs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- helpers built on the primitives ---------------------------------------
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+        except VfsNotFound:
+            return False
+        return True
+
+    def isdir(self, path: str) -> bool:
+        try:
+            return self.stat(path).is_dir
+        except VfsNotFound:
+            return False
+
+    def makedirs(self, path: str) -> None:
+        """Create ``path`` and any missing parents; an existing directory is fine."""
+        path = normalize(path)
+        if path == "/" or self.isdir(path):
+            return
+        self.makedirs(posixpath.dirname(path))
+        try:
+            self.mkdir(path)
+        except VfsExists:
+            if not self.isdir(path):
+                raise
+
+    def walk(self, path: str = "/") -> Iterator[FileInfo]:
+        """Every entry below directory ``path``, depth first, parents before children."""
+        for info in sorted(self.listdir(path), key=lambda i: i.path):
+            yield info
+            if info.is_dir:
+                yield from self.walk(info.path)
+
+    def glob(self, pattern: str) -> list[FileInfo]:
+        """Files whose name matches the glob in the last part of ``pattern`` (``/in/*.csv``)."""
+        pattern = normalize(pattern)
+        head, mask = posixpath.split(pattern)
+        return sorted(
+            (i for i in self.listdir(head) if not i.is_dir and fnmatch.fnmatchcase(i.name, mask)),
+            key=lambda i: i.path,
+        )
+
+    def tree_size(self, path: str = "/") -> int:
+        info = self.stat(path)
+        if not info.is_dir:
+            return info.size
+        return sum(i.size for i in self.walk(path) if not i.is_dir)
+
+    def remove_tree(self, path: str) -> None:
+        """Delete ``path`` and everything below it."""
+        path = normalize(path)
+        info = self.lstat(path)
+        if not info.is_dir:
+            self.remove(path)
+            return
+        for child in self.listdir(path):
+            self.remove_tree(child.path)
+        if path != "/":
+            self.rmdir(path)
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.open_read(path) as f:
+            return f.read()
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Write ``data`` to ``path``, visible only once complete."""
+        if self.atomic_writes:
+            with self.open_write(path) as f:
+                f.write(data)
+            return
+        tmp = temp_name(path)
+        try:
+            with self.open_write(tmp) as f:
+                f.write(data)
+            self.rename(tmp, path)
+        except BaseException:
+            _discard(self, tmp)
+            raise
+
+
+def _discard(vfs: Vfs, path: str) -> None:
+    try:
+        vfs.remove(path)
+    except (VfsError, OSError):
+        pass
+
+
+def copy_file(
+    src: Vfs,
+    src_path: str,
+    dst: Vfs,
+    dst_path: str,
+    *,
+    use_temp_name: bool = True,
+    retries: int = 3,
+    backoff: float = 0.5,
+) -> FileInfo:
+    """Stream one file from ``src`` to ``dst`` (any two backends, no local staging).
+
+    The bytes go to a temporary sibling name and are renamed to ``dst_path`` only
+    when complete and the size (and a server checksum where both sides offer the
+    same kind) matches, so a failure never leaves a partial file under the final
+    name. A dropped connection is retried ``retries`` times with exponential backoff.
+
+    Returns:
+        The :class:`FileInfo` of the written file.
+    Raises:
+        VfsIsADirectory: when the source is a directory.
+        VfsIntegrityError: when the written size or checksum does not match.
+    """
+    attempt = 0
+    while True:
+        try:
+            return _copy_once(src, src_path, dst, dst_path, use_temp_name)
+        except VfsConnectionError:
+            attempt += 1
+            if attempt > retries:
+                raise
+            time.sleep(backoff * 2 ** (attempt - 1))
+
+
+def _copy_once(src: Vfs, src_path: str, dst: Vfs, dst_path: str, use_temp_name: bool) -> FileInfo:
+    info = src.stat(src_path)
+    if info.is_dir:
+        raise VfsIsADirectory(f"{src_path} is a directory")
+    direct = dst.atomic_writes or not use_temp_name
+    target = dst_path if direct else temp_name(dst_path)
+    try:
+        with src.open_read(src_path) as reader, dst.open_write(target) as writer:
+            while chunk := reader.read(CHUNK_SIZE):
+                writer.write(chunk)
+        written = dst.stat(target)
+        if written.size != info.size:
+            raise VfsIntegrityError(
+                f"{dst_path}: wrote {written.size} bytes, source has {info.size}"
+            )
+        src_sum, dst_sum = src.checksum(src_path), dst.checksum(target)
+        if src_sum and dst_sum and src_sum[0] == dst_sum[0] and src_sum[1] != dst_sum[1]:
+            raise VfsIntegrityError(f"{dst_path}: {src_sum[0]} checksum does not match the source")
+        if not direct:
+            dst.rename(target, dst_path)
+    except BaseException:
+        if not dst.atomic_writes:
+            _discard(dst, target)
+        raise
+    return dst.stat(dst_path)

@@ -1,0 +1,1 @@
+"""Shared fixtures. Each real server lives in its own module under tests/servers/."""
