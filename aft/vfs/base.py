@@ -23,7 +23,7 @@ import posixpath
 import secrets
 import time
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from aft.exceptions import (
     VfsConnectionError,
@@ -89,6 +89,11 @@ class Vfs(abc.ABC):
     #: True when a written file only becomes visible once complete (object stores):
     #: then uploads need no temporary name.
     atomic_writes: bool = False
+
+    @classmethod
+    @abc.abstractmethod
+    def from_target(cls, target: str, payload: dict[str, Any]) -> Vfs:
+        """Open the VFS a profile describes: ``target`` URL plus decrypted ``payload``."""
 
     # ---- primitives -------------------------------------------------------------
 
