@@ -1,0 +1,199 @@
+"""The Executor: one SyncJS script run. It knows nothing of HTTP, API keys or queues."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aft.exceptions import ParamsError, ScriptError, ScriptNotFound, SecretNotFound
+from aft.models import JobState, LogLevel, LogLine, RunResult
+from aft.secrets_store import SecretStore
+from aft.syncjs.engine import Engine, JSError
+from aft.syncjs.host import HaltSignal, JobHost, Masker
+
+__all__ = ["Executor", "HaltSignal", "parse_params"]
+
+_RUNTIME_FILES = ("runtime.js",)
+_RUNTIME_DIR = Path(__file__).parent / "syncjs"
+# A backslash that does not start \\, \", \/ or \uXXXX is a literal backslash.
+_LONE_BACKSLASH = re.compile(r'\\(?![\\"/]|u[0-9a-fA-F]{4})')
+
+
+def parse_params(text: str) -> dict[str, Any]:
+    """Parse a ``-p`` JSON object, keeping lone backslashes as typed.
+
+    ``{"destination":"D:\\Archive\\2026"}`` typed with single backslashes is not valid
+    JSON; here it gives ``D:\\Archive\\2026`` exactly as typed. ``\\\\``, ``\\"``,
+    ``\\/`` and ``\\uXXXX`` keep their JSON meaning; any other backslash is literal.
+
+    Raises:
+        ParamsError: when the text is not a JSON object.
+    """
+    try:
+        value = json.loads(_LONE_BACKSLASH.sub(r"\\\\", text))
+    except ValueError as exc:
+        raise ParamsError(f"params are not valid JSON: {exc}") from None
+    return check_params(value)
+
+
+def check_params(value: Any) -> dict[str, Any]:
+    """Return ``value`` if it is a JSON object (string keys), else raise ParamsError."""
+    if not isinstance(value, Mapping):
+        raise ParamsError("params must be a JSON object, like {\"name\": \"value\"}")
+    for key in value:
+        if not isinstance(key, str):
+            raise ParamsError("param names must be strings")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise ParamsError(f"params must be plain JSON values: {exc}") from None
+    return dict(value)
+
+
+class Executor:
+    """Runs SyncJS scripts.
+
+    Args:
+        secrets: where ``GetSecret`` looks; without it every secret is missing.
+        allow_exec: whether scripts may start programs with ``Exec``.
+    """
+
+    def __init__(self, *, secrets: SecretStore | None = None, allow_exec: bool = False) -> None:
+        self._secrets = secrets
+        self._allow_exec = allow_exec
+
+    def run(
+        self,
+        source: str | None = None,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        job_id: str = "",
+        halt: HaltSignal | None = None,
+        on_log: Callable[[LogLine], None] | None = None,
+    ) -> RunResult:
+        """Run a script to its end and return how it went.
+
+        Args:
+            source: the script text (or give ``file``).
+            file: a script file to read (UTF-8).
+            params: the job parameters (a flat JSON object).
+            name: what ``ScriptName()`` returns; default the file's base name.
+            job_id: what ``JobID()`` returns.
+            halt: a halt signal to set from elsewhere (a signal handler, another thread).
+            on_log: called with each log line as it happens.
+
+        Returns:
+            A :class:`RunResult`; a script's own failure is a result, not an exception.
+
+        Raises:
+            ScriptNotFound: the file is missing or unreadable.
+            ScriptError: the file is not UTF-8 text.
+            ParamsError: params are not a JSON object.
+        """
+        if (source is None) == (file is None):
+            raise ScriptError("give exactly one of source or file")
+        if file is not None:
+            source = _read_script(Path(file))
+            name = name or Path(file).name
+        name = name or "script.syncjs"
+        params = check_params(params or {})
+        own_halt = halt is None
+        halt = halt or HaltSignal()
+        lines: list[LogLine] = []
+
+        def emit(level: str, text: str) -> None:
+            line = LogLine(time.time(), LogLevel(level), text)
+            lines.append(line)
+            if on_log is not None:
+                on_log(line)
+
+        masker = Masker()
+        host = JobHost(
+            emit=emit,
+            halt=halt,
+            secret=self._secret,
+            masker=masker,
+            allow_exec=self._allow_exec,
+        )
+        engine = Engine(host.functions())
+        error = error_line = None
+        try:
+            for runtime_file in _RUNTIME_FILES:
+                text = (_RUNTIME_DIR / runtime_file).read_text(encoding="utf-8")
+                engine.eval(
+                    text, runtime_file, params=params, jobId=job_id, scriptName=name
+                )
+            # The appended line keeps the script's own completion value (which may be
+            # a function, not JSON) from being returned.
+            engine.eval(source + "\n;undefined", name)
+        except JSError as exc:
+            if host.exit_code is None:
+                error, error_line = _describe(str(exc))
+        finally:
+            if own_halt:
+                halt.close()
+
+        if host.exit_code not in (None, 0):
+            error = error or f"Exit({host.exit_code})"
+        if halt.is_set():
+            state = JobState.HALTED
+        elif error is not None:
+            state = JobState.FAILED
+        else:
+            state = JobState.SUCCEEDED
+        if error is not None:
+            error = masker(error)
+            where = f" (line {error_line})" if error_line else ""
+            emit(LogLevel.ERROR.value, f"{error}{where}")
+        if state is JobState.HALTED:
+            emit(LogLevel.WARN.value, "halted on request")
+        exit_code = host.exit_code if host.exit_code is not None else int(error is not None)
+        if state is not JobState.SUCCEEDED and exit_code == 0:
+            exit_code = 1
+        return RunResult(state, exit_code, tuple(lines), error, error_line)
+
+    def _secret(self, name: str) -> str | None:
+        if self._secrets is None:
+            return None
+        try:
+            return self._secrets.get(name)
+        except SecretNotFound:
+            return None
+
+
+def _read_script(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ScriptNotFound(f"script file not found: {path}") from None
+    except IsADirectoryError:
+        raise ScriptNotFound(f"script path is a directory: {path}") from None
+    except OSError as exc:
+        raise ScriptNotFound(f"cannot read script {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScriptError(f"script {path} is not UTF-8 text (byte {exc.start})") from None
+
+
+_FRAME = re.compile(r"^\s+at (?:(\S+) \()?[^()]*:(\d+):\d+\)?$")
+
+
+def _describe(message: str) -> tuple[str, int | None]:
+    """The first line of a QuickJS error, and the script line its stack points at.
+
+    The innermost frame that is not the runtime's own (named ``aft:...``) is the script's.
+    """
+    lines = message.strip().splitlines() or ["script failed"]
+    for frame in lines[1:]:
+        match = _FRAME.match(frame)
+        if match and not (match.group(1) or "").startswith("aft:"):
+            return lines[0], int(match.group(2))
+    return lines[0], None

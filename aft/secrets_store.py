@@ -1,0 +1,127 @@
+"""Secrets encrypted at rest, and the instance master key that encrypts them.
+
+The master key is 32 random bytes in its own file (mode 0600, never in the database).
+Each value is sealed with AES-256-GCM under a fresh nonce, with the secret's name as
+associated data, so a ciphertext cannot be moved to another name unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from aft._store import Store
+from aft.exceptions import ConfigError, SecretError, SecretNotFound
+
+_KEY_BYTES = 32
+_NONCE_BYTES = 12
+_MAX_NAME = 200
+
+
+class MasterKey:
+    """The instance's data key, loaded from (or created in) ``path``.
+
+    Raises:
+        ConfigError: when the key file cannot be read, created, or is malformed.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._aead = None
+        self._key = self._load_or_create()
+
+    def _load_or_create(self) -> bytes:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            try:
+                key = self.path.read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"cannot read master key {self.path}: {exc.strerror}") from None
+            if len(key) != _KEY_BYTES:
+                raise ConfigError(f"master key {self.path} is damaged (wrong length)")
+            return key
+        except OSError as exc:
+            raise ConfigError(f"cannot create master key {self.path}: {exc.strerror}") from None
+        key = os.urandom(_KEY_BYTES)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+        return key
+
+    def seal(self, plaintext: bytes, context: bytes) -> tuple[bytes, bytes]:
+        """Encrypt ``plaintext`` bound to ``context``; returns ``(nonce, ciphertext)``."""
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce, self._cipher().encrypt(nonce, plaintext, context)
+
+    def open(self, nonce: bytes, ciphertext: bytes, context: bytes) -> bytes:
+        """Decrypt what :meth:`seal` produced. Raises SecretError when it does not verify."""
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            return self._cipher().decrypt(nonce, ciphertext, context)
+        except InvalidTag:
+            raise SecretError(
+                f"a value for {context.decode(errors='replace')!r} does not decrypt:"
+                " wrong master key or damaged database"
+            ) from None
+
+    def _cipher(self):  # imported on first use: cryptography costs start-up time
+        if self._aead is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._aead = AESGCM(self._key)
+        return self._aead
+
+
+def check_name(name: object) -> str:
+    """Validate a secret name: 1-200 printable characters."""
+    if not isinstance(name, str) or not name or len(name) > _MAX_NAME:
+        raise SecretError(f"a secret name is 1 to {_MAX_NAME} characters")
+    if not name.isprintable():
+        raise SecretError("a secret name cannot hold control characters")
+    return name
+
+
+class SecretStore:
+    """Named secrets, encrypted at rest. Names are case-sensitive.
+
+    Args:
+        store: the instance database.
+        key: the instance master key.
+    """
+
+    def __init__(self, store: Store, key: MasterKey) -> None:
+        self._store = store
+        self._key = key
+
+    def set(self, name: str, value: str) -> None:
+        """Create or replace the secret ``name``."""
+        check_name(name)
+        if not isinstance(value, str):
+            raise SecretError("a secret value is text")
+        nonce, sealed = self._key.seal(value.encode(), b"secret:" + name.encode())
+        self._store.execute(
+            "INSERT INTO secrets (name, nonce, ciphertext, updated) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET nonce = excluded.nonce,"
+            " ciphertext = excluded.ciphertext, updated = excluded.updated",
+            (name, nonce, sealed, time.time()),
+        )
+
+    def get(self, name: str) -> str:
+        """The plaintext of ``name``. Raises SecretNotFound."""
+        rows = self._store.query("SELECT nonce, ciphertext FROM secrets WHERE name = ?", (name,))
+        if not rows:
+            raise SecretNotFound(f"no secret named {name!r}")
+        return self._key.open(rows[0][0], rows[0][1], b"secret:" + name.encode()).decode()
+
+    def names(self) -> list[str]:
+        """Every secret's name, sorted; never a value."""
+        return [row[0] for row in self._store.query("SELECT name FROM secrets ORDER BY name")]
+
+    def delete(self, name: str) -> None:
+        """Remove ``name``. Raises SecretNotFound."""
+        if not self._store.execute("DELETE FROM secrets WHERE name = ?", (name,)):
+            raise SecretNotFound(f"no secret named {name!r}")

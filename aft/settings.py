@@ -1,0 +1,108 @@
+"""Instance settings: a fixed set of typed keys stored in the ``settings`` table."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Union
+
+from aft._store import Store
+from aft.exceptions import InvalidSetting, UnknownSetting
+
+Value = Union[bool, int, str]
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+class SettingDef(NamedTuple):
+    """One known setting: its key, type, default and a line of help."""
+
+    key: str
+    type: type
+    default: Value
+    help: str
+
+    def parse(self, raw: object) -> Value:
+        """Turn ``raw`` (typed, or text from the CLI or the database) into this setting's type.
+
+        Raises:
+            InvalidSetting: when ``raw`` is not a valid value.
+        """
+        if self.type is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise InvalidSetting(f"{self.key} takes true or false, not {raw!r}")
+        if self.type is int:
+            if isinstance(raw, bool):
+                raise InvalidSetting(f"{self.key} takes a whole number, not {raw!r}")
+            try:
+                number = int(str(raw).strip())
+            except ValueError:
+                raise InvalidSetting(f"{self.key} takes a whole number, not {raw!r}") from None
+            if number < 0:
+                raise InvalidSetting(f"{self.key} cannot be negative")
+            return number
+        return str(raw)
+
+
+SETTINGS: dict[str, SettingDef] = {
+    d.key: d
+    for d in (
+        SettingDef(
+            "allow_cli_run", bool, False, "let `aft run` execute script files in the calling shell"
+        ),
+        SettingDef("allow_exec", bool, False, "let scripts start local programs with Exec()"),
+    )
+}
+
+
+class Settings:
+    """Read and write the instance settings.
+
+    Args:
+        store: the instance database.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @staticmethod
+    def definition(key: str) -> SettingDef:
+        try:
+            return SETTINGS[key]
+        except KeyError:
+            known = ", ".join(sorted(SETTINGS))
+            raise UnknownSetting(f"unknown setting {key!r} (known: {known})") from None
+
+    def get(self, key: str) -> Value:
+        """The value of ``key`` (its default when never set). Raises UnknownSetting."""
+        definition = self.definition(key)
+        rows = self._store.query("SELECT value FROM settings WHERE key = ?", (key,))
+        return definition.parse(rows[0][0]) if rows else definition.default
+
+    def set(self, key: str, value: object) -> Value:
+        """Parse and store ``value`` for ``key``; returns the stored value."""
+        parsed = self.definition(key).parse(value)
+        text = str(parsed).lower() if isinstance(parsed, bool) else str(parsed)
+        self._store.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, text),
+        )
+        return parsed
+
+    def all(self) -> dict[str, Value]:
+        """Every known setting with its current value, sorted by key."""
+        stored = dict(self._store.query("SELECT key, value FROM settings"))
+        return {
+            key: d.parse(stored[key]) if key in stored else d.default
+            for key, d in sorted(SETTINGS.items())
+        }
+
+    def reset(self) -> None:
+        """Forget every stored value (back to the defaults)."""
+        self._store.execute("DELETE FROM settings")

@@ -1,0 +1,369 @@
+"""The Python side of the SyncJS job context and local-file helpers.
+
+Each public method of :class:`JobHost` named in :data:`JobHost.EXPORTS` is a host
+function that ``runtime.js`` calls. Modules that only some helpers need (zipfile,
+shutil, subprocess) are imported inside them, off the start-up path of ``aft run``. The conventions of the SyncJS contract hold here:
+a wrong argument type raises :class:`HostTypeError` (a JS ``TypeError``); an I/O
+failure returns ``False``/``None``/``[]`` and logs the reason at error level.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aft.exceptions import AftError
+from aft.models import LogLevel
+from aft.syncjs.engine import HostFunction, HostTypeError, ScriptExit
+
+MASK = "********"
+
+
+class Masker:
+    """Replaces every revealed secret value with ``********``."""
+
+    def __init__(self) -> None:
+        self._values: list[str] = []
+
+    def reveal(self, value: str) -> None:
+        """Register a value that must never appear in a log line or an error."""
+        if value and value not in self._values:
+            self._values.append(value)
+            self._values.sort(key=len, reverse=True)  # longest first: no half-masked overlaps
+
+    def __call__(self, text: str) -> str:
+        for value in self._values:
+            text = text.replace(value, MASK)
+        return text
+
+
+def want(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    """Return ``value`` if it is of ``kind``, else throw a JS TypeError naming ``what``."""
+    if isinstance(value, bool) and kind in (int, float, (int, float)):
+        raise HostTypeError(f"{what} must be a number")
+    if not isinstance(value, kind):
+        names = {str: "a string", bool: "a boolean", list: "an array", dict: "an object"}
+        expected = names.get(kind, "a number") if isinstance(kind, type) else "a number"
+        raise HostTypeError(f"{what} must be {expected}")
+    return value
+
+
+def io_call(default: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Make a host function return ``default`` and log the reason when its I/O fails."""
+
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def run(self: JobHost, *args: Any) -> Any:
+            try:
+                return method(self, *args)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                where = f": {exc.filename}" if exc.filename else ""
+                self.log(LogLevel.ERROR.value, f"{method.__name__}: {reason}{where}")
+            except (AftError, ValueError) as exc:
+                self.log(LogLevel.ERROR.value, f"{method.__name__}: {exc}")
+            return default
+
+        return run
+
+    return wrap
+
+
+class HaltSignal:
+    """A flag that can be set from a signal handler and waited on without CPU.
+
+    Setting it writes a byte to a pipe (safe inside a signal handler, unlike a lock);
+    waiting is a ``select`` on that pipe, which signals interrupt and Python retries.
+    """
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        self._set = False
+
+    def set(self) -> None:
+        if not self._set:
+            self._set = True
+            try:
+                os.write(self._write, b"!")
+            except OSError:
+                pass
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until set or ``timeout`` seconds pass; returns whether it is set."""
+        import select
+
+        if not self._set:
+            select.select([self._read], [], [], timeout)
+        return self._set
+
+    def close(self) -> None:
+        os.close(self._read)
+        os.close(self._write)
+
+
+class JobHost:
+    """Host functions for one script run.
+
+    Args:
+        params: the job parameters.
+        emit: receives ``(level, text)`` for each log line, text already masked.
+        halt: the run's halt signal.
+        secret: looks up a secret's plaintext by name (``None`` when missing).
+        masker: hides revealed secret values.
+        allow_exec: whether ``Exec`` may start programs.
+    """
+
+    EXPORTS = (
+        "log", "Exit", "halted", "Sleep", "WaitForHaltSignal", "GetSecret",
+        "FileExists", "DirExists", "ReadTextFile", "WriteTextFile", "CopyFile", "MoveFile",
+        "DelFile", "ListLocal", "Zip", "Unzip", "Exec",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        emit: Callable[[str, str], None],
+        halt: HaltSignal,
+        secret: Callable[[str], str | None],
+        masker: Masker,
+        allow_exec: bool = False,
+    ) -> None:
+        self._emit = emit
+        self.halt = halt
+        self._secret = secret
+        self.mask = masker
+        self.allow_exec = allow_exec
+        self.exit_code: int | None = None
+
+    def functions(self) -> dict[str, HostFunction]:
+        """The host functions by name, each refusing to run once ``Exit()`` was called."""
+
+        def guard(function: HostFunction) -> HostFunction:
+            def call(*args: Any) -> Any:
+                if self.exit_code is not None:
+                    raise ScriptExit()
+                return function(*args)
+
+            return call
+
+        return {name: guard(getattr(self, name)) for name in self.EXPORTS}
+
+    # ---- job context ----------------------------------------------------------------
+
+    def log(self, level: str, text: str) -> None:
+        self._emit(LogLevel(level).value, self.mask(text))
+
+    def Exit(self, code: Any) -> None:
+        want(code, (int, float), "Exit(code): code")
+        self.exit_code = int(code)
+        raise ScriptExit()
+
+    def halted(self) -> bool:
+        return self.halt.is_set()
+
+    def Sleep(self, ms: Any) -> bool:
+        """Sleep ``ms`` milliseconds; returns early (true) when the halt signal arrives."""
+        want(ms, (int, float), "Sleep(ms): ms")
+        return self.halt.wait(max(ms, 0) / 1000)
+
+    def WaitForHaltSignal(self) -> bool:
+        return self.halt.wait()
+
+    def GetSecret(self, name: Any) -> str:
+        want(name, str, "GetSecret(name): name")
+        value = self._secret(name)
+        if value is None:
+            return ""
+        self.mask.reveal(value)
+        return value
+
+    # ---- local files ----------------------------------------------------------------
+
+    def FileExists(self, path: Any) -> bool:
+        return os.path.isfile(want(path, str, "FileExists(path): path"))
+
+    def DirExists(self, path: Any) -> bool:
+        return os.path.isdir(want(path, str, "DirExists(path): path"))
+
+    @io_call(None)
+    def ReadTextFile(self, path: Any) -> str:
+        return Path(want(path, str, "ReadTextFile(path): path")).read_text(encoding="utf-8")
+
+    @io_call(False)
+    def WriteTextFile(self, path: Any, text: Any) -> bool:
+        want(path, str, "WriteTextFile(path, text): path")
+        want(text, str, "WriteTextFile(path, text): text")
+        with _replacing(path) as tmp:
+            Path(tmp).write_text(text, encoding="utf-8")
+        return True
+
+    @io_call(False)
+    def CopyFile(self, src: Any, dst: Any) -> bool:
+        want(src, str, "CopyFile(src, dst): src")
+        want(dst, str, "CopyFile(src, dst): dst")
+        if os.path.isdir(dst):
+            dst = os.path.join(dst, os.path.basename(src))
+        import shutil
+
+        with _replacing(dst) as tmp:
+            shutil.copy2(src, tmp)
+        return True
+
+    @io_call(False)
+    def MoveFile(self, src: Any, dst: Any) -> bool:
+        want(src, str, "MoveFile(src, dst): src")
+        want(dst, str, "MoveFile(src, dst): dst")
+        if not os.path.lexists(src):
+            raise FileNotFoundError(2, "No such file or directory", src)
+        import shutil
+
+        shutil.move(src, dst)
+        return True
+
+    @io_call(False)
+    def DelFile(self, path: Any) -> bool:
+        os.remove(want(path, str, "DelFile(path): path"))
+        return True
+
+    @io_call([])
+    def ListLocal(self, directory: Any, mask: Any = "*") -> list[dict[str, Any]]:
+        want(directory, str, "ListLocal(dir, mask): dir")
+        want(mask, str, "ListLocal(dir, mask): mask")
+        import fnmatch
+
+        items = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_file() and fnmatch.fnmatch(entry.name, mask):
+                    st = entry.stat()
+                    items.append(_dir_item(entry.name, entry.path, False, st.st_size, st.st_mtime))
+        return sorted(items, key=lambda i: i["Name"])
+
+    @io_call(False)
+    def Zip(self, files: Any, archive: Any) -> bool:
+        """Zip files and folders (recursively) into ``archive``, named relative to their parent."""
+        want(files, list, "Zip(files, archive): files")
+        want(archive, str, "Zip(files, archive): archive")
+        for f in files:
+            want(f, str, "Zip(files, archive): each file")
+        import zipfile
+
+        with _replacing(archive) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in files:
+                base = os.path.dirname(os.path.abspath(f))
+                if not os.path.exists(f):
+                    raise FileNotFoundError(2, "No such file or directory", f)
+                for path in _tree(f):
+                    z.write(path, os.path.relpath(path, base))
+        return True
+
+    @io_call(False)
+    def Unzip(self, archive: Any, directory: Any) -> bool:
+        """Extract ``archive`` into ``directory``; refuses members that would land outside it."""
+        want(archive, str, "Unzip(archive, dir): archive")
+        want(directory, str, "Unzip(archive, dir): dir")
+        import zipfile
+
+        root = os.path.realpath(directory)
+        try:
+            with zipfile.ZipFile(archive) as z:
+                for member in z.namelist():
+                    target = os.path.realpath(os.path.join(root, member))
+                    if os.path.commonpath([root, target]) != root:
+                        raise ValueError(f"{archive}: {member!r} would land outside {directory}")
+                os.makedirs(root, exist_ok=True)
+                z.extractall(root)
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"{archive} is not a valid zip archive ({exc})") from None
+        return True
+
+    def Exec(self, command: Any, args: Any = None, timeout: Any = 0) -> dict[str, Any]:
+        """Run a program (no shell); ``{ExitCode, Stdout, Stderr}``; -1 when it could not run."""
+        want(command, str, "Exec(cmd, args, timeoutSec): cmd")
+        args = [] if args is None else want(args, list, "Exec(cmd, args, timeoutSec): args")
+        for a in args:
+            want(a, str, "Exec(cmd, args, timeoutSec): each arg")
+        want(timeout, (int, float), "Exec(cmd, args, timeoutSec): timeoutSec")
+        if not self.allow_exec:
+            return self._exec_failed("Exec is disabled: set allow_exec to true to allow it")
+        import subprocess
+
+        try:
+            proc = subprocess.Popen(
+                [command, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+            )
+        except OSError as exc:
+            return self._exec_failed(f"cannot run {command}: {exc.strerror}")
+        deadline = time.monotonic() + timeout if timeout > 0 else None
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                late = deadline is not None and time.monotonic() > deadline
+                if late or self.halt.is_set():
+                    proc.kill()
+                    out, err = proc.communicate()
+                    why = "halt signal" if self.halt.is_set() else f"{timeout}s timeout"
+                    self.log("error", f"Exec: {command} killed ({why})")
+                    return {"ExitCode": -1, "Stdout": out, "Stderr": err}
+        return {"ExitCode": proc.returncode, "Stdout": out, "Stderr": err}
+
+    def _exec_failed(self, reason: str) -> dict[str, Any]:
+        self.log("error", f"Exec: {reason}")
+        return {"ExitCode": -1, "Stdout": "", "Stderr": reason}
+
+
+def _dir_item(name: str, path: str, is_dir: bool, size: int, mtime: float) -> dict[str, Any]:
+    """A SyncJS DirListItem."""
+    return {
+        "Name": name,
+        "Path": path,
+        "Type": "DIR" if is_dir else "FILE",
+        "Size": 0 if is_dir else size,
+        "TimeStamp": int(mtime),
+    }
+
+
+def _tree(path: str) -> list[str]:
+    if not os.path.isdir(path):
+        return [path]
+    found = []
+    for folder, dirs, files in os.walk(path):
+        dirs.sort()
+        found.extend(os.path.join(folder, f) for f in sorted(files))
+    return found
+
+
+class _replacing:
+    """Context manager: write to a temporary sibling, rename over ``path`` on success."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        folder, name = os.path.split(os.path.abspath(path))
+        self.tmp = os.path.join(folder, f".{name}.aft-part-{os.getpid()}")
+
+    def __enter__(self) -> str:
+        return self.tmp
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            try:
+                os.remove(self.tmp)
+            except OSError:
+                pass
