@@ -20,8 +20,8 @@ __all__ = ["Executor", "HaltSignal", "parse_params"]
 
 _RUNTIME_FILES = ("runtime.js",)
 _RUNTIME_DIR = Path(__file__).parent / "syncjs"
-# A backslash that does not start \\, \", \/ or \uXXXX is a literal backslash.
-_LONE_BACKSLASH = re.compile(r'\\(?![\\"/]|u[0-9a-fA-F]{4})')
+# A backslash escape; one that is not \\, \", \/ or \uXXXX stands for a literal backslash.
+_ESCAPE = re.compile(r'\\(\\|"|/|u[0-9a-fA-F]{4})?')
 
 
 def parse_params(text: str) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def parse_params(text: str) -> dict[str, Any]:
         ParamsError: when the text is not a JSON object.
     """
     try:
-        value = json.loads(_LONE_BACKSLASH.sub(r"\\\\", text))
+        value = json.loads(_ESCAPE.sub(lambda m: m.group(0) if m.group(1) else r"\\", text))
     except ValueError as exc:
         raise ParamsError(f"params are not valid JSON: {exc}") from None
     return check_params(value)

@@ -359,11 +359,13 @@ class _replacing:
     def __enter__(self) -> str:
         return self.tmp
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
             os.replace(self.tmp, self.path)
-        else:
-            try:
-                os.remove(self.tmp)
-            except OSError:
-                pass
+            return
+        if isinstance(exc, OSError) and exc.filename == self.tmp:
+            exc.filename = self.path  # report the name the script asked for
+        try:
+            os.remove(self.tmp)
+        except OSError:
+            pass

@@ -1,0 +1,127 @@
+"""Side-by-side benchmarks of aft against reference tools, in one run.
+
+    python3 benchmarks/run.py [NAME ...]
+
+Installs this checkout (non-editable, as a user gets it) into benchmarks/work/venv,
+runs each benchmark (all by default), prints each row, and writes
+benchmarks/results.md. Times are medians over at least 5 runs after a warm-up; the
+ratio is aft's median over the reference's, taken in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / "work"
+VENV = WORK / "venv"
+RUNS = 15
+
+
+class Row(NamedTuple):
+    benchmark: str
+    work: str
+    aft: float
+    reference: str
+    reference_time: float
+    target: float  # the ratio aft must stay at or under
+
+    @property
+    def ratio(self) -> float:
+        return self.aft / self.reference_time
+
+
+def median_seconds(command: list[str], runs: int = RUNS, env: dict[str, str] | None = None) -> float:
+    """Median wall time of ``command`` over ``runs`` runs after one warm-up; must exit 0."""
+    times = []
+    for i in range(runs + 1):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if i:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def install() -> Path:
+    """This checkout installed into the benchmark venv; returns its bin directory."""
+    if not (VENV / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    subprocess.run(
+        [str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "--force-reinstall",
+         "--no-deps", str(REPO)],
+        check=True,
+    )
+    subprocess.run(  # dependencies, only when missing
+        [str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(REPO)], check=True
+    )
+    return VENV / "bin"
+
+
+def run_hello(bin_dir: Path) -> list[Row]:
+    """`aft run -f hello.syncjs` (one Log line), whole process, against `node hello.js`."""
+    home = WORK / "home"
+    env = {**os.environ, "AFT_HOME": str(home)}
+    subprocess.run([str(bin_dir / "aft"), "settings", "set", "allow_cli_run", "true"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    script = WORK / "hello.syncjs"
+    script.write_text('Log("Hello, world!");\n')
+    node_script = WORK / "hello.js"
+    node_script.write_text('console.log("Hello, world!");\n')
+    aft = median_seconds([str(bin_dir / "aft"), "run", "-f", str(script)], env=env)
+    node = median_seconds(["node", str(node_script)])
+    return [Row("run-hello", "one Log line, whole process", aft, "node hello.js", node, 1.0)]
+
+
+BENCHMARKS: dict[str, Callable[[Path], list[Row]]] = {
+    "run-hello": run_hello,
+}
+
+
+def write_results(rows: list[Row]) -> None:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Produced by `python3 benchmarks/run.py` on {time.strftime('%Y-%m-%d')}, "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+        f"Medians of {RUNS} runs after a warm-up; ratio = aft / reference, same run.",
+        "",
+        "| benchmark | work | aft | reference | reference time | ratio | target | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        met = "yes" if r.ratio <= r.target else "**no**"
+        lines.append(
+            f"| {r.benchmark} | {r.work} | {r.aft * 1000:.1f} ms | {r.reference} | "
+            f"{r.reference_time * 1000:.1f} ms | {r.ratio:.2f} | <= {r.target} | {met} |"
+        )
+    (HERE / "results.md").write_text("\n".join(lines) + "\n")
+
+
+def main(names: list[str]) -> int:
+    unknown = set(names) - set(BENCHMARKS)
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; known: {', '.join(BENCHMARKS)}")
+        return 2
+    WORK.mkdir(exist_ok=True)
+    bin_dir = install()
+    rows = []
+    for name in names or list(BENCHMARKS):
+        for row in BENCHMARKS[name](bin_dir):
+            print(f"{row.benchmark}: aft {row.aft * 1000:.1f} ms, {row.reference} "
+                  f"{row.reference_time * 1000:.1f} ms, ratio {row.ratio:.2f}")
+            rows.append(row)
+    write_results(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,292 @@
+"""The SyncJS job context, constants and local helpers, script by script."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import zipfile
+
+import pytest
+
+from aft.exceptions import ParamsError, ScriptError, ScriptNotFound
+from aft.executor import Executor, HaltSignal, parse_params
+from aft.models import JobState, LogLevel
+
+
+def run(source, **kwargs):
+    executor_args = {k: kwargs.pop(k) for k in ("secrets", "allow_exec") if k in kwargs}
+    return Executor(**executor_args).run(source, **kwargs)
+
+
+def texts(result):
+    return [line.text for line in result.log]
+
+
+def js(value):
+    return json.dumps(str(value))
+
+
+# ---- job context --------------------------------------------------------------------
+
+
+def test_param_strings_missing_and_json_text():
+    r = run(
+        'Log(Param("s")); Log("[" + Param("missing") + "]"); Log(Param("n")); Log(Param("b"));'
+        'Log(Param("o")); Log(typeof Param("n"))',
+        params={"s": "text", "n": 3, "b": True, "o": {"k": [1]}},
+    )
+    assert r.ok, r.error
+    assert texts(r) == ["text", "[]", "3", "true", '{"k":[1]}', "string"]
+
+
+def test_params_returns_a_copy():
+    r = run('var p = Params(); p.a = "changed"; Log(Param("a"), Object.keys(p).length)', params={"a": "x"})
+    assert texts(r) == ["x 1"]
+
+
+def test_job_id_and_script_name():
+    r = run("Log(JobID() + '|' + ScriptName())", job_id="j-42", name="nightly.syncjs")
+    assert texts(r) == ["j-42|nightly.syncjs"]
+
+
+def test_script_name_defaults_to_file_base_name(tmp_path):
+    script = tmp_path / "my-transfer.syncjs"
+    script.write_text("Log(ScriptName())")
+    assert texts(Executor().run(file=script)) == ["my-transfer.syncjs"]
+
+
+def test_log_levels_and_console_and_values():
+    r = run(
+        'Log("i"); Log.Debug("d"); Log.Info("i2"); Log.Warn("w"); Log.Error("e");'
+        'console.log("c", 1, {a: 1}, null)'
+    )
+    assert [(line.level, line.text) for line in r.log] == [
+        (LogLevel.INFO, "i"),
+        (LogLevel.DEBUG, "d"),
+        (LogLevel.INFO, "i2"),
+        (LogLevel.WARN, "w"),
+        (LogLevel.ERROR, "e"),
+        (LogLevel.INFO, 'c 1 {"a":1} null'),
+    ]
+    assert r.ok  # logging at error level does not fail a job
+
+
+def test_log_lines_stream_as_they_happen():
+    seen = []
+    r = Executor().run('Log("one"); Log("two")', on_log=lambda line: seen.append(line.text))
+    assert seen == ["one", "two"] == texts(r)
+    assert all(line.time == pytest.approx(time.time(), abs=60) for line in r.log)
+
+
+def test_exit_codes():
+    ok = run('Log("a"); Exit(0); Log("never")')
+    assert ok.state is JobState.SUCCEEDED and ok.exit_code == 0 and texts(ok) == ["a"]
+    bad = run("Exit(4)")
+    assert bad.state is JobState.FAILED and bad.exit_code == 4 and bad.error == "Exit(4)"
+
+
+def test_exit_cannot_be_swallowed():
+    r = run('try { Exit(0) } catch (e) { Log("caught") } Log("after"); Exit(2)')
+    assert r.state is JobState.SUCCEEDED and texts(r) == []
+
+
+def test_sleep_blocks_then_returns_false():
+    start = time.monotonic()
+    r = run('Log(String(Sleep(150)))')
+    assert time.monotonic() - start >= 0.14
+    assert texts(r) == ["false"]
+
+
+def test_halt_ends_sleep_and_wait_early():
+    halt = HaltSignal()
+    threading.Timer(0.2, halt.set).start()
+    start = time.monotonic()
+    r = Executor().run(
+        'Log(String(HaltSignalReceived)); Sleep(60000); Log(String(HaltSignalReceived));'
+        "WaitForHaltSignal(); Log(typeof HaltSignalReceived)",
+        halt=halt,
+    )
+    assert time.monotonic() - start < 5
+    assert texts(r)[:3] == ["false", "true", "boolean"]
+    assert r.state is JobState.HALTED and r.exit_code == 1
+
+
+def test_get_secret_and_masking(instance):
+    instance.secrets.set("pw", "hunter2-secret")
+    r = run(
+        'var s = GetSecret("pw"); Log("pw is " + s); Log("[" + GetSecret("nope") + "]");'
+        'Log.Warn(s.length); throw new Error("failed with " + s)',
+        secrets=instance.secrets,
+    )
+    assert texts(r)[:3] == ["pw is ********", "[]", "14"]
+    assert r.error == "Error: failed with ********"
+    assert all("hunter2" not in t for t in texts(r))
+
+
+def test_constants():
+    r = run(
+        "Log([LIST_ALL, LIST_FILES, LIST_DIRS, NeverOverwrite, AlwaysOverwrite,"
+        " OverwriteIfDiffSize, OverwriteIfNewer, FromStart, FromCurrent, FromEnd].join());"
+        "Log([VfsTypeDisk, VfsTypeSFTP, VfsTypeFTP, VfsTypeS3, VfsTypeAzure, VfsTypeGCS].join());"
+        "Log([SortByName, SortByNameDirsFirst, SortBySize, SortByTime, SortAsc, SortDesc].join());"
+        "Log([EVT_CREATE, EVT_WRITE, EVT_REMOVE, EVT_RENAME, EVT_CHMOD].join());"
+        "Log([TLS_MODE_NONE, TLS_MODE_EXPLICIT, TLS_MODE_IMPLICIT].join())"
+    )
+    assert texts(r) == [
+        "0,1,2,0,1,2,3,0,1,2",
+        "Disk,SFTP,FTP,S3,Azure,GCP",
+        "name,namedf,size,time,asc,desc",
+        "CREATE,WRITE,REMOVE,RENAME,CHMOD",
+        "none,explicit,implicit",
+    ]
+
+
+def test_modern_and_es5_syntax_both_run():
+    r = run(
+        "var a = [1, 2].map(function (x) { return x * 2; });\n"
+        "const b = [...a].map((x) => x + 1); class K { get v() { return `${b}`; } }\n"
+        "Log(new K().v, a.join())"
+    )
+    assert texts(r) == ["3,5 2,4"]
+
+
+# ---- failures ---------------------------------------------------------------------------
+
+
+def test_uncaught_exception_fails_with_line():
+    r = run("Log('start');\nfunction f() {\n  null.x;\n}\nf();")
+    assert r.state is JobState.FAILED and r.exit_code == 1
+    assert r.error == "TypeError: cannot read property 'x' of null" and r.error_line == 3
+    assert r.log[-1].level is LogLevel.ERROR and r.log[-1].text.endswith("(line 3)")
+
+
+def test_syntax_error_fails_with_line():
+    r = run("Log('a');\n\nvar = 3;\n")
+    assert r.state is JobState.FAILED
+    assert r.error.startswith("SyntaxError") and r.error_line == 3
+    assert texts(r) == [f"{r.error} (line 3)"]
+
+
+def test_wrong_argument_type_throws_type_error_at_the_script_line():
+    r = run('\n\nSleep("soon")')
+    assert r.error == "TypeError: Sleep(ms): ms must be a number" and r.error_line == 3
+    caught = run('try { GetSecret(1) } catch (e) { Log(e instanceof TypeError) }')
+    assert texts(caught) == ["true"]
+
+
+def test_script_value_that_is_not_json_does_not_fail():
+    assert run("var f = function () {}; f").ok
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(ScriptNotFound, match="not found"):
+        Executor().run(file=tmp_path / "missing.syncjs")
+    with pytest.raises(ScriptNotFound, match="directory"):
+        Executor().run(file=tmp_path)
+    (tmp_path / "latin1.syncjs").write_bytes(b"Log('\xe9')")
+    with pytest.raises(ScriptError, match="not UTF-8"):
+        Executor().run(file=tmp_path / "latin1.syncjs")
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('{"destination":"D:\\Archive\\2026"}', {"destination": "D:\\Archive\\2026"}),
+        ('{"destination":"/archive/2026"}', {"destination": "/archive/2026"}),
+        ('{"q":"say \\"hi\\"","b":"a\\\\b","u":"\\u00e9"}', {"q": 'say "hi"', "b": "a\\b", "u": "é"}),
+        ('{"n": 3, "t": true}', {"n": 3, "t": True}),
+    ],
+)
+def test_parse_params(text, expected):
+    assert parse_params(text) == expected
+
+
+@pytest.mark.parametrize("text", ["[1,2]", '"x"', "{bad json}", "", "3"])
+def test_parse_params_refuses_non_objects(text):
+    with pytest.raises(ParamsError):
+        parse_params(text)
+
+
+# ---- local helpers ----------------------------------------------------------------------
+
+
+def test_local_file_helpers(tmp_path):
+    d = tmp_path
+    r = run(
+        f"var d = {js(d)};"
+        'Log(WriteTextFile(d + "/a.txt", "héllo"), FileExists(d + "/a.txt"), DirExists(d));'
+        'Log(ReadTextFile(d + "/a.txt"));'
+        'Log(CopyFile(d + "/a.txt", d + "/b.txt"), MoveFile(d + "/b.txt", d + "/c.txt"));'
+        'Log(FileExists(d + "/b.txt"), ListLocal(d, "*.txt").map(function (i) {'
+        '  return i.Name + ":" + i.Type + ":" + i.Size; }).join());'
+        'Log(DelFile(d + "/c.txt"), FileExists(d + "/c.txt"), FileExists(d), DirExists(d + "/a.txt"))'
+    )
+    assert r.ok, r.error
+    assert texts(r) == [
+        "true true true",
+        "héllo",
+        "true true",
+        "false a.txt:FILE:6,c.txt:FILE:6",
+        "true false false false",
+    ]
+    assert not [p for p in os.listdir(d) if "aft-part" in p]
+
+
+def test_local_helpers_report_io_failures_without_throwing(tmp_path):
+    missing = js(tmp_path / "missing")
+    r = run(
+        f"var m = {missing};"
+        'Log(ReadTextFile(m) === null, CopyFile(m, m + "2"), MoveFile(m, m + "2"), DelFile(m),'
+        " ListLocal(m).length, Unzip(m, m), Zip([m], m + '.zip'));"
+        f'Log(WriteTextFile({js(tmp_path / "no" / "dir" / "f")}, "x"))'
+    )
+    assert r.ok, r.error
+    infos = [line.text for line in r.log if line.level is LogLevel.INFO]
+    assert infos == ["true false false false 0 false false", "false"]
+    errors = [line.text for line in r.log if line.level is LogLevel.ERROR]
+    assert len(errors) == 8 and errors[0].startswith("ReadTextFile: No such file")
+
+
+def test_zip_and_unzip_round_trip(tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "top.txt").write_text("top")
+    (src / "sub" / "deep.txt").write_text("deep")
+    (tmp_path / "single.csv").write_text("a,b")
+    r = run(
+        f"Log(Zip([{js(src)}, {js(tmp_path / 'single.csv')}], {js(tmp_path / 'out.zip')}));"
+        f"Log(Unzip({js(tmp_path / 'out.zip')}, {js(tmp_path / 'unpacked')}))"
+    )
+    assert texts(r) == ["true", "true"]
+    assert (tmp_path / "unpacked" / "src" / "sub" / "deep.txt").read_text() == "deep"
+    assert (tmp_path / "unpacked" / "single.csv").read_text() == "a,b"
+
+
+def test_unzip_refuses_members_outside_the_target(tmp_path):
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("../escaped.txt", "x")
+    r = run(f"Log(Unzip({js(evil)}, {js(tmp_path / 'out')}))")
+    assert texts(r)[0].startswith("Unzip:") and "outside" in texts(r)[0]
+    assert texts(r)[1] == "false"
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_exec_is_off_unless_allowed():
+    r = run('var x = Exec("echo", ["hi"], 5); Log(x.ExitCode, x.Stdout === "")')
+    assert texts(r)[-1] == "-1 true" and "allow_exec" in texts(r)[0]
+
+
+def test_exec_runs_programs_when_allowed():
+    r = run(
+        'var x = Exec("sh", ["-c", "echo out; echo err >&2; exit 3"], 10);'
+        "Log(x.ExitCode, x.Stdout.trim(), x.Stderr.trim());"
+        'var t = Exec("sleep", ["30"], 0.3); Log(t.ExitCode);'
+        'Log(Exec("/no/such/program", [], 1).ExitCode)',
+        allow_exec=True,
+    )
+    assert texts(r)[0] == "3 out err"
+    assert "-1" in texts(r) and any("timeout" in t for t in texts(r))
+    assert texts(r)[-1] == "-1"
