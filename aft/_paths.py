@@ -37,4 +37,6 @@ def ensure_writable_dir(path: Path) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot create instance home {path}: {exc.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise ConfigError(f"instance home {path} is not writable (set AFT_HOME to another directory)")
+        raise ConfigError(
+            f"instance home {path} is not writable (set AFT_HOME to another directory)"
+        )

@@ -60,7 +60,7 @@ def run_file(file: str, params: str | None = None) -> int:
                 file=file,
                 params=values,
                 halt=halt,
-                on_log=lambda line: sys.stderr.write(line.format() + "\n"),
+                on_log=lambda line: print(line.format(), file=sys.stderr),
             )
         finally:
             for signum, handler in previous.items():
@@ -77,7 +77,8 @@ def _parse_run_args(args: list[str]) -> dict[str, str]:
         token = args[i]
         flag, eq, value = token.partition("=")
         if token in ("-h", "--help"):
-            raise SystemExit(_print(USAGE_RUN))
+            _print(USAGE_RUN)
+            raise SystemExit(0)
         if flag not in names:
             raise AftError(f"unexpected argument {token!r}; {USAGE_RUN}")
         if not eq:

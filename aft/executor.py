@@ -44,7 +44,7 @@ def parse_params(text: str) -> dict[str, Any]:
 def check_params(value: Any) -> dict[str, Any]:
     """Return ``value`` if it is a JSON object (string keys), else raise ParamsError."""
     if not isinstance(value, Mapping):
-        raise ParamsError("params must be a JSON object, like {\"name\": \"value\"}")
+        raise ParamsError('params must be a JSON object, like {"name": "value"}')
     for key in value:
         if not isinstance(key, str):
             raise ParamsError("param names must be strings")
@@ -97,11 +97,11 @@ class Executor:
             ScriptError: the file is not UTF-8 text.
             ParamsError: params are not a JSON object.
         """
-        if (source is None) == (file is None):
-            raise ScriptError("give exactly one of source or file")
-        if file is not None:
+        if file is not None and source is None:
             source = _read_script(Path(file))
             name = name or Path(file).name
+        elif source is None or file is not None:
+            raise ScriptError("give exactly one of source or file")
         name = name or "script.syncjs"
         params = check_params(params or {})
         own_halt = halt is None
@@ -127,9 +127,7 @@ class Executor:
         try:
             for runtime_file in _RUNTIME_FILES:
                 text = (_RUNTIME_DIR / runtime_file).read_text(encoding="utf-8")
-                engine.eval(
-                    text, runtime_file, params=params, jobId=job_id, scriptName=name
-                )
+                engine.eval(text, runtime_file, params=params, jobId=job_id, scriptName=name)
             # The appended line keeps the script's own completion value (which may be
             # a function, not JSON) from being returned.
             engine.eval(source + "\n;undefined", name)

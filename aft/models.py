@@ -44,7 +44,9 @@ class LogLine(NamedTuple):
     def format(self) -> str:
         """The line as the CLI prints it: ISO time (UTC, ms), level, text."""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.time))
-        return f"{stamp}.{int(self.time * 1000) % 1000:03d}Z {self.level.value.upper():5} {self.text}"
+        return (
+            f"{stamp}.{int(self.time * 1000) % 1000:03d}Z {self.level.value.upper():5} {self.text}"
+        )
 
 
 class RunResult(NamedTuple):

@@ -40,7 +40,7 @@ class MasterKey:
             except OSError as exc:
                 raise ConfigError(f"cannot read master key {self.path}: {exc.strerror}") from None
             if len(key) != _KEY_BYTES:
-                raise ConfigError(f"master key {self.path} is damaged (wrong length)")
+                raise ConfigError(f"master key {self.path} is damaged (wrong length)") from None
             return key
         except OSError as exc:
             raise ConfigError(f"cannot create master key {self.path}: {exc.strerror}") from None

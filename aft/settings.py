@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 from aft._store import Store
 from aft.exceptions import InvalidSetting, UnknownSetting
 
-Value = Union[bool, int, str]
+Value = bool | int | str
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}

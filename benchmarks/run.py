@@ -40,12 +40,16 @@ class Row(NamedTuple):
         return self.aft / self.reference_time
 
 
-def median_seconds(command: list[str], runs: int = RUNS, env: dict[str, str] | None = None) -> float:
+def median_seconds(
+    command: list[str], runs: int = RUNS, env: dict[str, str] | None = None
+) -> float:
     """Median wall time of ``command`` over ``runs`` runs after one warm-up; must exit 0."""
     times = []
     for i in range(runs + 1):
         start = time.perf_counter()
-        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         if i:
             times.append(time.perf_counter() - start)
     return statistics.median(times)
@@ -56,12 +60,20 @@ def install() -> Path:
     if not (VENV / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     subprocess.run(
-        [str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "--force-reinstall",
-         "--no-deps", str(REPO)],
+        [
+            str(VENV / "bin" / "pip"),
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--force-reinstall",
+            "--no-deps",
+            str(REPO),
+        ],
         check=True,
     )
     subprocess.run(  # dependencies, only when missing
-        [str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(REPO)], check=True
+        [str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(REPO)],
+        check=True,
     )
     return VENV / "bin"
 
@@ -70,8 +82,12 @@ def run_hello(bin_dir: Path) -> list[Row]:
     """`aft run -f hello.syncjs` (one Log line), whole process, against `node hello.js`."""
     home = WORK / "home"
     env = {**os.environ, "AFT_HOME": str(home)}
-    subprocess.run([str(bin_dir / "aft"), "settings", "set", "allow_cli_run", "true"], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(bin_dir / "aft"), "settings", "set", "allow_cli_run", "true"],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     script = WORK / "hello.syncjs"
     script.write_text('Log("Hello, world!");\n')
     node_script = WORK / "hello.js"
@@ -116,8 +132,10 @@ def main(names: list[str]) -> int:
     rows = []
     for name in names or list(BENCHMARKS):
         for row in BENCHMARKS[name](bin_dir):
-            print(f"{row.benchmark}: aft {row.aft * 1000:.1f} ms, {row.reference} "
-                  f"{row.reference_time * 1000:.1f} ms, ratio {row.ratio:.2f}")
+            print(
+                f"{row.benchmark}: aft {row.aft * 1000:.1f} ms, {row.reference} "
+                f"{row.reference_time * 1000:.1f} ms, ratio {row.ratio:.2f}"
+            )
             rows.append(row)
     write_results(rows)
     return 0

@@ -43,7 +43,9 @@ def instance(aft_home: Path):
 def run_aft(aft_home: Path):
     """Run the real ``aft`` command; returns the CompletedProcess (text)."""
 
-    def run(*args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    def run(
+        *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
         env = {**os.environ, "AFT_HOME": str(aft_home)}
         return subprocess.run(
             [aft_command(), *args],

@@ -129,7 +129,9 @@ def test_settings_commands(run_aft):
     assert listing == ["allow_cli_run = false", "allow_exec = true"]
 
 
-def test_secrets_commands_read_stdin_and_never_print_values(run_aft, cli_run_on, tmp_path, aft_home):
+def test_secrets_commands_read_stdin_and_never_print_values(
+    run_aft, cli_run_on, tmp_path, aft_home
+):
     canary = "cAnArY-0b5f-value"
     assert run_aft("secrets", "set", "api", input=canary + "\n").returncode == 0
     assert run_aft("secrets", "set", "1e3", input="x").returncode == 0  # names stay as typed

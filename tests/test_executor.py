@@ -42,7 +42,10 @@ def test_param_strings_missing_and_json_text():
 
 
 def test_params_returns_a_copy():
-    r = run('var p = Params(); p.a = "changed"; Log(Param("a"), Object.keys(p).length)', params={"a": "x"})
+    r = run(
+        'var p = Params(); p.a = "changed"; Log(Param("a"), Object.keys(p).length)',
+        params={"a": "x"},
+    )
     assert texts(r) == ["x 1"]
 
 
@@ -94,7 +97,7 @@ def test_exit_cannot_be_swallowed():
 
 def test_sleep_blocks_then_returns_false():
     start = time.monotonic()
-    r = run('Log(String(Sleep(150)))')
+    r = run("Log(String(Sleep(150)))")
     assert time.monotonic() - start >= 0.14
     assert texts(r) == ["false"]
 
@@ -104,7 +107,7 @@ def test_halt_ends_sleep_and_wait_early():
     threading.Timer(0.2, halt.set).start()
     start = time.monotonic()
     r = Executor().run(
-        'Log(String(HaltSignalReceived)); Sleep(60000); Log(String(HaltSignalReceived));'
+        "Log(String(HaltSignalReceived)); Sleep(60000); Log(String(HaltSignalReceived));"
         "WaitForHaltSignal(); Log(typeof HaltSignalReceived)",
         halt=halt,
     )
@@ -172,7 +175,7 @@ def test_syntax_error_fails_with_line():
 def test_wrong_argument_type_throws_type_error_at_the_script_line():
     r = run('\n\nSleep("soon")')
     assert r.error == "TypeError: Sleep(ms): ms must be a number" and r.error_line == 3
-    caught = run('try { GetSecret(1) } catch (e) { Log(e instanceof TypeError) }')
+    caught = run("try { GetSecret(1) } catch (e) { Log(e instanceof TypeError) }")
     assert texts(caught) == ["true"]
 
 
@@ -195,7 +198,10 @@ def test_file_errors(tmp_path):
     [
         ('{"destination":"D:\\Archive\\2026"}', {"destination": "D:\\Archive\\2026"}),
         ('{"destination":"/archive/2026"}', {"destination": "/archive/2026"}),
-        ('{"q":"say \\"hi\\"","b":"a\\\\b","u":"\\u00e9"}', {"q": 'say "hi"', "b": "a\\b", "u": "é"}),
+        (
+            '{"q":"say \\"hi\\"","b":"a\\\\b","u":"\\u00e9"}',
+            {"q": 'say "hi"', "b": "a\\b", "u": "é"},
+        ),
         ('{"n": 3, "t": true}', {"n": 3, "t": True}),
     ],
 )
@@ -221,7 +227,8 @@ def test_local_file_helpers(tmp_path):
         'Log(CopyFile(d + "/a.txt", d + "/b.txt"), MoveFile(d + "/b.txt", d + "/c.txt"));'
         'Log(FileExists(d + "/b.txt"), ListLocal(d, "*.txt").map(function (i) {'
         '  return i.Name + ":" + i.Type + ":" + i.Size; }).join());'
-        'Log(DelFile(d + "/c.txt"), FileExists(d + "/c.txt"), FileExists(d), DirExists(d + "/a.txt"))'
+        'Log(DelFile(d + "/c.txt"), FileExists(d + "/c.txt"),'
+        ' FileExists(d), DirExists(d + "/a.txt"))'
     )
     assert r.ok, r.error
     assert texts(r) == [

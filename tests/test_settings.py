@@ -12,7 +12,9 @@ def test_defaults(instance):
     assert instance.settings.all() == {k: d.default for k, d in sorted(SETTINGS.items())}
 
 
-@pytest.mark.parametrize("text,value", [("true", True), ("YES", True), ("0", False), ("off", False)])
+@pytest.mark.parametrize(
+    "text,value", [("true", True), ("YES", True), ("0", False), ("off", False)]
+)
 def test_bool_values_are_parsed(instance, text, value):
     assert instance.settings.set("allow_cli_run", text) is value
     assert instance.settings.get("allow_cli_run") is value

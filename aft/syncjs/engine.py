@@ -38,7 +38,7 @@ def _load_native() -> Any:
         if os.path.exists(path):
             loader = importlib.machinery.ExtensionFileLoader("_dukpy", path)
             module = importlib.util.module_from_spec(
-                importlib.util.spec_from_file_location("_dukpy", path, loader=loader)
+                importlib.machinery.ModuleSpec("_dukpy", loader, origin=path)
             )
             loader.exec_module(module)
             return module

@@ -1,10 +1,12 @@
 """The Python side of the SyncJS job context and local-file helpers.
 
 Each public method of :class:`JobHost` named in :data:`JobHost.EXPORTS` is a host
-function that ``runtime.js`` calls. Modules that only some helpers need (zipfile,
-shutil, subprocess) are imported inside them, off the start-up path of ``aft run``. The conventions of the SyncJS contract hold here:
+function that ``runtime.js`` calls. The conventions of the SyncJS contract hold here:
 a wrong argument type raises :class:`HostTypeError` (a JS ``TypeError``); an I/O
 failure returns ``False``/``None``/``[]`` and logs the reason at error level.
+
+Modules that only some helpers need (zipfile, shutil, subprocess) are imported inside
+them, off the start-up path of ``aft run``.
 """
 
 from __future__ import annotations
@@ -341,7 +343,7 @@ def _dir_item(name: str, path: str, is_dir: bool, size: int, mtime: float) -> di
 def _tree(path: str) -> list[str]:
     if not os.path.isdir(path):
         return [path]
-    found = []
+    found: list[str] = []
     for folder, dirs, files in os.walk(path):
         dirs.sort()
         found.extend(os.path.join(folder, f) for f in sorted(files))

@@ -156,7 +156,7 @@ class Vfs(abc.ABC):
         """A server-side ``(algorithm, hexdigest)`` of file ``path``, if the protocol offers one."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: a Disk VFS holds nothing
         """Release the connection; the object may not be used afterwards."""
 
     def __enter__(self) -> Vfs:
