@@ -40,3 +40,39 @@ def ensure_writable_dir(path: Path) -> None:
         raise ConfigError(
             f"instance home {path} is not writable (set AFT_HOME to another directory)"
         )
+
+
+RUNTIME_NAME = "service.json"
+
+
+def write_runtime_info(home: Path, info: dict[str, object]) -> Path:
+    """Write the runtime file that tells local CLI calls how to reach the service (0600)."""
+    import json
+
+    path = home / RUNTIME_NAME
+    tmp = home / f".{RUNTIME_NAME}.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(info, f)
+    os.replace(tmp, path)
+    return path
+
+
+def read_runtime_info(home: Path) -> dict[str, object] | None:
+    """The running service's runtime info, or None when no live service owns ``home``."""
+    import json
+
+    try:
+        with open(home / RUNTIME_NAME) as f:
+            info = json.load(f)
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def remove_runtime_info(home: Path) -> None:
+    try:
+        os.remove(home / RUNTIME_NAME)
+    except FileNotFoundError:
+        pass

@@ -3,12 +3,19 @@
 Migrations are an append-only list; ``PRAGMA user_version`` counts how many have been
 applied. A database written by a newer aft (a higher user_version) is refused rather
 than guessed at.
+
+A :class:`Store` may be shared by threads: each thread gets its own connection, so one
+thread's transaction never interleaves with another's. Several processes (the service
+and its workers) use the same file; SQLite's locks and ``busy_timeout`` serialise them.
+Commits use ``synchronous = NORMAL``: in WAL mode that survives any crash of aft
+itself (``kill -9`` included), though not a power cut in the last moments.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,11 +34,46 @@ MIGRATIONS: tuple[str, ...] = (
         updated REAL NOT NULL
     );
     """,
+    """
+    CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        script_id TEXT,
+        script_name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        params TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        api_key_id TEXT,
+        state TEXT NOT NULL,
+        exit_code INTEGER,
+        error TEXT,
+        error_line INTEGER,
+        attempt INTEGER NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        retry_backoff REAL NOT NULL,
+        retry_of TEXT,
+        not_before REAL NOT NULL,
+        created REAL NOT NULL,
+        started REAL,
+        finished REAL,
+        worker TEXT,
+        halt_requested REAL
+    );
+    CREATE INDEX jobs_by_state ON jobs (state, not_before, seq);
+    CREATE TABLE job_logs (
+        job_id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        time REAL NOT NULL,
+        level TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (job_id, n)
+    ) WITHOUT ROWID;
+    """,
 )
 
 
 class Store:
-    """A connection to the instance database.
+    """The instance database.
 
     Args:
         path: the database file; created and migrated on first use.
@@ -42,69 +84,96 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
         try:
             # Owner-only from the start; SQLite gives its -wal and -shm files the same mode.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, timeout=10.0, check_same_thread=False
-            )
         except OSError as exc:
             raise StoreError(f"cannot open database {self.path}: {exc.strerror}") from None
+        try:
+            self._migrate(self._connection())
+        except BaseException:
+            self.close()
+            raise
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            return db
+        try:
+            db = sqlite3.connect(
+                self.path, isolation_level=None, timeout=10.0, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
         try:
-            self._db.execute("PRAGMA busy_timeout = 10000")
-            self._db.execute("PRAGMA secure_delete = ON")
-            self._migrate()
+            db.execute("PRAGMA busy_timeout = 10000")
+            db.execute("PRAGMA secure_delete = ON")
+            db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise StoreCorrupt(
-                f"{self.path} is not a usable aft database ({exc}); move it away to start afresh"
-            ) from None
-        except BaseException:
-            self._db.close()
-            raise
+            db.close()
+            raise self._corrupt(exc) from None
+        with self._lock:
+            self._connections.append(db)
+        self._local.db = db
+        return db
 
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise SchemaTooNew(
-                f"{self.path} has schema version {version}, newer than this aft knows"
-                f" ({len(MIGRATIONS)}): upgrade aft"
-            )
-        if version == len(MIGRATIONS):
-            return
-        if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self._db.execute("PRAGMA journal_mode = WAL")
-        with self.transaction():
-            # Re-read inside the write lock: another process may have migrated meanwhile.
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {number}")
+    def _corrupt(self, exc: Exception) -> StoreCorrupt:
+        return StoreCorrupt(
+            f"{self.path} is not a usable aft database ({exc}); move it away to start afresh"
+        )
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise SchemaTooNew(
+                    f"{self.path} has schema version {version}, newer than this aft knows"
+                    f" ({len(MIGRATIONS)}): upgrade aft"
+                )
+            if version == len(MIGRATIONS):
+                return
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            with self.transaction():
+                # Re-read inside the write lock: another process may have migrated meanwhile.
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {number}")
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``), committed on success."""
-        self._db.execute("BEGIN IMMEDIATE")
+        """A write transaction (``BEGIN IMMEDIATE``) on this thread's connection."""
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
+            yield db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        db.execute("COMMIT")
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._db.execute(sql, args).fetchall()
+        return self._connection().execute(sql, args).fetchall()
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         """Run one statement in its own transaction; returns the number of rows changed."""
-        return self._db.execute(sql, args).rowcount
+        return self._connection().execute(sql, args).rowcount
 
     def close(self) -> None:
-        self._db.close()
+        """Close every thread's connection."""
+        with self._lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     def __enter__(self) -> Store:
         return self

@@ -5,6 +5,11 @@ Every error aft raises derives from :class:`AftError` and carries a stable ``cod
 resembles, so ``except FileNotFoundError`` works as well as ``except AftError``::
 
     AftError
+    ├── BadRequest (ValueError)         a malformed request to the REST API
+    ├── NotFound (LookupError)          no such route or object (REST API)
+    ├── MethodNotAllowed
+    ├── ServiceError                    an unexpected failure inside the service
+    ├── ServiceUnavailable (ConnectionError)  the service cannot be reached
     ├── ConfigError                     bad instance home, setting key or value
     │   ├── UnknownSetting (KeyError)
     │   └── InvalidSetting (ValueError)
@@ -17,6 +22,8 @@ resembles, so ``except FileNotFoundError`` works as well as ``except AftError``:
     │   ├── ScriptNotFound (FileNotFoundError)
     │   └── ParamsError (ValueError)
     ├── JobError
+    │   ├── JobNotFound (LookupError)
+    │   ├── JobAlreadyEnded
     │   └── CliRunDisabled (PermissionError)
     └── VfsError                        any file-system or transfer failure
         ├── VfsNotFound (FileNotFoundError)
@@ -42,6 +49,26 @@ class AftError(Exception):
     """Base class of every aft error."""
 
     code = "aft_error"
+
+
+class BadRequest(AftError, ValueError):
+    code = "bad_request"
+
+
+class NotFound(AftError, LookupError):
+    code = "not_found"
+
+
+class MethodNotAllowed(AftError):
+    code = "method_not_allowed"
+
+
+class ServiceError(AftError):
+    code = "internal"
+
+
+class ServiceUnavailable(AftError, ConnectionError):
+    code = "unreachable"
 
 
 class ConfigError(AftError):
@@ -98,6 +125,14 @@ class JobError(AftError):
     code = "job_error"
 
 
+class JobNotFound(JobError, LookupError):
+    code = "job_not_found"
+
+
+class JobAlreadyEnded(JobError):
+    code = "job_ended"
+
+
 class CliRunDisabled(JobError, PermissionError):
     code = "cli_run_disabled"
 
@@ -152,3 +187,14 @@ class VfsHostKeyError(VfsConnectionError):
 
 class MissingExtra(VfsError, ImportError):
     code = "missing_extra"
+
+
+def error_class(code: str) -> type[AftError]:
+    """The error class with this stable ``code`` (AftError itself for an unknown code)."""
+    pending: list[type[AftError]] = [AftError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return AftError

@@ -16,7 +16,7 @@ from aft.secrets_store import SecretStore
 from aft.syncjs.engine import Engine, JSError
 from aft.syncjs.host import HaltSignal, JobHost, Masker
 
-__all__ = ["Executor", "HaltSignal", "parse_params"]
+__all__ = ["Executor", "HaltSignal", "check_params", "parse_params", "read_script"]
 
 _RUNTIME_FILES = ("runtime.js",)
 _RUNTIME_DIR = Path(__file__).parent / "syncjs"
@@ -98,7 +98,7 @@ class Executor:
             ParamsError: params are not a JSON object.
         """
         if file is not None and source is None:
-            source = _read_script(Path(file))
+            source = read_script(file)
             name = name or Path(file).name
         elif source is None or file is not None:
             raise ScriptError("give exactly one of source or file")
@@ -166,7 +166,9 @@ class Executor:
             return None
 
 
-def _read_script(path: Path) -> str:
+def read_script(file: str | os.PathLike[str]) -> str:
+    """The text of a script file. Raises ScriptNotFound, or ScriptError when not UTF-8."""
+    path = Path(file)
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -20,6 +20,8 @@ class SettingDef(NamedTuple):
     type: type
     default: Value
     help: str
+    low: int = 0
+    high: int | None = None
 
     def parse(self, raw: object) -> Value:
         """Turn ``raw`` (typed, or text from the CLI or the database) into this setting's type.
@@ -43,8 +45,9 @@ class SettingDef(NamedTuple):
                 number = int(str(raw).strip())
             except ValueError:
                 raise InvalidSetting(f"{self.key} takes a whole number, not {raw!r}") from None
-            if number < 0:
-                raise InvalidSetting(f"{self.key} cannot be negative")
+            if number < self.low or (self.high is not None and number > self.high):
+                top = "" if self.high is None else f" to {self.high}"
+                raise InvalidSetting(f"{self.key} takes {self.low}{top}, not {number}")
             return number
         return str(raw)
 
@@ -56,6 +59,17 @@ SETTINGS: dict[str, SettingDef] = {
             "allow_cli_run", bool, False, "let `aft run` execute script files in the calling shell"
         ),
         SettingDef("allow_exec", bool, False, "let scripts start local programs with Exec()"),
+        SettingDef(
+            "allow_file_path", bool, False, "let POST /v1/jobs run a file from the server's disk"
+        ),
+        SettingDef("bind", str, "127.0.0.1", "the address aft serve listens on"),
+        SettingDef("port", int, 44399, "the port aft serve listens on", 1, 65535),
+        SettingDef("tls", bool, True, "serve HTTPS (a self-signed certificate unless replaced)"),
+        SettingDef("concurrency", int, 2, "how many jobs run at once", 1, 64),
+        SettingDef(
+            "halt_grace_seconds", int, 3, "seconds between a halt request and the kill", 0, 3600
+        ),
+        SettingDef("job_memory_mb", int, 1024, "memory limit of each job's process (0 = none)"),
     )
 }
 

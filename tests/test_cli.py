@@ -126,7 +126,9 @@ def test_settings_commands(run_aft):
     assert run_aft("settings", "get", "allow_cli_run").stdout == "false\n"
     assert run_aft("settings", "set", "allow_exec", "yes").stdout == "allow_exec = true\n"
     listing = run_aft("settings", "list").stdout.splitlines()
-    assert listing == ["allow_cli_run = false", "allow_exec = true"]
+    assert listing[:2] == ["allow_cli_run = false", "allow_exec = true"]
+    assert "port = 44399" in listing and "bind = 127.0.0.1" in listing
+    assert "port takes 1 to 65535, not 0" in one_line_error(run_aft("settings", "set", "port", "0"))
 
 
 def test_secrets_commands_read_stdin_and_never_print_values(

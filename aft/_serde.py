@@ -1,0 +1,44 @@
+"""The one cattrs converter: attrs value classes to JSON-ready dicts with camelCase keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
+
+from aft.models import JobState, LogLevel
+
+_converter = cattrs.Converter()
+
+#: Field names the REST contract spells differently from the Python attribute.
+_RENAMES: dict[str, dict[str, str]] = {"Job": {"id": "jobId", "state": "status"}}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _unstructure_hook(cls: type) -> Any:
+    renames = _RENAMES.get(cls.__name__, {})
+    attrs.resolve_types(cls)  # annotations are strings (PEP 563); cattrs dispatches on types
+    return make_dict_unstructure_fn(
+        cls,
+        _converter,
+        **{
+            f.name: override(rename=renames.get(f.name, _camel(f.name)))
+            for f in attrs.fields(cls)
+        },
+    )
+
+
+_converter.register_unstructure_hook_factory(attrs.has, _unstructure_hook)
+for _enum in (JobState, LogLevel):  # str-valued enums: named, else str's hook wins
+    _converter.register_unstructure_hook(_enum, lambda e: e.value)
+
+
+def to_json(value: Any) -> Any:
+    """``value`` (attrs instances, enums, lists, dicts) as plain JSON-ready data."""
+    return _converter.unstructure(value)

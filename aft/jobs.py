@@ -1,0 +1,296 @@
+"""JobQueue: the persistent job queue in the instance database.
+
+A job is written (with a snapshot of its script) before anyone is told it exists, so
+a crash never loses an accepted job. Its life: ``queued`` -> ``running`` -> one of
+``succeeded``, ``failed``, ``halted``, ``interrupted``. Every change of state is a
+guarded ``UPDATE ... WHERE state = ...``, so a job is claimed by one worker only and
+finished once only.
+
+A job that ends ``failed`` or ``interrupted`` with attempts left is followed by a new
+job (``retry_of`` = the old one) that may not start before its backoff has passed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from aft._store import Store
+from aft.exceptions import JobAlreadyEnded, JobNotFound
+from aft.models import JobState, LogLevel, LogLine, RunResult
+
+TRIGGERS = ("api", "cli", "cron", "ui")
+_COLUMNS = (
+    "id, script_id, script_name, params, trigger, api_key_id, state, exit_code, error,"
+    " error_line, attempt, max_attempts, retry_backoff, retry_of, not_before, created,"
+    " started, finished, worker, halt_requested"
+)
+
+
+@attrs.frozen
+class Job:
+    """One run of a script, as the queue records it (the script text is not included)."""
+
+    id: str
+    script_id: str | None
+    script_name: str
+    params: dict[str, Any]
+    trigger: str
+    api_key_id: str | None
+    state: JobState
+    exit_code: int | None
+    error: str | None
+    error_line: int | None
+    attempt: int
+    max_attempts: int
+    retry_backoff: float
+    retry_of: str | None
+    not_before: float
+    created: float
+    started: float | None
+    finished: float | None
+    worker: str | None
+    halt_requested: float | None
+
+    @classmethod
+    def _from_row(cls, row: Sequence[Any]) -> Job:
+        values = list(row)
+        values[3] = json.loads(values[3])
+        values[6] = JobState(values[6])
+        return cls(*values)
+
+
+def new_job_id() -> str:
+    return "job_" + secrets.token_hex(8)
+
+
+class JobQueue:
+    """The instance's jobs and their logs.
+
+    Args:
+        store: the instance database.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # ---- submitting and reading ---------------------------------------------------------
+
+    def submit(
+        self,
+        source: str,
+        *,
+        script_name: str,
+        params: dict[str, Any] | None = None,
+        trigger: str = "api",
+        script_id: str | None = None,
+        api_key_id: str | None = None,
+        retries: int = 0,
+        retry_backoff: float = 0.0,
+    ) -> Job:
+        """Queue a run of ``source``; the job is committed when this returns."""
+        if trigger not in TRIGGERS:
+            raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}")
+        job_id = new_job_id()
+        now = time.time()
+        with self._store.transaction() as db:
+            db.execute(
+                "INSERT INTO jobs (id, script_id, script_name, source, params, trigger,"
+                " api_key_id, state, attempt, max_attempts, retry_backoff, not_before, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 1, ?, ?, 0, ?)",
+                (
+                    job_id,
+                    script_id,
+                    script_name,
+                    source,
+                    json.dumps(params or {}),
+                    trigger,
+                    api_key_id,
+                    1 + retries,
+                    retry_backoff,
+                    now,
+                ),
+            )
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> Job:
+        """Raises JobNotFound."""
+        rows = self._store.query(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise JobNotFound(f"no job {job_id!r}")
+        return Job._from_row(rows[0])
+
+    def source(self, job_id: str) -> str:
+        """The script text the job runs (as it was when queued)."""
+        rows = self._store.query("SELECT source FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise JobNotFound(f"no job {job_id!r}")
+        return str(rows[0][0])
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        script: str | None = None,
+        since: float | None = None,
+        api_key_id: str | None = None,
+        limit: int = 50,
+        cursor: int | None = None,
+    ) -> tuple[list[Job], int | None]:
+        """Jobs, newest first, and the cursor for the next page (None at the end)."""
+        where, args = ["1 = 1"], []
+        if state is not None:
+            where.append("state = ?")
+            args.append(JobState(state).value)
+        if script is not None:
+            where.append("script_name = ? COLLATE NOCASE")
+            args.append(script)
+        if since is not None:
+            where.append("created >= ?")
+            args.append(since)
+        if api_key_id is not None:
+            where.append("api_key_id = ?")
+            args.append(api_key_id)
+        if cursor is not None:
+            where.append("seq < ?")
+            args.append(cursor)
+        rows = self._store.query(
+            f"SELECT seq, {_COLUMNS} FROM jobs WHERE {' AND '.join(where)}"
+            " ORDER BY seq DESC LIMIT ?",
+            (*args, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [Job._from_row(r[1:]) for r in rows], (rows[-1][0] if more else None)
+
+    def log(self, job_id: str, offset: int = 0, limit: int = 1000) -> tuple[list[LogLine], int]:
+        """Log lines from ``offset`` on, and the offset to ask for next."""
+        self.get(job_id)
+        rows = self._store.query(
+            "SELECT time, level, text FROM job_logs WHERE job_id = ? AND n >= ? ORDER BY n LIMIT ?",
+            (job_id, offset, limit),
+        )
+        lines = [LogLine(t, LogLevel(level), text) for t, level, text in rows]
+        return lines, offset + len(lines)
+
+    # ---- what workers do ----------------------------------------------------------------
+
+    def claim(self, worker: str) -> Job | None:
+        """Take the oldest queued job that may start now, or None."""
+        with self._store.transaction() as db:
+            row = db.execute(
+                "UPDATE jobs SET state = 'running', started = ?, worker = ? WHERE id = ("
+                " SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ?"
+                " ORDER BY seq LIMIT 1) RETURNING id",
+                (time.time(), worker, time.time()),
+            ).fetchone()
+        return None if row is None else self.get(row[0])
+
+    def append_log(self, job_id: str, lines: Iterable[LogLine]) -> None:
+        with self._store.transaction() as db:
+            n = db.execute(
+                "SELECT COALESCE(MAX(n) + 1, 0) FROM job_logs WHERE job_id = ?", (job_id,)
+            ).fetchone()[0]
+            db.executemany(
+                "INSERT INTO job_logs (job_id, n, time, level, text) VALUES (?, ?, ?, ?, ?)",
+                [(job_id, n + i, ln.time, ln.level.value, ln.text) for i, ln in enumerate(lines)],
+            )
+
+    def finish(self, job_id: str, result: RunResult) -> bool:
+        """Record how a running job ended; False if it was not running any more."""
+        return self._end(job_id, result.state, result.exit_code, result.error, result.error_line)
+
+    def interrupt(self, job_id: str, reason: str) -> bool:
+        """End a running job whose process died; it is retried if its policy says so."""
+        return self._end(job_id, JobState.INTERRUPTED, None, reason, None)
+
+    def halted_by_force(self, job_id: str, reason: str) -> bool:
+        """End a running job whose process was killed after a halt request."""
+        return self._end(job_id, JobState.HALTED, None, reason, None)
+
+    def _end(
+        self,
+        job_id: str,
+        state: JobState,
+        exit_code: int | None,
+        error: str | None,
+        line: int | None,
+    ) -> bool:
+        now = time.time()
+        with self._store.transaction() as db:
+            ended = db.execute(
+                "UPDATE jobs SET state = ?, exit_code = ?, error = ?, error_line = ?, finished = ?"
+                " WHERE id = ? AND state = 'running'",
+                (state.value, exit_code, error, line, now, job_id),
+            ).rowcount
+            if ended and state in (JobState.FAILED, JobState.INTERRUPTED):
+                self._queue_retry(db, job_id, now)
+        return bool(ended)
+
+    @staticmethod
+    def _queue_retry(db: Any, job_id: str, now: float) -> None:
+        attempt, max_attempts, backoff = db.execute(
+            "SELECT attempt, max_attempts, retry_backoff FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        if attempt >= max_attempts:
+            return
+        db.execute(
+            "INSERT INTO jobs (id, script_id, script_name, source, params, trigger, api_key_id,"
+            " state, attempt, max_attempts, retry_backoff, retry_of, not_before, created)"
+            " SELECT ?, script_id, script_name, source, params, trigger, api_key_id, 'queued',"
+            " attempt + 1, max_attempts, retry_backoff, id, ?, ? FROM jobs WHERE id = ?",
+            (new_job_id(), now + backoff * 2 ** (attempt - 1), now, job_id),
+        )
+
+    # ---- halting and recovery -----------------------------------------------------------
+
+    def request_halt(self, job_id: str) -> Job:
+        """Ask a job to stop: a queued one never starts; a running one gets the halt signal.
+
+        Raises:
+            JobNotFound: no such job.
+            JobAlreadyEnded: the job has already ended.
+        """
+        now = time.time()
+        with self._store.transaction() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job {job_id!r}")
+            state = JobState(row[0])
+            if state.is_final:
+                raise JobAlreadyEnded(f"job {job_id} has already ended ({state.value})")
+            if state is JobState.QUEUED:
+                db.execute(
+                    "UPDATE jobs SET state = 'halted', finished = ?,"
+                    " error = 'halted before it started' WHERE id = ?",
+                    (now, job_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE jobs SET halt_requested = COALESCE(halt_requested, ?) WHERE id = ?",
+                    (now, job_id),
+                )
+        return self.get(job_id)
+
+    def halt_requests(self) -> list[tuple[str, str, float]]:
+        """Running jobs asked to halt: ``(job id, worker, when asked)``."""
+        rows = self._store.query(
+            "SELECT id, worker, halt_requested FROM jobs"
+            " WHERE state = 'running' AND halt_requested IS NOT NULL"
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def recover(self, reason: str = "the service stopped while the job ran") -> list[str]:
+        """Mark every running job interrupted (after a crash); returns their ids."""
+        ids = [r[0] for r in self._store.query("SELECT id FROM jobs WHERE state = 'running'")]
+        return [job_id for job_id in ids if self.interrupt(job_id, reason)]
+
+    def counts(self) -> dict[str, int]:
+        """How many jobs are in each state."""
+        rows = self._store.query("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        return {state.value: 0 for state in JobState} | dict(rows)
