@@ -69,6 +69,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (job_id, n)
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE vfs_profiles (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        type TEXT NOT NULL,
+        target TEXT NOT NULL,
+        nonce BLOB NOT NULL,
+        payload BLOB NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    """,
 )
 
 

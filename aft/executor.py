@@ -8,17 +8,21 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aft.exceptions import ParamsError, ScriptError, ScriptNotFound, SecretNotFound
 from aft.models import JobState, LogLevel, LogLine, RunResult
 from aft.secrets_store import SecretStore
 from aft.syncjs.engine import Engine, JSError
 from aft.syncjs.host import HaltSignal, JobHost, Masker
+from aft.syncjs.vfs_host import VfsHost
+
+if TYPE_CHECKING:
+    from aft.vfs.library import VfsLibrary
 
 __all__ = ["Executor", "HaltSignal", "check_params", "parse_params", "read_script"]
 
-_RUNTIME_FILES = ("runtime.js",)
+_RUNTIME_FILES = ("runtime.js", "vfs.js")
 _RUNTIME_DIR = Path(__file__).parent / "syncjs"
 # A backslash escape; one that is not \\, \", \/ or \uXXXX stands for a literal backslash.
 _ESCAPE = re.compile(r'\\(\\|"|/|u[0-9a-fA-F]{4})?')
@@ -60,11 +64,19 @@ class Executor:
 
     Args:
         secrets: where ``GetSecret`` looks; without it every secret is missing.
+        vfs_library: where ``GetVFS`` looks; without it the library is empty.
         allow_exec: whether scripts may start programs with ``Exec``.
     """
 
-    def __init__(self, *, secrets: SecretStore | None = None, allow_exec: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        secrets: SecretStore | None = None,
+        vfs_library: VfsLibrary | None = None,
+        allow_exec: bool = False,
+    ) -> None:
         self._secrets = secrets
+        self._vfs_library = vfs_library
         self._allow_exec = allow_exec
 
     def run(
@@ -122,7 +134,8 @@ class Executor:
             masker=masker,
             allow_exec=self._allow_exec,
         )
-        engine = Engine(host.functions())
+        vfs = VfsHost(library=self._vfs_library, log=host.log, reveal=masker.reveal, halt=halt)
+        engine = Engine(host.functions(vfs.functions()))
         error = error_line = None
         try:
             for runtime_file in _RUNTIME_FILES:
@@ -135,6 +148,7 @@ class Executor:
             if host.exit_code is None:
                 error, error_line = _describe(str(exc))
         finally:
+            vfs.close()
             if own_halt:
                 halt.close()
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aft._paths import DATABASE_NAME, MASTER_KEY_NAME, ensure_writable_dir, instance_home
 from aft._store import Store
 from aft.secrets_store import MasterKey, SecretStore
 from aft.settings import Settings
+
+if TYPE_CHECKING:
+    from aft.vfs.library import VfsLibrary
 
 
 class Instance:
@@ -25,7 +29,15 @@ class Instance:
             ensure_writable_dir(self.home)
         self.store = Store(self.home / DATABASE_NAME)
         self.settings = Settings(self.store)
-        self.secrets = SecretStore(self.store, MasterKey(self.home / MASTER_KEY_NAME))
+        self.master_key = MasterKey(self.home / MASTER_KEY_NAME)
+        self.secrets = SecretStore(self.store, self.master_key)
+
+    @property
+    def vfs(self) -> VfsLibrary:
+        """The VFS Library of this instance."""
+        from aft.vfs.library import VfsLibrary
+
+        return VfsLibrary(self.store, self.master_key)
 
     def close(self) -> None:
         self.store.close()

@@ -145,8 +145,8 @@ class JobHost:
         self.allow_exec = allow_exec
         self.exit_code: int | None = None
 
-    def functions(self) -> dict[str, HostFunction]:
-        """The host functions by name, each refusing to run once ``Exit()`` was called."""
+    def functions(self, *more: dict[str, HostFunction]) -> dict[str, HostFunction]:
+        """This host's functions and ``more``, each refusing to run once ``Exit()`` was called."""
 
         def guard(function: HostFunction) -> HostFunction:
             def call(*args: Any) -> Any:
@@ -156,7 +156,10 @@ class JobHost:
 
             return call
 
-        return {name: guard(getattr(self, name)) for name in self.EXPORTS}
+        table = {name: getattr(self, name) for name in self.EXPORTS}
+        for extra in more:
+            table.update(extra)
+        return {name: guard(function) for name, function in table.items()}
 
     # ---- job context ----------------------------------------------------------------
 

@@ -1,0 +1,166 @@
+"""The VFS Library: named connection profiles whose credentials are encrypted at rest.
+
+A profile is ``name`` (unique, case-insensitive), ``type`` (Disk, SFTP, FTP, S3, Azure,
+GCP), ``target`` (a URL-like locator holding no secret) and ``payload`` (a JSON object
+of credentials, sealed with the instance master key and never returned by the public
+methods except to open a connection).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+
+from aft._store import Store
+from aft.exceptions import VfsError, VfsExists, VfsNotFound, VfsPathError
+from aft.secrets_store import MasterKey
+from aft.vfs import BACKENDS, backend_class
+from aft.vfs.base import Vfs
+
+#: The URL scheme each type's target uses (Disk takes an absolute path).
+SCHEMES = {"SFTP": "sftp", "FTP": "ftp", "S3": "s3", "Azure": "azure", "GCP": "gs"}
+_PINS = ("hostkeysha256", "hostkeysha1", "hostkeymd5")
+
+
+@attrs.frozen
+class VfsProfile:
+    """A VFS Library entry, without its payload."""
+
+    name: str
+    type: str
+    target: str
+    created: float
+    updated: float
+
+
+def check_target(type_name: str, target: str) -> None:
+    """Refuse a target that does not fit its type (or an SFTP target without a host-key pin).
+
+    Raises:
+        VfsError: unknown type.
+        VfsPathError: a malformed target.
+    """
+    if type_name not in BACKENDS:
+        raise VfsError(f"unknown VFS type {type_name!r} (known: {', '.join(BACKENDS)})")
+    if not isinstance(target, str) or not target or "\x00" in target:
+        raise VfsPathError("a VFS target is a non-empty string")
+    if type_name == "Disk":
+        if not (target.startswith("/") or target.startswith("file:/")):
+            raise VfsPathError(f"a Disk target is an absolute path, not {target!r}")
+        return
+    parts = urlsplit(target)
+    if parts.scheme != SCHEMES[type_name] or not parts.netloc:
+        raise VfsPathError(
+            f"a {type_name} target looks like {SCHEMES[type_name]}://..., not {target!r}"
+        )
+    if parts.password:
+        raise VfsPathError("a target holds no password: put credentials in the payload")
+    if type_name == "SFTP":
+        query = {k.lower() for k in parse_qs(parts.query)}
+        if not query & set(_PINS):
+            raise VfsPathError(
+                "an SFTP target must pin the server's host key (?hostKeySHA256=...);"
+                " aft vfs hostkey sftp://HOST:PORT prints it"
+            )
+
+
+class VfsLibrary:
+    """Named VFS profiles.
+
+    Args:
+        store: the instance database.
+        key: the instance master key (encrypts payloads).
+    """
+
+    def __init__(self, store: Store, key: MasterKey) -> None:
+        self._store = store
+        self._key = key
+
+    def add(
+        self,
+        name: str,
+        type_name: str,
+        target: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        replace: bool = False,
+    ) -> VfsProfile:
+        """Store a profile. Raises VfsExists when the name is taken (unless ``replace``)."""
+        if (
+            not isinstance(name, str)
+            or not name.strip()
+            or len(name) > 200
+            or not name.isprintable()
+        ):
+            raise VfsError("a VFS name is 1 to 200 printable characters")
+        check_target(type_name, target)
+        payload = payload or {}
+        if not isinstance(payload, dict):
+            raise VfsError("a VFS payload is a JSON object")
+        nonce, sealed = self._key.seal(json.dumps(payload).encode(), self._context(name))
+        now = time.time()
+        with self._store.transaction() as db:
+            exists = db.execute(
+                "SELECT created FROM vfs_profiles WHERE name = ?", (name,)
+            ).fetchone()
+            if exists and not replace:
+                raise VfsExists(f"a VFS named {name!r} exists already")
+            db.execute("DELETE FROM vfs_profiles WHERE name = ?", (name,))
+            db.execute(
+                "INSERT INTO vfs_profiles VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, type_name, target, nonce, sealed, exists[0] if exists else now, now),
+            )
+        return self.get(name)
+
+    def get(self, name: str) -> VfsProfile:
+        """Raises VfsNotFound."""
+        rows = self._store.query(
+            "SELECT name, type, target, created, updated FROM vfs_profiles WHERE name = ?", (name,)
+        )
+        if not rows:
+            raise VfsNotFound(f"no VFS named {name!r} in the library")
+        return VfsProfile(*rows[0])
+
+    def list(self) -> list[VfsProfile]:
+        rows = self._store.query(
+            "SELECT name, type, target, created, updated FROM vfs_profiles ORDER BY name COLLATE NOCASE"
+        )
+        return [VfsProfile(*row) for row in rows]
+
+    def remove(self, name: str) -> None:
+        if not self._store.execute("DELETE FROM vfs_profiles WHERE name = ?", (name,)):
+            raise VfsNotFound(f"no VFS named {name!r} in the library")
+
+    def payload(self, name: str) -> dict[str, Any]:
+        """The decrypted credentials of ``name``: for opening connections, never for display."""
+        rows = self._store.query(
+            "SELECT name, nonce, payload FROM vfs_profiles WHERE name = ?", (name,)
+        )
+        if not rows:
+            raise VfsNotFound(f"no VFS named {name!r} in the library")
+        stored_name, nonce, sealed = rows[0]
+        return dict(json.loads(self._key.open(nonce, sealed, self._context(stored_name))))
+
+    def open(self, name: str) -> Vfs:
+        """A connection (opened lazily) to the VFS ``name``."""
+        profile = self.get(name)
+        return backend_class(profile.type).from_target(profile.target, self.payload(profile.name))
+
+    @staticmethod
+    def _context(name: str) -> bytes:
+        return b"vfs:" + name.lower().encode()
+
+
+def secret_values(payload: Any) -> list[str]:
+    """Every string in a payload: the values a log line must never show."""
+    if isinstance(payload, str):
+        return [payload]
+    if isinstance(payload, dict):
+        return [v for item in payload.values() for v in secret_values(item)]
+    if isinstance(payload, list):
+        return [v for item in payload for v in secret_values(item)]
+    return []
