@@ -24,14 +24,10 @@ def _camel(name: str) -> str:
 def _unstructure_hook(cls: type) -> Any:
     renames = _RENAMES.get(cls.__name__, {})
     attrs.resolve_types(cls)  # annotations are strings (PEP 563); cattrs dispatches on types
-    return make_dict_unstructure_fn(
-        cls,
-        _converter,
-        **{
-            f.name: override(rename=renames.get(f.name, _camel(f.name)))
-            for f in attrs.fields(cls)
-        },
-    )
+    overrides: dict[str, Any] = {
+        f.name: override(rename=renames.get(f.name, _camel(f.name))) for f in attrs.fields(cls)
+    }
+    return make_dict_unstructure_fn(cls, _converter, **overrides)
 
 
 _converter.register_unstructure_hook_factory(attrs.has, _unstructure_hook)

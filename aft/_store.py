@@ -80,6 +80,27 @@ MIGRATIONS: tuple[str, ...] = (
         updated REAL NOT NULL
     );
     """,
+    """
+    CREATE TABLE scripts (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        source TEXT NOT NULL,
+        retries INTEGER NOT NULL,
+        retry_backoff REAL NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        scope TEXT NOT NULL,
+        allow TEXT NOT NULL,
+        created REAL NOT NULL,
+        last_used REAL,
+        revoked INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )
 
 

@@ -8,9 +8,13 @@ whole ``node`` start.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import sys
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from aft.exceptions import AftError, CliRunDisabled
@@ -29,10 +33,12 @@ def _instance() -> Any:
 
 
 def run_file(file: str, params: str | None = None) -> int:
-    """Run a script file in this process; 0 when it succeeded, else 1.
+    """Run a script file and wait for it; 0 when it succeeded, else 1.
 
-    Log lines stream to stderr as they happen. SIGINT or SIGTERM sends the halt
-    signal; a second one ends the process at once.
+    When ``aft serve`` runs for this instance the run is delegated to it (so the script
+    has the service's VFS Library and secrets); else it runs in this process. Either
+    way log lines stream to stderr as they happen, SIGINT or SIGTERM sends the halt
+    signal, and a second one ends the process at once.
     """
     from aft.executor import Executor, HaltSignal, parse_params
 
@@ -43,30 +49,81 @@ def run_file(file: str, params: str | None = None) -> int:
                 "aft run is disabled on this instance (setting allow_cli_run is off);"
                 " an administrator can turn it on: aft settings set allow_cli_run true"
             )
-        executor = Executor(
-            secrets=instance.secrets, allow_exec=bool(instance.settings.get("allow_exec"))
-        )
-        halt = HaltSignal()
-
-        def on_signal(signum: int, frame: object) -> None:
-            if halt.is_set():  # the second signal: stop now (writes go to temp names)
-                os.write(2, b"aft: halt forced by a second signal\n")
-                os._exit(1)
-            halt.set()
-
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with _halt_on_signals(HaltSignal()) as halt:
+            service = _local_service(instance)
+            if service is not None:
+                job = service.submit_job(file_path=os.path.abspath(file), params=values)
+                return _follow(service, job["jobId"], halt)
+            executor = Executor(
+                secrets=instance.secrets,
+                vfs_library=instance.vfs,
+                allow_exec=bool(instance.settings.get("allow_exec")),
+            )
             result = executor.run(
                 file=file,
                 params=values,
                 halt=halt,
                 on_log=lambda line: print(line.format(), file=sys.stderr),
             )
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-            halt.close()
     return 0 if result.ok else 1
+
+
+@contextlib.contextmanager
+def _halt_on_signals(halt: Any) -> Iterator[Any]:
+    """SIGINT/SIGTERM set ``halt``; a second one ends the process at once."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        if halt.is_set():  # writes go to temporary names: nothing half-done is left behind
+            os.write(2, b"aft: halt forced by a second signal\n")
+            os._exit(1)
+        halt.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield halt
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        halt.close()
+
+
+def _local_service(instance: Any) -> Any:
+    """A client of the service running for ``instance``, or None."""
+    from aft._paths import read_runtime_info
+
+    info = read_runtime_info(instance.home)
+    if info is None:
+        return None
+    from aft.client import AftClient
+
+    pin = info.get("fingerprint")
+    return AftClient(str(info["url"]), str(info["token"]), fingerprint=str(pin) if pin else None)
+
+
+def _follow(client: Any, job_id: str, halt: Any = None) -> int:
+    """Stream a job's log to stderr until it ends (halting it when ``halt`` is set)."""
+    from aft.models import LogLevel, LogLine
+
+    offset, asked = 0, False
+    while True:
+        if halt is not None and halt.is_set() and not asked:
+            asked = True
+            try:
+                client.halt_job(job_id)
+            except AftError:
+                pass  # it ended meanwhile
+        page = client.job_log(job_id, offset)
+        for line in page["lines"]:
+            text = LogLine(line["time"], LogLevel(line["level"]), line["text"]).format()
+            print(text, file=sys.stderr)
+        offset = page["nextOffset"]
+        if not page["lines"]:
+            if page["status"] in ("succeeded", "failed", "halted", "interrupted"):
+                return 0 if page["status"] == "succeeded" else 1
+            if halt is not None:
+                halt.wait(0.1)
+            else:
+                time.sleep(0.1)
 
 
 def _parse_run_args(args: list[str]) -> dict[str, str]:
@@ -145,16 +202,337 @@ class SecretsCommands:
         _print(f"secret {name} deleted")
 
 
+class ScriptsCommands:
+    """Stored scripts: add NAME -f FILE, list, show NAME, update NAME, remove NAME."""
+
+    def add(self, name: str, file: str, retries: str = "0", backoff: str = "30") -> None:
+        """Store a script under a name (unique, case-insensitive), with a retry policy."""
+        from aft.executor import read_script
+
+        with _scripts() as scripts:
+            script = scripts.add(
+                name,
+                read_script(file),
+                retries=_int(retries, "--retries"),
+                retry_backoff=_float(backoff, "--backoff"),
+            )
+        _print(f"script {script.name} stored as {script.id}")
+
+    def list(self) -> None:
+        """Every stored script: id, name, retry policy."""
+        with _scripts() as scripts:
+            for s in scripts.list():
+                _print(f"{s.id}  {s.name}  (retries {s.retries}, backoff {s.retry_backoff:g}s)")
+
+    def show(self, name: str) -> None:
+        """A script's source."""
+        with _scripts() as scripts:
+            sys.stdout.write(scripts.get(name).source)
+
+    def update(
+        self,
+        name: str,
+        file: str | None = None,
+        rename: str | None = None,
+        retries: str | None = None,
+        backoff: str | None = None,
+    ) -> None:
+        """Replace a script's source (-f FILE), name or retry policy."""
+        from aft.executor import read_script
+
+        with _scripts() as scripts:
+            script = scripts.update(
+                name,
+                source=None if file is None else read_script(file),
+                name=rename,
+                retries=None if retries is None else _int(retries, "--retries"),
+                retry_backoff=None if backoff is None else _float(backoff, "--backoff"),
+            )
+        _print(f"script {script.name} updated")
+
+    def remove(self, name: str) -> None:
+        """Delete a stored script (its past jobs stay)."""
+        with _scripts() as scripts:
+            scripts.remove(name)
+        _print(f"script {name} removed")
+
+
+class ApiKeysCommands:
+    """REST API keys: create, list, revoke."""
+
+    def create(self, name: str, allow: str, scope: str = "run") -> None:
+        """Create a key: --name N --allow ADDR_OR_CIDR [--allow ...] [--scope run|admin].
+
+        The key is printed once, on the last line; only its hash is kept.
+        """
+        with _keys() as keys:
+            record, key = keys.create(name, [a for a in allow.split(",") if a], scope=scope)
+        _print(
+            f"api key {record.name} ({record.id}, scope {record.scope}) created; it is shown once:"
+        )
+        _print(key)
+
+    def list(self) -> None:
+        """Every key (never the key itself): id, name, scope, allowlist, last use."""
+        with _keys() as keys:
+            for k in keys.list():
+                used = _when(k.last_used) if k.last_used else "never used"
+                state = "revoked" if k.revoked else k.scope
+                _print(f"{k.id}  {k.name}  {state}  allow {','.join(k.allow)}  {used}")
+
+    def revoke(self, key: str) -> None:
+        """Revoke a key by id or name."""
+        with _keys() as keys:
+            keys.revoke(key)
+        _print(f"api key {key} revoked")
+
+
+class JobsCommands:
+    """Jobs of this instance: list, show ID, log ID [--follow], halt ID."""
+
+    def list(self, state: str | None = None, script: str | None = None, limit: str = "20") -> None:
+        """Recent jobs, newest first."""
+        with _queue() as queue:
+            jobs, _ = queue.list(state=state, script=script, limit=_int(limit, "--limit"))
+        for job in jobs:
+            _print(f"{job.id}  {job.state.value:<11}  {_when(job.created)}  {job.script_name}")
+
+    def show(self, job_id: str) -> None:
+        """One job as JSON."""
+        from aft._serde import to_json
+
+        with _queue() as queue:
+            _print(json.dumps(to_json(queue.get(job_id)), indent=2))
+
+    def log(self, job_id: str, follow: str = "False") -> None:
+        """A job's log; with --follow, wait for new lines until the job ends."""
+        with _queue() as queue:
+            offset = 0
+            while True:
+                lines, offset = queue.log(job_id, offset)
+                for line in lines:
+                    _print(line.format())
+                if not lines:
+                    if not _flag(follow) or queue.get(job_id).state.is_final:
+                        return
+                    time.sleep(0.2)
+
+    def halt(self, job_id: str) -> None:
+        """Ask a job to stop (a running one is killed if it outlasts the grace period)."""
+        with _queue() as queue:
+            job = queue.request_halt(job_id)
+        _print(f"{job.id} {'halted' if job.state.is_final else 'halt requested'}")
+
+
+class VfsCommands:
+    """The VFS Library: add, list, show, test, remove, and hostkey to read an SFTP pin."""
+
+    def add(self, name: str, type: str, target: str, payload_file: str | None = None) -> None:
+        """Add a profile: NAME --type T --target URL [--payload-file FILE|-] (credentials JSON)."""
+        payload = _read_payload(payload_file)
+        with _instance() as instance:
+            profile = instance.vfs.add(name, type, target, payload)
+        _print(f"vfs {profile.name} ({profile.type}) added")
+
+    def list(self) -> None:
+        """Every profile: name, type, target (never credentials)."""
+        with _instance() as instance:
+            for p in instance.vfs.list():
+                _print(f"{p.name}  {p.type}  {p.target}")
+
+    def show(self, name: str) -> None:
+        """One profile (without its credentials)."""
+        from aft._serde import to_json
+
+        with _instance() as instance:
+            _print(json.dumps(to_json(instance.vfs.get(name)), indent=2))
+
+    def test(self, name: str) -> None:
+        """Connect and list the root."""
+        with _instance() as instance, instance.vfs.open(name) as vfs:
+            entries = vfs.listdir("/")
+        _print(f"vfs {name}: connected, {len(entries)} entries at the root")
+
+    def remove(self, name: str) -> None:
+        """Delete a profile."""
+        with _instance() as instance:
+            instance.vfs.remove(name)
+        _print(f"vfs {name} removed")
+
+    def hostkey(self, url: str) -> None:
+        """Print the SHA-256 host key of sftp://HOST[:PORT] to pin; nothing is trusted by this."""
+        from urllib.parse import urlsplit
+
+        from aft.vfs import backend_class
+
+        parts = urlsplit(url if "://" in url else f"sftp://{url}")
+        if parts.scheme != "sftp" or not parts.hostname:
+            raise AftError(f"give an SFTP URL like sftp://host:22, not {url!r}")
+        module = sys.modules[backend_class("SFTP").__module__]
+        fingerprint = module.host_key_fingerprint(parts.hostname, parts.port or 22)
+        _print(fingerprint)
+
+
+def _read_payload(source: str | None) -> dict[str, Any]:
+    if source is None:
+        return {}
+    try:
+        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+    except OSError as exc:
+        raise AftError(f"cannot read the payload file {source}: {exc.strerror}") from None
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise AftError("the payload is not valid JSON") from None  # no excerpt: it holds secrets
+    if not isinstance(payload, dict):
+        raise AftError("the payload must be a JSON object")
+    return payload
+
+
 class AftCommands:
     """aft: automated, scripted file transfer."""
 
     def __init__(self) -> None:
         self.settings = SettingsCommands()
         self.secrets = SecretsCommands()
+        self.scripts = ScriptsCommands()
+        self.apikeys = ApiKeysCommands()
+        self.jobs = JobsCommands()
+        self.vfs = VfsCommands()
 
     def run(self, file: str, params: str | None = None) -> None:
-        """Run a .syncjs file here and now: aft run -f FILE [-p JSON]. Exit 0 on success, else 1."""
+        """Run a .syncjs file and wait: aft run -f FILE [-p JSON]. Exit 0 on success, else 1."""
         raise SystemExit(run_file(file, params))
+
+    def start(
+        self,
+        name: str,
+        apikey: str,
+        params: str | None = None,
+        host: str = "127.0.0.1:44399",
+        ca_file: str | None = None,
+        wait: str = "False",
+    ) -> None:
+        """Queue a stored script on a running instance: aft start -n NAME -a KEY.
+
+        Prints the job id and returns at once (with --wait, follows the log and exits like
+        aft run). A self-signed certificate is trusted on first use and pinned for that host;
+        --ca-file verifies against a CA instead.
+        """
+        from aft.client import AftClient, pinned_fingerprint, split_host
+        from aft.executor import HaltSignal, parse_params
+
+        values = parse_params(params) if params else {}
+        scheme, hostname, port = split_host(host)
+        fingerprint = None
+        if scheme == "https" and not ca_file:
+            fingerprint = pinned_fingerprint(
+                hostname,
+                port,
+                on_new=lambda fp: print(
+                    f"aft: trusting the certificate of {hostname}:{port} on first use"
+                    f" (SHA-256 {fp})",
+                    file=sys.stderr,
+                ),
+            )
+        netloc = f"[{hostname}]" if ":" in hostname else hostname
+        with AftClient(
+            f"{scheme}://{netloc}:{port}", apikey, fingerprint=fingerprint, ca_file=ca_file
+        ) as client:
+            job = client.submit_job(script_name=name, params=values)
+            _print(job["jobId"])
+            if _flag(wait):
+                with _halt_on_signals(HaltSignal()) as halt:
+                    raise SystemExit(_follow(client, job["jobId"], halt))
+
+    def serve(self, bind: str | None = None, port: str | None = None, http: str = "False") -> None:
+        """Run the service in the foreground (REST API and workers) until SIGTERM or Ctrl-C."""
+        from aft.executor import HaltSignal
+        from aft.server.service import Service
+
+        with _instance() as instance:
+            service = Service(
+                instance,
+                bind=bind,
+                port=None if port is None else _int(port, "--port"),
+                tls=False if _flag(http) else None,
+            )
+            stop = HaltSignal()
+            previous = {
+                s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)
+            }
+            try:
+                service.start()
+                where = f"aft: listening on {service.url}"
+                if service.fingerprint:
+                    where += f" (certificate SHA-256 {service.fingerprint})"
+                print(where, flush=True)
+                stop.wait()
+                print("aft: stopping", flush=True)
+            finally:
+                service.stop()
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+                stop.close()
+
+    def reinit(self) -> None:
+        """Reset the service settings to their defaults; refused while the service runs."""
+        from aft._paths import read_runtime_info
+
+        with _instance() as instance:
+            running = read_runtime_info(instance.home)
+            if running is not None:
+                raise AftError(
+                    f"aft serve is running for this instance (pid {running['pid']}): stop it first"
+                )
+            instance.settings.reset()
+        _print("settings reset to their defaults")
+
+
+@contextlib.contextmanager
+def _scripts() -> Iterator[Any]:
+    from aft.scripts_store import ScriptStore
+
+    with _instance() as instance:
+        yield ScriptStore(instance.store)
+
+
+@contextlib.contextmanager
+def _keys() -> Iterator[Any]:
+    from aft.keys import ApiKeyStore
+
+    with _instance() as instance:
+        yield ApiKeyStore(instance.store)
+
+
+@contextlib.contextmanager
+def _queue() -> Iterator[Any]:
+    from aft.jobs import JobQueue
+
+    with _instance() as instance:
+        yield JobQueue(instance.store)
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise AftError(f"{what} takes a whole number, not {text!r}") from None
+
+
+def _float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise AftError(f"{what} takes a number, not {text!r}") from None
+
+
+def _flag(text: str | bool) -> bool:
+    return str(text).lower() in ("true", "1", "yes")
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
 def _show(value: object) -> str:
@@ -165,11 +543,35 @@ def _fire(argv: list[str]) -> None:
     import fire
 
     # Every argument arrives as the text typed: no Python-literal evaluation.
-    for command_class in (AftCommands, SettingsCommands, SecretsCommands):
+    command_classes = [AftCommands, *(type(group) for group in vars(AftCommands()).values())]
+    for command_class in command_classes:
         for attr, function in list(vars(command_class).items()):
             if callable(function) and not attr.startswith("_"):
                 setattr(command_class, attr, fire.decorators.SetParseFn(str)(function))
-    fire.Fire(AftCommands, command=argv, name="aft")
+    fire.Fire(AftCommands, command=_prepare_argv(argv), name="aft")
+
+
+def _prepare_argv(argv: list[str]) -> list[str]:
+    """Adapt argv to Fire: ``--flag -`` (stdin) becomes ``--flag=-``, which Fire would read
+    as a boolean flag; repeated ``--allow A --allow B`` become ``--allow A,B`` (Fire keeps
+    only the last of a repeated flag)."""
+    allowed, rest, i = [], [], 0
+    while i < len(argv):
+        token = argv[i]
+        value = argv[i + 1] if i + 1 < len(argv) else None
+        if token == "--allow" and value is not None:
+            allowed.append(value)
+            i += 2
+            continue
+        if token.startswith("--allow="):
+            allowed.append(token.split("=", 1)[1])
+        elif token.startswith("--") and "=" not in token and value == "-":
+            rest.append(f"{token}=-")
+            i += 1
+        else:
+            rest.append(token)
+        i += 1
+    return rest + ["--allow", ",".join(allowed)] if allowed else rest
 
 
 def main(argv: list[str] | None = None) -> int:

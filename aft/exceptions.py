@@ -20,7 +20,11 @@ resembles, so ``except FileNotFoundError`` works as well as ``except AftError``:
     │   └── SecretNotFound (KeyError)
     ├── ScriptError                     a script that cannot be loaded or started
     │   ├── ScriptNotFound (FileNotFoundError)
+    │   ├── ScriptExists (FileExistsError)
     │   └── ParamsError (ValueError)
+    ├── AuthError (PermissionError)     no, an unknown or a revoked API key (HTTP 401)
+    │   ├── Forbidden                   an address or scope not allowed (HTTP 403)
+    │   └── ApiKeyNotFound (LookupError)
     ├── JobError
     │   ├── JobNotFound (LookupError)
     │   ├── JobAlreadyEnded
@@ -117,8 +121,24 @@ class ScriptNotFound(ScriptError, FileNotFoundError):
     code = "script_not_found"
 
 
+class ScriptExists(ScriptError, FileExistsError):
+    code = "script_exists"
+
+
 class ParamsError(ScriptError, ValueError):
     code = "bad_params"
+
+
+class AuthError(AftError, PermissionError):
+    code = "unauthorized"
+
+
+class Forbidden(AuthError):
+    code = "forbidden"
+
+
+class ApiKeyNotFound(AuthError, LookupError):
+    code = "api_key_not_found"
 
 
 class JobError(AftError):

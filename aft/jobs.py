@@ -65,6 +65,13 @@ class Job:
         return cls(*values)
 
 
+# Return types named before JobQueue defines its own `list` method.
+JobPage = tuple[list[Job], "int | None"]
+LogPage = tuple[list[LogLine], int]
+HaltRequests = list[tuple[str, str, float]]
+HaltIds = list[str]
+
+
 def new_job_id() -> str:
     return "job_" + secrets.token_hex(8)
 
@@ -141,9 +148,10 @@ class JobQueue:
         api_key_id: str | None = None,
         limit: int = 50,
         cursor: int | None = None,
-    ) -> tuple[list[Job], int | None]:
+    ) -> JobPage:
         """Jobs, newest first, and the cursor for the next page (None at the end)."""
-        where, args = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        args: list[object] = []
         if state is not None:
             where.append("state = ?")
             args.append(JobState(state).value)
@@ -168,7 +176,7 @@ class JobQueue:
         rows = rows[:limit]
         return [Job._from_row(r[1:]) for r in rows], (rows[-1][0] if more else None)
 
-    def log(self, job_id: str, offset: int = 0, limit: int = 1000) -> tuple[list[LogLine], int]:
+    def log(self, job_id: str, offset: int = 0, limit: int = 1000) -> LogPage:
         """Log lines from ``offset`` on, and the offset to ask for next."""
         self.get(job_id)
         rows = self._store.query(
@@ -277,7 +285,7 @@ class JobQueue:
                 )
         return self.get(job_id)
 
-    def halt_requests(self) -> list[tuple[str, str, float]]:
+    def halt_requests(self) -> HaltRequests:
         """Running jobs asked to halt: ``(job id, worker, when asked)``."""
         rows = self._store.query(
             "SELECT id, worker, halt_requested FROM jobs"
@@ -285,7 +293,7 @@ class JobQueue:
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
-    def recover(self, reason: str = "the service stopped while the job ran") -> list[str]:
+    def recover(self, reason: str = "the service stopped while the job ran") -> HaltIds:
         """Mark every running job interrupted (after a crash); returns their ids."""
         ids = [r[0] for r in self._store.query("SELECT id FROM jobs WHERE state = 'running'")]
         return [job_id for job_id in ids if self.interrupt(job_id, reason)]

@@ -163,6 +163,7 @@ class WorkerPool:
         for worker in [w for w in self._workers if w.proc.poll() is not None]:
             self._workers.remove(worker)
             try:
+                assert worker.proc.stdout is not None
                 self._selector.unregister(worker.proc.stdout)
             except (KeyError, ValueError):
                 pass
@@ -246,13 +247,18 @@ def worker_main() -> int:
     from aft.exceptions import AftError
     from aft.executor import Executor, HaltSignal
     from aft.instance import Instance
-    from aft.models import JobState, RunResult
+    from aft.models import JobState, LogLine, RunResult
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(int(os.environ.get("AFT_WORKER_PARENT", os.getppid())))
     _limit_memory(int(os.environ.get("AFT_WORKER_MEMORY_MB", "0")))
     current: list[HaltSignal] = []
-    signal.signal(signal.SIGTERM, lambda signum, frame: [h.set() for h in current])
+
+    def on_term(signum: int, frame: object) -> None:
+        for halt in current:
+            halt.set()
+
+    signal.signal(signal.SIGTERM, on_term)
 
     with Instance() as instance:
         queue = JobQueue(instance.store)
@@ -264,15 +270,20 @@ def worker_main() -> int:
                 job = queue.get(job_id)
                 executor = Executor(
                     secrets=instance.secrets,
+                    vfs_library=instance.vfs,
                     allow_exec=bool(instance.settings.get("allow_exec")),
                 )
+
+                def log(line: LogLine, job_id: str = job_id) -> None:
+                    queue.append_log(job_id, [line])
+
                 result = executor.run(
                     queue.source(job_id),
                     params=job.params,
                     name=job.script_name,
                     job_id=job_id,
                     halt=halt,
-                    on_log=lambda ln, job_id=job_id: queue.append_log(job_id, [ln]),
+                    on_log=log,
                 )
             except (AftError, MemoryError) as exc:
                 result = RunResult(JobState.FAILED, 1, (), f"cannot run the job: {exc}")

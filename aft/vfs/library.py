@@ -127,7 +127,8 @@ class VfsLibrary:
 
     def list(self) -> list[VfsProfile]:
         rows = self._store.query(
-            "SELECT name, type, target, created, updated FROM vfs_profiles ORDER BY name COLLATE NOCASE"
+            "SELECT name, type, target, created, updated FROM vfs_profiles"
+            " ORDER BY name COLLATE NOCASE"
         )
         return [VfsProfile(*row) for row in rows]
 

@@ -1,0 +1,295 @@
+"""The OpenAPI 3 document of REST API v1 (served at ``GET /v1/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aft import __version__
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_ANY_OBJECT = {"type": "object"}
+
+
+def _ok(schema: dict[str, Any] | None = None, status: str = "200") -> dict[str, Any]:
+    return {
+        status: {
+            "description": "success",
+            "content": {"application/json": {"schema": schema or _ANY_OBJECT}},
+        }
+    }
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(code): _ERROR for code in codes}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+_AUTH = _errors(400, 401, 403)
+_JOB_ID = [_path_param("jobId")]
+_SCALAR = {"type": ["string", "number", "integer", "boolean", "null"]}
+_SCRIPT_FIELDS = {
+    "name": {"type": "string"},
+    "source": {"type": "string"},
+    "retries": {"type": "integer", "minimum": 0},
+    "retryBackoff": {"type": "number", "minimum": 0},
+}
+_JOB = {
+    "type": "object",
+    "required": ["jobId", "status", "scriptName", "params", "trigger", "created"],
+    "properties": {
+        "jobId": {"type": "string"},
+        "status": {
+            "type": "string",
+            "enum": ["queued", "running", "succeeded", "failed", "halted", "interrupted"],
+        },
+        "scriptName": {"type": "string"},
+        "scriptId": {"type": ["string", "null"]},
+        "params": {"type": "object"},
+        "trigger": {"type": "string", "enum": ["api", "cli", "cron", "ui"]},
+        "exitCode": {"type": ["integer", "null"]},
+        "error": {"type": ["string", "null"]},
+        "errorLine": {"type": ["integer", "null"]},
+        "attempt": {"type": "integer"},
+        "created": {"type": "number"},
+        "started": {"type": ["number", "null"]},
+        "finished": {"type": ["number", "null"]},
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole document, freshly built (callers may change their copy)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "aft REST API", "version": __version__},
+        "security": [{"apiKey": []}],
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+            "responses": {
+                "Error": {
+                    "description": "an error, with a stable code and a line for a person",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["error", "message"],
+                                "properties": {
+                                    "error": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                }
+            },
+        },
+        "paths": {
+            "/v1/jobs": {
+                "post": {
+                    "summary": "Queue a job: exactly one of scriptName, scriptId, filePath",
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "oneOf": [
+                                {"required": ["scriptName"]},
+                                {"required": ["scriptId"]},
+                                {"required": ["filePath"]},
+                            ],
+                            "properties": {
+                                "scriptName": {"type": "string", "minLength": 1},
+                                "scriptId": {"type": "string", "minLength": 1},
+                                "filePath": {"type": "string", "minLength": 1},
+                                "params": {"type": "object", "additionalProperties": _SCALAR},
+                                "jobType": {"description": "accepted and ignored"},
+                            },
+                        }
+                    ),
+                    "responses": {
+                        **_ok(
+                            {
+                                "type": "object",
+                                "required": ["jobId", "status"],
+                                "properties": {
+                                    "jobId": {"type": "string"},
+                                    "status": {"type": "string"},
+                                },
+                            },
+                            "202",
+                        ),
+                        **_AUTH,
+                        **_errors(404),
+                    },
+                },
+                "get": {
+                    "summary": "List jobs, newest first",
+                    "parameters": [
+                        {"name": "status", "in": "query", "schema": {"type": "string"}},
+                        {"name": "script", "in": "query", "schema": {"type": "string"}},
+                        {"name": "since", "in": "query", "schema": {"type": "number"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                        },
+                        {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+                    ],
+                    "responses": {
+                        **_ok(
+                            {
+                                "type": "object",
+                                "required": ["jobs", "nextCursor"],
+                                "properties": {
+                                    "jobs": {"type": "array", "items": _JOB},
+                                    "nextCursor": {"type": ["integer", "null"]},
+                                },
+                            }
+                        ),
+                        **_AUTH,
+                    },
+                },
+            },
+            "/v1/jobs/{jobId}": {
+                "get": {
+                    "summary": "One job: state, exit status, params, timings, trigger, error",
+                    "parameters": _JOB_ID,
+                    "responses": {**_ok(_JOB), **_AUTH, **_errors(404)},
+                }
+            },
+            "/v1/jobs/{jobId}/log": {
+                "get": {
+                    "summary": "Log lines from offset on, and the next offset",
+                    "parameters": [
+                        *_JOB_ID,
+                        {
+                            "name": "offset",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                    ],
+                    "responses": {
+                        **_ok(
+                            {
+                                "type": "object",
+                                "required": ["lines", "nextOffset", "status"],
+                                "properties": {
+                                    "lines": {"type": "array", "items": _ANY_OBJECT},
+                                    "nextOffset": {"type": "integer"},
+                                    "status": {"type": "string"},
+                                },
+                            }
+                        ),
+                        **_AUTH,
+                        **_errors(404),
+                    },
+                }
+            },
+            "/v1/jobs/{jobId}/halt": {
+                "post": {
+                    "summary": "Send the halt signal; killed after the grace period",
+                    "parameters": _JOB_ID,
+                    "responses": {**_ok(None, "202"), **_AUTH, **_errors(404, 409)},
+                }
+            },
+            "/v1/scripts": {
+                "get": {"summary": "List stored scripts", "responses": {**_ok(), **_AUTH}},
+                "post": {
+                    "summary": "Store a script",
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["name", "source"],
+                            "properties": _SCRIPT_FIELDS,
+                        }
+                    ),
+                    "responses": {**_ok(None, "201"), **_AUTH, **_errors(409)},
+                },
+            },
+            "/v1/scripts/{name}": {
+                "parameters": [_path_param("name")],
+                "get": {"summary": "One script", "responses": {**_ok(), **_AUTH, **_errors(404)}},
+                "put": {
+                    "summary": "Change a script",
+                    "requestBody": _body({"type": "object", "properties": _SCRIPT_FIELDS}),
+                    "responses": {**_ok(), **_AUTH, **_errors(404, 409)},
+                },
+                "delete": {
+                    "summary": "Remove a script",
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                },
+            },
+            "/v1/secrets": {
+                "get": {"summary": "Secret names (never values)", "responses": {**_ok(), **_AUTH}}
+            },
+            "/v1/secrets/{name}": {
+                "parameters": [_path_param("name")],
+                "put": {
+                    "summary": "Set a secret's value (write-only)",
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["value"],
+                            "properties": {"value": {"type": "string"}},
+                        }
+                    ),
+                    "responses": {**_ok(), **_AUTH},
+                },
+                "delete": {
+                    "summary": "Delete a secret",
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                },
+            },
+            "/v1/apikeys": {
+                "get": {
+                    "summary": "API keys (never the key itself)",
+                    "responses": {**_ok(), **_AUTH},
+                },
+                "post": {
+                    "summary": "Create an API key; the key is in this answer only",
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["name", "allow"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "allow": {"type": "array", "items": {"type": "string"}},
+                                "scope": {"type": "string", "enum": ["run", "admin"]},
+                            },
+                        }
+                    ),
+                    "responses": {**_ok(None, "201"), **_AUTH},
+                },
+            },
+            "/v1/apikeys/{keyId}": {
+                "delete": {
+                    "summary": "Revoke an API key",
+                    "parameters": [_path_param("keyId")],
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                }
+            },
+            "/v1/settings": {"get": {"summary": "All settings", "responses": {**_ok(), **_AUTH}}},
+            "/v1/settings/{key}": {
+                "put": {
+                    "summary": "Change a setting",
+                    "parameters": [_path_param("key")],
+                    "requestBody": _body(
+                        {"type": "object", "required": ["value"], "properties": {"value": _SCALAR}}
+                    ),
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                }
+            },
+            "/v1/health": {
+                "get": {"summary": "Liveness", "security": [], "responses": _ok()},
+            },
+            "/v1/openapi.json": {
+                "get": {"summary": "This document", "security": [], "responses": _ok()},
+            },
+        },
+    }

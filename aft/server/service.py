@@ -1,0 +1,127 @@
+"""The service: REST API, worker pool and runtime file of one instance, started together."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from typing import Any
+
+from aft._paths import read_runtime_info, remove_runtime_info, write_runtime_info
+from aft.exceptions import ConfigError
+from aft.instance import Instance
+from aft.jobs import JobQueue
+from aft.keys import ApiKeyStore
+from aft.scripts_store import ScriptStore
+from aft.server.app import ServiceContext, create_app
+from aft.server.tls import ensure_certificate, fingerprint
+from aft.worker import WorkerPool
+
+
+class Service:
+    """``aft serve`` as an object: :meth:`start`, then :meth:`stop`.
+
+    Args:
+        instance: the instance to serve.
+        bind, port, tls: override the instance settings of the same names.
+        threads: HTTP worker threads.
+    """
+
+    def __init__(
+        self,
+        instance: Instance,
+        *,
+        bind: str | None = None,
+        port: int | None = None,
+        tls: bool | None = None,
+        threads: int = 16,
+    ) -> None:
+        settings = instance.settings
+        self.instance = instance
+        self.bind = bind if bind is not None else str(settings.get("bind"))
+        self.port = int(port if port is not None else settings.get("port"))
+        self.tls = bool(tls if tls is not None else settings.get("tls"))
+        self.queue = JobQueue(instance.store)
+        self.pool = WorkerPool(
+            instance.home,
+            self.queue,
+            concurrency=int(settings.get("concurrency")),
+            grace=float(settings.get("halt_grace_seconds")),
+            memory_mb=int(settings.get("job_memory_mb")),
+        )
+        self._token = secrets.token_urlsafe(32)
+        self._threads = threads
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.fingerprint: str | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.bind}]" if ":" in self.bind else self.bind
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    def start(self) -> None:
+        """Recover from a crash, start the workers, listen, and write the runtime file.
+
+        Raises:
+            ConfigError: another service runs for this instance, or the address is taken.
+        """
+        from cheroot import wsgi
+
+        running = read_runtime_info(self.instance.home)
+        if running is not None:
+            raise ConfigError(f"aft serve already runs for this instance (pid {running['pid']})")
+        self.queue.recover()
+        context = ServiceContext(
+            instance=self.instance,
+            queue=self.queue,
+            keys=ApiKeyStore(self.instance.store),
+            scripts=ScriptStore(self.instance.store),
+            notify=self.pool.notify,
+            local_token=self._token,
+        )
+        server = wsgi.Server(
+            (self.bind, self.port), create_app(context), numthreads=self._threads, server_name="aft"
+        )
+        if self.tls:
+            from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+            cert, key = ensure_certificate(self.instance.home)
+            server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
+            self.fingerprint = fingerprint(cert.read_text())
+        try:
+            server.prepare()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {self.bind}:{self.port}: {exc}") from None
+        self.port = server.bind_addr[1]
+        self._server = server
+        self.pool.start()
+        self._thread = threading.Thread(target=server.serve, name="aft-http", daemon=True)
+        self._thread.start()
+        write_runtime_info(
+            self.instance.home,
+            {
+                "pid": os.getpid(),
+                "url": self.url,
+                "fingerprint": self.fingerprint,
+                "token": self._token,
+            },
+        )
+
+    def stop(self) -> None:
+        """Stop listening, halt running jobs (then kill them), remove the runtime file."""
+        if self._server is None:
+            return  # never started: the runtime file, if any, is another service's
+        remove_runtime_info(self.instance.home)
+        self._server.stop()
+        if self._thread is not None:
+            self._thread.join(10)
+        self.pool.stop()
+        self._server = None
+
+    def __enter__(self) -> Service:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,372 @@
+"""`aft serve` as other systems see it: the REST API over a real socket, real workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import urllib3
+
+from aft.exceptions import (
+    AuthError,
+    BadRequest,
+    Forbidden,
+    InvalidSetting,
+    JobAlreadyEnded,
+    JobNotFound,
+    ScriptNotFound,
+)
+from aft.instance import Instance
+from aft.keys import ApiKeyStore
+from aft.scripts_store import ScriptStore
+from tests.conftest import aft_command
+from tests.service_helpers import ServeProcess, wait_for
+
+KEY_CANARY_NAME = "canary-key"
+SECRET_CANARY = "secret-canary-5d1f0e77"
+VFS_CANARY = "vfs-canary-a81c33"
+
+
+class Served:
+    def __init__(self, home, proc, keys):
+        self.home, self.proc, self.keys = home, proc, keys
+
+    def client(self, key="admin"):
+        return self.proc.client(self.keys.get(key, key))
+
+
+def prepare(home, **settings):
+    with Instance(home) as instance:
+        for key, value in {"concurrency": 2, "halt_grace_seconds": 1, **settings}.items():
+            instance.settings.set(key, value)
+        keys = ApiKeyStore(instance.store)
+        made = {
+            "admin": keys.create("admin", ["127.0.0.1", "::1"], scope="admin")[1],
+            "run": keys.create("runner", ["127.0.0.0/8"], scope="run")[1],
+            "other": keys.create("other runner", ["127.0.0.1"], scope="run")[1],
+            "elsewhere": keys.create("far away", ["10.1.0.0/16", "2001:db8::/32"], scope="admin")[
+                1
+            ],
+            "revoked": keys.create("old", ["127.0.0.1"], scope="admin")[1],
+        }
+        keys.revoke("old")
+        scripts = ScriptStore(instance.store)
+        scripts.add("My Backup Job", 'Log("backing up " + Param("character"));')
+        scripts.add(
+            "fails", 'Log("about to fail");\nthrow new Error("nope");', retries=1, retry_backoff=0
+        )
+        scripts.add("spin", 'Log("spinning"); while (true) {}')
+        scripts.add("hog", "var a = []; while (true) { a.push(new Array(1e6).fill(1.5)); }")
+        scripts.add("wait", 'Log("waiting"); WaitForHaltSignal(); Log("halted politely")')
+        scripts.add("trivial", 'Log("t " + Param("n"))')
+    return made
+
+
+@pytest.fixture
+def served(aft_home):
+    keys = prepare(aft_home, job_memory_mb=512)
+    proc = ServeProcess(aft_home).start()
+    yield Served(aft_home, proc, keys)
+    proc.stop()
+
+
+def raw(served, method, path, body=None, key="admin", headers=None):
+    """A request with urllib3 directly: for bodies the client would never send."""
+    http = urllib3.PoolManager(
+        cert_reqs="CERT_NONE", assert_fingerprint=served.proc.info["fingerprint"]
+    )
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if key:
+        all_headers["X-API-Key"] = served.keys.get(key, key)
+    response = http.request(method, served.proc.url + path, body=body, headers=all_headers)
+    return response.status, json.loads(response.data)
+
+
+def test_health_and_openapi_need_no_key(served):
+    status, health = raw(served, "GET", "/v1/health", key=None)
+    assert status == 200 and health["status"] == "ok"
+    status, doc = raw(served, "GET", "/v1/openapi.json", key=None)
+    assert status == 200 and doc["openapi"].startswith("3.")
+    jobs = ("/v1/jobs", "/v1/jobs/{jobId}", "/v1/jobs/{jobId}/log", "/v1/jobs/{jobId}/halt")
+    admin = ("/v1/scripts", "/v1/secrets", "/v1/apikeys", "/v1/settings", "/v1/health")
+    for path in jobs + admin:
+        assert path in doc["paths"]
+
+
+def test_auth_matrix(served):
+    for key in (None, "not-a-key", "revoked"):
+        status, body = raw(
+            served, "POST", "/v1/jobs", json.dumps({"scriptName": "trivial"}), key=key
+        )
+        assert (status, body["error"]) == (401, "unauthorized"), key
+    status, body = raw(
+        served, "POST", "/v1/jobs", json.dumps({"scriptName": "trivial"}), key="elsewhere"
+    )
+    assert (status, body["error"]) == (403, "forbidden")
+    with pytest.raises(Forbidden):
+        served.client("run").request("GET", "/v1/scripts")
+    with pytest.raises(AuthError):
+        served.client("revoked").request("GET", "/v1/jobs")
+    mine = served.client("run").submit_job(script_name="trivial")["jobId"]
+    with pytest.raises(JobNotFound):
+        served.client("other").job(mine)
+    assert served.client("other").request("GET", "/v1/jobs")["jobs"] == []
+    assert served.client("run").job(mine)["jobId"] == mine
+    assert served.client("admin").job(mine)["jobId"] == mine
+
+
+def test_job_life_through_the_api(served):
+    client = served.client("run")
+    job_id = client.submit_job(script_name="my backup job", params={"character": "goofy"})["jobId"]
+    job = wait_for(client, job_id)
+    assert job["status"] == "succeeded" and job["trigger"] == "api" and job["exitCode"] == 0
+    assert job["params"] == {"character": "goofy"} and job["scriptName"] == "My Backup Job"
+    log = client.job_log(job_id)
+    assert [ln["text"] for ln in log["lines"]] == ["backing up goofy"] and log["nextOffset"] == 1
+    assert client.job_log(job_id, 1)["lines"] == []
+    by_id = client.submit_job(script_id=ScriptStore_id(served, "trivial"), params={"n": 7})
+    assert wait_for(client, by_id["jobId"])["status"] == "succeeded"
+    listed = client.request("GET", "/v1/jobs", query={"script": "TRIVIAL"})["jobs"]
+    assert [j["jobId"] for j in listed] == [by_id["jobId"]]
+
+
+def ScriptStore_id(served, name):  # noqa: N802 - reads like the class it asks
+    with Instance(served.home) as instance:
+        return ScriptStore(instance.store).get(name).id
+
+
+def test_failed_job_is_retried_per_policy(served):
+    client = served.client("admin")
+    job_id = client.submit_job(script_name="fails")["jobId"]
+    job = wait_for(client, job_id)
+    assert job["status"] == "failed" and job["errorLine"] == 2 and job["error"] == "Error: nope"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        retries = [j for j in client.request("GET", "/v1/jobs")["jobs"] if j["retryOf"] == job_id]
+        if retries and retries[0]["status"] == "failed":
+            break
+        time.sleep(0.05)
+    assert retries[0]["attempt"] == 2 and retries[0]["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    "body,code",
+    [
+        (b"{not json", "bad_request"),
+        (b"[1, 2]", "bad_request"),
+        (b"", "bad_request"),
+        (json.dumps({"scriptName": "trivial", "scriptId": "x"}).encode(), "bad_request"),
+        (json.dumps({}).encode(), "bad_request"),
+        (json.dumps({"scriptName": "trivial", "params": {"a": {"b": 1}}}).encode(), "bad_request"),
+        (json.dumps({"scriptName": "trivial", "params": [1]}).encode(), "bad_request"),
+        (json.dumps({"scriptName": 5}).encode(), "bad_request"),
+        (json.dumps({"scriptName": "trivial", "surprise": 1}).encode(), "bad_request"),
+        (json.dumps({"filePath": "/etc/passwd"}).encode(), "forbidden"),
+        (json.dumps({"scriptName": "no such script"}).encode(), "script_not_found"),
+    ],
+)
+def test_bad_job_requests_change_nothing(served, body, code):
+    status, answer = raw(served, "POST", "/v1/jobs", body)
+    assert answer["error"] == code and 400 <= status < 500 and "\n" not in answer["message"]
+    assert served.client().request("GET", "/v1/jobs")["jobs"] == []
+
+
+def test_job_type_is_accepted_and_ignored(served):
+    status, answer = raw(
+        served, "POST", "/v1/jobs", json.dumps({"scriptName": "trivial", "jobType": 3})
+    )
+    assert status == 202 and answer["status"] == "queued"
+
+
+def test_unknown_routes_and_methods_are_json(served):
+    assert raw(served, "GET", "/v1/nope") == (404, raw(served, "GET", "/v1/nope")[1])
+    status, body = raw(served, "DELETE", "/v1/health")
+    assert status == 405 and body["error"] == "method_not_allowed"
+    with pytest.raises(JobNotFound):
+        served.client().job("job_missing")
+
+
+def test_halt_ends_an_endless_loop_within_5s_while_serving(served):
+    client = served.client("run")
+    spin = client.submit_job(script_name="spin")["jobId"]
+    polite = client.submit_job(script_name="wait")["jobId"]
+    for job_id in (spin, polite):
+        while not client.job_log(job_id)["lines"]:
+            time.sleep(0.02)
+    asked = time.monotonic()
+    assert client.halt_job(spin)["jobId"] == spin
+    client.halt_job(polite)
+    assert raw(served, "GET", "/v1/health", key=None)[0] == 200  # still serving meanwhile
+    spun = wait_for(client, spin, timeout=5)
+    assert time.monotonic() - asked < 5 and spun["status"] == "halted"
+    done = wait_for(client, polite)
+    assert done["status"] == "halted"
+    assert [ln["text"] for ln in client.job_log(polite)["lines"]][:2] == [
+        "waiting",
+        "halted politely",
+    ]
+    with pytest.raises(JobAlreadyEnded):
+        client.halt_job(spin)
+
+
+def test_memory_hog_is_stopped_and_others_run(served):
+    client = served.client("admin")
+    hog = client.submit_job(script_name="hog")["jobId"]
+    other = client.submit_job(script_name="trivial", params={"n": 1})["jobId"]
+    assert wait_for(client, other)["status"] == "succeeded"
+    job = wait_for(client, hog, timeout=60)
+    assert job["status"] == "failed" and "out of memory" in job["error"]
+
+
+def test_admin_routes(served):
+    client = served.client("admin")
+    client.request("POST", "/v1/scripts", {"name": "Nightly", "source": "Log(1)", "retries": 2})
+    with pytest.raises(Exception) as exists:
+        client.request("POST", "/v1/scripts", {"name": "nightly", "source": "Log(2)"})
+    assert exists.value.code == "script_exists"
+    assert client.request("GET", "/v1/scripts/NIGHTLY")["retries"] == 2
+    client.request("PUT", "/v1/scripts/nightly", {"source": "Log(3)"})
+    assert client.request("GET", "/v1/scripts/nightly")["source"] == "Log(3)"
+    client.request("DELETE", "/v1/scripts/nightly")
+    with pytest.raises(ScriptNotFound):
+        client.request("GET", "/v1/scripts/nightly")
+    client.request("PUT", "/v1/secrets/token", {"value": SECRET_CANARY})
+    assert client.request("GET", "/v1/secrets") == {"secrets": ["token"]}
+    created = client.request("POST", "/v1/apikeys", {"name": "ci", "allow": ["127.0.0.1"]})
+    assert len(created["key"]) >= 40 and created["scope"] == "run"
+    assert all("key" not in k for k in client.request("GET", "/v1/apikeys")["apiKeys"])
+    assert served.proc.client(created["key"]).request("GET", "/v1/jobs")["jobs"] == []
+    client.request("DELETE", f"/v1/apikeys/{created['id']}")
+    with pytest.raises(AuthError):
+        served.proc.client(created["key"]).request("GET", "/v1/jobs")
+    assert client.request("PUT", "/v1/settings/allow_exec", {"value": True})["value"] is True
+    with pytest.raises(InvalidSetting):
+        client.request("PUT", "/v1/settings/allow_exec", {"value": "perhaps"})
+    with pytest.raises(BadRequest):
+        client.request("PUT", "/v1/settings/allow_exec", {"value": [1]})
+
+
+def test_nothing_secret_at_rest_or_in_logs(served):
+    admin = served.client("admin")
+    created = admin.request(
+        "POST", "/v1/apikeys", {"name": KEY_CANARY_NAME, "allow": ["127.0.0.1"]}
+    )
+    key_canary = created["key"]
+    admin.request("PUT", "/v1/secrets/pw", {"value": SECRET_CANARY})
+    with Instance(served.home) as instance:
+        instance.vfs.add("partner", "FTP", "ftp://u@127.0.0.1:1/", {"pass": VFS_CANARY})
+    admin.request(
+        "POST",
+        "/v1/scripts",
+        {
+            "name": "leaky",
+            "source": 'Log("pw=" + GetSecret("pw")); throw new Error(GetSecret("pw"))',
+        },
+    )
+    job_id = served.proc.client(key_canary).submit_job(script_name="leaky")["jobId"]
+    job = wait_for(admin, job_id)
+    assert job["error"] == "Error: ********"
+    log_text = json.dumps(admin.job_log(job_id))
+    service_output = served.proc.stop()
+    stored = b"".join(p.read_bytes() for p in served.home.iterdir() if p.is_file())
+    for canary in (key_canary, SECRET_CANARY, VFS_CANARY):
+        assert canary not in log_text and canary not in service_output
+        assert canary.encode() not in stored
+
+
+def test_2000_jobs_from_8_clients_each_end_once(served):
+    errors: list[Exception] = []
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def post(n):
+        try:
+            client = served.client("run")
+            for i in range(250):
+                job = client.submit_job(script_name="trivial", params={"n": n * 1000 + i})
+                with lock:
+                    ids.append(job["jobId"])
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(ids)) == 2000
+    admin = served.client("admin")
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        counts = {s: 0 for s in ("queued", "running", "succeeded")}
+        cursor = None
+        seen: list[dict] = []
+        while True:
+            page = admin.request(
+                "GET", "/v1/jobs", query={"limit": 500, **({"cursor": cursor} if cursor else {})}
+            )
+            seen += page["jobs"]
+            cursor = page["nextCursor"]
+            if cursor is None:
+                break
+        for job in seen:
+            counts[job["status"]] = counts.get(job["status"], 0) + 1
+        if counts["succeeded"] == 2000:
+            break
+        time.sleep(0.5)
+    assert counts == {"queued": 0, "running": 0, "succeeded": 2000}
+    assert {j["jobId"] for j in seen} == set(ids)
+    with Instance(served.home) as instance:
+        lines = instance.store.query("SELECT job_id, COUNT(*) FROM job_logs GROUP BY job_id")
+    assert len(lines) == 2000 and all(count == 1 for _, count in lines)  # each ran exactly once
+
+
+def test_kill_9_then_restart_loses_nothing_and_runs_nothing_twice(aft_home, tmp_path):
+    keys = prepare(aft_home, concurrency=2)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    with Instance(aft_home) as instance:
+        ScriptStore(instance.store).add(
+            "marker",
+            f'WriteTextFile("{marks}/" + JobID() + "-" + Date.now(), "x");'
+            ' Sleep(Number(Param("ms")));',
+        )
+    first = ServeProcess(aft_home).start()
+    client = first.client(keys["admin"])
+    slow = [
+        client.submit_job(script_name="marker", params={"ms": 60000})["jobId"] for _ in range(2)
+    ]
+    queued = [client.submit_job(script_name="marker", params={"ms": 0})["jobId"] for _ in range(6)]
+    while len(os.listdir(marks)) < 2:
+        time.sleep(0.05)
+    first.stop(signal.SIGKILL)
+    second = ServeProcess(aft_home).start()
+    try:
+        client = second.client(keys["admin"])
+        for job_id in queued:
+            assert wait_for(client, job_id)["status"] == "succeeded"
+        for job_id in slow:
+            job = client.job(job_id)
+            assert job["status"] == "interrupted" and "service stopped" in job["error"]
+        started = [name.split("-")[0] for name in os.listdir(marks)]
+        assert sorted(started) == sorted(slow + queued)  # every job ran, and only once
+    finally:
+        second.stop()
+
+
+def test_second_service_and_reinit_are_refused_while_serving(served, run_aft):
+    again = subprocess.run(
+        [aft_command(), "serve", "--port", "0"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "AFT_HOME": str(served.home)},
+    )  # fmt: skip
+    assert again.returncode == 1 and "already runs" in again.stderr
+    refused = run_aft("reinit")
+    assert refused.returncode == 1 and "stop it first" in refused.stderr
+    served.proc.stop()
+    assert run_aft("reinit").returncode == 0
