@@ -3,8 +3,8 @@
     python3 benchmarks/run.py [NAME ...]
 
 Installs this checkout (non-editable, as a user gets it) into benchmarks/work/venv,
-runs each benchmark (all by default), prints each row, and writes
-benchmarks/results.md. Times are medians over at least 5 runs after a warm-up; the
+runs each benchmark named (all by default) and prints each row; a run of all of them
+also writes benchmarks/results.md. Times are medians over at least 5 runs after a warm-up; the
 ratio is aft's median over the reference's, taken in the same run.
 """
 
@@ -161,7 +161,10 @@ def main(names: list[str]) -> int:
                 f"{row.reference_time * 1000:.1f} ms, ratio {row.ratio:.2f}"
             )
             rows.append(row)
-    write_results(rows)
+    if names:
+        print("(a partial run: benchmarks/results.md is written by a run of all of them)")
+    else:
+        write_results(rows)
     return 0
 
 
