@@ -13,7 +13,7 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -157,32 +157,50 @@ def _error(exc: AftError) -> str:
     return json.dumps({"error": exc.code, "message": message})
 
 
-def create_app(ctx: ServiceContext) -> bottle.Bottle:
-    """The REST API over ``ctx``."""
-    app = bottle.Bottle(autojson=False, catchall=True)
+class Api:
+    """The Bottle app with the two things every route needs: who calls, and JSON in and out.
 
-    def caller(scope: str) -> Caller:
+    Route modules (jobs and administration here; schedules and the web UI elsewhere)
+    register through :meth:`route`. ``authenticators`` are extra ways in besides an API
+    key (the web UI adds its session): each returns a :class:`Caller` or None.
+    """
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.app = bottle.Bottle(autojson=False, catchall=True)
+        self.authenticators: list[Callable[[str], Caller | None]] = []
+
+    def caller(self, scope: str) -> Caller:
+        """Who is calling, with at least ``scope``. Raises AuthError (401) or Forbidden (403)."""
         key = bottle.request.get_header("X-API-Key") or ""
         address = _remote_addr()
-        if (
-            ctx.local_token
-            and key
-            and hmac.compare_digest(key.encode(), ctx.local_token.encode())
-            and _is_loopback(address)
-        ):
-            return Caller("local", "admin", "cli")
-        api_key = ctx.keys.verify(key, address, scope)
+        token = self.ctx.local_token
+        if token and key and hmac.compare_digest(key.encode(), token.encode()):
+            if _is_loopback(address):
+                return Caller("local", "admin", "cli")
+        if not key:
+            for authenticate in self.authenticators:
+                found = authenticate(scope)
+                if found is not None:
+                    return found
+        api_key = self.ctx.keys.verify(key, address, scope)
         return Caller(api_key.id, api_key.scope)
 
-    def route(method: str, path: str, scope: str | None, status: int = 200) -> Callable[..., Any]:
-        """Register a JSON route: authenticate (unless ``scope`` is None), map errors."""
+    def route(
+        self, method: str, path: str, scope: str | None, status: int = 200
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a JSON route: authenticate (unless ``scope`` is None), map errors.
+
+        The handler gets the :class:`Caller` as ``who`` (when a scope is asked) and the
+        path's parameters; what it returns is sent as JSON with ``status``.
+        """
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(handler)
             def wrapper(**kwargs: Any) -> str:
                 try:
                     if scope is not None:
-                        kwargs["who"] = caller(scope)
+                        kwargs["who"] = self.caller(scope)
                     result = handler(**kwargs)
                 except AftError as exc:
                     return _error(exc)
@@ -193,10 +211,18 @@ def create_app(ctx: ServiceContext) -> bottle.Bottle:
                 bottle.response.content_type = "application/json"
                 return json.dumps(result)
 
-            app.route(path, method, wrapper)
+            self.app.route(path, method, wrapper)
             return handler
 
         return register
+
+
+def create_app(
+    ctx: ServiceContext, extensions: Sequence[Callable[[Api], None]] = ()
+) -> bottle.Bottle:
+    """The REST API over ``ctx``, plus what each extension registers on it."""
+    api = Api(ctx)
+    app, route = api.app, api.route
 
     def visible_job(job_id: str, who: Caller) -> Any:
         job = ctx.queue.get(job_id)
@@ -398,6 +424,8 @@ def create_app(ctx: ServiceContext) -> bottle.Bottle:
             return _error(ServiceError("internal error; see the service log"))
         return _error(BadRequest(str(error.body or "bad request")))
 
+    for extend in extensions:
+        extend(api)
     app.default_error_handler = not_found  # type: ignore[method-assign]
     return app
 
