@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.servers.sshd"]
 
 REPO = Path(__file__).resolve().parent.parent
 

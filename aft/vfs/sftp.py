@@ -1,0 +1,679 @@
+"""The SFTP VFS, on paramiko, with a mandatory host-key pin.
+
+Profile: target ``sftp://user@host:port/base/path?hostKeySHA256=<fingerprint>`` (or
+``hostKeySHA1`` / ``hostKeyMD5``), payload ``{"pass": ...}`` and/or
+``{"key": "<PEM>", "keyPass": ...}``. The connection opens on first use; after it drops
+(:class:`VfsConnectionError`) the next call opens a new one.
+
+A host key is checked before any credential is sent. The pin may be written as OpenSSH
+prints it (``SHA256:base64``, with or without the prefix and ``=`` padding; MD5 and SHA1
+as colon-separated hex), and :func:`host_key_fingerprint` tells what to pin.
+
+File data moves through :class:`SftpFile`: a bounded pipeline of read or write requests
+on paramiko's request layer. (paramiko's own prefetch reads the whole rest of a file
+when it is closed early, and its pipelined writes drop a failed write's status, so
+neither is used.)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import io
+import socket
+import stat as stat_mod
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO, cast
+from urllib.parse import unquote, urlsplit
+
+import paramiko
+from paramiko.message import Message
+from paramiko.sftp import (
+    CMD_DATA,
+    CMD_EXTENDED,
+    CMD_EXTENDED_REPLY,
+    CMD_READ,
+    CMD_STATUS,
+    CMD_WRITE,
+    int64,
+)
+
+from aft.exceptions import (
+    VfsConnectionError,
+    VfsDirectoryNotEmpty,
+    VfsError,
+    VfsExists,
+    VfsHostKeyError,
+    VfsIsADirectory,
+    VfsNotADirectory,
+    VfsNotFound,
+    VfsPermission,
+    VfsUnsupported,
+)
+from aft.models import FileInfo
+from aft.vfs.base import Vfs, normalize, vfs_error
+
+#: Bytes per SFTP read or write request: what every server takes, and the most we ask
+#: of one that states larger limits (limits@openssh.com).
+BLOCK = 32 * 1024
+MAX_BLOCK = 256 * 1024
+#: Bytes a file keeps in flight (as 8 to 64 requests).
+IN_FLIGHT = 4 * 1024 * 1024
+#: SSH channel window and packet size we offer: room for the whole pipeline.
+WINDOW = 16 * 1024 * 1024
+PACKET = 256 * 1024
+#: URL parameter (lower case) -> hash of the host key it pins.
+PIN_PARAMETERS = {"hostkeysha256": "sha256", "hostkeysha1": "sha1", "hostkeymd5": "md5"}
+_KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """The key's SHA-256 fingerprint as OpenSSH prints it: ``SHA256:<base64, unpadded>``."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def parse_pin(algorithm: str, text: str) -> bytes:
+    """The digest a host-key pin names.
+
+    Args:
+        algorithm: ``"sha256"``, ``"sha1"`` or ``"md5"``.
+        text: base64 (``SHA256:`` prefix and padding optional) or hex (colons optional).
+
+    Raises:
+        VfsHostKeyError: when ``text`` is no fingerprint of that kind.
+    """
+    size = hashlib.new(algorithm, usedforsecurity=False).digest_size
+    value = text.strip()
+    if value.lower().startswith(algorithm + ":"):
+        value = value[len(algorithm) + 1 :]
+    hexdigits = value.replace(":", "")
+    try:
+        if len(hexdigits) == 2 * size:
+            return bytes.fromhex(hexdigits)
+        digest = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except (ValueError, binascii.Error):
+        digest = b""
+    if len(digest) != size:
+        raise VfsHostKeyError(f"not a valid {algorithm.upper()} host key fingerprint: {text!r}")
+    return digest
+
+
+@contextlib.contextmanager
+def _connection_errors(where: str) -> Iterator[None]:
+    """Translate failures to connect or log in to ``where`` into VfsConnectionError."""
+    try:
+        yield
+    except VfsError:
+        raise
+    except paramiko.AuthenticationException as exc:
+        raise VfsConnectionError(f"SFTP login to {where} failed: {exc}") from None
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise VfsConnectionError(f"cannot connect to SFTP server {where}: {reason}") from exc
+
+
+def _open_transport(host: str, port: int, timeout: float) -> paramiko.Transport:
+    """An SSH transport to ``host:port`` after key exchange, before authentication."""
+    with _connection_errors(f"{host}:{port}"):
+        sock = socket.create_connection((host, port), timeout=timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            transport = paramiko.Transport(
+                sock, default_window_size=WINDOW, default_max_packet_size=PACKET
+            )
+        except BaseException:
+            sock.close()
+            raise
+        transport.banner_timeout = transport.auth_timeout = timeout
+        try:
+            transport.start_client(timeout=timeout)
+        except BaseException:
+            transport.close()
+            raise
+    return transport
+
+
+def host_key_fingerprint(host: str, port: int = 22, timeout: float = 15.0) -> str:
+    """The SHA-256 fingerprint of the host key an SFTP server presents, to check and pin.
+
+    Nothing is trusted or stored: this only reports what the server says.
+
+    Raises:
+        VfsConnectionError: when the server cannot be reached.
+    """
+    transport = _open_transport(host, port, timeout)
+    try:
+        return fingerprint(transport.get_remote_server_key())
+    finally:
+        transport.close()
+
+
+def _load_key(pem: str, password: str | None) -> paramiko.PKey:
+    for cls in _KEY_CLASSES:
+        try:
+            return cls.from_private_key(io.StringIO(pem), password=password)
+        except paramiko.PasswordRequiredException:
+            raise VfsError(
+                "the SFTP private key is encrypted: give its passphrase as keyPass"
+            ) from None
+        except (paramiko.SSHException, ValueError, TypeError):
+            continue
+    raise VfsError(
+        "the SFTP private key cannot be loaded: not an Ed25519, ECDSA or RSA key, or wrong keyPass"
+    )
+
+
+def _request_sizes(sftp: paramiko.SFTPClient) -> tuple[int, int]:
+    """The read and write request sizes the server takes (limits@openssh.com, else BLOCK)."""
+    try:
+        t, msg = sftp._request(CMD_EXTENDED, "limits@openssh.com")
+    except OSError:  # not offered
+        return BLOCK, BLOCK
+    if t != CMD_EXTENDED_REPLY:
+        return BLOCK, BLOCK
+    msg.get_int64()  # packet length
+    read, write = msg.get_int64(), msg.get_int64()  # 0 = no limit
+    return min(read or MAX_BLOCK, MAX_BLOCK), min(write or MAX_BLOCK, MAX_BLOCK)
+
+
+def _alive(sftp: paramiko.SFTPClient) -> bool:
+    channel = sftp.get_channel()
+    return not channel.closed and channel.get_transport().is_active()
+
+
+def _info(path: str, attrs: paramiko.SFTPAttributes) -> FileInfo:
+    is_dir = stat_mod.S_ISDIR(attrs.st_mode or 0)
+    return FileInfo(path, is_dir, 0 if is_dir else attrs.st_size or 0, attrs.st_mtime or 0)
+
+
+def _status_error(exc: OSError, what: str) -> VfsError:
+    """The aft error for an SFTP status reply (paramiko raises it as an OSError)."""
+    if exc.errno is not None:
+        return vfs_error(exc, what)
+    text = str(exc) or "failure"
+    return (VfsUnsupported if text == "Operation unsupported" else VfsError)(f"{what}: {text}")
+
+
+class SftpVfs(Vfs):
+    """A directory on an SFTP server as a VFS.
+
+    Args:
+        host, port, user: the server and the login.
+        base: the server directory that becomes ``/``.
+        password, key, key_pass: credentials; ``key`` is a private key's text (PEM or
+            OpenSSH format), tried before the password.
+        host_key: the pinned fingerprint of the server's host key (mandatory to connect).
+        host_key_algorithm: the pin's hash: ``"sha256"``, ``"sha1"`` or ``"md5"``.
+        timeout: seconds to wait for the server, per connection step or request.
+
+    An instance is for one thread at a time.
+
+    Raises:
+        VfsError: for a missing credential or a key that cannot be loaded.
+        VfsHostKeyError: for a malformed pin.
+    """
+
+    type_name = "SFTP"
+
+    def __init__(
+        self,
+        host: str,
+        user: str,
+        *,
+        port: int = 22,
+        base: str = "/",
+        password: str | None = None,
+        key: str | None = None,
+        key_pass: str | None = None,
+        host_key: str | None = None,
+        host_key_algorithm: str = "sha256",
+        timeout: float = 30.0,
+    ) -> None:
+        if not host or not user:
+            raise VfsError("an SFTP VFS needs a host and a user")
+        if password is None and not key:
+            raise VfsError(f"the SFTP VFS for {user}@{host} needs a password or a key")
+        self.host, self.port, self.user, self.timeout = host, port, user, timeout
+        self.base = normalize(base)
+        self._base = self.base.rstrip("/")
+        self._password = password
+        self._pkey = _load_key(key, key_pass) if key else None
+        self._pin = (
+            (host_key_algorithm, parse_pin(host_key_algorithm, host_key)) if host_key else None
+        )
+        self._transport: paramiko.Transport | None = None
+        self._sftp: paramiko.SFTPClient | None = None
+        self._sizes = (BLOCK, BLOCK)  # read and write request sizes of the connection
+
+    @classmethod
+    def from_target(cls, target: str, payload: dict[str, Any]) -> SftpVfs:
+        """Open ``sftp://user@host:port/base/path?hostKeySHA256=...`` with its payload."""
+        parts = urlsplit(target)
+        if parts.scheme.lower() != "sftp" or not parts.hostname:
+            raise VfsError("an SFTP target looks like sftp://user@host:port/path?hostKeySHA256=...")
+        if parts.password is not None:
+            raise VfsError("an SFTP target must not hold a password: put it in the payload")
+        try:
+            port = parts.port or 22
+        except ValueError:
+            raise VfsError(f"the SFTP target for {parts.hostname} has a bad port") from None
+        query = {}
+        for item in filter(None, parts.query.split("&")):
+            name, _, value = item.partition("=")
+            query[unquote(name).lower()] = unquote(value)  # unquote keeps "+" of base64
+        pins = [(PIN_PARAMETERS[k], query.pop(k)) for k in list(query) if k in PIN_PARAMETERS]
+        if query:
+            raise VfsError(f"unknown SFTP target parameter(s): {', '.join(sorted(query))}")
+        if len(pins) > 1:
+            raise VfsError("an SFTP target takes one host key pin")
+        algorithm, pin = pins[0] if pins else ("sha256", None)
+        return cls(
+            parts.hostname,
+            unquote(parts.username or ""),
+            port=port,
+            base=unquote(parts.path) or "/",
+            password=payload.get("pass"),
+            key=payload.get("key"),
+            key_pass=payload.get("keyPass"),
+            host_key=pin,
+            host_key_algorithm=algorithm,
+        )
+
+    def __repr__(self) -> str:
+        return f"SftpVfs('sftp://{self.user}@{self.host}:{self.port}{self.base}')"
+
+    # ---- the connection ----------------------------------------------------------
+
+    @property
+    def _where(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+    def _client(self) -> paramiko.SFTPClient:
+        """The SFTP session, opened (again) when there is none or it dropped."""
+        if self._sftp is None or self._transport is None or not self._transport.is_active():
+            self.close()
+            transport = _open_transport(self.host, self.port, self.timeout)
+            try:
+                with _connection_errors(self._where):
+                    self._check_host_key(transport.get_remote_server_key())
+                    self._authenticate(transport)
+                    sftp = paramiko.SFTPClient.from_transport(
+                        transport, window_size=WINDOW, max_packet_size=PACKET
+                    )
+                    if sftp is None:
+                        raise VfsConnectionError(f"{self._where}: no SFTP session")
+                    sftp.get_channel().settimeout(self.timeout)
+                    self._sizes = _request_sizes(sftp)
+            except BaseException:
+                transport.close()
+                raise
+            self._transport, self._sftp = transport, sftp
+        return self._sftp
+
+    def _check_host_key(self, key: paramiko.PKey) -> None:
+        actual = fingerprint(key)
+        where = f"{self.host}:{self.port}"
+        if self._pin is None:
+            raise VfsHostKeyError(
+                f"refusing {where}: no host key pin; the server presents {actual} "
+                f"(check it, then add hostKeySHA256={actual} to the target)"
+            )
+        algorithm, pinned = self._pin
+        if not hmac.compare_digest(
+            hashlib.new(algorithm, key.asbytes(), usedforsecurity=False).digest(), pinned
+        ):
+            raise VfsHostKeyError(
+                f"refusing {where}: its host key does not match the pinned "
+                f"{algorithm.upper()} fingerprint; the server presents {actual}"
+            )
+
+    def _authenticate(self, transport: paramiko.Transport) -> None:
+        tried = []
+        if self._pkey is not None:
+            tried.append("key")
+            with contextlib.suppress(paramiko.AuthenticationException):
+                transport.auth_publickey(self.user, self._pkey)
+        if not transport.is_authenticated() and self._password is not None:
+            tried.append("password")
+            with contextlib.suppress(paramiko.AuthenticationException):
+                transport.auth_password(self.user, self._password)
+        if not transport.is_authenticated():
+            raise VfsConnectionError(
+                f"SFTP login to {self._where} failed: the server refused the {' and '.join(tried)}"
+            )
+
+    def close(self) -> None:
+        """Close the connection (the next call would open a new one)."""
+        sftp, transport = self._sftp, self._transport
+        self._sftp = self._transport = None
+        for resource in (sftp, transport):
+            if resource is not None:
+                with contextlib.suppress(Exception):
+                    resource.close()
+
+    @contextlib.contextmanager
+    def _errors(
+        self,
+        what: str,
+        explain: Callable[[VfsError], VfsError | None] | None = None,
+        sftp: paramiko.SFTPClient | None = None,
+    ) -> Iterator[None]:
+        """Translate paramiko's errors met on ``sftp`` (default: the current session).
+
+        ``explain`` may replace the error of a vague status reply with a precise one.
+        """
+        try:
+            yield
+        except VfsError:
+            raise
+        except (
+            paramiko.SSHException,
+            paramiko.SFTPError,
+            EOFError,
+            TimeoutError,
+            ConnectionError,
+        ) as exc:
+            raise self._lost(what, exc, sftp) from exc
+        except OSError as exc:  # a status reply, unless the session is gone
+            client = sftp or self._sftp
+            if client is None or not _alive(client):
+                raise self._lost(what, exc, sftp) from exc
+            error = _status_error(exc, what)
+            raise (explain and explain(error) or error) from exc
+
+    def _lost(
+        self, what: str, exc: BaseException, sftp: paramiko.SFTPClient | None
+    ) -> VfsConnectionError:
+        if sftp is None or sftp is self._sftp:
+            self.close()  # the next call reconnects
+        reason = str(exc) or type(exc).__name__
+        return VfsConnectionError(f"{what}: connection to {self._where} lost ({reason})")
+
+    # ---- paths -------------------------------------------------------------------
+
+    def _remote(self, vpath: str) -> str:
+        return self._base + vpath if vpath != "/" else self.base
+
+    def _explain(self, vpath: str, expect: str) -> Callable[[VfsError], VfsError | None]:
+        """An ``explain`` for :meth:`_errors`: what the entry at ``vpath`` says went wrong.
+
+        ``expect`` is what the operation needed there: ``"absent"``, ``"file"``, ``"dir"``
+        or ``"empty"`` (an empty directory).
+        """
+
+        def explain(error: VfsError) -> VfsError | None:
+            if type(error) not in (VfsError, VfsNotFound):
+                return None
+            try:
+                info = self.lstat(vpath)
+            except VfsError:
+                return None
+            if expect == "absent":
+                return VfsExists(f"{vpath}: already exists")
+            if expect == "file" and info.is_dir:
+                return VfsIsADirectory(f"{vpath}: is a directory")
+            if expect in ("dir", "empty") and not info.is_dir:
+                return VfsNotADirectory(f"{vpath}: not a directory")
+            if expect == "empty" and self.listdir(vpath):
+                return VfsDirectoryNotEmpty(f"{vpath}: directory not empty")
+            return None
+
+        return explain
+
+    def _call(self, method: str, path: str, *args: Any, expect: str = "") -> Any:
+        """Run ``SFTPClient.<method>(remote path, *args)`` with errors translated."""
+        vpath = normalize(path)
+        with self._errors(vpath, self._explain(vpath, expect) if expect else None):
+            return getattr(self._client(), method)(self._remote(vpath), *args)
+
+    # ---- primitives --------------------------------------------------------------
+
+    def stat(self, path: str) -> FileInfo:
+        return _info(normalize(path), self._call("stat", path))
+
+    def lstat(self, path: str) -> FileInfo:
+        return _info(normalize(path), self._call("lstat", path))
+
+    def listdir(self, path: str) -> list[FileInfo]:
+        vpath = normalize(path)
+        prefix = vpath.rstrip("/") + "/"
+        return [
+            self._listed(prefix + attrs.filename, attrs)
+            for attrs in self._call("listdir_attr", vpath, expect="dir")
+            if "/" not in attrs.filename and "\0" not in attrs.filename
+        ]
+
+    def _listed(self, vpath: str, attrs: paramiko.SFTPAttributes) -> FileInfo:
+        if not stat_mod.S_ISLNK(attrs.st_mode or 0):
+            return _info(vpath, attrs)
+        with contextlib.suppress(VfsError):  # see aft.vfs.disk: a link lists as its file
+            target = self._call("stat", vpath)
+            if stat_mod.S_ISREG(target.st_mode or 0):
+                return _info(vpath, target)
+        return FileInfo(vpath, False, 0, attrs.st_mtime or 0)
+
+    def open_read(self, path: str, offset: int = 0) -> BinaryIO:
+        vpath = normalize(path)
+        handle = self._call("open", vpath, "rb", expect="file")
+        with self._errors(vpath):
+            try:
+                attrs = handle.stat()
+                if stat_mod.S_ISDIR(attrs.st_mode or 0):
+                    raise VfsIsADirectory(f"{vpath}: is a directory")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    handle.close()
+                raise
+        reader = SftpFile(self, vpath, handle, self._sizes[0], offset, attrs.st_size or 0)
+        return cast(BinaryIO, reader)
+
+    def open_write(self, path: str) -> BinaryIO:
+        vpath = normalize(path)
+        handle = self._call("open", vpath, "wb", expect="file")
+        return cast(BinaryIO, SftpFile(self, vpath, handle, self._sizes[1]))
+
+    def mkdir(self, path: str) -> None:
+        self._call("mkdir", path, expect="absent")
+
+    def remove(self, path: str) -> None:
+        self._call("remove", path, expect="file")
+
+    def rmdir(self, path: str) -> None:
+        if normalize(path) == "/":
+            raise VfsPermission("cannot remove the VFS root")
+        self._call("rmdir", path, expect="empty")
+
+    def rename(self, src: str, dst: str) -> None:
+        src, dst = normalize(src), normalize(dst)
+        if "/" in (src, dst):
+            raise VfsPermission("cannot rename or replace the VFS root")
+        what = f"rename {src} -> {dst}"
+        try:
+            with self._errors(what):
+                self._client().posix_rename(self._remote(src), self._remote(dst))
+        except VfsUnsupported:  # a server without posix-rename@openssh.com
+            if self.exists(dst) and not self.isdir(dst):
+                self.remove(dst)
+            with self._errors(what):
+                self._client().rename(self._remote(src), self._remote(dst))
+
+    # ---- optional operations -----------------------------------------------------
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._call("chmod", path, mode)
+
+    def chtimes(self, path: str, atime: float, mtime: float) -> None:
+        self._call("utime", path, (atime, mtime))
+
+    def truncate(self, path: str, size: int) -> None:
+        self._call("truncate", path, size, expect="file")
+
+    def symlink(self, target: str, link: str) -> None:
+        """Create ``link`` pointing at the VFS path ``target``."""
+        vlink = normalize(link)
+        with self._errors(vlink, self._explain(vlink, "absent")):
+            self._client().symlink(self._remote(normalize(target)), self._remote(vlink))
+
+
+class SftpFile(io.IOBase):
+    """An open remote file, read or written through a bounded pipeline of requests.
+
+    Reading keeps up to :data:`IN_FLIGHT` bytes of requests of ``block`` bytes ahead of
+    the caller (never past the size seen at open, so closing early costs little); writing
+    keeps as much unacknowledged and ``close`` waits for every status, so a failed write
+    is always reported. Errors are aft errors.
+
+    Args:
+        vfs, vpath: the VFS and the path, for errors.
+        handle: the file paramiko opened.
+        block: bytes per request.
+        offset: where reading starts.
+        size: the file's size when opened for reading; None when writing.
+    """
+
+    def __init__(
+        self,
+        vfs: SftpVfs,
+        vpath: str,
+        handle: paramiko.SFTPFile,
+        block: int,
+        offset: int = 0,
+        size: int | None = None,
+    ) -> None:
+        super().__init__()
+        self._vfs, self._vpath, self._handle = vfs, vpath, handle
+        self._sftp = handle.sftp
+        self._block, self._depth = block, max(8, min(64, IN_FLIGHT // block))
+        self._reading = size is not None
+        self._pos = offset  # reading: next byte for the caller; writing: next byte to send
+        self._next = offset  # reading: next offset to ask for
+        self._end = size or 0
+        self._asked: dict[int, int] = {}  # reading: offset -> length, until taken
+        self._pending: dict[int, int] = {}  # request number -> offset
+        self._ready: dict[int, bytes | OSError] = {}  # reading: offset -> data (b"" at EOF)
+        self._buffer = b""
+        self._error: OSError | None = None  # writing: the first failed write
+
+    def readable(self) -> bool:
+        return self._reading
+
+    def writable(self) -> bool:
+        return not self._reading
+
+    def tell(self) -> int:
+        return self._pos - len(self._buffer)
+
+    # ---- paramiko's request layer ----------------------------------------------
+
+    def _request(self, cmd: int, offset: int, arg: int | bytes) -> None:
+        num = self._sftp._async_request(self, cmd, self._handle.handle, int64(offset), arg)
+        self._pending[num] = offset
+
+    def _async_response(self, t: int, msg: Message, num: int) -> None:
+        """paramiko hands over each reply to a request this object made."""
+        offset = self._pending.pop(num, None)
+        if offset is None:
+            return
+        result: bytes | OSError | None = None
+        if t == CMD_DATA:
+            result = msg.get_string()
+        elif t == CMD_STATUS:
+            try:
+                self._sftp._convert_status(msg)
+            except EOFError:
+                result = b""
+            except OSError as exc:
+                result = exc
+        else:
+            result = paramiko.SFTPError(f"unexpected SFTP reply type {t}")  # type: ignore[assignment]
+        if self._reading:
+            self._ready[offset] = result if result is not None else b""
+        elif isinstance(result, Exception) and self._error is None:
+            self._error = result
+
+    # ---- reading -----------------------------------------------------------------
+
+    def _ask(self, offset: int, length: int) -> None:
+        self._request(CMD_READ, offset, length)
+        self._asked[offset] = length
+
+    def _take(self) -> bytes:
+        """The next piece of the file at the caller's position; b"" at the end."""
+        while len(self._pending) < self._depth and self._next < self._end:
+            length = min(self._block, self._end - self._next)
+            self._ask(self._next, length)
+            self._next += length
+        if self._pos not in self._asked:  # past the size seen at open
+            self._ask(self._pos, self._block)
+            self._next = max(self._next, self._pos + self._block)
+        while self._pos not in self._ready:
+            self._sftp._read_response()
+        data = self._ready[self._pos]
+        if isinstance(data, Exception):
+            raise data
+        del self._ready[self._pos]
+        asked = self._asked.pop(self._pos)
+        if 0 < len(data) < asked:  # a short reply: ask for the rest
+            self._ask(self._pos + len(data), asked - len(data))
+        self._pos += len(data)
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (all the rest when negative); fewer only at the end."""
+        if not self._reading:
+            raise io.UnsupportedOperation("not open for reading")
+        pieces, have = [], 0
+        with self._vfs._errors(self._vpath, sftp=self._sftp):
+            while size is None or size < 0 or have < size:
+                if not self._buffer:
+                    self._buffer = self._take()
+                    if not self._buffer:
+                        break
+                piece = self._buffer if size is None or size < 0 else self._buffer[: size - have]
+                self._buffer = self._buffer[len(piece) :]
+                pieces.append(piece)
+                have += len(piece)
+        return b"".join(pieces)
+
+    # ---- writing -----------------------------------------------------------------
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def write(self, data: Any) -> int:
+        """Send all of ``data``; a failure may surface on a later call or on close."""
+        if self._reading:
+            raise io.UnsupportedOperation("not open for writing")
+        view = memoryview(data).cast("B")
+        with self._vfs._errors(self._vpath, sftp=self._sftp):
+            for start in range(0, len(view), self._block):
+                while len(self._pending) >= self._depth:
+                    self._sftp._read_response()
+                self._raise_error()
+                chunk = bytes(view[start : start + self._block])
+                self._request(CMD_WRITE, self._pos, chunk)
+                self._pos += len(chunk)
+        return len(view)
+
+    def close(self) -> None:
+        """Wait for outstanding writes, then close the handle; reports a failed write."""
+        if self.closed:
+            return
+        try:
+            with self._vfs._errors(self._vpath, sftp=self._sftp):
+                try:
+                    while self._pending and not self._reading:
+                        self._sftp._read_response()
+                    self._raise_error()
+                finally:
+                    self._pending.clear()  # late replies to reads are dropped
+                    self._ready.clear()
+                    self._handle.close()
+        finally:
+            super().close()

@@ -1,0 +1,363 @@
+"""The SFTP VFS against a real OpenSSH sshd: the contract, host-key pinning, logins, faults."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aft.exceptions import (
+    VfsConnectionError,
+    VfsError,
+    VfsHostKeyError,
+    VfsPermission,
+)
+from aft.vfs import open_vfs
+from aft.vfs.base import TEMP_MARKER, Vfs, copy_file
+from aft.vfs.disk import DiskVfs
+from aft.vfs.sftp import SftpVfs, host_key_fingerprint
+from tests.servers.sshd import SshdServer, _descendants
+from tests.vfs.contract import VfsContract, VfsFactory, names, payload
+
+MiB = 1024 * 1024
+
+
+def open_sftp(server: SshdServer, path: Path | str, **payload_: Any) -> SftpVfs:
+    vfs = open_vfs("SFTP", server.target(path), payload_ or {"pass": server.password})
+    assert isinstance(vfs, SftpVfs)
+    return vfs
+
+
+@pytest.fixture
+def sftp_factory(sshd_server: SshdServer) -> Iterator[VfsFactory]:
+    made: list[Vfs] = []
+
+    def make() -> SftpVfs:
+        made.append(open_sftp(sshd_server, sshd_server.new_dir()))
+        return made[-1]  # type: ignore[return-value]
+
+    yield make
+    for vfs in made:
+        vfs.close()
+
+
+class TestSftpContract(VfsContract):
+    supports = frozenset({"chmod", "chtimes", "truncate", "symlink"})
+
+    @pytest.fixture
+    def vfs_factory(self, sftp_factory: VfsFactory) -> VfsFactory:
+        return sftp_factory
+
+
+@pytest.fixture
+def sftp(sftp_factory: VfsFactory) -> SftpVfs:
+    return sftp_factory()  # type: ignore[return-value]
+
+
+def local(vfs: SftpVfs, path: str = "/") -> Path:
+    """The server's file for a VFS path (the server runs on this machine)."""
+    return Path(vfs.base + path)
+
+
+# ---- logins and host keys -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("login", ["password", "ed25519 key", "encrypted RSA PEM key"])
+def test_logins(sshd_server: SshdServer, login: str) -> None:
+    credentials = {
+        "password": {"pass": sshd_server.password},
+        "ed25519 key": {"key": sshd_server.key_pem},
+        "encrypted RSA PEM key": {
+            "key": sshd_server.rsa_key_pem,
+            "keyPass": sshd_server.rsa_key_pass,
+        },
+    }[login]
+    with open_sftp(sshd_server, sshd_server.new_dir(), **credentials) as vfs:
+        vfs.write_bytes("/f", b"x")
+        assert names(vfs) == ["f"]
+
+
+def test_an_encrypted_key_needs_its_passphrase(sshd_server: SshdServer) -> None:
+    with pytest.raises(VfsError, match="keyPass"):
+        open_sftp(sshd_server, "/", key=sshd_server.rsa_key_pem)
+    with pytest.raises(VfsError, match="cannot be loaded") as caught:
+        open_sftp(sshd_server, "/", key=sshd_server.rsa_key_pem, keyPass="wrong")
+    assert "PRIVATE KEY" not in str(caught.value) and caught.value.__cause__ is None
+
+
+def _messages(exc: BaseException | None) -> str:
+    """The text of an exception and everything chained to it."""
+    seen = ""
+    while exc is not None:
+        seen += f"{exc!s} {exc!r} "
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def test_wrong_password_is_a_connection_error_that_hides_it(sshd_server: SshdServer) -> None:
+    wrong = "Wr0ng-" + os.urandom(8).hex()
+    vfs = open_sftp(sshd_server, "/", **{"pass": wrong})
+    with pytest.raises(VfsConnectionError, match="login .* failed") as caught:
+        vfs.listdir("/")
+    assert wrong not in _messages(caught.value)
+    assert wrong not in repr(vfs) and sshd_server.password not in repr(vfs)
+
+
+def _failed_logins(server: SshdServer) -> int:
+    return server.log.read_text(errors="replace").count("Failed password")
+
+
+@pytest.mark.parametrize("pin", [None, "SHA256:" + "A" * 43, "bad"])
+def test_a_missing_or_wrong_pin_is_refused_before_login(
+    sshd_server: SshdServer, pin: str | None
+) -> None:
+    target = sshd_server.target(sshd_server.root, hostKeySHA256=pin)  # type: ignore[arg-type]
+    before = _failed_logins(sshd_server)
+    with pytest.raises(VfsHostKeyError) as caught:
+        SftpVfs.from_target(target, {"pass": "not-the-password"}).listdir("/")
+    if pin != "bad":  # a malformed pin is refused without connecting
+        assert sshd_server.host_key_sha256 in str(caught.value)
+    # A wrong password with the right pin marks the log: then exactly one failure is there.
+    with pytest.raises(VfsConnectionError):
+        open_sftp(sshd_server, "/", **{"pass": "not-the-password"}).listdir("/")
+    deadline = time.monotonic() + 10
+    while _failed_logins(sshd_server) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _failed_logins(sshd_server) == before + 1  # the refused connection sent no password
+
+
+def test_pin_formats(sshd_server: SshdServer) -> None:
+    blob = base64.b64decode(sshd_server.host_public_key.split()[1])
+    sha256 = sshd_server.host_key_sha256.removeprefix("SHA256:")
+    md5 = hashlib.md5(blob).hexdigest()
+    sha1 = hashlib.sha1(blob)
+    pins = {
+        "hostKeySHA256": [sshd_server.host_key_sha256, sha256, sha256 + "=", "sha256:" + sha256],
+        "hostKeyMD5": [
+            ":".join(md5[i : i + 2] for i in range(0, 32, 2)),
+            md5.upper(),
+            "MD5:" + md5,
+        ],
+        "hostKeySHA1": [sha1.hexdigest(), "SHA1:" + base64.b64encode(sha1.digest()).decode()],
+    }
+    for param, values in pins.items():
+        for value in values:
+            query = {"hostKeySHA256": None, param: value}
+            target = sshd_server.target(sshd_server.root, **query)  # type: ignore[arg-type]
+            with SftpVfs.from_target(target, {"pass": sshd_server.password}) as vfs:
+                assert vfs.isdir("/"), (param, value)
+
+
+def test_host_key_fingerprint_is_what_ssh_keygen_prints(sshd_server: SshdServer) -> None:
+    assert host_key_fingerprint(sshd_server.host, sshd_server.port) == sshd_server.host_key_sha256
+
+
+def test_unreachable_server_is_a_connection_error(sshd_server: SshdServer) -> None:
+    with pytest.raises(VfsConnectionError, match="cannot connect"):
+        host_key_fingerprint("127.0.0.1", 1)
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("sftp://u:secret@h/x?hostKeySHA256=" + "A" * 43, "must not hold a password"),
+        ("sftp://u@h/x?hostKeySHA256=" + "A" * 43 + "&cipher=x", "unknown SFTP target parameter"),
+        ("sftp://u@h/x?hostKeySHA256=" + "A" * 43 + "&hostKeyMD5=" + "0" * 32, "one host key pin"),
+        ("ftp://u@h/x", "sftp://user@host"),
+        ("sftp://u@h:99999/x", "bad port"),
+        ("sftp://h/x", "needs a host and a user"),
+        ("sftp://u@h/x?hostKeyMD5=abcd", "not a valid MD5"),
+    ],
+)
+def test_bad_targets(target: str, message: str) -> None:
+    with pytest.raises(VfsError, match=message) as caught:
+        SftpVfs.from_target(target, {"pass": "p"})
+    assert "secret" not in str(caught.value)
+
+
+def test_target_parts() -> None:
+    pin = "SHA256:ab+/cd" + "A" * 37
+    vfs = SftpVfs.from_target(
+        f"sftp://bob%40corp@Example.com:2222/in%20box/?hostKeySHA256={pin}", {"pass": "pw"}
+    )
+    assert (vfs.user, vfs.host, vfs.port, vfs.base) == ("bob@corp", "example.com", 2222, "/in box")
+    assert repr(vfs) == "SftpVfs('sftp://bob@corp@example.com:2222/in box')"
+    with pytest.raises(VfsError, match="password or a key"):
+        SftpVfs.from_target(f"sftp://bob@h/?hostKeySHA256={pin}", {})
+
+
+# ---- server-side errors ------------------------------------------------------------
+
+
+def test_read_only_directory_gives_permission_errors(sftp: SftpVfs, tmp_path: Path) -> None:
+    locked = local(sftp, "/ro")
+    locked.mkdir()
+    (locked / "f").write_bytes(b"x")
+    locked.chmod(0o555)  # owned by root: the SFTP user may not write in it
+    disk = DiskVfs(tmp_path)
+    disk.write_bytes("/src", b"data")
+    for call in (
+        lambda: sftp.write_bytes("/ro/new", b"x"),
+        lambda: sftp.open_write("/ro/new"),
+        lambda: sftp.mkdir("/ro/sub"),
+        lambda: sftp.remove("/ro/f"),
+        lambda: sftp.rename("/ro/f", "/moved"),
+        lambda: copy_file(disk, "/src", sftp, "/ro/copy"),
+    ):
+        with pytest.raises(VfsPermission, match="^/ro|^rename /ro"):
+            call()
+    assert sorted(os.listdir(locked)) == ["f"]
+
+
+def test_a_failed_write_is_reported(sshd_server: SshdServer) -> None:
+    """Writes are pipelined, yet a write the server refuses (here: a full disk) is an error."""
+    vfs = open_sftp(sshd_server, "/dev")
+    with pytest.raises(VfsError, match="^/full: ") as caught:
+        with vfs.open_write("/full") as f:
+            f.write(b"x" * MiB)
+    assert not isinstance(caught.value, VfsConnectionError)
+    assert vfs.isdir("/")  # the connection is still good
+
+
+def test_closing_a_read_early_leaves_the_connection_usable(sftp: SftpVfs) -> None:
+    sftp.write_bytes("/big", payload(8 * MiB))
+    sftp.write_bytes("/small", b"small")
+    started = time.monotonic()
+    for _ in range(3):
+        with sftp.open_read("/big", 1000) as f:
+            assert f.read(10) == payload(8 * MiB)[1000:1010]
+    assert sftp.read_bytes("/small") == b"small"
+    assert time.monotonic() - started < 5
+
+
+def test_reads_past_the_size_seen_at_open(sftp: SftpVfs) -> None:
+    sftp.write_bytes("/grows", b"a" * 100)
+    with sftp.open_read("/grows") as f:
+        assert f.read(50) == b"a" * 50
+        with open(local(sftp, "/grows"), "ab") as more:
+            more.write(b"b" * 70_000)
+        assert f.read() == b"a" * 50 + b"b" * 70_000
+
+
+# ---- dropped connections ------------------------------------------------------------
+
+
+def kill_connection(server: SshdServer, vfs: SftpVfs) -> None:
+    """SIGKILL the sshd processes serving ``vfs``'s connection (found by its socket).
+
+    Does nothing when the connection is already gone.
+    """
+    transport = vfs._transport
+    if transport is None or not transport.is_active():
+        return
+    try:
+        client_port = transport.sock.getsockname()[1]  # type: ignore[union-attr]
+    except OSError:  # closed by paramiko in the meantime
+        return
+    wanted = f"0100007F:{server.port:04X} 0100007F:{client_port:04X}"
+    with open("/proc/net/tcp") as f:
+        inodes = {line.split()[9] for line in f if " ".join(line.split()[1:3]) == wanted}
+    assert inodes, "no server socket for this connection"
+    killed = 0
+    for pid in _descendants(server.pid):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in fds}
+        except OSError:
+            continue
+        if any(f"socket:[{inode}]" in links for inode in inodes):
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+    assert killed, "no sshd process holds the connection"
+
+
+class _Tripwire(DiskVfs):
+    """A Disk VFS that calls ``trip`` after the first chunk read from or written to it."""
+
+    def __init__(self, root: Path, trip: Any, times: int) -> None:
+        super().__init__(root)
+        self.trip, self.times = trip, times
+
+    def _arm(self, f: Any, method: str) -> Any:
+        inner = getattr(f, method)
+
+        def hooked(*args: Any) -> Any:
+            result = inner(*args)
+            if self.times > 0:
+                self.times -= 1
+                self.trip()
+            return result
+
+        setattr(f, method, hooked)
+        return f
+
+    def open_read(self, path: str, offset: int = 0) -> Any:
+        return self._arm(super().open_read(path, offset), "read")
+
+    def open_write(self, path: str) -> Any:
+        return self._arm(super().open_write(path), "write")
+
+
+@pytest.mark.parametrize("direction", ["upload", "download"])
+@pytest.mark.parametrize("kills", [1, 100])
+def test_connection_killed_mid_transfer(
+    sshd_server: SshdServer, sftp: SftpVfs, tmp_path: Path, direction: str, kills: int
+) -> None:
+    """One kill: the retry reconnects and the copy arrives whole. A kill on every attempt:
+    VfsConnectionError. Never a partial or temporary file under any name."""
+    data = payload(16 * MiB, seed=3)
+    killed: list[object] = []  # connections already killed, so a later chunk kills the next one
+
+    def trip() -> None:
+        if sftp._transport is not None and all(sftp._transport is not k for k in killed):
+            killed.append(sftp._transport)
+            kill_connection(sshd_server, sftp)
+
+    disk = _Tripwire(tmp_path, trip, times=0)
+    (disk.write_bytes if direction == "upload" else sftp.write_bytes)("/src", data)
+    sftp.isdir("/")  # connected
+    disk.times = kills
+    src, dst = (disk, sftp) if direction == "upload" else (sftp, disk)
+    if kills == 1:
+        copy_file(src, "/src", dst, "/dst", retries=2, backoff=0.05)
+        assert dst.read_bytes("/dst") == data
+        assert names(dst) == ["dst"]
+    else:
+        with pytest.raises(VfsConnectionError, match="dst|src"):
+            copy_file(src, "/src", dst, "/dst", retries=2, backoff=0.05)
+        assert names(dst) == []
+    assert not any(TEMP_MARKER in name for name in os.listdir(local(sftp)) + os.listdir(tmp_path))
+
+
+def test_the_next_call_reconnects_after_a_drop(sshd_server: SshdServer, sftp: SftpVfs) -> None:
+    sftp.write_bytes("/f", b"x")
+    kill_connection(sshd_server, sftp)
+    try:
+        sftp.listdir("/")
+    except VfsConnectionError as exc:
+        assert "lost" in str(exc)
+    assert sftp.read_bytes("/f") == b"x"
+
+
+def test_a_file_of_a_dropped_connection_leaves_the_new_one_alone(
+    sshd_server: SshdServer, sftp: SftpVfs
+) -> None:
+    sftp.write_bytes("/f", payload(32 * MiB))  # more than a reader keeps in flight
+    reader = sftp.open_read("/f")
+    kill_connection(sshd_server, sftp)
+    with pytest.raises(VfsConnectionError):
+        while reader.read(MiB):
+            pass
+    assert sftp.isdir("/")
+    current = sftp._transport
+    with pytest.raises(VfsConnectionError):
+        reader.read(MiB)
+    reader.close()
+    assert sftp.isdir("/") and sftp._transport is current
