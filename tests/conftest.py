@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins: list[str] = ["tests.servers.sshd"]
+pytest_plugins: list[str] = ["tests.servers.sshd", "tests.servers.ftpd", "tests.servers.seaweedfs"]
 
 REPO = Path(__file__).resolve().parent.parent
 

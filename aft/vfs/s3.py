@@ -1,0 +1,562 @@
+"""Amazon S3 and S3-compatible object stores (SeaweedFS, MinIO, ...) on boto3.
+
+Target ``s3://bucket/prefix?endpoint=http://127.0.0.1:8333&region=us-east-1`` (no
+endpoint means AWS), payload ``{"accessKeyId": ..., "secretAccessKey": ...}`` plus an
+optional ``"sessionToken"``. Without keys the requests go unsigned (public buckets):
+credentials from the environment or the host are never picked up.
+
+Directories are key prefixes: a directory exists when a key lies below it or a
+zero-byte ``dir/`` marker exists; :meth:`S3Vfs.mkdir` writes such a marker. Objects
+appear only when complete (``atomic_writes``): a stream from :meth:`S3Vfs.open_write`
+uploads on close, as one ``PutObject`` when small, else as a multipart upload whose
+parts go up from background threads while the caller writes; an error aborts it.
+Like the store itself, writing or renaming to ``a/b/c`` needs no directory ``a/b``
+first; only :meth:`S3Vfs.mkdir` insists on an existing parent. Times are the
+objects' ``LastModified`` and cannot be set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import posixpath
+import threading
+import urllib.parse
+from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any, BinaryIO
+
+import boto3  # type: ignore[import-untyped]
+import botocore  # type: ignore[import-untyped]
+import botocore.config  # type: ignore[import-untyped]
+import botocore.exceptions  # type: ignore[import-untyped]
+
+from aft.exceptions import (
+    VfsConnectionError,
+    VfsDirectoryNotEmpty,
+    VfsError,
+    VfsExists,
+    VfsIsADirectory,
+    VfsNotADirectory,
+    VfsNotFound,
+    VfsPathError,
+    VfsPermission,
+)
+from aft.models import FileInfo
+from aft.vfs.base import Vfs, join, normalize
+
+MiB = 1024 * 1024
+#: Parts of a multipart upload start at this size and double every 1,000 parts.
+PART_SIZE = 8 * MiB
+#: Parts in flight per upload (and threads per VFS).
+CONCURRENCY = 4
+_MAX_PART = 5 * 1024 * MiB
+_MAX_COPY = 5 * 1024 * MiB
+_NOT_FOUND = ("404", "NoSuchKey", "NotFound")
+_BAD_CREDENTIALS = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken")
+_QUERY_KEYS = {"endpoint", "region"}
+
+
+class S3Vfs(Vfs):
+    """A bucket, or a prefix inside one, of an S3-compatible object store.
+
+    Args:
+        bucket: bucket name.
+        prefix: key prefix that is this VFS's root ("" for the whole bucket).
+        endpoint: service URL; None for AWS.
+        region: signing region.
+        access_key: access key id; None for unsigned requests.
+        secret_key: secret access key (never shown in messages or ``repr``).
+        session_token: optional temporary-credentials token.
+        part_size: first part size of multipart uploads (at least 5 MiB).
+        concurrency: parts uploaded at once.
+    """
+
+    type_name = "S3"
+    atomic_writes = True
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint: str | None = None,
+        region: str = "us-east-1",
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        session_token: str | None = None,
+        part_size: int = PART_SIZE,
+        concurrency: int = CONCURRENCY,
+    ) -> None:
+        if not bucket:
+            raise VfsError("an S3 VFS needs a bucket")
+        self._bucket = bucket
+        self._prefix = normalize(prefix).strip("/")
+        self._endpoint = endpoint
+        self._region = region
+        self._credentials = (access_key, secret_key, session_token)
+        self.part_size = max(part_size, 5 * MiB)
+        self.concurrency = max(concurrency, 1)
+        self._client: Any = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_target(cls, target: str, payload: dict[str, Any]) -> S3Vfs:
+        """Open ``s3://bucket/prefix?endpoint=...&region=...``."""
+        url = urllib.parse.urlsplit(target)
+        if url.scheme.lower() != "s3" or not url.netloc:
+            raise VfsError(f"an S3 target looks like s3://bucket/prefix, not {target!r}")
+        query = dict(urllib.parse.parse_qsl(url.query))
+        if unknown := set(query) - _QUERY_KEYS:
+            raise VfsError(f"unknown S3 target option(s): {', '.join(sorted(unknown))}")
+        return cls(
+            url.netloc,
+            urllib.parse.unquote(url.path),
+            endpoint=query.get("endpoint") or None,
+            region=query.get("region") or "us-east-1",
+            access_key=payload.get("accessKeyId") or None,
+            secret_key=payload.get("secretAccessKey") or None,
+            session_token=payload.get("sessionToken") or None,
+        )
+
+    def __repr__(self) -> str:
+        where = f" at {self._endpoint}" if self._endpoint else ""
+        return f"<S3Vfs s3://{self._bucket}/{self._prefix}{where}>"
+
+    # ---- the client and its errors ---------------------------------------------------
+
+    @property
+    def _s3(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                access_key, secret_key, token = self._credentials
+                options: dict[str, Any] = {}
+                if not (access_key and secret_key):
+                    options["signature_version"] = botocore.UNSIGNED
+                config = botocore.config.Config(
+                    region_name=self._region,
+                    max_pool_connections=max(10, 2 * self.concurrency),
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    connect_timeout=10,
+                    read_timeout=60,
+                    tcp_keepalive=True,
+                    s3={"addressing_style": "path"} if self._endpoint else {},
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
+                    **options,
+                )
+                session = boto3.session.Session(
+                    aws_access_key_id=access_key,
+                    aws_secret_access_key=secret_key,
+                    aws_session_token=token,
+                    region_name=self._region,
+                )
+                self._client = session.client("s3", endpoint_url=self._endpoint, config=config)
+            return self._client
+
+    def _call(
+        self, operation: str, path: str = "", tolerate: Collection[str] = (), **kwargs: Any
+    ) -> Any:
+        """Call a client method on the bucket; None when its error code is in ``tolerate``."""
+        try:
+            return getattr(self._s3, operation)(Bucket=self._bucket, **kwargs)
+        except Exception as exc:
+            if tolerate and _code(exc) in tolerate:
+                return None
+            raise self._error(exc, path) from exc
+
+    def _error(self, exc: BaseException, path: str = "") -> VfsError:
+        """Translate a botocore error: the one place that does."""
+        if isinstance(exc, VfsError):
+            return exc
+        where = f"{path}: " if path else ""
+        service = f"S3 at {self._endpoint or 'AWS'}"
+        if isinstance(exc, botocore.exceptions.ClientError):
+            code = _code(exc)
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            message = exc.response.get("Error", {}).get("Message") or code
+            if code == "NoSuchBucket":
+                return VfsNotFound(f"{service}: no bucket {self._bucket!r}")
+            if code in _NOT_FOUND or status == 404:
+                return VfsNotFound(f"{where}no such file or directory")
+            if code in _BAD_CREDENTIALS:
+                return VfsConnectionError(f"{service} refused the credentials: {message}")
+            if code == "AccessDenied" or status == 403:
+                return VfsPermission(f"{where}access denied by {service}: {message}")
+            if status >= 500 or code in ("SlowDown", "RequestTimeout"):
+                return VfsConnectionError(f"{service} failed: {code}: {message}")
+            return VfsError(f"{where}{service}: {code}: {message}")
+        if isinstance(
+            exc,
+            (
+                botocore.exceptions.ConnectionError,
+                botocore.exceptions.HTTPClientError,
+                botocore.exceptions.IncompleteReadError,
+                OSError,
+            ),
+        ):
+            return VfsConnectionError(f"{service}: connection failed: {exc}")
+        if isinstance(exc, botocore.exceptions.ParamValidationError):
+            return VfsPathError(f"{where}{exc}")
+        return VfsError(f"{where}{type(exc).__name__}: {exc}")
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="aft-s3")
+            return self._executor
+
+    # ---- keys ---------------------------------------------------------------------------
+
+    def _key(self, path: str) -> str:
+        rel = normalize(path)[1:]
+        return f"{self._prefix}/{rel}" if self._prefix and rel else self._prefix or rel
+
+    def _dir_key(self, path: str) -> str:
+        key = self._key(path)
+        return f"{key}/" if key else ""
+
+    def _head(self, key: str, path: str) -> dict[str, Any] | None:
+        return self._call("head_object", path, _NOT_FOUND, Key=key)
+
+    def _dir_exists(self, path: str) -> bool:
+        dir_key = self._dir_key(path)
+        if not dir_key:
+            return True
+        if self._call("list_objects_v2", path, Prefix=dir_key, MaxKeys=1).get("KeyCount"):
+            return True
+        # A marker is listed above; some servers (SeaweedFS) also answer for a directory
+        # that still shows in listings although its last key is gone.
+        return self._head(dir_key, path) is not None
+
+    def _lookup(self, path: str) -> FileInfo | None:
+        path = normalize(path)
+        if path == "/":
+            return FileInfo("/", True)
+        head = self._head(self._key(path), path)
+        if head is not None:
+            return FileInfo(path, False, head["ContentLength"], head["LastModified"].timestamp())
+        return FileInfo(path, True) if self._dir_exists(path) else None
+
+    def _check_parent(self, path: str) -> None:
+        """Raise unless ``path``'s parent is a directory."""
+        parent = posixpath.dirname(normalize(path))
+        if parent == "/" or self._dir_exists(parent):
+            return
+        if self._head(self._key(parent), parent) is not None:
+            raise VfsNotADirectory(f"{parent}: not a directory")
+        raise VfsNotFound(f"{parent}: no such directory")
+
+    # ---- primitives -----------------------------------------------------------------------
+
+    def stat(self, path: str) -> FileInfo:
+        info = self._lookup(path)
+        if info is None:
+            raise VfsNotFound(f"{normalize(path)}: no such file or directory")
+        return info
+
+    def listdir(self, path: str) -> list[FileInfo]:
+        path = normalize(path)
+        dir_key = self._dir_key(path)
+        entries: list[FileInfo] = []
+        marker = False
+        token: dict[str, str] = {}
+        while True:
+            page = self._call("list_objects_v2", path, Prefix=dir_key, Delimiter="/", **token)
+            for obj in page.get("Contents", ()):
+                name = obj["Key"][len(dir_key) :]
+                marker = marker or not name
+                if _plain(name):
+                    mtime = obj["LastModified"].timestamp()
+                    entries.append(FileInfo(join(path, name), False, obj["Size"], mtime))
+            for common in page.get("CommonPrefixes", ()):
+                name = common["Prefix"][len(dir_key) : -1]
+                if _plain(name):
+                    entries.append(FileInfo(join(path, name), True))
+            if not page.get("IsTruncated"):
+                break
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+        if not entries and not marker and path != "/":
+            info = self._lookup(path)
+            if info is None:
+                raise VfsNotFound(f"{path}: no such directory")
+            if not info.is_dir:
+                raise VfsNotADirectory(f"{path}: not a directory")
+        return entries
+
+    def open_read(self, path: str, offset: int = 0) -> BinaryIO:
+        path = normalize(path)
+        extra = {"Range": f"bytes={offset}-"} if offset > 0 else {}
+        try:
+            reply = self._call("get_object", path, ("InvalidRange",), Key=self._key(path), **extra)
+        except VfsNotFound:
+            if path != "/" and self._dir_exists(path):
+                raise VfsIsADirectory(f"{path}: is a directory") from None
+            raise
+        if reply is None:  # the offset is at or past the end
+            return io.BytesIO(b"")
+        return _Reader(self, path, reply["Body"])  # type: ignore[return-value]
+
+    def open_write(self, path: str) -> BinaryIO:
+        path = normalize(path)
+        if path == "/":
+            raise VfsIsADirectory("/: is a directory")
+        return _Writer(self, path, self._key(path))  # type: ignore[return-value]
+
+    def mkdir(self, path: str) -> None:
+        if self._lookup(path) is not None:
+            raise VfsExists(f"{normalize(path)}: already exists")
+        self._check_parent(path)
+        self._call("put_object", path, Key=self._dir_key(path), Body=b"")
+
+    def remove(self, path: str) -> None:
+        path = normalize(path)
+        key = self._key(path)
+        if path == "/" or self._head(key, path) is None:
+            if path == "/" or self._dir_exists(path):
+                raise VfsIsADirectory(f"{path}: is a directory")
+            raise VfsNotFound(f"{path}: no such file")
+        self._call("delete_object", path, Key=key)
+
+    def rmdir(self, path: str) -> None:
+        path = normalize(path)
+        if path == "/":
+            raise VfsPermission("/: the root cannot be removed")
+        dir_key = self._dir_key(path)
+        page = self._call("list_objects_v2", path, Prefix=dir_key, MaxKeys=2)
+        keys = [obj["Key"] for obj in page.get("Contents", ())]
+        if any(key != dir_key for key in keys):
+            raise VfsDirectoryNotEmpty(f"{path}: directory not empty")
+        if not keys:
+            info = self._lookup(path)
+            if info is None:
+                raise VfsNotFound(f"{path}: no such directory")
+            if not info.is_dir:
+                raise VfsNotADirectory(f"{path}: not a directory")
+        self._call("delete_object", path, Key=dir_key)
+
+    def rename(self, src: str, dst: str) -> None:
+        """Copy then delete: a directory moves key by key, so it is not atomic."""
+        src, dst = normalize(src), normalize(dst)
+        source = self.stat(src)
+        if src == dst:
+            return
+        if dst.startswith(src.rstrip("/") + "/"):
+            raise VfsPathError(f"cannot move {src} into itself ({dst})")
+        target = self._lookup(dst)
+        if target is not None and target.is_dir:
+            if not source.is_dir:
+                raise VfsIsADirectory(f"{dst}: is a directory")
+            self.rmdir(dst)  # only an empty directory may be replaced
+        elif target is not None and source.is_dir:
+            raise VfsNotADirectory(f"{dst}: not a directory")
+        if not source.is_dir:
+            self._copy(self._key(src), self._key(dst), source.size, dst)
+            self._call("delete_object", src, Key=self._key(src))
+            return
+        old, new = self._dir_key(src), self._dir_key(dst)
+        objects = self._objects(old, src)
+        self._call("put_object", dst, Key=new, Body=b"")
+        for obj in objects:
+            if obj["Key"].endswith("/"):  # a marker: some servers cannot copy those
+                self._call("put_object", dst, Key=new + obj["Key"][len(old) :], Body=b"")
+            else:
+                self._copy(obj["Key"], new + obj["Key"][len(old) :], obj["Size"], dst)
+        # Children before parents: servers with real directories (SeaweedFS) keep a
+        # directory whose contents are still there when it is deleted.
+        keys = sorted({obj["Key"] for obj in objects} | {old}, reverse=True)
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            self._call("delete_objects", src, Delete={"Objects": batch, "Quiet": True})
+
+    def _objects(self, prefix: str, path: str) -> list[dict[str, Any]]:
+        objects: list[dict[str, Any]] = []
+        token: dict[str, str] = {}
+        while True:
+            page = self._call("list_objects_v2", path, Prefix=prefix, **token)
+            objects += page.get("Contents", ())
+            if not page.get("IsTruncated"):
+                return objects
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+
+    def _copy(self, src_key: str, dst_key: str, size: int, path: str) -> None:
+        source = {"Bucket": self._bucket, "Key": src_key}
+        if size <= _MAX_COPY:
+            self._call("copy_object", path, Key=dst_key, CopySource=source)
+        else:  # a managed multipart copy
+            self._call("copy", path, Key=dst_key, CopySource=source)
+
+    # ---- optional operations ----------------------------------------------------------------
+
+    def checksum(self, path: str) -> tuple[str, str] | None:
+        """``("md5", etag)`` for an object uploaded in one piece, else None."""
+        path = normalize(path)
+        head = self._head(self._key(path), path) if path != "/" else None
+        if head is None:
+            raise VfsNotFound(f"{path}: no such file")
+        etag = head.get("ETag", "").strip('"')
+        encrypted = "SSECustomerAlgorithm" in head or head.get("ServerSideEncryption") == "aws:kms"
+        if len(etag) != 32 or "-" in etag or encrypted:
+            return None
+        return ("md5", etag)
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        if client is not None:
+            client.close()
+
+
+class _Reader(io.RawIOBase):
+    """The body of a ``GetObject``, its errors translated."""
+
+    def __init__(self, vfs: S3Vfs, path: str, body: Any) -> None:
+        super().__init__()
+        self._vfs, self._path, self._body = vfs, path, body
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return self._body.read(None if size is None or size < 0 else size)
+        except Exception as exc:
+            raise self._vfs._error(exc, self._path) from exc
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._body.readinto(buffer)
+        except Exception as exc:
+            raise self._vfs._error(exc, self._path) from exc
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+class _Writer(io.RawIOBase):
+    """Upload on close: one ``PutObject`` when small, else a multipart upload.
+
+    Full parts go up from the VFS's threads while the caller keeps writing, at most
+    ``concurrency`` at a time (so memory stays bounded). Leaving a ``with`` block with
+    an exception, :meth:`abort`, or dropping the stream unclosed uploads nothing.
+    """
+
+    def __init__(self, vfs: S3Vfs, path: str, key: str) -> None:
+        super().__init__()
+        self._vfs, self._path, self._key = vfs, path, key
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[Future[dict[str, Any]]] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError("write to a closed S3 upload")
+        self._buffer += data
+        try:
+            while len(self._buffer) >= self._next_part_size():
+                self._send_part(self._next_part_size())
+        except BaseException:
+            self.abort()
+            raise
+        return memoryview(data).nbytes
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if self._upload_id is None:
+                self._vfs._call("put_object", self._path, Key=self._key, Body=bytes(self._buffer))
+            else:
+                if self._buffer:
+                    self._send_part(len(self._buffer))
+                parts = [part.result() for part in self._parts]
+                self._vfs._call(
+                    "complete_multipart_upload",
+                    self._path,
+                    Key=self._key,
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": parts},
+                )
+        except BaseException:
+            self.abort()
+            raise
+        self._buffer = bytearray()
+        super().close()
+
+    def abort(self) -> None:
+        """Discard everything written; nothing appears under the key."""
+        if self.closed:
+            return
+        self._buffer = bytearray()
+        for part in self._parts:
+            part.cancel()
+        wait(self._parts)
+        if self._upload_id is not None:
+            with contextlib.suppress(VfsError):
+                self._vfs._call(
+                    "abort_multipart_upload", self._path, Key=self._key, UploadId=self._upload_id
+                )
+        super().close()
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:
+        if not self.closed:
+            with contextlib.suppress(Exception):
+                self.abort()
+
+    def _next_part_size(self) -> int:
+        return min(self._vfs.part_size << (len(self._parts) // 1000), _MAX_PART)
+
+    def _send_part(self, size: int) -> None:
+        if self._upload_id is None:
+            reply = self._vfs._call("create_multipart_upload", self._path, Key=self._key)
+            self._upload_id = reply["UploadId"]
+        if len(self._parts) >= self._vfs.concurrency:
+            self._parts[-self._vfs.concurrency].result()  # wait for room (and fail early)
+        body = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        number = len(self._parts) + 1
+        # The task holds no reference to the stream, so an abandoned one is collected
+        # (and aborted) at once.
+        part = functools.partial(
+            self._vfs._call,
+            "upload_part",
+            self._path,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+        )
+        self._parts.append(self._vfs._pool().submit(_upload_part, part, number, body))
+
+
+def _upload_part(call: Callable[..., Any], number: int, body: bytes) -> dict[str, Any]:
+    return {"PartNumber": number, "ETag": call(Body=body)["ETag"]}
+
+
+def _code(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _plain(name: str) -> bool:
+    """A key part usable as one VFS name (not empty, no ``/``, not ``.`` or ``..``)."""
+    return name not in ("", ".", "..") and "/" not in name

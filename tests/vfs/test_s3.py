@@ -1,0 +1,323 @@
+"""The S3 VFS against a real SeaweedFS, directly and through a TCP proxy the tests cut."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import secrets
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from aft.exceptions import VfsConnectionError, VfsError, VfsNotFound
+from aft.vfs import open_vfs
+from aft.vfs.base import Vfs, copy_file
+from aft.vfs.disk import DiskVfs
+from aft.vfs.s3 import MiB, S3Vfs
+from tests.servers.seaweedfs import S3Server
+from tests.vfs.contract import VfsContract, VfsFactory, names, payload
+
+
+class TestS3Contract(VfsContract):
+    """A prefix of a shared bucket per VFS."""
+
+    real_dirs = False
+
+    @pytest.fixture
+    def vfs_factory(self, s3_server: S3Server, s3_bucket: str) -> Iterator[VfsFactory]:
+        made: list[Vfs] = []
+
+        def make() -> Vfs:
+            target = s3_server.target(s3_bucket, f"runs/{secrets.token_hex(4)}")
+            made.append(open_vfs("S3", target, s3_server.payload))
+            return made[-1]
+
+        yield make
+        for vfs in made:
+            vfs.close()
+
+
+class TestS3BucketRootContract(TestS3Contract):
+    """A whole bucket per VFS."""
+
+    @pytest.fixture
+    def vfs_factory(self, s3_server: S3Server) -> Iterator[VfsFactory]:
+        made: list[Vfs] = []
+
+        buckets: list[str] = []
+
+        def make() -> Vfs:
+            buckets.append(s3_server.new_bucket())
+            made.append(open_vfs("S3", s3_server.target(buckets[-1]), s3_server.payload))
+            return made[-1]
+
+        yield make
+        for vfs in made:
+            vfs.close()
+        for bucket in buckets:
+            s3_server.drop_bucket(bucket)
+
+
+@pytest.fixture
+def s3(s3_server: S3Server, s3_bucket: str) -> Iterator[S3Vfs]:
+    vfs = S3Vfs.from_target(s3_server.target(s3_bucket), s3_server.payload)
+    vfs.part_size = 5 * MiB  # the smallest S3 allows: multipart tests stay small
+    yield vfs
+    vfs.close()
+
+
+# ---- targets ------------------------------------------------------------------------
+
+
+def test_from_target_reads_every_part() -> None:
+    vfs = S3Vfs.from_target(
+        "s3://bucket/some/prefix/?endpoint=http://127.0.0.1:1&region=eu-west-1",
+        {"accessKeyId": "AK", "secretAccessKey": "TOPSECRET"},
+    )
+    assert repr(vfs) == "<S3Vfs s3://bucket/some/prefix at http://127.0.0.1:1>"
+    assert (vfs._key("/a/b"), vfs._dir_key("/"), vfs._region) == (
+        "some/prefix/a/b",
+        "some/prefix/",
+        "eu-west-1",
+    )
+    assert S3Vfs.from_target("s3://bucket", {})._key("/a") == "a"
+
+
+@pytest.mark.parametrize(
+    "target", ["sftp://b/", "s3:///prefix", "s3://b/?colour=blue", "s3://b/../x"]
+)
+def test_bad_targets_are_refused(target: str) -> None:
+    with pytest.raises(VfsError):
+        S3Vfs.from_target(target, {})
+
+
+# ---- errors and credentials -----------------------------------------------------------
+
+
+def test_wrong_secret_is_a_connection_error_that_hides_it(
+    s3_server: S3Server, s3_bucket: str
+) -> None:
+    wrong = "Wr0ng-" + secrets.token_hex(12)
+    vfs = open_vfs(
+        "S3",
+        s3_server.target(s3_bucket),
+        {"accessKeyId": s3_server.access_key, "secretAccessKey": wrong},
+    )
+    with pytest.raises(VfsConnectionError, match="credentials") as caught:
+        vfs.listdir("/")
+    assert wrong not in str(caught.value) and wrong not in repr(vfs)
+    vfs.close()
+
+
+def test_missing_bucket_is_not_found(s3_server: S3Server) -> None:
+    with open_vfs("S3", s3_server.target("aft-no-such-bucket"), s3_server.payload) as vfs:
+        with pytest.raises(VfsNotFound, match="aft-no-such-bucket"):
+            vfs.listdir("/")
+
+
+def test_unreachable_endpoint_is_a_connection_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    with open_vfs("S3", f"s3://b?endpoint=http://127.0.0.1:{port}", {}) as vfs:
+        with pytest.raises(VfsConnectionError):
+            vfs.stat("/x")
+
+
+# ---- objects, prefixes and uploads ----------------------------------------------------
+
+
+def test_directories_are_prefixes(s3: S3Vfs, s3_server: S3Server, s3_bucket: str) -> None:
+    s3.write_bytes("/a/b/c.txt", b"x")  # no mkdir needed in an object store
+    assert s3.isdir("/a") and s3.isdir("/a/b")
+    assert [(i.path, i.is_dir) for i in s3.walk("/")] == [
+        ("/a", True),
+        ("/a/b", True),
+        ("/a/b/c.txt", False),
+    ]
+    s3.mkdir("/m")
+    keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert sorted(keys) == ["a/b/c.txt", "m/"]
+    s3.rmdir("/m")
+    assert names(s3) == ["a"]
+
+
+def test_small_objects_have_an_md5_checksum(s3: S3Vfs) -> None:
+    s3.write_bytes("/f", b"hello")
+    assert s3.checksum("/f") == ("md5", hashlib.md5(b"hello").hexdigest())
+
+
+def test_big_stream_goes_up_in_parts(s3: S3Vfs, s3_server: S3Server, s3_bucket: str) -> None:
+    data = payload(12 * MiB + 5)
+    with s3.open_write("/big") as f:
+        for start in range(0, len(data), MiB):
+            f.write(data[start : start + MiB])
+        assert not s3.exists("/big")  # nothing visible before close
+    assert s3.read_bytes("/big") == data
+    assert s3.checksum("/big") is None  # a multipart ETag is no MD5
+    assert s3_server.client().head_object(Bucket=s3_bucket, Key="big")["ETag"].endswith('-3"')
+
+
+@pytest.mark.parametrize("size", [100, 7 * MiB])
+def test_an_error_inside_the_block_uploads_nothing(
+    s3: S3Vfs, s3_server: S3Server, s3_bucket: str, size: int
+) -> None:
+    with pytest.raises(RuntimeError):
+        with s3.open_write("/f") as f:
+            f.write(payload(size))
+            raise RuntimeError("the source failed")
+    assert not s3.exists("/f")
+    assert not s3_server.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
+
+
+def test_an_unclosed_stream_uploads_nothing(s3: S3Vfs, s3_server: S3Server, s3_bucket: str) -> None:
+    f = s3.open_write("/f")
+    f.write(payload(6 * MiB))
+    del f
+    gc.collect()
+    assert not s3.exists("/f")
+    assert not s3_server.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
+
+
+# ---- cut connections ----------------------------------------------------------------
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1 that resets every connection after ``limit`` bytes.
+
+    ``direction`` is ``"up"`` (client to server) or ``"down"``. After the cut the proxy
+    refuses new connections, unless ``heal`` is set: then it goes on forwarding.
+    """
+
+    def __init__(self, port: int, limit: int, direction: str, heal: bool = False) -> None:
+        self.upstream, self.limit, self.direction, self.heal = port, limit, direction, heal
+        self.cut_done = threading.Event()
+        self._counted = 0
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            with self._lock:
+                self._sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, "up"), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, "down"), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, direction: str) -> None:
+        try:
+            while data := source.recv(65536):
+                if direction == self.direction and not self.cut_done.is_set():
+                    with self._lock:
+                        self._counted += len(data)
+                        over = self._counted > self.limit
+                    if over:
+                        self.cut()
+                        return
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """Reset every open connection (and stop listening unless healing)."""
+        self.cut_done.set()
+        if not self.heal:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:  # shutdown wakes the pumps blocked on it; close then resets
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close(self) -> None:
+        self.heal = False
+        self.cut()
+
+
+Proxied = Callable[..., tuple[CuttingProxy, S3Vfs]]
+
+
+@pytest.fixture
+def proxied(s3_server: S3Server, s3_bucket: str) -> Iterator[Proxied]:
+    """``open(limit, direction, heal)`` -> (proxy, S3Vfs through it)."""
+    opened: list[tuple[CuttingProxy, Vfs]] = []
+
+    def open_(limit: int, direction: str, heal: bool = False) -> tuple[CuttingProxy, S3Vfs]:
+        proxy = CuttingProxy(int(s3_server.endpoint.rsplit(":", 1)[1]), limit, direction, heal)
+        vfs = S3Vfs.from_target(
+            s3_server.target(s3_bucket, endpoint=proxy.endpoint), s3_server.payload
+        )
+        vfs.part_size = 5 * MiB
+        opened.append((proxy, vfs))
+        return proxy, vfs
+
+    yield open_
+    for proxy, vfs in opened:
+        vfs.close()
+        proxy.close()
+
+
+@pytest.mark.parametrize("size", [3 * MiB, 16 * MiB], ids=["single", "multipart"])
+def test_connection_cut_mid_upload(proxied: Proxied, s3: S3Vfs, tmp_path: Path, size: int) -> None:
+    """copy_file fails loudly; no object, not even a pending multipart upload, appears."""
+    disk = DiskVfs(tmp_path)
+    disk.write_bytes("/src", payload(size))
+    proxy, remote = proxied(size // 2, "up")
+    with pytest.raises(VfsConnectionError):
+        copy_file(disk, "/src", remote, "/dst", retries=0)
+    assert proxy.cut_done.is_set()
+    assert names(s3) == []
+
+
+def test_connection_cut_mid_download(proxied: Proxied, s3: S3Vfs, tmp_path: Path) -> None:
+    data = payload(8 * MiB)
+    s3.write_bytes("/src", data)
+    proxy, remote = proxied(2 * MiB, "down")
+    disk = DiskVfs(tmp_path)
+    with pytest.raises(VfsConnectionError):
+        copy_file(remote, "/src", disk, "/dst", retries=1, backoff=0)
+    assert proxy.cut_done.is_set()
+    assert names(disk) == []  # neither the final name nor the temporary one
+
+
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_a_cut_connection_is_replaced(
+    proxied: Proxied, s3: S3Vfs, tmp_path: Path, direction: str
+) -> None:
+    """After one cut the next attempt reconnects, and the copy arrives whole."""
+    data = payload(12 * MiB)
+    disk = DiskVfs(tmp_path)
+    disk.write_bytes("/src", data)
+    s3.write_bytes("/src", data)
+    proxy, remote = proxied(4 * MiB, direction, heal=True)
+    if direction == "up":
+        copy_file(disk, "/src", remote, "/dst", backoff=0)
+        assert s3.read_bytes("/dst") == data
+    else:
+        copy_file(remote, "/src", disk, "/dst", backoff=0)
+        assert disk.read_bytes("/dst") == data
+    assert proxy.cut_done.is_set()
+    assert remote.listdir("/")
