@@ -375,3 +375,27 @@ def _pump(reader: BinaryIO, writer: BinaryIO) -> int:
         writer.write(chunk)
         total += len(chunk)
     return total
+
+
+def copy_tree(
+    src: Vfs, src_path: str, dst: Vfs, dst_path: str, *, use_temp_name: bool = True
+) -> int:
+    """Copy the directory ``src_path`` and everything below it to ``dst_path``.
+
+    Directories are made first, then each file goes through :func:`copy_file`.
+
+    Returns:
+        How many files were copied.
+    """
+    root, target = normalize(src_path), normalize(dst_path)
+    dst.makedirs(target)
+    files = []
+    for info in src.walk(root):
+        relative = info.path[len(root) :].lstrip("/")
+        if info.is_dir:
+            dst.makedirs(join(target, relative))
+        else:
+            files.append((info.path, join(target, relative)))
+    for source, destination in files:
+        copy_file(src, source, dst, destination, use_temp_name=use_temp_name)
+    return len(files)

@@ -9,6 +9,7 @@ apt-get when missing. A missing prerequisite fails the tests with the reason: ne
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -26,6 +27,10 @@ import pytest
 
 SSHD = "/usr/sbin/sshd"
 START_TIMEOUT = 20.0
+
+
+class SshdError(RuntimeError):
+    """sshd could not be started."""
 
 
 @dataclass(frozen=True)
@@ -73,13 +78,13 @@ class SshdServer:
 def _run(*args: str, stdin: str | None = None) -> str:
     done = subprocess.run(args, input=stdin, capture_output=True, text=True, check=False)
     if done.returncode:
-        pytest.fail(f"{' '.join(args[:3])} failed ({done.returncode}): {done.stderr.strip()}")
+        raise SshdError(f"{' '.join(args[:3])} failed ({done.returncode}): {done.stderr.strip()}")
     return done.stdout
 
 
 def _ensure_prerequisites() -> None:
     if os.geteuid() != 0:
-        pytest.fail(
+        raise SshdError(
             "the sshd fixture needs root: it runs OpenSSH sshd with privilege separation and "
             "creates a test user with a password"
         )
@@ -91,7 +96,7 @@ def _ensure_prerequisites() -> None:
             subprocess.run(["apt-get", "update"], capture_output=True, env=env, check=False)
             done = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
         if done.returncode or not os.path.exists(SSHD):
-            pytest.fail(
+            raise SshdError(
                 f"{SSHD} is missing and apt-get could not install openssh-server: "
                 f"{done.stderr.strip()[-500:]}"
             )
@@ -181,6 +186,20 @@ Subsystem sftp internal-sftp
 @pytest.fixture(scope="session")
 def sshd_server() -> Iterator[SshdServer]:
     """A running sshd for the whole session (one per xdist worker)."""
+    try:
+        with running_sshd() as server:
+            yield server
+    except SshdError as exc:
+        pytest.fail(str(exc))
+
+
+@contextlib.contextmanager
+def running_sshd(ciphers: str | None = None) -> Iterator[SshdServer]:
+    """Start sshd (optionally offering only ``ciphers``) for the block; also used by benchmarks.
+
+    Raises:
+        SshdError: with sshd's own words when it does not start.
+    """
     _ensure_prerequisites()
     state = Path(tempfile.mkdtemp(prefix="aft-sshd-"))
     state.chmod(0o711)
@@ -217,7 +236,8 @@ def sshd_server() -> Iterator[SshdServer]:
         for _attempt in range(5):
             port = _free_port()
             config = state / "sshd_config"
-            config.write_text(CONFIG.format(port=port, state=state, user=user))
+            extra = f"Ciphers {ciphers}\n" if ciphers else ""
+            config.write_text(CONFIG.format(port=port, state=state, user=user) + extra)
             with open(log, "wb") as out:
                 proc = subprocess.Popen(
                     [SSHD, "-D", "-e", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT
@@ -229,7 +249,9 @@ def sshd_server() -> Iterator[SshdServer]:
             if "Address already in use" not in log.read_text(errors="replace"):
                 break
         if proc is None:
-            pytest.fail(f"sshd did not start: {log.read_text(errors='replace').strip()[-1000:]}")
+            raise SshdError(
+                f"sshd did not start: {log.read_text(errors='replace').strip()[-1000:]}"
+            )
         yield SshdServer(
             host="127.0.0.1",
             port=port,

@@ -302,3 +302,19 @@ def test_symlink_targets_are_vfs_paths(tmp_path: Path) -> None:
         with pytest.raises(VfsPathError):
             vfs.symlink(target, "/l2")
     assert not os.path.lexists(root / "l2")
+
+
+def test_copy_tree_between_two_disk_vfs(tmp_path):
+    from aft.vfs.base import copy_tree
+    from aft.vfs.disk import DiskVfs
+
+    (tmp_path / "a" / "tree" / "deep").mkdir(parents=True)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "tree" / "one.txt").write_text("1")
+    (tmp_path / "a" / "tree" / "deep" / "two.bin").write_bytes(b"\0" * 70000)
+    (tmp_path / "a" / "tree" / "empty").mkdir()
+    src, dst = DiskVfs(str(tmp_path / "a")), DiskVfs(str(tmp_path / "b"))
+    assert copy_tree(src, "/tree", dst, "/copy") == 2
+    assert (tmp_path / "b" / "copy" / "one.txt").read_text() == "1"
+    assert (tmp_path / "b" / "copy" / "deep" / "two.bin").stat().st_size == 70000
+    assert (tmp_path / "b" / "copy" / "empty").is_dir()
