@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins: list[str] = ["tests.servers.sshd", "tests.servers.ftpd", "tests.servers.seaweedfs"]
+pytest_plugins: list[str] = [
+    "tests.servers.sshd",
+    "tests.servers.ftpd",
+    "tests.servers.seaweedfs",
+    "tests.servers.azurite",
+    "tests.servers.gcs",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,453 @@
+"""Azure Blob Storage as a VFS, on ``azure-storage-blob``.
+
+Target ``azure://account/container/prefix?endpoint=URL``: without ``endpoint`` the
+account's public endpoint ``https://{account}.blob.core.windows.net`` is used; for
+Azurite give ``endpoint=http://127.0.0.1:10000/devstoreaccount1``. Payload
+``{"key": ...}`` (the account key) or ``{"sas": ...}`` (a SAS token); with neither,
+the container is read anonymously. Neither credential ever shows in a message or
+``repr``.
+
+Directories are blob-name prefixes: a directory exists when a blob lies below it or a
+zero-byte ``dir/`` marker exists; :meth:`AzureVfs.mkdir` writes such a marker and
+:meth:`AzureVfs.rmdir` removes it. Like the store itself, writing or renaming to
+``a/b/c`` needs no directory ``a/b`` first; only ``mkdir`` insists on an existing
+parent. Files are block blobs: a stream from :meth:`AzureVfs.open_write` stages blocks
+and commits the block list on close, so nothing appears under the name until the
+upload is complete (``atomic_writes``). Times are the blobs' ``Last-Modified``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import io
+import itertools
+import posixpath
+import re
+import secrets
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO, cast
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import (
+    BlobBlock,
+    BlobClient,
+    BlobPrefix,
+    BlobProperties,
+    BlobServiceClient,
+    ContainerClient,
+    ContentSettings,
+    LinearRetry,
+    StorageStreamDownloader,
+)
+
+from aft.exceptions import (
+    VfsConnectionError,
+    VfsDirectoryNotEmpty,
+    VfsError,
+    VfsExists,
+    VfsIsADirectory,
+    VfsNotADirectory,
+    VfsNotFound,
+    VfsPathError,
+    VfsPermission,
+)
+from aft.models import FileInfo
+from aft.vfs.base import Vfs, join, normalize
+
+MiB = 1024 * 1024
+#: Bytes per staged block, and per ranged GET when reading.
+BLOCK_SIZE = 8 * MiB
+_MASK = "********"
+_SAS_SIGNATURE = re.compile(r"(?i)\bsig=[^&\s'\"]+")
+
+
+class AzureVfs(Vfs):
+    """One container of an Azure storage account, or a name prefix inside it.
+
+    Args:
+        container: the container's client (holding the credential); the VFS closes it.
+        prefix: blob-name prefix that is this VFS's root (``""`` for the whole container).
+        secrets: credential strings to mask in every error message.
+    """
+
+    type_name = "Azure"
+    atomic_writes = True
+
+    def __init__(
+        self, container: ContainerClient, prefix: str = "", secrets: Iterable[str] = ()
+    ) -> None:
+        prefix = normalize(prefix).strip("/")
+        self._container = container
+        self._prefix = f"{prefix}/" if prefix else ""
+        self._secrets = tuple(s for s in secrets if s)
+        self.block_size = BLOCK_SIZE
+
+    @classmethod
+    def from_target(cls, target: str, payload: dict[str, Any]) -> AzureVfs:
+        """Open ``azure://account/container/prefix?endpoint=URL`` with ``{"key"|"sas": ...}``.
+
+        Raises:
+            VfsError: for a malformed target or key (never quoting the credential).
+        """
+        url = urlsplit(target)
+        container, _, prefix = unquote(url.path).lstrip("/").partition("/")
+        if url.scheme.lower() != "azure" or not url.netloc or not container:
+            raise VfsError(
+                f"an Azure target looks like azure://account/container/prefix, not {target!r}"
+            )
+        query = parse_qs(url.query)
+        if unknown := set(query) - {"endpoint"}:
+            raise VfsError(f"unknown Azure target option(s): {', '.join(sorted(unknown))}")
+        account = url.netloc
+        endpoint = query.get("endpoint", [f"https://{account}.blob.core.windows.net"])[0]
+        key, sas = payload.get("key") or "", payload.get("sas") or ""
+        credential: Any = None
+        if key:
+            try:
+                base64.b64decode(key, validate=True)
+            except (binascii.Error, TypeError, ValueError):
+                raise VfsError("the Azure account key in the payload is not base64") from None
+            credential = {"account_name": account, "account_key": key}
+        elif sas:
+            credential = str(sas).lstrip("?")
+        service = BlobServiceClient(
+            endpoint.rstrip("/"),
+            credential=credential,
+            retry_policy=LinearRetry(backoff=1, retry_total=2, random_jitter_range=1),
+            max_single_get_size=BLOCK_SIZE,
+            max_chunk_get_size=BLOCK_SIZE,
+        )
+        return cls(service.get_container_client(container), prefix, (key, sas))
+
+    def __repr__(self) -> str:
+        return f"<AzureVfs {self._container.url.split('?')[0]}/{self._prefix}>"
+
+    # ---- errors: the one place that knows azure.core's ---------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, path: str) -> Iterator[None]:
+        """Translate the Azure errors raised inside the block into :mod:`aft.exceptions`."""
+        try:
+            yield
+        except AzureError as exc:
+            raise self._translate(exc, path) from None
+
+    def _translate(self, exc: AzureError, path: str) -> VfsError:
+        status = getattr(exc, "status_code", None)
+        code = getattr(exc, "error_code", None)
+        code = getattr(code, "value", code)
+        reason = (str(exc.message or "").strip().splitlines() or [type(exc).__name__])[0]
+        service = f"Azure at {self._container.primary_hostname}"
+        detail = f" ({code or 'HTTP'} {status})" if status else ""
+        if code == "ContainerNotFound":
+            return VfsNotFound(f"{service}: no container {self._container.container_name!r}")
+        if isinstance(exc, ResourceNotFoundError) or status == 404:
+            return VfsNotFound(f"{path}: no such file or directory")
+        if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
+            return VfsPermission(
+                self._scrub(f"{path}: {service} refused the credentials: {reason}{detail}")
+            )
+        if isinstance(exc, ResourceExistsError):
+            return VfsExists(self._scrub(f"{path}: {reason}{detail}"))
+        if isinstance(exc, (ServiceRequestError, ServiceResponseError)) or (status or 0) >= 500:
+            return VfsConnectionError(self._scrub(f"{path}: {service}: {reason}{detail}"))
+        return VfsError(self._scrub(f"{path}: {service}: {reason}{detail}"))
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, _MASK)
+        return _SAS_SIGNATURE.sub("sig=" + _MASK, text)
+
+    # ---- names ------------------------------------------------------------------
+
+    def _key(self, path: str) -> str:
+        """The blob name of normalised ``path`` (the prefix itself for the root)."""
+        return self._prefix + path[1:]
+
+    def _dir_key(self, path: str) -> str:
+        """The name prefix of the blobs below directory ``path`` (its marker's name)."""
+        return self._prefix if path == "/" else self._key(path) + "/"
+
+    def _blob(self, name: str) -> BlobClient:
+        return self._container.get_blob_client(name)
+
+    def _head(self, path: str) -> BlobProperties | None:
+        with self._errors(path):
+            try:
+                return self._blob(self._key(path)).get_blob_properties()
+            except ResourceNotFoundError:
+                return None
+
+    def _below(self, path: str, limit: int | None = None) -> list[BlobProperties]:
+        """Up to ``limit`` blobs below directory ``path``, in name order (its marker first)."""
+        with self._errors(path):
+            blobs = self._container.list_blobs(
+                name_starts_with=self._dir_key(path), results_per_page=limit
+            )
+            return list(itertools.islice(blobs, limit))
+
+    def _lookup(self, path: str) -> FileInfo | None:
+        if path == "/":
+            return FileInfo("/", True)
+        props = self._head(path)
+        if props is not None:
+            return FileInfo(path, False, props.size, _mtime(props))
+        below = self._below(path, 1)
+        if not below:
+            return None
+        return FileInfo(
+            path, True, 0, _mtime(below[0]) if below[0].name == self._dir_key(path) else 0.0
+        )
+
+    # ---- primitives -------------------------------------------------------------
+
+    def stat(self, path: str) -> FileInfo:
+        path = normalize(path)
+        info = self._lookup(path)
+        if info is None:
+            raise VfsNotFound(f"{path}: no such file or directory")
+        return info
+
+    def listdir(self, path: str) -> list[FileInfo]:
+        path = normalize(path)
+        dir_key = self._dir_key(path)
+        entries: list[FileInfo] = []
+        marker = False
+        with self._errors(path):
+            for item in self._container.walk_blobs(name_starts_with=dir_key, delimiter="/"):
+                name = item.name[len(dir_key) :]
+                marker = marker or not name
+                if isinstance(item, BlobPrefix):
+                    if _plain(name[:-1]):
+                        entries.append(FileInfo(join(path, name), True))
+                elif _plain(name):
+                    entries.append(FileInfo(join(path, name), False, item.size, _mtime(item)))
+        if not entries and not marker and not self.stat(path).is_dir:
+            raise VfsNotADirectory(f"{path}: not a directory")
+        return entries
+
+    def open_read(self, path: str, offset: int = 0) -> BinaryIO:
+        path = normalize(path)
+        with self._file_op(path):
+            try:
+                download = self._blob(self._key(path)).download_blob(offset=max(offset, 0) or None)
+            except HttpResponseError as exc:
+                if exc.status_code != 416:
+                    raise
+                return io.BytesIO(b"")  # the offset is past the end
+        return cast(BinaryIO, io.BufferedReader(_Reader(self, path, download), self.block_size))
+
+    def open_write(self, path: str) -> BinaryIO:
+        path = normalize(path)
+        if path == "/" or self._below(path, 1):
+            raise VfsIsADirectory(f"{path}: is a directory")
+        return cast(BinaryIO, _Writer(self, path, self._blob(self._key(path))))
+
+    def mkdir(self, path: str) -> None:
+        path = normalize(path)
+        if self._lookup(path) is not None:
+            raise VfsExists(f"{path}: already exists")
+        parent = posixpath.dirname(path)
+        if not self.stat(parent).is_dir:
+            raise VfsNotADirectory(f"{parent}: not a directory")
+        with self._errors(path):
+            self._container.upload_blob(self._dir_key(path), b"", overwrite=True)
+
+    def remove(self, path: str) -> None:
+        path = normalize(path)
+        with self._file_op(path):
+            self._blob(self._key(path)).delete_blob()
+
+    def rmdir(self, path: str) -> None:
+        path = normalize(path)
+        if path == "/":
+            raise VfsPermission("/: the root cannot be removed")
+        dir_key = self._dir_key(path)
+        below = self._below(path, 2)
+        if any(blob.name != dir_key for blob in below):
+            raise VfsDirectoryNotEmpty(f"{path}: directory not empty")
+        if not below:
+            self.stat(path)  # VfsNotFound when nothing is there
+            raise VfsNotADirectory(f"{path}: not a directory")
+        with self._errors(path):
+            self._blob(dir_key).delete_blob()
+
+    def rename(self, src: str, dst: str) -> None:
+        """Server-side copy, then delete: a directory moves blob by blob, so not atomically."""
+        src, dst = normalize(src), normalize(dst)
+        source = self.stat(src)
+        if src == dst:
+            return
+        if dst.startswith(src.rstrip("/") + "/"):
+            raise VfsPathError(f"cannot move {src} into itself ({dst})")
+        target = self._lookup(dst)
+        if target is not None and target.is_dir:
+            if not source.is_dir:
+                raise VfsIsADirectory(f"{dst}: is a directory")
+            self.rmdir(dst)  # only an empty directory may be replaced
+        elif target is not None and source.is_dir:
+            raise VfsNotADirectory(f"{dst}: not a directory")
+        if not source.is_dir:
+            self._move(self._key(src), self._key(dst), src)
+            return
+        old, new = self._dir_key(src), self._dir_key(dst)
+        blobs = self._below(src)
+        with self._errors(dst):
+            self._container.upload_blob(new, b"", overwrite=True)
+        for blob in blobs:
+            if blob.name != old:
+                self._move(blob.name, new + blob.name[len(old) :], src)
+        if blobs and blobs[0].name == old:
+            with self._errors(src):
+                self._blob(old).delete_blob()
+
+    def checksum(self, path: str) -> tuple[str, str] | None:
+        """``("md5", hex)`` from the blob's Content-MD5, when it has one."""
+        path = normalize(path)
+        props = self._head(path) if path != "/" else None
+        if props is None:
+            raise VfsNotFound(f"{path}: no such file")
+        md5 = props.content_settings.content_md5
+        return ("md5", bytes(md5).hex()) if md5 else None
+
+    def close(self) -> None:
+        self._container.close()
+
+    # ---- helpers ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _file_op(self, path: str) -> Iterator[None]:
+        """Like :meth:`_errors`, for a file: the root or a directory raise VfsIsADirectory."""
+        if path == "/":
+            raise VfsIsADirectory("/: is a directory")
+        try:
+            with self._errors(path):
+                yield
+        except VfsNotFound:
+            if self._below(path, 1):
+                raise VfsIsADirectory(f"{path}: is a directory") from None
+            raise
+
+    def _move(self, old: str, new: str, path: str) -> None:
+        source, target = self._blob(old), self._blob(new)
+        with self._errors(path):
+            status = str(target.start_copy_from_url(source.url)["copy_status"])
+            while status == "pending":
+                time.sleep(0.1)
+                status = str(target.get_blob_properties().copy.status)
+            if status != "success":
+                raise VfsError(f"{path}: the server-side copy ended as {status}")
+            source.delete_blob()
+
+
+def _mtime(props: BlobProperties) -> float:
+    return props.last_modified.timestamp() if props.last_modified else 0.0
+
+
+def _plain(name: str) -> bool:
+    """A name part usable as one VFS name (not empty, no ``/``, not ``.`` or ``..``)."""
+    return name not in ("", ".", "..") and "/" not in name
+
+
+class _Reader(io.RawIOBase):
+    """A blob download as a raw stream, its errors translated."""
+
+    def __init__(self, vfs: AzureVfs, path: str, download: StorageStreamDownloader[bytes]) -> None:
+        super().__init__()
+        self._vfs, self._path, self._download = vfs, path, download
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with self._vfs._errors(self._path):
+            data = self._download.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readall(self) -> bytes:
+        with self._vfs._errors(self._path):
+            return self._download.read()
+
+
+class _Writer(io.RawIOBase):
+    """Stages a block per ``block_size`` bytes and commits the block list on :meth:`close`.
+
+    Leaving a ``with`` block with an exception, :meth:`abort`, or dropping the stream
+    unclosed commits nothing: staged blocks that no blob uses are discarded by the service.
+    """
+
+    def __init__(self, vfs: AzureVfs, path: str, blob: BlobClient) -> None:
+        super().__init__()
+        self._vfs, self._path, self._blob = vfs, path, blob
+        self._buffer = bytearray()
+        self._blocks: list[BlobBlock] = []
+        self._md5 = hashlib.md5()
+        self._id = secrets.token_hex(8)  # block ids unique to this upload
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError("write to a closed Azure upload")
+        self._buffer += data
+        self._md5.update(data)
+        size = self._vfs.block_size
+        try:
+            while len(self._buffer) >= size:
+                self._stage(bytes(self._buffer[:size]))
+                del self._buffer[:size]
+        except BaseException:
+            self.abort()
+            raise
+        return memoryview(data).nbytes
+
+    def _stage(self, data: bytes) -> None:
+        block_id = f"{self._id}-{len(self._blocks):06d}"
+        with self._vfs._errors(self._path):
+            self._blob.stage_block(block_id, data, validate_content=True)
+        self._blocks.append(BlobBlock(block_id))
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if self._buffer:
+                self._stage(bytes(self._buffer))
+            with self._vfs._errors(self._path):
+                settings = ContentSettings(content_md5=bytearray(self._md5.digest()))
+                self._blob.commit_block_list(self._blocks, content_settings=settings)
+        except BaseException:
+            self.abort()
+            raise
+        self._buffer = bytearray()
+        super().close()
+
+    def abort(self) -> None:
+        """Discard everything written; nothing appears under the name."""
+        self._buffer = bytearray()
+        super().close()
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:
+        if not self.closed:
+            self.abort()
