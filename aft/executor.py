@@ -134,7 +134,14 @@ class Executor:
             masker=masker,
             allow_exec=self._allow_exec,
         )
-        vfs = VfsHost(library=self._vfs_library, log=host.log, reveal=masker.reveal, halt=halt)
+        vfs = VfsHost(
+            library=self._vfs_library,
+            log=host.log,
+            reveal=masker.reveal,
+            halt=halt,
+            secret=self._secret,
+            mask=masker,
+        )
         engine = Engine(host.functions(vfs.functions()))
         error = error_line = None
         try:
