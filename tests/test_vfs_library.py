@@ -98,3 +98,22 @@ def test_vfs_commands(run_aft, tmp_path, aft_home):
     assert bad.returncode == 1 and "pin" in bad.stderr and "Traceback" not in bad.stderr
     missing = run_aft("vfs", "test", "nothing")
     assert missing.returncode == 1 and "no VFS named 'nothing'" in missing.stderr
+
+
+def test_a_missing_backend_library_names_its_extra(monkeypatch):
+    import sys
+
+    from aft.exceptions import MissingExtra
+    from aft.vfs import backend_class
+
+    monkeypatch.delitem(sys.modules, "aft.vfs.sftp", raising=False)
+    monkeypatch.setitem(sys.modules, "paramiko", None)  # as if it were not installed
+    with pytest.raises(MissingExtra, match=r"pip install 'aft\[sftp\]'"):
+        backend_class("SFTP")
+
+
+def test_sftp_hostkey_command(run_aft, sshd_server):
+    shown = run_aft("vfs", "hostkey", f"sftp://{sshd_server.host}:{sshd_server.port}")
+    assert shown.returncode == 0 and shown.stdout.strip() == sshd_server.host_key_sha256
+    bad = run_aft("vfs", "hostkey", "ftp://x")
+    assert bad.returncode == 1 and "give an SFTP URL" in bad.stderr
