@@ -208,7 +208,8 @@ def test_jobs_commands(cli, setup, aft_home):
             stdout=subprocess.PIPE, text=True, env=cli.env,
         )  # fmt: skip
         assert follower.stdout.readline().endswith("INFO  slow\n")
-        assert job_id in cli("jobs", "list", "--state", "running").stdout
+        running = cli("jobs", "list", "--state", "running").stdout
+        assert job_id in running, cli("jobs", "show", job_id).stdout + service.stop()
         assert cli("jobs", "halt", job_id).stdout.strip() == f"{job_id} halt requested"
         follower.wait(15)
         shown = json.loads(cli("jobs", "show", job_id).stdout)
