@@ -73,8 +73,8 @@ def install() -> Path:
         ],
         check=True,
     )
-    subprocess.run(  # dependencies, only when missing
-        [str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(REPO)],
+    subprocess.run(  # dependencies, only when missing (test extras: the servers' starters)
+        [VENV / "bin" / "pip", "install", "-q", "--disable-pip-version-check", f"{REPO}[all,test]"],
         check=True,
     )
     return VENV / "bin"
@@ -119,9 +119,40 @@ def jobs(bin_dir: Path) -> list[Row]:
     ]
 
 
+#: (benchmark, reference) -> the most aft's time may be, as a ratio; others are reported.
+TRANSFER_TARGETS = {
+    ("sftp-big up", "OpenSSH sftp"): 1.1,
+    ("sftp-big up", "rclone"): 1.0,
+    ("sftp-big down", "OpenSSH sftp"): 1.1,
+    ("sftp-big down", "rclone"): 1.0,
+    ("sftp-many", "OpenSSH sftp put -r"): 1.0,
+    ("disk-tree", "cp -r"): 1.3,
+    ("s3-big", "rclone"): 1.0,
+    ("s3-many", "rclone copy"): 1.0,
+}
+
+
+def transfers(bin_dir: Path, names: tuple[str, ...]) -> list[Row]:
+    """Transfer benchmarks against real servers (see transfer_bench.py)."""
+    out = subprocess.run(
+        [str(bin_dir / "python"), str(HERE / "transfer_bench.py"), str(WORK / "transfer"), *names],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    rows = []
+    for line in out.stdout.splitlines():
+        m = json.loads(line)
+        for reference, seconds in m["references"].items():
+            target = TRANSFER_TARGETS.get((m["name"], reference), float("inf"))
+            rows.append(Row(m["name"], m["work"], m["aft"], reference, seconds, target))
+    return rows
+
+
 BENCHMARKS: dict[str, Callable[[Path], list[Row]]] = {
     "run-hello": run_hello,
     "jobs": jobs,
+    "sftp": lambda bin_dir: transfers(bin_dir, ("sftp-big", "sftp-many")),
+    "disk-tree": lambda bin_dir: transfers(bin_dir, ("disk-tree",)),
+    "s3": lambda bin_dir: transfers(bin_dir, ("s3-big", "s3-many")),
 }
 
 

@@ -85,6 +85,7 @@ class AzureVfs(Vfs):
 
     type_name = "Azure"
     atomic_writes = True
+    thread_safe = True
 
     def __init__(
         self, container: ContainerClient, prefix: str = "", secrets: Iterable[str] = ()

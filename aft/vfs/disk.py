@@ -96,6 +96,7 @@ class DiskVfs(Vfs):
     """
 
     type_name = "Disk"
+    thread_safe = True
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         real = os.path.realpath(os.fspath(root))

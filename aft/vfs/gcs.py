@@ -78,6 +78,7 @@ class GcsVfs(Vfs):
 
     type_name = "GCP"
     atomic_writes = True
+    thread_safe = True
 
     def __init__(
         self, client: Client, bucket: str, prefix: str = "", secrets: Iterable[str] = ()

@@ -75,6 +75,7 @@ class S3Vfs(Vfs):
 
     type_name = "S3"
     atomic_writes = True
+    thread_safe = True
 
     def __init__(
         self,
