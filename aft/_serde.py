@@ -1,4 +1,5 @@
-"""The one cattrs converter: attrs value classes to JSON-ready dicts with camelCase keys."""
+"""The one cattrs converter: value classes (attrs or NamedTuple) to JSON-ready dicts with
+camelCase keys."""
 
 from __future__ import annotations
 
@@ -33,6 +34,18 @@ def _unstructure_hook(cls: type) -> Any:
 _converter.register_unstructure_hook_factory(attrs.has, _unstructure_hook)
 for _enum in (JobState, LogLevel):  # str-valued enums: named, else str's hook wins
     _converter.register_unstructure_hook(_enum, lambda e: e.value)
+
+
+def _is_named_tuple(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")
+
+
+_converter.register_unstructure_hook_factory(
+    _is_named_tuple,
+    lambda cls: lambda value: {
+        _camel(k): _converter.unstructure(v) for k, v in value._asdict().items()
+    },
+)
 
 
 def to_json(value: Any) -> Any:

@@ -22,7 +22,6 @@ import errno
 import fnmatch
 import os
 import posixpath
-import secrets
 import time
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -109,7 +108,7 @@ def join(*parts: str) -> str:
 def temp_name(path: str) -> str:
     """A hidden sibling name for writing ``path`` before it is complete."""
     head, tail = posixpath.split(normalize(path))
-    return posixpath.join(head, f".{tail}{TEMP_MARKER}{secrets.token_hex(4)}")
+    return posixpath.join(head, f".{tail}{TEMP_MARKER}{os.urandom(4).hex()}")
 
 
 class Vfs(abc.ABC):
