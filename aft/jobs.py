@@ -69,7 +69,7 @@ class Job:
 JobPage = tuple[list[Job], "int | None"]
 LogPage = tuple[list[LogLine], int]
 HaltRequests = list[tuple[str, str, float]]
-HaltIds = list[str]
+JobIds = list[str]
 
 
 def new_job_id() -> str:
@@ -293,7 +293,7 @@ class JobQueue:
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
-    def recover(self, reason: str = "the service stopped while the job ran") -> HaltIds:
+    def recover(self, reason: str = "the service stopped while the job ran") -> JobIds:
         """Mark every running job interrupted (after a crash); returns their ids."""
         ids = [r[0] for r in self._store.query("SELECT id FROM jobs WHERE state = 'running'")]
         return [job_id for job_id in ids if self.interrupt(job_id, reason)]
