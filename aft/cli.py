@@ -312,6 +312,7 @@ class JobsCommands:
                 lines, offset = queue.log(job_id, offset)
                 for line in lines:
                     _print(line.format())
+                sys.stdout.flush()  # a follower reads lines as they come, not when we exit
                 if not lines:
                     if not _flag(follow) or queue.get(job_id).state.is_final:
                         return

@@ -20,6 +20,9 @@ pytest_plugins: list[str] = [
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Commands run by the tests see the buffering a user's pipe gives them, whatever this shell sets.
+os.environ.pop("PYTHONUNBUFFERED", None)
+
 
 def aft_command() -> str:
     """The installed ``aft`` console script beside this interpreter."""
