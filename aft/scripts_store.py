@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import secrets
+import sqlite3
 import time
 
 import attrs
@@ -11,11 +13,26 @@ from aft._store import Store
 from aft.exceptions import ScriptError, ScriptExists, ScriptNotFound
 
 _COLUMNS = "id, name, source, retries, retry_backoff, created, updated"
+_MAX_NAME = 200
+_MAX_RETRIES = 100
+_MAX_BACKOFF = 86400.0
+# By id or by name; an exact id wins over a script whose name happens to look like that id.
+_FIND = f"SELECT {_COLUMNS} FROM scripts WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1"
 
 
 @attrs.frozen
 class Script:
-    """A stored script with its retry policy (failed or interrupted jobs run again)."""
+    """A stored script with its retry policy (failed or interrupted jobs run again).
+
+    Attributes:
+        id: stable across renames (``scr_`` and 12 hex digits).
+        name: unique in any case (ASCII letters, as SQLite's NOCASE folds them).
+        source: the script's text.
+        retries: how many times a failed or interrupted job runs again (0 to 100).
+        retry_backoff: seconds to wait before each retry (0 to 86400).
+        created: Unix seconds.
+        updated: Unix seconds of the last change.
+    """
 
     id: str
     name: str
@@ -26,23 +43,52 @@ class Script:
     updated: float
 
 
-def _check(name: object | None, source: object | None, retries: object, backoff: object) -> None:
-    if name is not None and (
-        not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable()
+def _check(
+    name: object, source: object, retries: object, backoff: object, *, update: bool = False
+) -> None:
+    """Validate every field; for an update, None means "keep" and is skipped.
+
+    Raises:
+        ScriptError: a field that is not valid.
+    """
+    if (name is not None or not update) and (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name) > _MAX_NAME
+        or not name.isprintable()
     ):
-        raise ScriptError("a script name is 1 to 200 printable characters")
-    if source is not None and not isinstance(source, str):
-        raise ScriptError("a script's source is text")
-    if retries is not None and (
-        isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100
+        raise ScriptError(f"a script name is 1 to {_MAX_NAME} printable characters")
+    if source is not None or not update:
+        if not isinstance(source, str):
+            raise ScriptError("a script's source is text")
+        try:
+            source.encode()
+        except UnicodeEncodeError:  # lone surrogates: text decoded with errors="surrogateescape"
+            raise ScriptError("a script's source is not valid Unicode text") from None
+    if (retries is not None or not update) and (
+        isinstance(retries, bool)
+        or not isinstance(retries, int)
+        or not 0 <= retries <= _MAX_RETRIES
     ):
-        raise ScriptError("retries is a whole number from 0 to 100")
-    if backoff is not None and (
+        raise ScriptError(f"retries is a whole number from 0 to {_MAX_RETRIES}")
+    if (backoff is not None or not update) and (
         isinstance(backoff, bool)
         or not isinstance(backoff, (int, float))
-        or not 0 <= backoff <= 86400
+        or not math.isfinite(backoff)
+        or not 0 <= backoff <= _MAX_BACKOFF
     ):
-        raise ScriptError("retry backoff is 0 to 86400 seconds")
+        raise ScriptError(f"retry backoff is 0 to {_MAX_BACKOFF:.0f} seconds")
+
+
+def _found(rows: list[tuple], name_or_id: str) -> Script:  # type: ignore[type-arg]
+    if not rows:
+        raise ScriptNotFound(f"no script named {name_or_id!r}")
+    return Script(*rows[0])
+
+
+def _name_taken(db: sqlite3.Connection, name: str, other_than: str = "") -> bool:
+    row = db.execute("SELECT 1 FROM scripts WHERE name = ? AND id != ?", (name, other_than))
+    return row.fetchone() is not None
 
 
 class ScriptStore:
@@ -56,12 +102,26 @@ class ScriptStore:
         self._store = store
 
     def add(self, name: str, source: str, retries: int = 0, retry_backoff: float = 30.0) -> Script:
-        """Store a new script. Raises ScriptExists when the name is taken (in any case)."""
+        """Store a new script.
+
+        Args:
+            name: 1 to 200 printable characters, unique in any case.
+            source: the script's text.
+            retries: how many times a failed or interrupted job runs again.
+            retry_backoff: seconds before each retry.
+
+        Returns:
+            The stored script, with its new id.
+
+        Raises:
+            ScriptExists: the name is taken (in any case).
+            ScriptError: a bad name, source or retry policy.
+        """
         _check(name, source, retries, retry_backoff)
         now = time.time()
         script_id = "scr_" + secrets.token_hex(6)
         with self._store.transaction() as db:
-            if db.execute("SELECT 1 FROM scripts WHERE name = ?", (name,)).fetchone():
+            if _name_taken(db, name):
                 raise ScriptExists(f"a script named {name!r} exists already")
             db.execute(
                 f"INSERT INTO scripts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -70,16 +130,16 @@ class ScriptStore:
         return self.get(script_id)
 
     def get(self, name_or_id: str) -> Script:
-        """By id, or by name in any case. Raises ScriptNotFound."""
-        rows = self._store.query(
-            f"SELECT {_COLUMNS} FROM scripts WHERE id = ? OR name = ?", (name_or_id, name_or_id)
-        )
-        if not rows:
-            raise ScriptNotFound(f"no script named {name_or_id!r}")
-        return Script(*rows[0])
+        """By id, or by name in any case.
+
+        Raises:
+            ScriptNotFound: no script has this id or name.
+        """
+        return _found(self._store.query(_FIND, (name_or_id,) * 3), name_or_id)
 
     def list(self) -> list[Script]:
-        rows = self._store.query(f"SELECT {_COLUMNS} FROM scripts ORDER BY name")
+        """Every script, sorted by name (in any case)."""
+        rows = self._store.query(f"SELECT {_COLUMNS} FROM scripts ORDER BY name, id")
         return [Script(*row) for row in rows]
 
     def update(
@@ -91,16 +151,20 @@ class ScriptStore:
         retries: int | None = None,
         retry_backoff: float | None = None,
     ) -> Script:
-        """Change what is given; the id stays. Raises ScriptNotFound, ScriptExists."""
-        _check(name, source, retries, retry_backoff)
-        current = self.get(name_or_id)
+        """Change what is given (None keeps it); the id stays.
+
+        Returns:
+            The script as changed.
+
+        Raises:
+            ScriptNotFound: no script has this id or name.
+            ScriptExists: ``name`` is another script's (in any case).
+            ScriptError: a bad name, source or retry policy.
+        """
+        _check(name, source, retries, retry_backoff, update=True)
         with self._store.transaction() as db:
-            if (
-                name is not None
-                and db.execute(
-                    "SELECT 1 FROM scripts WHERE name = ? AND id != ?", (name, current.id)
-                ).fetchone()
-            ):
+            current = _found(db.execute(_FIND, (name_or_id,) * 3).fetchall(), name_or_id)
+            if name is not None and _name_taken(db, name, other_than=current.id):
                 raise ScriptExists(f"a script named {name!r} exists already")
             db.execute(
                 "UPDATE scripts SET name = ?, source = ?, retries = ?, retry_backoff = ?,"
@@ -116,7 +180,16 @@ class ScriptStore:
             )
         return self.get(current.id)
 
-    def remove(self, name_or_id: str) -> None:
-        """Delete a script; its past jobs stay. Raises ScriptNotFound."""
-        script = self.get(name_or_id)
-        self._store.execute("DELETE FROM scripts WHERE id = ?", (script.id,))
+    def remove(self, name_or_id: str) -> Script:
+        """Delete a script; its past jobs stay.
+
+        Returns:
+            The script as it was.
+
+        Raises:
+            ScriptNotFound: no script has this id or name.
+        """
+        with self._store.transaction() as db:
+            script = _found(db.execute(_FIND, (name_or_id,) * 3).fetchall(), name_or_id)
+            db.execute("DELETE FROM scripts WHERE id = ?", (script.id,))
+        return script
