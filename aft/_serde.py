@@ -42,9 +42,9 @@ def _is_named_tuple(cls: Any) -> bool:
 
 _converter.register_unstructure_hook_factory(
     _is_named_tuple,
-    lambda cls: lambda value: {
-        _camel(k): _converter.unstructure(v) for k, v in value._asdict().items()
-    },
+    lambda cls: (
+        lambda value: {_camel(k): _converter.unstructure(v) for k, v in value._asdict().items()}
+    ),
 )
 
 

@@ -101,6 +101,24 @@ MIGRATIONS: tuple[str, ...] = (
         revoked INTEGER NOT NULL DEFAULT 0
     );
     """,
+    """
+    CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        hash TEXT NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        last_login REAL
+    );
+    CREATE TABLE ui_sessions (
+        token_hash TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created REAL NOT NULL,
+        seen REAL NOT NULL
+    );
+    CREATE INDEX ui_sessions_by_account ON ui_sessions (account_id);
+    """,
 )
 
 

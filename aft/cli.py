@@ -477,8 +477,9 @@ class AftCommands:
                 stop.close()
 
     def reinit(self) -> None:
-        """Reset the service settings to their defaults; refused while the service runs."""
+        """Reset the settings and the web console's administrators; refused while serving."""
         from aft._paths import read_runtime_info
+        from aft.accounts import AccountStore
 
         with _instance() as instance:
             running = read_runtime_info(instance.home)
@@ -487,7 +488,8 @@ class AftCommands:
                     f"aft serve is running for this instance (pid {running['pid']}): stop it first"
                 )
             instance.settings.reset()
-        _print("settings reset to their defaults")
+            AccountStore(instance.store).reset()
+        _print("settings reset to their defaults; the web console asks for a new administrator")
 
 
 @contextlib.contextmanager

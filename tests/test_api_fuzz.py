@@ -11,7 +11,10 @@ from aft.server.openapi import openapi_document
 from tests.service_helpers import ServeProcess
 from tests.test_service import prepare
 
-schema = schemathesis.openapi.from_dict(openapi_document())
+# Connection tests and host-key reads would reach whatever address the fuzzer makes up.
+schema = schemathesis.openapi.from_dict(openapi_document()).exclude(
+    path_regex=r"^/v1/vfs/(test|hostkey|\{name\}/test)$"
+)
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,14 @@ _SCRIPT_FIELDS = {
     "retries": {"type": "integer", "minimum": 0},
     "retryBackoff": {"type": "number", "minimum": 0},
 }
+_VFS_FIELDS = {
+    "properties": {
+        "name": {"type": "string"},
+        "type": {"type": "string", "enum": ["Disk", "SFTP", "FTP", "S3", "Azure", "GCP"]},
+        "target": {"type": "string"},
+        "payload": {"type": "object"},
+    }
+}
 _JOB = {
     "type": "object",
     "required": ["jobId", "status", "scriptName", "params", "trigger", "created"],
@@ -282,6 +290,62 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": _body(
                         {"type": "object", "required": ["value"], "properties": {"value": _SCALAR}}
                     ),
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                }
+            },
+            "/v1/vfs": {
+                "get": {
+                    "summary": "VFS Library profiles (never their credentials)",
+                    "responses": {**_ok(), **_AUTH},
+                },
+                "post": {
+                    "summary": "Add a profile; its payload is write-only",
+                    "requestBody": _body(
+                        {"type": "object", "required": ["name", "type", "target"], **_VFS_FIELDS}
+                    ),
+                    "responses": {**_ok(None, "201"), **_AUTH, **_errors(409)},
+                },
+            },
+            "/v1/vfs/test": {
+                "post": {
+                    "summary": "Try a profile that is not saved: connect and list its root",
+                    "requestBody": _body(
+                        {"type": "object", "required": ["type", "target"], **_VFS_FIELDS}
+                    ),
+                    "responses": {**_ok(), **_AUTH},
+                }
+            },
+            "/v1/vfs/hostkey": {
+                "get": {
+                    "summary": "An SFTP server's host key fingerprint (SHA-256), to pin",
+                    "parameters": [
+                        {
+                            "name": "url",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {**_ok(), **_AUTH},
+                }
+            },
+            "/v1/vfs/{name}": {
+                "parameters": [_path_param("name")],
+                "get": {"summary": "One profile", "responses": {**_ok(), **_AUTH, **_errors(404)}},
+                "put": {
+                    "summary": "Change a profile; what is left out stays (the payload too)",
+                    "requestBody": _body({"type": "object", **_VFS_FIELDS}),
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                },
+                "delete": {
+                    "summary": "Remove a profile",
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                },
+            },
+            "/v1/vfs/{name}/test": {
+                "post": {
+                    "summary": "Try a saved profile: connect and list its root",
+                    "parameters": [_path_param("name")],
                     "responses": {**_ok(), **_AUTH, **_errors(404)},
                 }
             },

@@ -15,6 +15,8 @@ from aft.keys import ApiKeyStore
 from aft.scripts_store import ScriptStore
 from aft.server.app import ServiceContext, create_app
 from aft.server.tls import ensure_certificate, fingerprint
+from aft.server.ui import add_ui
+from aft.server.vfs_routes import add_vfs_routes
 from aft.worker import WorkerPool
 
 
@@ -81,7 +83,10 @@ class Service:
             local_token=self._token,
         )
         server = wsgi.Server(
-            (self.bind, self.port), create_app(context), numthreads=self._threads, server_name="aft"
+            (self.bind, self.port),
+            create_app(context, [add_vfs_routes, add_ui]),
+            numthreads=self._threads,
+            server_name="aft",
         )
         if self.tls:
             from cheroot.ssl.builtin import BuiltinSSLAdapter

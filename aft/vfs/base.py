@@ -401,6 +401,7 @@ def copy_tree(
             dst.makedirs(join(target, relative))
         else:
             files.append((info.path, join(target, relative)))
+
     def copy(pair: tuple[str, str]) -> None:
         copy_file(src, pair[0], dst, pair[1], use_temp_name=use_temp_name)
 

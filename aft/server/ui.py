@@ -1,0 +1,443 @@
+"""The web administration console: ``add_ui(api)``.
+
+It serves the single page at ``/`` and its assets from the package (``static/``: no
+build step, nothing fetched from elsewhere), and the few JSON routes a browser needs
+besides the REST API, under ``/ui/``: the session (setup wizard, sign in, sign out) and
+the administrators. The page then calls the same ``/v1`` routes as any client, signed
+in by its session instead of an API key.
+
+Security, in short:
+
+- The session cookie is ``HttpOnly``, ``SameSite=Strict`` and, over HTTPS, ``Secure``
+  with the ``__Host-`` prefix. Only its hash is stored (:class:`AccountStore`).
+- Every change (any method but GET and HEAD) made with a session must carry the
+  session's CSRF token in ``X-CSRF-Token``; the page reads it from ``/ui/session``.
+- Sign-in attempts are limited per client address (:class:`LoginLimiter`).
+- The setup wizard creates the first administrator; from an address other than the
+  machine's own it also asks for the one-time code aft writes to ``ui-setup-code`` in
+  the instance home, so nobody else on the network can claim a fresh instance.
+- Pages are sent with a strict Content-Security-Policy: scripts and styles from the
+  service itself only.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import bottle
+
+from aft import __version__
+from aft.accounts import AccountError, AccountStore, Session
+from aft.exceptions import AftError, AuthError, BadRequest, Forbidden, ServiceError
+from aft.server.app import STATUS, Api, Caller, _is_loopback, _json_body, _only, _remote_addr
+from aft.server.tls import CERT_NAME, fingerprint
+
+log = logging.getLogger("aft.server.ui")
+
+STATIC = Path(__file__).with_name("static")
+COOKIE_TLS = "__Host-aft_session"
+COOKIE_PLAIN = "aft_session"
+CSRF_HEADER = "X-CSRF-Token"
+SETUP_CODE_NAME = "ui-setup-code"
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
+        " form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+class TooManyAttempts(AuthError):
+    """Too many sign-in attempts from one address (HTTP 429)."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LoginLimiter:
+    """At most ``limit`` attempts per client address in any ``window`` seconds.
+
+    An attempt is counted before the password is checked (so parallel requests cannot
+    slip past) and forgiven when it succeeds.
+
+    Args:
+        limit: attempts allowed per window.
+        window: seconds.
+        clock: a monotonic clock (tests pass their own).
+    """
+
+    def __init__(
+        self, limit: int = 5, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._attempts: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, address: str) -> None:
+        """Count an attempt from ``address``. Raises TooManyAttempts when over the limit."""
+        now = self._clock()
+        with self._lock:
+            if len(self._attempts) > 10_000:  # bounded memory under a flood of addresses
+                self._attempts = {
+                    a: q for a, q in self._attempts.items() if q and q[-1] > now - self.window
+                }
+            attempts = self._attempts.setdefault(address, deque())
+            while attempts and attempts[0] <= now - self.window:
+                attempts.popleft()
+            if len(attempts) >= self.limit:
+                wait = max(1, int(attempts[0] + self.window - now + 0.999))
+                raise TooManyAttempts(
+                    f"too many sign-in attempts from {address}:"
+                    f" wait {wait} seconds, then try again",
+                    wait,
+                )
+            attempts.append(now)
+
+    def forgive(self, address: str) -> None:
+        """Uncount the last attempt from ``address`` (it succeeded)."""
+        with self._lock:
+            attempts = self._attempts.get(address)
+            if attempts:
+                attempts.pop()
+
+
+def _is_https() -> bool:
+    # The server's own view, never X-Forwarded-Proto (which a caller can write).
+    return bool(bottle.request.environ.get("wsgi.url_scheme") == "https")
+
+
+def _cookie_name() -> str:
+    return COOKIE_TLS if _is_https() else COOKIE_PLAIN
+
+
+def _send_json(result: Any, status: int = 200) -> str:
+    bottle.response.status = status
+    bottle.response.content_type = "application/json"
+    bottle.response.set_header("Cache-Control", "no-store")
+    for name, value in SECURITY_HEADERS.items():
+        bottle.response.set_header(name, value)
+    return json.dumps(result)
+
+
+def _send_error(exc: AftError) -> str:
+    body: dict[str, Any] = {
+        "error": exc.code,
+        "message": str(exc).splitlines()[0] if str(exc) else exc.code,
+    }
+    field = getattr(exc, "field", None)
+    if field:
+        body["field"] = field
+    if isinstance(exc, TooManyAttempts):
+        bottle.response.set_header("Retry-After", str(exc.retry_after))
+    return _send_json(body, STATUS.get(exc.code, 400))
+
+
+def _field_error(exc: AftError, field: str) -> AftError:
+    """``exc`` with ``field`` set, unless it already names one."""
+    if getattr(exc, "field", None) is None:
+        exc.field = field  # type: ignore[attr-defined]
+    return exc
+
+
+class Console:
+    """The console's routes and session authenticator over one :class:`Api`.
+
+    Args:
+        api: the REST app to extend.
+        accounts: the administrators (default: of the API's instance).
+        limiter: sign-in attempts allowed per address.
+    """
+
+    def __init__(
+        self,
+        api: Api,
+        accounts: AccountStore | None = None,
+        limiter: LoginLimiter | None = None,
+    ) -> None:
+        self.api = api
+        self.accounts = accounts or AccountStore(api.ctx.instance.store)
+        self.limiter = limiter or LoginLimiter()
+
+    # ---- the session ------------------------------------------------------------------
+
+    def current_session(self) -> Session | None:
+        return self.accounts.session(bottle.request.get_cookie(_cookie_name()) or "")
+
+    def authenticate(self, scope: str) -> Caller | None:
+        """An admin :class:`Caller` for a live session cookie; changes need the CSRF token.
+
+        Raises:
+            Forbidden: a session's change without the right ``X-CSRF-Token``.
+        """
+        session = self.current_session()
+        if session is None:
+            return None
+        if bottle.request.method not in _SAFE_METHODS:
+            sent = bottle.request.get_header(CSRF_HEADER) or ""
+            if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+                raise Forbidden("this change lacks the page's CSRF token: reload the page")
+        return Caller(session.account_id, "admin", "ui")
+
+    def _start_session(self, account_id: str) -> dict[str, Any]:
+        token, session = self.accounts.open_session(account_id)
+        bottle.response.set_cookie(
+            _cookie_name(),
+            token,
+            path="/",
+            secure=_is_https(),
+            httponly=True,
+            samesite="Strict",
+        )
+        return self._ready(session)
+
+    @staticmethod
+    def _ready(session: Session) -> dict[str, Any]:
+        return {
+            "state": "ready",
+            "username": session.username,
+            "csrf": session.csrf,
+            "version": __version__,
+        }
+
+    # ---- the one-time setup code for remote setup ---------------------------------------
+
+    @property
+    def _setup_code_path(self) -> Path:
+        return Path(self.api.ctx.instance.home) / SETUP_CODE_NAME
+
+    def _setup_code(self) -> str:
+        """The code in the instance home, made when first needed (owner-only file)."""
+        path = self._setup_code_path
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        code = secrets.token_urlsafe(12)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another request made it meanwhile
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(code + "\n")
+        log.warning("web console setup from another machine needs the code in %s", path)
+        return code
+
+    def _needs_code(self) -> bool:
+        return not _is_loopback(_remote_addr())
+
+    # ---- routes -------------------------------------------------------------------------
+
+    def register(self) -> None:
+        """Add the page, its assets and the ``/ui`` routes, and the session authenticator."""
+        app, route = self.api.app, self._route
+        self.api.authenticators.append(self.authenticate)
+
+        app.route("/", "GET", self.index)
+        app.route("/ui/static/<path:path>", "GET", self.asset)
+
+        @route("GET", "/ui/session")
+        def session_state() -> Any:
+            """Where the page stands: ``setup``, ``login`` or ``ready`` (with the CSRF token)."""
+            if self.accounts.needs_setup():
+                needs_code = self._needs_code()
+                if needs_code:
+                    self._setup_code()
+                return {"state": "setup", "setupCode": needs_code, "version": __version__}
+            session = self.current_session()
+            if session is None:
+                return {"state": "login", "version": __version__}
+            return self._ready(session)
+
+        @route("POST", "/ui/setup", 201)
+        def setup() -> Any:
+            """The wizard: create the first administrator and sign them in."""
+            body = _json_body()
+            _only(body, {"username", "password", "confirm", "code"})
+            if self._needs_code():
+                address = _remote_addr()
+                self.limiter.take(address)  # the code is a secret: guesses are limited
+                code = body.get("code")
+                if not isinstance(code, str) or not hmac.compare_digest(
+                    code.strip().encode(), self._setup_code().encode()
+                ):
+                    raise AccountError(
+                        f"wrong setup code: it is in the file {SETUP_CODE_NAME} in the"
+                        " instance home of the machine running aft serve",
+                        "code",
+                    )
+                self.limiter.forgive(address)
+            if body.get("confirm") is not None and body.get("confirm") != body.get("password"):
+                raise AccountError("the two passwords differ", "confirm")
+            account = self.accounts.create(
+                body.get("username"),  # type: ignore[arg-type]  # checked by create
+                body.get("password"),  # type: ignore[arg-type]
+                first=True,
+            )
+            self._setup_code_path.unlink(missing_ok=True)
+            log.info("web console: first administrator %s created", account.username)
+            return self._start_session(account.id)
+
+        @route("POST", "/ui/login")
+        def login() -> Any:
+            body = _json_body()
+            _only(body, {"username", "password"})
+            address = _remote_addr()
+            self.limiter.take(address)
+            try:
+                account = self.accounts.authenticate(
+                    body.get("username"),  # type: ignore[arg-type]  # any value: refused
+                    body.get("password"),  # type: ignore[arg-type]
+                )
+            except AuthError as exc:
+                log.warning("web console: failed sign-in from %s", address)
+                raise _field_error(exc, "password") from None
+            self.limiter.forgive(address)
+            return self._start_session(account.id)
+
+        @route("POST", "/ui/logout")
+        def logout() -> Any:
+            token = bottle.request.get_cookie(_cookie_name()) or ""
+            if self.current_session() is not None:
+                self.authenticate("admin")  # a sign-out is a change: it needs the CSRF token
+                self.accounts.close_session(token)
+            bottle.response.delete_cookie(
+                _cookie_name(), path="/", secure=_is_https(), httponly=True, samesite="Strict"
+            )
+            return {"state": "login"}
+
+        @route("GET", "/ui/accounts")
+        def list_accounts() -> Any:
+            self.api.caller("admin")
+            return {
+                "accounts": [
+                    {
+                        "id": a.id,
+                        "username": a.username,
+                        "created": a.created,
+                        "lastLogin": a.last_login,
+                    }
+                    for a in self.accounts.list()
+                ]
+            }
+
+        @route("POST", "/ui/accounts", 201)
+        def add_account() -> Any:
+            self.api.caller("admin")
+            body = _json_body()
+            _only(body, {"username", "password", "confirm"})
+            if body.get("confirm") is not None and body.get("confirm") != body.get("password"):
+                raise AccountError("the two passwords differ", "confirm")
+            account = self.accounts.create(body.get("username"), body.get("password"))  # type: ignore[arg-type]
+            return {"id": account.id, "username": account.username}
+
+        @route("DELETE", "/ui/accounts/<name>")
+        def remove_account(name: str) -> Any:
+            who = self.api.caller("admin")
+            if self.accounts.get(name).id == who.key_id:
+                raise AccountError("you cannot remove yourself: sign in as another administrator")
+            self.accounts.remove(name)
+            return {"deleted": name}
+
+        @route("PUT", "/ui/password")
+        def change_password() -> Any:
+            """Change the signed-in administrator's password (the current one is asked)."""
+            who = self.api.caller("admin")
+            session = self.current_session()
+            if session is None or who.trigger != "ui":
+                raise BadRequest("sign in to the web console to change your password")
+            body = _json_body()
+            _only(body, {"current", "password", "confirm"})
+            address = _remote_addr()
+            self.limiter.take(address)
+            try:
+                self.accounts.authenticate(session.username, body.get("current"))  # type: ignore[arg-type]
+            except AuthError:
+                raise AccountError("the current password is wrong", "current") from None
+            self.limiter.forgive(address)
+            if body.get("confirm") is not None and body.get("confirm") != body.get("password"):
+                raise AccountError("the two passwords differ", "confirm")
+            account = self.accounts.set_password(session.account_id, body.get("password"))  # type: ignore[arg-type]
+            return self._start_session(account.id)  # the old sessions ended with the change
+
+        @route("GET", "/ui/about")
+        def about() -> Any:
+            """What the Settings page shows of the service itself (nothing secret)."""
+            self.api.caller("admin")
+            cert = Path(self.api.ctx.instance.home) / CERT_NAME
+            try:
+                cert_fingerprint: str | None = fingerprint(cert.read_text())
+            except (OSError, ValueError):
+                cert_fingerprint = None
+            return {
+                "version": __version__,
+                "https": _is_https(),
+                "certificateSha256": cert_fingerprint,
+                "certificateFiles": [CERT_NAME, "tls-key.pem"],
+            }
+
+    def _route(
+        self, method: str, path: str, status: int = 200
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A JSON route of the console: errors carry the form ``field`` they are about."""
+
+        def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(handler)
+            def wrapper(**kwargs: Any) -> str:
+                try:
+                    return _send_json(handler(**kwargs), status)
+                except AftError as exc:
+                    return _send_error(exc)
+                except Exception:
+                    log.exception("%s %s failed", method, path)
+                    return _send_error(ServiceError("internal error; see the service log"))
+
+            self.api.app.route(path, method, wrapper)
+            return handler
+
+        return register
+
+    # ---- the page and its assets --------------------------------------------------------
+
+    def index(self) -> str:
+        """The single page; asset URLs carry the version so an upgrade is never stale."""
+        html = (STATIC / "index.html").read_text(encoding="utf-8")
+        bottle.response.content_type = "text/html; charset=utf-8"
+        bottle.response.set_header("Cache-Control", "no-cache")
+        for name, value in SECURITY_HEADERS.items():
+            bottle.response.set_header(name, value)
+        return html.replace("{{version}}", __version__)
+
+    def asset(self, path: str) -> Any:
+        """A file of ``static/`` (never outside it)."""
+        answer = bottle.static_file(path, root=str(STATIC))
+        answer.set_header("Cache-Control", "no-cache")
+        answer.set_header("X-Content-Type-Options", "nosniff")
+        return answer
+
+
+def add_ui(api: Api) -> None:
+    """The extension :func:`aft.server.app.create_app` takes: the web console on ``api``."""
+    Console(api).register()

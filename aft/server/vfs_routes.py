@@ -1,0 +1,140 @@
+"""REST routes of the VFS Library (admin scope): ``add_vfs_routes(api)``.
+
+A profile's payload (its credentials) is write-only: taken on add or change, used to
+connect, never returned. Error messages from a connection test have every payload
+value masked, whatever the backend put in them.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+import bottle
+
+from aft._serde import to_json
+from aft.exceptions import AftError, BadRequest
+from aft.server.app import Api, Caller, _field, _json_body, _only
+from aft.vfs import backend_class, open_vfs
+from aft.vfs.library import check_target, secret_values
+
+MASK = "********"
+_FIELDS = {"name", "type", "target", "payload"}
+
+
+def _payload(body: dict[str, Any]) -> dict[str, Any] | None:
+    payload = body.get("payload")
+    if payload is None:
+        return None
+    if not isinstance(payload, dict):
+        raise BadRequest("payload must be a JSON object of credentials")
+    return payload
+
+
+def _masked(exc: AftError, payload: dict[str, Any]) -> AftError:
+    """``exc`` again, with no payload value left in its message."""
+    message = str(exc)
+    for value in sorted(secret_values(payload), key=len, reverse=True):
+        if value:
+            message = message.replace(value, MASK)
+    if message == str(exc):
+        return exc
+    masked = type(exc).__new__(type(exc))
+    Exception.__init__(masked, message)
+    return masked
+
+
+def _try_connection(type_name: str, target: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Connect and list the root; the answer says how many entries it holds."""
+    check_target(type_name, target)
+    try:
+        with open_vfs(type_name, target, payload) as vfs:
+            entries = vfs.listdir("/")
+    except AftError as exc:
+        raise _masked(exc, payload) from None
+    return {"ok": True, "entries": len(entries), "message": f"connected: {len(entries)} entries"}
+
+
+def add_vfs_routes(api: Api) -> None:
+    """Register ``/v1/vfs`` (list, add, get, change, delete, test) and ``/v1/vfs/hostkey``."""
+    route = api.route
+    instance = api.ctx.instance
+
+    def profile_json(profile: Any) -> dict[str, Any]:
+        return dict(to_json(profile))
+
+    @route("GET", "/v1/vfs", "admin")
+    def list_vfs(who: Caller) -> Any:
+        return {"vfs": [profile_json(p) for p in instance.vfs.list()]}
+
+    @route("POST", "/v1/vfs", "admin", 201)
+    def add_vfs(who: Caller) -> Any:
+        body = _json_body()
+        _only(body, _FIELDS)
+        name = _field(body, "name", str)
+        if not name:
+            raise BadRequest("name is required")
+        type_name = _field(body, "type", str)
+        if not type_name:
+            raise BadRequest("type is required")
+        target = _field(body, "target", str)
+        if not target:
+            raise BadRequest("target is required")
+        return profile_json(instance.vfs.add(name, type_name, target, _payload(body) or {}))
+
+    @route("GET", "/v1/vfs/hostkey", "admin")
+    def host_key(who: Caller) -> Any:
+        url = bottle.request.query.get("url") or ""
+        parts = urlsplit(url)
+        if parts.scheme != "sftp" or not parts.hostname:
+            raise BadRequest(f"give an SFTP address like sftp://host:22, not {url!r}")
+        try:
+            port = parts.port or 22
+        except ValueError:
+            raise BadRequest(f"the port in {url!r} is not a number from 1 to 65535") from None
+        module = sys.modules[backend_class("SFTP").__module__]
+        fingerprint = module.host_key_fingerprint(parts.hostname, port)
+        return {"host": parts.hostname, "port": port, "fingerprint": fingerprint}
+
+    @route("POST", "/v1/vfs/test", "admin")
+    def test_unsaved(who: Caller) -> Any:
+        body = _json_body()
+        _only(body, _FIELDS)
+        type_name, target = _field(body, "type", str), _field(body, "target", str)
+        if not type_name or not target:
+            raise BadRequest("type and target are required")
+        return _try_connection(type_name, target, _payload(body) or {})
+
+    @route("GET", "/v1/vfs/<name>", "admin")
+    def get_vfs(name: str, who: Caller) -> Any:
+        return profile_json(instance.vfs.get(name))
+
+    @route("PUT", "/v1/vfs/<name>", "admin")
+    def change_vfs(name: str, who: Caller) -> Any:
+        """Change type, target or payload; what is left out stays (the payload too)."""
+        body = _json_body()
+        _only(body, _FIELDS - {"name"})
+        library = instance.vfs
+        current = library.get(name)
+        payload = _payload(body)
+        return profile_json(
+            library.add(
+                current.name,
+                _field(body, "type", str) or current.type,
+                _field(body, "target", str) or current.target,
+                library.payload(current.name) if payload is None else payload,
+                replace=True,
+            )
+        )
+
+    @route("DELETE", "/v1/vfs/<name>", "admin")
+    def remove_vfs(name: str, who: Caller) -> Any:
+        instance.vfs.remove(name)
+        return {"deleted": name}
+
+    @route("POST", "/v1/vfs/<name>/test", "admin")
+    def test_saved(name: str, who: Caller) -> Any:
+        library = instance.vfs
+        profile = library.get(name)
+        return _try_connection(profile.type, profile.target, library.payload(profile.name))
