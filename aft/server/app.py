@@ -172,7 +172,8 @@ class Api:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.app = bottle.Bottle(autojson=False, catchall=True)
+        self.app = bottle.Bottle()  # routes answer with JSON text they made themselves
+        self.app.uninstall("json")
         self.authenticators: list[Callable[[str], Caller | None]] = []
 
     def caller(self, scope: str) -> Caller:
