@@ -10,6 +10,9 @@ zero-byte ``dir/`` marker exists; :meth:`S3Vfs.mkdir` writes such a marker. Obje
 appear only when complete (``atomic_writes``): a stream from :meth:`S3Vfs.open_write`
 uploads on close, as one ``PutObject`` when small, else as a multipart upload whose
 parts go up from background threads while the caller writes; an error aborts it.
+A small ``PutObject`` is presigned by the client and sent on botocore's bare HTTP
+session: botocore's per-call machinery costs more CPU than a small upload takes on the
+wire, and that bounds a tree of small files.
 Like the store itself, writing or renaming to ``a/b/c`` needs no directory ``a/b``
 first; only :meth:`S3Vfs.mkdir` insists on an existing parent. Times are the
 objects' ``LastModified`` and cannot be set.
@@ -17,11 +20,16 @@ objects' ``LastModified`` and cannot be set.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
+import hashlib
 import io
+import os
 import posixpath
+import socket
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -31,6 +39,9 @@ import boto3  # type: ignore[import-untyped]
 import botocore  # type: ignore[import-untyped]
 import botocore.config  # type: ignore[import-untyped]
 import botocore.exceptions  # type: ignore[import-untyped]
+import botocore.httpsession  # type: ignore[import-untyped]
+import botocore.utils  # type: ignore[import-untyped]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 
 from aft.exceptions import (
     VfsConnectionError,
@@ -100,6 +111,7 @@ class S3Vfs(Vfs):
         self.part_size = max(part_size, 5 * MiB)
         self.concurrency = max(concurrency, 1)
         self._client: Any = None
+        self._http_session: Any = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -133,7 +145,8 @@ class S3Vfs(Vfs):
         with self._lock:
             if self._client is None:
                 access_key, secret_key, token = self._credentials
-                options: dict[str, Any] = {}
+                # SigV4 everywhere: presigned URLs too (a SigV2 one would sign Content-MD5).
+                options: dict[str, Any] = {"signature_version": "s3v4"}
                 if not (access_key and secret_key):
                     options["signature_version"] = botocore.UNSIGNED
                 config = botocore.config.Config(
@@ -156,6 +169,53 @@ class S3Vfs(Vfs):
                 )
                 self._client = session.client("s3", endpoint_url=self._endpoint, config=config)
             return self._client
+
+    @property
+    def _http(self) -> Any:
+        """A plain botocore HTTP session for :meth:`_put_small`, configured as the client's."""
+        with self._lock:
+            if self._http_session is None:
+                self._http_session = botocore.httpsession.URLLib3Session(
+                    verify=os.environ.get("AWS_CA_BUNDLE") or True,
+                    proxies=botocore.utils.get_environ_proxies(
+                        self._endpoint or "https://s3.amazonaws.com"
+                    ),
+                    timeout=(10, 60),
+                    max_pool_connections=max(10, 2 * self.concurrency),
+                    # Headers and body go out in two writes: without NODELAY, Nagle's
+                    # algorithm holds the body until the server's delayed ACK.
+                    socket_options=[
+                        (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+                        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+                    ],
+                )
+            return self._http_session
+
+    def _put_small(self, path: str, key: str, body: bytes, attempts: int = 3) -> None:
+        """One ``PutObject`` of a whole object: presigned, sent without botocore's per-call
+        machinery, ``Content-MD5`` for the store to check the bytes; connection failures
+        and server errors are retried like the client's own calls."""
+        try:
+            url = self._s3.generate_presigned_url(
+                "put_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=900
+            )
+        except Exception as exc:
+            raise self._error(exc, path) from exc
+        md5 = hashlib.md5(body, usedforsecurity=False).digest()
+        headers = {"Content-MD5": base64.b64encode(md5).decode()}
+        request = AWSRequest("PUT", url, data=body, headers=headers).prepare()
+        for attempt in range(1, attempts + 1):
+            try:
+                reply = self._http.send(request)
+            except Exception as exc:
+                error = self._error(exc, path)
+            else:
+                if reply.status_code < 300:
+                    return
+                error = self._error(_reply_error(reply, "PutObject"), path)
+            if attempt == attempts or not isinstance(error, VfsConnectionError):
+                raise error
+            time.sleep(0.1 * 2**attempt)
 
     def _call(
         self, operation: str, path: str = "", tolerate: Collection[str] = (), **kwargs: Any
@@ -406,11 +466,14 @@ class S3Vfs(Vfs):
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
+            http, self._http_session = self._http_session, None
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
         if client is not None:
             client.close()
+        if http is not None:
+            http.close()
 
 
 class _Reader(io.RawIOBase):
@@ -479,7 +542,7 @@ class _Writer(io.RawIOBase):
             return
         try:
             if self._upload_id is None:
-                self._vfs._call("put_object", self._path, Key=self._key, Body=bytes(self._buffer))
+                self._vfs._put_small(self._path, self._key, bytes(self._buffer))
             else:
                 if self._buffer:
                     self._send_part(len(self._buffer))
@@ -550,6 +613,22 @@ class _Writer(io.RawIOBase):
 
 def _upload_part(call: Callable[..., Any], number: int, body: bytes) -> dict[str, Any]:
     return {"PartNumber": number, "ETag": call(Body=body)["ETag"]}
+
+
+def _reply_error(reply: Any, operation: str) -> botocore.exceptions.ClientError:
+    """The ClientError a client call would have raised for this failed reply."""
+    import xml.etree.ElementTree as ElementTree
+
+    code, message = str(reply.status_code), ""
+    with contextlib.suppress(ElementTree.ParseError):
+        root = ElementTree.fromstring(reply.content or b"<Error/>")
+        code = root.findtext("Code") or code
+        message = root.findtext("Message") or ""
+    response = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": reply.status_code},
+    }
+    return botocore.exceptions.ClientError(response, operation)
 
 
 def _code(exc: BaseException) -> str:

@@ -120,6 +120,18 @@ def test_missing_bucket_is_not_found(s3_server: S3Server) -> None:
             vfs.listdir("/")
 
 
+def test_a_small_upload_with_a_wrong_secret_fails_and_hides_it(
+    s3_server: S3Server, s3_bucket: str, s3: S3Vfs
+) -> None:
+    wrong = "Wr0ng-" + secrets.token_hex(12)
+    payload = {"accessKeyId": s3_server.access_key, "secretAccessKey": wrong}
+    with open_vfs("S3", s3_server.target(s3_bucket), payload) as vfs:
+        with pytest.raises(VfsConnectionError, match="credentials") as caught:
+            vfs.write_bytes("/x", b"small")
+    assert wrong not in str(caught.value)
+    assert names(s3) == []
+
+
 def test_unreachable_endpoint_is_a_connection_error() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
