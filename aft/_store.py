@@ -119,6 +119,26 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX ui_sessions_by_account ON ui_sessions (account_id);
     """,
+    """
+    CREATE TABLE schedules (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        script TEXT NOT NULL,
+        cron TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        params TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        overlap TEXT NOT NULL,
+        catch_up INTEGER NOT NULL,
+        next_run REAL,
+        last_run REAL,
+        last_job_id TEXT,
+        held INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE INDEX schedules_by_next_run ON schedules (enabled, next_run);
+    """,
 )
 
 

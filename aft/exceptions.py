@@ -25,6 +25,9 @@ resembles, so ``except FileNotFoundError`` works as well as ``except AftError``:
     ├── AuthError (PermissionError)     no, an unknown or a revoked API key (HTTP 401)
     │   ├── Forbidden                   an address or scope not allowed (HTTP 403)
     │   └── ApiKeyNotFound (LookupError)
+    ├── ScheduleError                   a bad cron, time zone, params or overlap
+    │   ├── ScheduleNotFound (LookupError)
+    │   └── ScheduleExists (FileExistsError)
     ├── JobError
     │   ├── JobNotFound (LookupError)
     │   ├── JobAlreadyEnded
@@ -139,6 +142,18 @@ class Forbidden(AuthError):
 
 class ApiKeyNotFound(AuthError, LookupError):
     code = "api_key_not_found"
+
+
+class ScheduleError(AftError, ValueError):
+    code = "schedule_error"
+
+
+class ScheduleNotFound(ScheduleError, LookupError):
+    code = "schedule_not_found"
+
+
+class ScheduleExists(ScheduleError, FileExistsError):
+    code = "schedule_exists"
 
 
 class JobError(AftError):

@@ -12,8 +12,10 @@ job (``retry_of`` = the old one) that may not start before its backoff has passe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -99,13 +101,15 @@ class JobQueue:
         api_key_id: str | None = None,
         retries: int = 0,
         retry_backoff: float = 0.0,
+        db: sqlite3.Connection | None = None,
     ) -> Job:
-        """Queue a run of ``source``; the job is committed when this returns."""
+        """Queue a run of ``source``; the job is committed when this returns, or with
+        ``db``, an open transaction of this thread, when that transaction commits."""
         if trigger not in TRIGGERS:
             raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}")
         job_id = new_job_id()
         now = time.time()
-        with self._store.transaction() as db:
+        with contextlib.nullcontext(db) if db is not None else self._store.transaction() as db:
             db.execute(
                 "INSERT INTO jobs (id, script_id, script_name, source, params, trigger,"
                 " api_key_id, state, attempt, max_attempts, retry_backoff, not_before, created)"

@@ -18,7 +18,6 @@ import pytest
 import urllib3
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from aft.exceptions import BadRequest, NotFound
 from aft.instance import Instance
 from tests.conftest import REPO, aft_command
 from tests.service_helpers import ServeProcess
@@ -365,13 +364,11 @@ def test_pages_on_a_phone_with_the_dark_theme(browser, served):
         with Instance(served.home) as instance:
             assert instance.settings.get("allow_cli_run") is True
             assert instance.settings.get("concurrency") == 3
-        # the schedules page works with or without the schedules routes
+        # the schedules page, served by the real routes
         page.get_by_role("button", name="Menu").click()
         sidebar.get_by_role("link", name="Schedules").click()
         expect(page.get_by_role("heading", name="Schedules", exact=True)).to_be_visible()
-        expect(
-            page.get_by_text("Schedules are not available").or_(page.get_by_text("No schedules"))
-        ).to_be_visible()
+        expect(page.get_by_text("No schedules")).to_be_visible()
     finally:
         context.close()
     assert not errors, errors
@@ -508,42 +505,7 @@ def test_screenshots_script_renders_every_page(browser, tmp_path):
     assert all(isinstance(p, Path) for p in made)
 
 
-# ---- the Schedules page against the /v1/schedules contract, over plain HTTP ---------------
-
-
-def fake_schedules(api) -> None:
-    """The /v1/schedules contract (list, create, change, delete), kept in memory."""
-    import bottle
-
-    from aft.server.app import _json_body
-
-    items: dict[str, dict] = {}
-
-    @api.route("GET", "/v1/schedules", "admin")
-    def listing(who):
-        return {"schedules": list(items.values())}
-
-    @api.route("POST", "/v1/schedules", "admin", 201)
-    def create(who):
-        body = _json_body()
-        if len(str(body.get("cron", "")).split()) != 5 or "61" in body["cron"]:
-            raise BadRequest("cron: minute 61 is out of range (0 to 59)")
-        item = {**body, "id": f"sch_{len(items) + 1}", "nextRun": 1_900_000_000}
-        items[item["id"]] = item
-        return item
-
-    @api.route("PUT", "/v1/schedules/<sid>", "admin")
-    def change(sid, who):
-        if sid not in items:
-            raise NotFound(f"no schedule {sid}")
-        items[sid].update(_json_body())
-        return items[sid]
-
-    @api.route("DELETE", "/v1/schedules/<sid>", "admin")
-    def delete(sid, who):
-        items.pop(sid)
-        bottle.response.status = 200
-        return {"deleted": sid}
+# ---- the Schedules page on the real /v1/schedules routes, over plain HTTP -----------------
 
 
 def test_schedules_page_and_plain_http_cookie(browser, instance):
@@ -551,17 +513,20 @@ def test_schedules_page_and_plain_http_cookie(browser, instance):
 
     from aft.jobs import JobQueue
     from aft.keys import ApiKeyStore
+    from aft.schedules import ScheduleStore
     from aft.scripts_store import ScriptStore
     from aft.server.app import ServiceContext, create_app
+    from aft.server.schedule_routes import add_schedule_routes
     from aft.server.ui import add_ui
     from aft.server.vfs_routes import add_vfs_routes
 
     ScriptStore(instance.store).add("Nightly copy", 'Log("hi")')
+    schedules = ScheduleStore(instance.store)
     context = ServiceContext(
         instance, JobQueue(instance.store), ApiKeyStore(instance.store),
         ScriptStore(instance.store), notify=lambda: None,
     )  # fmt: skip
-    app = create_app(context, [add_vfs_routes, add_ui, fake_schedules])
+    app = create_app(context, [add_vfs_routes, add_ui, add_schedule_routes])
     server = wsgi.Server(("127.0.0.1", 0), app, numthreads=4)
     server.prepare()
     thread = threading.Thread(target=server.serve, daemon=True)
@@ -581,7 +546,7 @@ def test_schedules_page_and_plain_http_cookie(browser, instance):
         page.get_by_label("When (cron)").fill("61 2 * * *")
         page.get_by_label("Time zone").fill("Europe/Berlin")
         page.get_by_role("button", name="Create schedule").click()
-        expect(field_error(page, "cron")).to_contain_text("minute 61 is out of range")
+        expect(field_error(page, "cron")).to_contain_text("'61 2 * * *' is not valid")
         page.get_by_label("When (cron)").fill("0 2 * * *")
         page.get_by_role("button", name="Create schedule").click()
         row = page.get_by_role("row").filter(has_text="Every night")
@@ -589,11 +554,17 @@ def test_schedules_page_and_plain_http_cookie(browser, instance):
         expect(row).to_contain_text("Europe/Berlin")
         expect(row.get_by_role("link", name="Nightly copy")).to_be_visible()
         expect(row).to_contain_text("enabled")
+        (made,) = schedules.list()
+        assert (made.name, made.script, made.cron) == ("Every night", "Nightly copy", "0 2 * * *")
+        assert made.enabled and made.next_run is not None
         row.get_by_role("button", name="Pause").click()
         expect(row).to_contain_text("paused")
+        assert schedules.get("Every night").enabled is False
+        assert schedules.get("Every night").next_run is None
         row.get_by_role("button", name="Delete Every night").click()
         page.get_by_role("dialog").get_by_role("button", name="Delete").click()
         expect(page.get_by_text("No schedules")).to_be_visible()
+        assert schedules.list() == []
     finally:
         browsing.close()
         server.stop()

@@ -48,6 +48,18 @@ _VFS_FIELDS = {
         "payload": {"type": "object"},
     }
 }
+_SCHEDULE_FIELDS = {
+    "properties": {
+        "name": {"type": "string"},
+        "script": {"type": "string"},
+        "cron": {"type": "string"},
+        "timezone": {"type": "string"},
+        "params": {"type": "object", "additionalProperties": _SCALAR},
+        "enabled": {"type": "boolean"},
+        "overlap": {"type": "string", "enum": ["skip", "queue", "allow"]},
+        "catchUp": {"type": "boolean"},
+    }
+}
 _JOB = {
     "type": "object",
     "required": ["jobId", "status", "scriptName", "params", "trigger", "created"],
@@ -348,6 +360,36 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [_path_param("name")],
                     "responses": {**_ok(), **_AUTH, **_errors(404)},
                 }
+            },
+            "/v1/schedules": {
+                "get": {"summary": "Schedules", "responses": {**_ok(), **_AUTH}},
+                "post": {
+                    "summary": "Add a schedule: a stored script run at cron times",
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["name", "script", "cron"],
+                            **_SCHEDULE_FIELDS,
+                        }
+                    ),
+                    "responses": {**_ok(None, "201"), **_AUTH, **_errors(404, 409)},
+                },
+            },
+            "/v1/schedules/{id}": {
+                "parameters": [_path_param("id")],
+                "get": {
+                    "summary": "One schedule, by id or name",
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                },
+                "put": {
+                    "summary": "Change a schedule; what is left out stays; the next run is new",
+                    "requestBody": _body({"type": "object", **_SCHEDULE_FIELDS}),
+                    "responses": {**_ok(), **_AUTH, **_errors(404, 409)},
+                },
+                "delete": {
+                    "summary": "Remove a schedule (its jobs stay)",
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                },
             },
             "/v1/health": {
                 "get": {"summary": "Liveness", "security": [], "responses": _ok()},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from functools import partial
 from typing import Any
 
 from aft._paths import read_runtime_info, remove_runtime_info, write_runtime_info
@@ -12,8 +13,10 @@ from aft.exceptions import ConfigError
 from aft.instance import Instance
 from aft.jobs import JobQueue
 from aft.keys import ApiKeyStore
+from aft.schedules import Scheduler, ScheduleStore
 from aft.scripts_store import ScriptStore
 from aft.server.app import ServiceContext, create_app
+from aft.server.schedule_routes import add_schedule_routes
 from aft.server.tls import ensure_certificate, fingerprint
 from aft.server.ui import add_ui
 from aft.server.vfs_routes import add_vfs_routes
@@ -51,6 +54,9 @@ class Service:
             grace=float(settings.get("halt_grace_seconds")),
             memory_mb=int(settings.get("job_memory_mb")),
         )
+        self.schedules = ScheduleStore(instance.store)
+        self.scheduler = Scheduler(self.schedules, self.queue, self.pool.notify)
+        self.schedules.on_change = self.scheduler.wake
         self._token = secrets.token_urlsafe(32)
         self._threads = threads
         self._server: Any = None
@@ -84,7 +90,10 @@ class Service:
         )
         server = wsgi.Server(
             (self.bind, self.port),
-            create_app(context, [add_vfs_routes, add_ui]),
+            create_app(
+                context,
+                [add_vfs_routes, partial(add_schedule_routes, schedules=self.schedules), add_ui],
+            ),
             numthreads=self._threads,
             server_name="aft",
         )
@@ -101,6 +110,7 @@ class Service:
         self.port = server.bind_addr[1]
         self._server = server
         self.pool.start()
+        self.scheduler.start()
         self._thread = threading.Thread(target=server.serve, name="aft-http", daemon=True)
         self._thread.start()
         write_runtime_info(
@@ -121,6 +131,7 @@ class Service:
         self._server.stop()
         if self._thread is not None:
             self._thread.join(10)
+        self.scheduler.close()
         self.pool.stop()
         self._server = None
 

@@ -1,0 +1,68 @@
+"""REST routes of schedules (admin scope): ``add_schedule_routes(api)``.
+
+``/v1/schedules`` lists and adds; ``/v1/schedules/{id}`` (an id or a name) reads,
+changes and deletes. A change takes any of the fields a schedule is added with; what
+is left out (or null) stays, and the next run is computed afresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aft._serde import to_json
+from aft.exceptions import BadRequest
+from aft.schedules import Schedule, ScheduleStore
+from aft.server.app import Api, Caller, _json_body, _only
+
+FIELDS = {"name", "script", "cron", "timezone", "params", "enabled", "overlap", "catchUp"}
+
+
+def _json(schedule: Schedule) -> dict[str, Any]:
+    return dict(to_json(schedule))
+
+
+def _changes(body: dict[str, Any]) -> dict[str, Any]:
+    _only(body, FIELDS)
+    return {
+        ("catch_up" if key == "catchUp" else key): value
+        for key, value in body.items()
+        if value is not None
+    }
+
+
+def add_schedule_routes(api: Api, schedules: ScheduleStore | None = None) -> None:
+    """Register ``/v1/schedules`` on ``api``.
+
+    Args:
+        api: the REST API.
+        schedules: the store to use (the service's, which wakes its scheduler on a
+            change); by default one over the instance database.
+    """
+    route = api.route
+    store = schedules if schedules is not None else ScheduleStore(api.ctx.instance.store)
+
+    @route("GET", "/v1/schedules", "admin")
+    def list_schedules(who: Caller) -> Any:
+        return {"schedules": [_json(s) for s in store.list()]}
+
+    @route("POST", "/v1/schedules", "admin", 201)
+    def add_schedule(who: Caller) -> Any:
+        changes = _changes(_json_body())
+        for name in ("name", "script", "cron"):
+            if name not in changes:
+                raise BadRequest(f"{name} is required")
+        name, script, cron = (changes.pop(k) for k in ("name", "script", "cron"))
+        return _json(store.add(name, script, cron, **changes))
+
+    @route("GET", "/v1/schedules/<name>", "admin")
+    def get_schedule(name: str, who: Caller) -> Any:
+        return _json(store.get(name))
+
+    @route("PUT", "/v1/schedules/<name>", "admin")
+    def change_schedule(name: str, who: Caller) -> Any:
+        return _json(store.update(name, **_changes(_json_body())))
+
+    @route("DELETE", "/v1/schedules/<name>", "admin")
+    def remove_schedule(name: str, who: Caller) -> Any:
+        removed = store.remove(name)
+        return {"deleted": removed.id, "name": removed.name}
