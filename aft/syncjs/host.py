@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,9 @@ class Masker:
     def reveal(self, value: str) -> None:
         """Register a value that must never appear in a log line or an error."""
         if value and value not in self._values:
-            self._values.append(value)
-            self._values.sort(key=len, reverse=True)  # longest first: no half-masked overlaps
+            # A new list, never sorted in place: watcher threads mask while this runs.
+            # Longest first: no half-masked overlaps.
+            self._values = sorted([*self._values, value], key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for value in self._values:
@@ -98,6 +101,10 @@ class HaltSignal:
     def is_set(self) -> bool:
         return self._set
 
+    def fileno(self) -> int:
+        """A descriptor that becomes readable once set (for ``select``)."""
+        return self._read
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until set or ``timeout`` seconds pass; returns whether it is set."""
         import select
@@ -111,6 +118,73 @@ class HaltSignal:
         os.close(self._write)
 
 
+class Inbox:
+    """Events that watcher threads hand to the script thread.
+
+    :meth:`put` never blocks; :meth:`get` waits without CPU for an event or the halt
+    signal (a ``select`` on this inbox's pipe and the halt signal's).
+
+    Args:
+        halt: the run's halt signal; once set, :meth:`get` gives nothing more.
+    """
+
+    def __init__(self, halt: HaltSignal) -> None:
+        self._halt = halt
+        self._items: deque[tuple[int, Any, Hashable]] = deque()
+        self._lock = threading.Lock()
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+
+    def put(self, source: int, item: Any, key: Hashable = None) -> None:
+        """Queue ``item`` from ``source``; dropped when the last queued one has the same key."""
+        with self._lock:
+            if key is not None and self._items and self._items[-1][::2] == (source, key):
+                return
+            self._items.append((source, item, key))
+            try:
+                os.write(self._write, b".")
+            except OSError:
+                pass  # the pipe is full, so it is readable already
+
+    def get(self, timeout: float | None = None) -> tuple[int, Any] | None:
+        """The next ``(source, item)``; None once halted or after ``timeout`` seconds."""
+        import select
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._halt.is_set():
+                    return None
+                if self._items:
+                    source, item, _ = self._items.popleft()
+                    return source, item
+                try:
+                    while os.read(self._read, 4096):
+                        pass
+                except OSError:
+                    pass  # drained
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            select.select([self._read, self._halt.fileno()], [], [], left)
+
+    def drop(self, source: int) -> None:
+        """Forget every queued item from ``source``."""
+        with self._lock:
+            self._items = deque(i for i in self._items if i[0] != source)
+
+    def close(self) -> None:
+        os.close(self._read)
+        os.close(self._write)
+
+    def __enter__(self) -> Inbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class JobHost:
     """Host functions for one script run.
 
@@ -121,10 +195,11 @@ class JobHost:
         secret: looks up a secret's plaintext by name (``None`` when missing).
         masker: hides revealed secret values.
         allow_exec: whether ``Exec`` may start programs.
+        inbox: the watchers' events (default: a new one on ``halt``).
     """
 
     EXPORTS = (
-        "log", "Exit", "halted", "Sleep", "WaitForHaltSignal", "GetSecret",
+        "log", "Exit", "halted", "deadline", "next_event", "GetSecret",
         "FileExists", "DirExists", "ReadTextFile", "WriteTextFile", "CopyFile", "MoveFile",
         "DelFile", "ListLocal", "Zip", "Unzip", "Exec",
     )  # fmt: skip
@@ -137,9 +212,11 @@ class JobHost:
         secret: Callable[[str], str | None],
         masker: Masker,
         allow_exec: bool = False,
+        inbox: Inbox | None = None,
     ) -> None:
         self._emit = emit
         self.halt = halt
+        self.inbox = inbox or Inbox(halt)
         self._secret = secret
         self.mask = masker
         self.allow_exec = allow_exec
@@ -174,13 +251,21 @@ class JobHost:
     def halted(self) -> bool:
         return self.halt.is_set()
 
-    def Sleep(self, ms: Any) -> bool:
-        """Sleep ``ms`` milliseconds; returns early (true) when the halt signal arrives."""
+    def deadline(self, ms: Any) -> float:
+        """When ``Sleep(ms)`` ends, on this host's clock (for :meth:`next_event`)."""
         want(ms, (int, float), "Sleep(ms): ms")
-        return self.halt.wait(max(ms, 0) / 1000)
+        return time.monotonic() + max(ms, 0) / 1000
 
-    def WaitForHaltSignal(self) -> bool:
-        return self.halt.wait()
+    def next_event(self, deadline: float | None) -> tuple[int, Any] | None:
+        """Wait for a watcher's ``(number, evt)``; None once halted or at ``deadline``.
+
+        ``Sleep`` and ``WaitForHaltSignal`` (runtime.js) call this in a loop and run the
+        watcher's callback for each event, so callbacks run on the script thread.
+        """
+        if deadline is None:
+            return self.inbox.get()
+        left = deadline - time.monotonic()
+        return None if left <= 0 else self.inbox.get(left)
 
     def GetSecret(self, name: Any) -> str:
         want(name, str, "GetSecret(name): name")

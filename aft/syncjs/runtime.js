@@ -47,8 +47,28 @@
     });
   }
 
+  // Watcher callbacks by watcher number (see watchers.js). Watcher threads never call JS:
+  // Sleep and WaitForHaltSignal take their events from the host and run the callbacks here.
+  var listeners = {};
+  var listen = mark(function (number, watcher, fn) {
+    listeners[number] = { watcher: watcher, fn: fn };
+  }, "listen");
+  var unlisten = mark(function (number) { delete listeners[number]; }, "unlisten");
+
+  // Run callbacks until the halt signal or `until` (the host's clock; null: no end).
+  var waitUntil = mark(function (until) {
+    for (;;) {
+      var next = host("next_event", until);
+      if (next === null) return host("halted");
+      var l = listeners[next[0]];
+      if (l) l.fn.call(l.watcher, next[1]);
+    }
+  }, "wait");
+
   Object.defineProperty(g, "__aft", {
-    value: { host: host, define: define, mark: mark, text: text },
+    value: {
+      host: host, define: define, mark: mark, text: text, listen: listen, unlisten: unlisten,
+    },
   });
 
   // ---- job context ----------------------------------------------------------------
@@ -82,7 +102,9 @@
   Object.defineProperty(g, "HaltSignalReceived", {
     get: mark(function () { return host("halted"); }, "HaltSignalReceived"),
   });
-  passThrough(["Sleep", "WaitForHaltSignal", "GetSecret"]);
+  define("Sleep", function (ms) { return waitUntil(host("deadline", ms)); });
+  define("WaitForHaltSignal", function () { return waitUntil(null); });
+  passThrough(["GetSecret"]);
 
   // ---- constants --------------------------------------------------------------------
   var constants = {
