@@ -58,6 +58,8 @@ def run_file(file: str, params: str | None = None) -> int:
                 secrets=instance.secrets,
                 vfs_library=instance.vfs,
                 allow_exec=bool(instance.settings.get("allow_exec")),
+                state_dir=instance.home / "watch-state",
+                mail=instance.settings,
             )
             result = executor.run(
                 file=file,
@@ -374,6 +376,78 @@ class VfsCommands:
         _print(fingerprint)
 
 
+class SchedulesCommands:
+    """Scripts run at set times by aft serve: add, list, show, enable, disable, remove."""
+
+    def add(
+        self,
+        name: str,
+        script: str,
+        cron: str,
+        timezone: str = "UTC",
+        params: str | None = None,
+        overlap: str = "skip",
+        catch_up: str = "False",
+        disabled: str = "False",
+    ) -> None:
+        """Add NAME --script S --cron "EXPR" [--timezone Z] [--params JSON]
+        [--overlap skip|queue|allow] [--catch-up] [--disabled]."""
+        from aft.executor import parse_params
+
+        with _schedules() as schedules:
+            schedule = schedules.add(
+                name,
+                script,
+                cron,
+                timezone=timezone,
+                params=parse_params(params) if params else {},
+                overlap=overlap,
+                catch_up=_flag(catch_up),
+                enabled=not _flag(disabled),
+            )
+        _print(f"schedule {schedule.name} added as {schedule.id}; {_next_run(schedule)}")
+
+    def list(self) -> None:
+        """Every schedule: name, cron and zone, script, state, next and last run."""
+        with _schedules() as schedules:
+            for s in schedules.list():
+                state = "enabled" if s.enabled else "disabled"
+                last = _when(s.last_run) if s.last_run else "never"
+                _print(
+                    f"{s.name}  {s.cron} ({s.timezone})  {s.script}  {state}"
+                    f"  {_next_run(s)}  last {last}"
+                )
+
+    def show(self, name: str) -> None:
+        """One schedule as JSON."""
+        from aft._serde import to_json
+
+        with _schedules() as schedules:
+            _print(json.dumps(to_json(schedules.get(name)), indent=2))
+
+    def enable(self, name: str) -> None:
+        """Let a schedule fire again (from its next time after now)."""
+        with _schedules() as schedules:
+            schedule = schedules.enable(name)
+        _print(f"schedule {schedule.name} enabled; {_next_run(schedule)}")
+
+    def disable(self, name: str) -> None:
+        """Stop a schedule firing; its running jobs go on."""
+        with _schedules() as schedules:
+            schedule = schedules.disable(name)
+        _print(f"schedule {schedule.name} disabled")
+
+    def remove(self, name: str) -> None:
+        """Delete a schedule (the jobs it started stay)."""
+        with _schedules() as schedules:
+            schedule = schedules.remove(name)
+        _print(f"schedule {schedule.name} removed")
+
+
+def _next_run(schedule: Any) -> str:
+    return f"next {_when(schedule.next_run)}" if schedule.next_run else "next never"
+
+
 def _read_payload(source: str | None) -> dict[str, Any]:
     if source is None:
         return {}
@@ -400,6 +474,7 @@ class AftCommands:
         self.apikeys = ApiKeysCommands()
         self.jobs = JobsCommands()
         self.vfs = VfsCommands()
+        self.schedules = SchedulesCommands()
 
     def run(self, file: str, params: str | None = None) -> None:
         """Run a .syncjs file and wait: aft run -f FILE [-p JSON]. Exit 0 on success, else 1."""
@@ -498,6 +573,14 @@ def _scripts() -> Iterator[Any]:
 
     with _instance() as instance:
         yield ScriptStore(instance.store)
+
+
+@contextlib.contextmanager
+def _schedules() -> Iterator[Any]:
+    from aft.schedules import ScheduleStore
+
+    with _instance() as instance:
+        yield ScheduleStore(instance.store)
 
 
 @contextlib.contextmanager

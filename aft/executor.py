@@ -14,15 +14,19 @@ from aft.exceptions import ParamsError, ScriptError, ScriptNotFound, SecretNotFo
 from aft.models import JobState, LogLevel, LogLine, RunResult
 from aft.secrets_store import SecretStore
 from aft.syncjs.engine import Engine, JSError
-from aft.syncjs.host import HaltSignal, JobHost, Masker
+from aft.syncjs.host import HaltSignal, Inbox, JobHost, Masker
+from aft.syncjs.net_host import NetHost
 from aft.syncjs.vfs_host import VfsHost
+from aft.syncjs.watchers import WatcherHost
 
 if TYPE_CHECKING:
+    from aft.mail import MailSettings
+    from aft.settings import Settings
     from aft.vfs.library import VfsLibrary
 
 __all__ = ["Executor", "HaltSignal", "check_params", "parse_params", "read_script"]
 
-_RUNTIME_FILES = ("runtime.js", "vfs.js")
+_RUNTIME_FILES = ("runtime.js", "vfs.js", "watchers.js", "net.js")
 _RUNTIME_DIR = Path(__file__).parent / "syncjs"
 # A backslash escape; one that is not \\, \", \/ or \uXXXX stands for a literal backslash.
 _ESCAPE = re.compile(r'\\(\\|"|/|u[0-9a-fA-F]{4})?')
@@ -66,6 +70,12 @@ class Executor:
         secrets: where ``GetSecret`` looks; without it every secret is missing.
         vfs_library: where ``GetVFS`` looks; without it the library is empty.
         allow_exec: whether scripts may start programs with ``Exec``.
+        state_dir: where RemoteWatcher keeps what it last reported, so that a restarted
+            job reports only what changed in between (None: nowhere).
+        mail: the SMTP settings for ``SendMail``: a :class:`~aft.mail.MailSettings`, or
+            the instance :class:`~aft.settings.Settings` to read them from when a script
+            sends mail (None: mail is not configured). The password is the secret in
+            ``secrets`` that the settings name.
     """
 
     def __init__(
@@ -74,10 +84,14 @@ class Executor:
         secrets: SecretStore | None = None,
         vfs_library: VfsLibrary | None = None,
         allow_exec: bool = False,
+        state_dir: str | os.PathLike[str] | None = None,
+        mail: MailSettings | Settings | None = None,
     ) -> None:
         self._secrets = secrets
         self._vfs_library = vfs_library
         self._allow_exec = allow_exec
+        self._state_dir = state_dir
+        self._mail = mail
 
     def run(
         self,
@@ -127,12 +141,14 @@ class Executor:
                 on_log(line)
 
         masker = Masker()
+        inbox = Inbox(halt)
         host = JobHost(
             emit=emit,
             halt=halt,
             secret=self._secret,
             masker=masker,
             allow_exec=self._allow_exec,
+            inbox=inbox,
         )
         vfs = VfsHost(
             library=self._vfs_library,
@@ -142,7 +158,23 @@ class Executor:
             secret=self._secret,
             mask=masker,
         )
-        engine = Engine(host.functions(vfs.functions()))
+        watchers = WatcherHost(
+            inbox=inbox,
+            log=host.log,
+            reveal=masker.reveal,
+            library=self._vfs_library,
+            script_name=name,
+            state_dir=self._state_dir,
+        )
+        net = NetHost(
+            log=host.log,
+            halt=halt,
+            mask=masker,
+            reveal=masker.reveal,
+            secret=self._secret,
+            mail=self._mail,
+        )
+        engine = Engine(host.functions(vfs.functions(), watchers.functions(), net.functions()))
         error = error_line = None
         try:
             for runtime_file in _RUNTIME_FILES:
@@ -155,7 +187,10 @@ class Executor:
             if host.exit_code is None:
                 error, error_line = _describe(str(exc))
         finally:
+            watchers.close()
+            net.close()
             vfs.close()
+            inbox.close()
             if own_halt:
                 halt.close()
 

@@ -22,6 +22,7 @@ class SettingDef(NamedTuple):
     help: str
     low: int = 0
     high: int | None = None
+    choices: tuple[str, ...] = ()
 
     def parse(self, raw: object) -> Value:
         """Turn ``raw`` (typed, or text from the CLI or the database) into this setting's type.
@@ -49,7 +50,12 @@ class SettingDef(NamedTuple):
                 top = "" if self.high is None else f" to {self.high}"
                 raise InvalidSetting(f"{self.key} takes {self.low}{top}, not {number}")
             return number
-        return str(raw)
+        if not self.choices:
+            return str(raw)
+        choice = str(raw).strip().lower()
+        if choice not in self.choices:
+            raise InvalidSetting(f"{self.key} takes {' | '.join(self.choices)}, not {raw!r}")
+        return choice
 
 
 SETTINGS: dict[str, SettingDef] = {
@@ -70,6 +76,23 @@ SETTINGS: dict[str, SettingDef] = {
             "halt_grace_seconds", int, 3, "seconds between a halt request and the kill", 0, 3600
         ),
         SettingDef("job_memory_mb", int, 1024, "memory limit of each job's process (0 = none)"),
+        SettingDef("smtp_host", str, "", "the SMTP server SendMail() uses (empty: mail is off)"),
+        SettingDef("smtp_port", int, 587, "the SMTP server's port", 1, 65535),
+        SettingDef(
+            "smtp_tls",
+            str,
+            "starttls",
+            "starttls (port 587), tls (port 465) or none",
+            choices=("starttls", "tls", "none"),
+        ),
+        SettingDef("smtp_user", str, "", "the SMTP login (empty: send without logging in)"),
+        SettingDef(
+            "smtp_password_secret", str, "", "the name of the secret holding the SMTP password"
+        ),
+        SettingDef("smtp_from", str, "", "the sender when a script gives none"),
+        SettingDef(
+            "smtp_cafile", str, "", "a PEM file of CAs to trust for SMTP (empty: the system's)"
+        ),
     )
 }
 

@@ -272,6 +272,8 @@ def worker_main() -> int:
                     secrets=instance.secrets,
                     vfs_library=instance.vfs,
                     allow_exec=bool(instance.settings.get("allow_exec")),
+                    state_dir=instance.home / "watch-state",
+                    mail=instance.settings,
                 )
 
                 def log(line: LogLine, job_id: str = job_id) -> None:

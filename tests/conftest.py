@@ -16,6 +16,8 @@ pytest_plugins: list[str] = [
     "tests.servers.seaweedfs",
     "tests.servers.azurite",
     "tests.servers.gcs",
+    "tests.servers.http",
+    "tests.servers.smtp",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

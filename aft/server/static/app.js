@@ -1613,12 +1613,22 @@
     bind: ["Bind address", "The address aft serve listens on: 127.0.0.1 for this machine only, 0.0.0.0 for every interface."],
     port: ["Port", "The port aft serve listens on (1 to 65535)."],
     tls: ["HTTPS", "Serve HTTPS with the instance certificate. Turn off only behind a proxy that does TLS."],
+    smtp_host: ["SMTP server", "Host name of the server SendMail() uses. Empty: mail is off."],
+    smtp_port: ["SMTP port", "Usually 587 for STARTTLS, 465 for TLS."],
+    smtp_tls: ["Encryption", "STARTTLS upgrades a plain connection (port 587); TLS encrypts from the start (port 465)."],
+    smtp_user: ["SMTP user", "The login name. Empty: send without logging in."],
+    smtp_password_secret: ["Password secret", "The name of the secret (on the Secrets page) that holds the SMTP password."],
+    smtp_from: ["Default sender", "The From address when a script gives none."],
+    smtp_cafile: ["CA file", "A PEM file of certificates to trust, for a server with a private or self-signed certificate. Empty: the system's."],
   };
+  const SETTING_CHOICES = { smtp_tls: [["starttls", "STARTTLS"], ["tls", "TLS"], ["none", "None (plain text)"]] };
+  const SMTP_ORDER = ["smtp_host", "smtp_port", "smtp_tls", "smtp_user", "smtp_password_secret", "smtp_from", "smtp_cafile"];
   const GROUPS = [
     ["Running scripts", "Who may run what, and how much at once.", ["allow_cli_run", "allow_exec", "allow_file_path", "concurrency", "halt_grace_seconds", "job_memory_mb"]],
     ["Network and TLS", "Changes here take effect when aft serve restarts.", ["bind", "port", "tls"]],
   ];
   const SECRETISH = /pass|secret|token|key$/i;
+  const SECRET_NAME = /_secret$/; // holds the name of a secret, not the secret itself
 
   function label(key) {
     return SETTING_TEXT[key] ? SETTING_TEXT[key][0] : key.replace(/^smtp_/, "SMTP ").replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
@@ -1630,7 +1640,8 @@
     main.append(pageHead("Settings", "Instance settings. The same ones are in aft settings on the command line."));
     const keys = Object.keys(settings);
     const taken = new Set(GROUPS.flatMap((g) => g[2]));
-    const smtp = keys.filter((k) => k.startsWith("smtp_"));
+    const rank = (k) => (SMTP_ORDER.indexOf(k) + 1) || SMTP_ORDER.length + 1;
+    const smtp = keys.filter((k) => k.startsWith("smtp_")).sort((a, b) => rank(a) - rank(b));
     const other = keys.filter((k) => !taken.has(k) && !k.startsWith("smtp_"));
     const groups = [...GROUPS, ["Email (SMTP)", "How aft sends mail.", smtp], ...(other.length ? [["Other", null, other]] : [])];
     const grid = h("div", { class: "grid-2" });
@@ -1654,6 +1665,8 @@
       const [text, hint] = SETTING_TEXT[key] || [label(key), null];
       if (typeof value === "boolean") return field({ name: key, label: text, type: "checkbox", value, hint });
       if (typeof value === "number") return field({ name: key, label: text, type: "number", value, hint, inputmode: "numeric" });
+      if (SETTING_CHOICES[key]) return field({ name: key, label: text, type: "select", value, hint, options: SETTING_CHOICES[key] });
+      if (SECRET_NAME.test(key)) return field({ name: key, label: text, value, hint, mono: true, placeholder: "secret name" });
       if (SECRETISH.test(key)) return field({ name: key, label: text, type: "password", value: "", placeholder: "unchanged", hint: hint || "Write-only.", autocomplete: "new-password" });
       return field({ name: key, label: text, value, hint });
     });

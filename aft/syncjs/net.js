@@ -1,0 +1,91 @@
+// HttpCli, SendMail and the PGP helpers: thin faces over aft/syncjs/net_host.py.
+(function (g) {
+  "use strict";
+  var aft = g.__aft, host = aft.host, mark = aft.mark, slice = Array.prototype.slice;
+
+  var hidden = mark(function (obj, name, value) {
+    Object.defineProperty(obj, name, { value: value, writable: true });
+  }, "hidden");
+  var expect = mark(function (value, type, what) {
+    if (typeof value !== type) throw new TypeError(what + " must be a " + type);
+  }, "expect");
+  var method = mark(function (proto, name, fn) { proto[name] = mark(fn, name); }, "method");
+
+  // ---- the response -------------------------------------------------------------------
+  function HttpResponse(r) { hidden(this, "_r", r); }
+  method(HttpResponse.prototype, "IsValid", function () { return this._r.valid; });
+  method(HttpResponse.prototype, "Ok", function () {
+    return this._r.valid && this._r.status >= 200 && this._r.status <= 299;
+  });
+  method(HttpResponse.prototype, "StatusCode", function () { return this._r.status; });
+  method(HttpResponse.prototype, "BodyAsString", function () { return this._r.body; });
+  method(HttpResponse.prototype, "ErrorMsg", function () { return this._r.error; });
+  // The value of header `name` (any case); repeated headers joined by ", "; "" if absent.
+  method(HttpResponse.prototype, "Header", function (name) {
+    expect(name, "string", "Header(name): name");
+    var want = name.toLowerCase();
+    return this._r.headers.filter(function (h) { return h[0].toLowerCase() === want; })
+      .map(function (h) { return h[1]; }).join(", ");
+  });
+  // Every header as an object keyed by lower-case name (extension).
+  method(HttpResponse.prototype, "Headers", function () {
+    var all = {};
+    this._r.headers.forEach(function (h) {
+      var k = h[0].toLowerCase();
+      all[k] = k in all ? all[k] + ", " + h[1] : h[1];
+    });
+    return all;
+  });
+
+  // ---- the request ----------------------------------------------------------------------
+  function HttpCli() {
+    hidden(this, "_q", { url: "", timeout: 60, headers: [], body: null, insecure: false });
+  }
+  var proto = HttpCli.prototype;
+  method(proto, "Url", function (url) {
+    expect(url, "string", "HttpCli.Url(url): url");
+    this._q.url = url;
+    return this;
+  });
+  method(proto, "Timeout", function (seconds) {
+    expect(seconds, "number", "HttpCli.Timeout(seconds): seconds");
+    this._q.timeout = seconds;
+    return this;
+  });
+  // Sets a request header, replacing one of the same name (any case).
+  method(proto, "Header", function (name, value) {
+    expect(name, "string", "HttpCli.Header(name, value): name");
+    expect(value, "string", "HttpCli.Header(name, value): value");
+    var lower = name.toLowerCase();
+    this._q.headers = this._q.headers.filter(function (h) { return h[0].toLowerCase() !== lower; });
+    this._q.headers.push([name, value]);
+    return this;
+  });
+  method(proto, "ReqBody", function (body) {
+    expect(body, "string", "HttpCli.ReqBody(body): body");
+    this._q.body = body;
+    return this;
+  });
+  method(proto, "InsecureSkipVerify", function (skip) {
+    expect(skip, "boolean", "HttpCli.InsecureSkipVerify(skip): skip");
+    this._q.insecure = skip;
+    return this;
+  });
+  method(proto, "Do", function (verb) {
+    expect(verb, "string", "HttpCli.Do(verb): verb");
+    var q = this._q;
+    return new HttpResponse(host("http.do", {
+      method: verb, url: q.url, timeout: q.timeout, headers: q.headers, body: q.body,
+      insecure: q.insecure,
+    }));
+  });
+  ["Get", "Post", "Put", "Patch", "Delete", "Head"].forEach(function (name) {
+    method(proto, name, function () { return this.Do(name.toUpperCase()); });
+  });
+  aft.define("HttpCli", HttpCli);
+
+  // ---- mail and PGP -------------------------------------------------------------------
+  ["SendMail", "PGPEncryptFile", "PGPDecryptFile"].forEach(function (n) {
+    aft.define(n, function () { return host.apply(null, [n].concat(slice.call(arguments))); });
+  });
+})(globalThis);

@@ -1,0 +1,424 @@
+"""The Python side of HttpCli, SendMail and the PGP helpers (see net.js).
+
+Where the contract leaves room, this module chooses:
+
+- A request that gets no answer (bad URL, refused connection, TLS failure, timeout, halt)
+  gives a response whose ``IsValid()`` is false; the reason is logged at error level and
+  is its ``ErrorMsg()``. An answer of any status is valid; a non-2xx one has ``Ok()``
+  false and ``ErrorMsg()`` like ``HTTP 404 Not Found`` (not logged: the script decides).
+- ``Timeout(seconds)`` limits the whole exchange, body included (default 60; 0 for no
+  limit). Redirects are followed (10 at most); the body is decoded (gzip...) and capped
+  at :data:`MAX_BODY` bytes. Certificates are verified unless ``InsecureSkipVerify(true)``.
+- Each request runs on a helper thread while the script thread waits on it and on the
+  halt signal; a halt or the timeout shuts the request's sockets down, so it ends at once.
+- ``SendMail`` reads the SMTP settings when it is called; the password comes from the
+  secret that ``smtp_password_secret`` names. ``attachments`` is ``""``, a comma-separated
+  list of paths, or an array of paths.
+- ``PGPDecryptFile(in, out, name)``: the armored private key is the secret ``name``; a
+  key protected by a passphrase needs it in the secret ``name.passphrase``.
+
+urllib3, smtplib and pysequoia are imported on first use, off the start-up path of
+``aft run``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aft.exceptions import AftError
+from aft.models import LogLevel
+from aft.syncjs.engine import HostFunction, HostTypeError
+from aft.syncjs.host import HaltSignal, io_call, want
+
+if TYPE_CHECKING:
+    import urllib3
+
+    from aft.mail import MailSettings
+    from aft.settings import Settings
+
+#: The largest response body HttpCli accepts.
+MAX_BODY = 64 * 1024 * 1024
+DEFAULT_TIMEOUT = 60.0
+_METHOD = re.compile(r"[A-Za-z]+")
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+_ERROR = LogLevel.ERROR.value
+
+
+class _Failed(Exception):
+    """A request that got no usable answer; the text says why."""
+
+
+class NetHost:
+    """Host functions for HTTP, mail and PGP in one script run.
+
+    Args:
+        log: ``log(level, text)`` into the job log (masked there).
+        halt: the run's halt signal; it aborts a waiting request.
+        mask: hides revealed secret values in a text (for ``ErrorMsg()``).
+        reveal: registers a value that must be masked from now on.
+        secret: looks up a secret's plaintext by name (None when missing).
+        mail: the SMTP settings, or the instance settings to read them from when a
+            script sends mail (None: mail is not configured).
+    """
+
+    def __init__(
+        self,
+        *,
+        log: Callable[[str, str], None],
+        halt: HaltSignal,
+        mask: Callable[[str], str],
+        reveal: Callable[[str], None],
+        secret: Callable[[str], str | None],
+        mail: MailSettings | Settings | None = None,
+    ) -> None:
+        self.log = log
+        self.halt = halt
+        self.mask = mask
+        self._reveal = reveal
+        self._secret = secret
+        self._mail = mail
+
+    def functions(self) -> dict[str, HostFunction]:
+        return {
+            "http.do": self.http_do,
+            "SendMail": self.SendMail,
+            "PGPEncryptFile": self.PGPEncryptFile,
+            "PGPDecryptFile": self.PGPDecryptFile,
+        }
+
+    def close(self) -> None:
+        """Nothing stays open between calls; here for symmetry with the other hosts."""
+
+    # ---- HttpCli ---------------------------------------------------------------------
+
+    def http_do(self, request: Any) -> dict[str, Any]:
+        """Send one request: ``{method, url, headers, body, timeout, insecure}``.
+
+        Returns ``{valid, status, headers: [[name, value]...], body, error}``.
+        """
+        want(request, dict, "HttpCli request")
+        verb = want(request.get("method"), str, "HttpCli.Do(verb): verb")
+        if not _METHOD.fullmatch(verb):
+            raise HostTypeError(f"HttpCli.Do(verb): {verb!r} is not an HTTP method")
+        method = verb.upper()
+        url = want(request.get("url"), str, "HttpCli.Url(url): url")
+        headers = want(request.get("headers", []), list, "HttpCli.Header")
+        for pair in headers:
+            if not (
+                isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+            ):
+                raise HostTypeError("HttpCli.Header(name, value): name and value must be strings")
+        body = request.get("body")
+        if body is not None:
+            want(body, str, "HttpCli.ReqBody(body): body")
+        timeout = want(
+            request.get("timeout", DEFAULT_TIMEOUT),
+            (int, float),
+            "HttpCli.Timeout(seconds): seconds",
+        )
+        insecure = want(
+            request.get("insecure", False), bool, "HttpCli.InsecureSkipVerify(skip): skip"
+        )
+        shown = self.mask(url)
+        try:
+            answer = self._exchange(method, url, headers, body, float(timeout), insecure)
+        except _Failed as exc:
+            reason = self.mask(str(exc))
+            self.log(_ERROR, f"HttpCli: {method} {shown}: {reason}")
+            return {"valid": False, "status": 0, "headers": [], "body": "", "error": reason}
+        status, size = answer["status"], answer.pop("size")
+        self.log(LogLevel.DEBUG.value, f"HttpCli: {method} {shown}: {status} ({size} bytes)")
+        return answer
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: list[list[str]],
+        body: str | None,
+        timeout: float,
+        insecure: bool,
+    ) -> dict[str, Any]:
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
+        if scheme not in ("http", "https"):
+            raise _Failed("the URL must start with http:// or https://" if url else "no URL set")
+        exchange = _Exchange((method, url, headers, body, timeout, insecure))
+        deadline = time.monotonic() + timeout if timeout > 0 else None
+        exchange.start()
+        try:
+            while not exchange.finished.is_set():
+                left = None if deadline is None else deadline - time.monotonic()
+                if self.halt.is_set() or (left is not None and left <= 0):
+                    exchange.abort()
+                    exchange.join(1)  # sockets shut down: it ends now (unless still connecting)
+                    late = f"timed out after {timeout:g}s"
+                    raise _Failed("halted" if self.halt.is_set() else late)
+                select.select([exchange.done_fd, self.halt.fileno()], [], [], left)
+        finally:
+            exchange.close()
+        if exchange.error is not None:
+            raise exchange.error
+        return exchange.answer
+
+    # ---- SendMail ----------------------------------------------------------------------
+
+    def SendMail(
+        self, sender: Any, to: Any, subject: Any, body: Any, attachments: Any = ""
+    ) -> bool:
+        what = "SendMail(from, to, subject, body, attachments)"
+        want(sender, str, f"{what}: from")
+        want(to, str, f"{what}: to")
+        want(subject, str, f"{what}: subject")
+        want(body, str, f"{what}: body")
+        if isinstance(attachments, str):
+            files = [p.strip() for p in attachments.split(",") if p.strip()]
+        else:
+            files = want(attachments, list, f"{what}: attachments")
+            for f in files:
+                want(f, str, f"{what}: each attachment")
+        from aft.mail import send_mail
+
+        try:
+            settings = self._mail_settings()
+            password = None
+            if settings.host and settings.user:
+                password = self._mail_password(settings)
+            sent_to = send_mail(settings, password, sender, to, subject, body, files)
+        except AftError as exc:
+            self.log(_ERROR, f"SendMail: {exc}")
+            return False
+        self.log(LogLevel.INFO.value, f"SendMail: sent {subject!r} to {', '.join(sent_to)}")
+        return True
+
+    def _mail_settings(self) -> MailSettings:
+        from aft.mail import MailSettings
+
+        if self._mail is None:
+            return MailSettings()
+        if isinstance(self._mail, MailSettings):
+            return self._mail
+        return MailSettings.from_settings(self._mail.all())
+
+    def _mail_password(self, settings: MailSettings) -> str:
+        from aft.mail import MailError
+
+        name = settings.password_secret
+        if not name:
+            raise MailError("smtp_user is set but smtp_password_secret (a secret's name) is not")
+        password = self._secret(name)
+        if password is None:
+            raise MailError(f"no secret named {name!r} (the smtp_password_secret setting)")
+        self._reveal(password)
+        return password
+
+    # ---- PGP ---------------------------------------------------------------------------
+
+    @io_call(False)
+    def PGPEncryptFile(self, src: Any, dst: Any, key: Any) -> bool:
+        what = "PGPEncryptFile(in, out, publicKeyPathOrArmored)"
+        want(src, str, f"{what}: in")
+        want(dst, str, f"{what}: out")
+        want(key, str, f"{what}: publicKeyPathOrArmored")
+        from aft.pgp import encrypt_file
+
+        encrypt_file(src, dst, key)
+        self.log(LogLevel.INFO.value, f"PGPEncryptFile: {src} -> {dst}")
+        return True
+
+    @io_call(False)
+    def PGPDecryptFile(self, src: Any, dst: Any, name: Any) -> bool:
+        what = "PGPDecryptFile(in, out, privateKeySecretName)"
+        want(src, str, f"{what}: in")
+        want(dst, str, f"{what}: out")
+        want(name, str, f"{what}: privateKeySecretName")
+        from aft.pgp import PgpError, PgpPassphraseError, decrypt_file
+
+        key = self._secret(name)
+        if key is None:
+            raise PgpError(f"no secret named {name!r} (it should hold the armored private key)")
+        passphrase = self._secret(f"{name}.passphrase")
+        for value in (key, passphrase):
+            if value:
+                self._reveal(value)
+        try:
+            decrypt_file(src, dst, key, passphrase)
+        except PgpPassphraseError as exc:
+            raise PgpError(f"{exc} (the secret {name}.passphrase holds it)") from None
+        self.log(LogLevel.INFO.value, f"PGPDecryptFile: {src} -> {dst}")
+        return True
+
+
+class _Exchange(threading.Thread):
+    """One HTTP exchange on its own thread; :meth:`abort` shuts its sockets down."""
+
+    def __init__(self, request: tuple[str, str, list[list[str]], str | None, float, bool]) -> None:
+        super().__init__(name="aft-http", daemon=True)
+        self.request = request
+        self.sockets: list[socket.socket] = []
+        self.aborted = False
+        self.answer: dict[str, Any] = {}
+        self.error: _Failed | None = None
+        self.finished = threading.Event()
+        self._done_r, self._done_w = os.pipe()
+
+    @property
+    def done_fd(self) -> int:
+        return self._done_r
+
+    def track(self, sock: socket.socket) -> None:
+        self.sockets.append(sock)
+        if self.aborted:
+            _shut(sock)
+
+    def abort(self) -> None:
+        self.aborted = True
+        for sock in list(self.sockets):
+            _shut(sock)
+
+    def close(self) -> None:
+        """Close the waiting side (the thread closes its own side when it ends)."""
+        os.close(self._done_r)
+
+    def run(self) -> None:
+        try:
+            self.answer = self._send(*self.request)
+        except _Failed as exc:
+            self.error = exc
+        except Exception as exc:  # urllib3's errors: no answer arrived
+            reason = _describe(exc)
+            if reason == "timed out":  # urllib3's own limit, a moment before the deadline's
+                reason = f"timed out after {self.request[4]:g}s"
+            self.error = _Failed(reason)
+        finally:
+            self.finished.set()
+            try:
+                os.write(self._done_w, b"!")
+            except OSError:
+                pass  # nobody waits any more
+            os.close(self._done_w)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: list[list[str]],
+        body: str | None,
+        timeout: float,
+        insecure: bool,
+    ) -> dict[str, Any]:
+        import urllib3
+
+        pools = _pool_manager(insecure)
+        sent = {"User-Agent": "aft"}
+        for name, value in headers:
+            sent = {k: v for k, v in sent.items() if k.lower() != name.lower()}
+            sent[name] = value
+        limit = urllib3.Timeout(connect=timeout, read=timeout) if timeout > 0 else None
+        retries = urllib3.Retry(
+            total=None, connect=0, read=0, other=0, status=0, redirect=10, raise_on_redirect=False
+        )
+        try:
+            response = pools.request(
+                method,
+                url,
+                body=None if body is None else body.encode("utf-8"),
+                headers=sent,
+                timeout=limit,
+                retries=retries,
+                preload_content=False,
+            )
+            data = bytearray()
+            for chunk in response.stream(1024 * 1024):
+                data += chunk
+                if len(data) > MAX_BODY:
+                    raise _Failed(f"the response body is larger than {MAX_BODY >> 20} MiB")
+            response.release_conn()
+        finally:
+            pools.clear()
+        return {
+            "valid": True,
+            "status": response.status,
+            "headers": [[k, v] for k, v in response.headers.items()],
+            "body": _text(bytes(data), response.headers.get("Content-Type", "")),
+            "size": len(data),
+            "error": "" if 200 <= response.status < 300 else _status_line(response),
+        }
+
+
+def _pool_manager(insecure: bool) -> urllib3.PoolManager:
+    """A PoolManager whose new sockets are handed to the current :class:`_Exchange`."""
+    import urllib3
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class Http(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return _tracked(super()._new_conn())
+
+    class Https(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return _tracked(super()._new_conn())
+
+    class HttpPool(HTTPConnectionPool):
+        ConnectionCls = Http
+
+    class HttpsPool(HTTPSConnectionPool):
+        ConnectionCls = Https
+
+    if insecure:
+        import warnings
+
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    pools = urllib3.PoolManager(cert_reqs="CERT_NONE" if insecure else "CERT_REQUIRED")
+    pools.pool_classes_by_scheme = {"http": HttpPool, "https": HttpsPool}
+    return pools
+
+
+def _tracked(sock: socket.socket) -> socket.socket:
+    thread = threading.current_thread()
+    if isinstance(thread, _Exchange):
+        thread.track(sock)
+    return sock
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+def _status_line(response: urllib3.BaseHTTPResponse) -> str:
+    return f"HTTP {response.status} {response.reason or ''}".strip()
+
+
+def _text(data: bytes, content_type: str) -> str:
+    found = _CHARSET.search(content_type)
+    try:
+        return data.decode(found.group(1) if found else "utf-8", "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
+
+
+def _describe(exc: Exception) -> str:
+    """One line for a urllib3 failure: the innermost reason, without object reprs."""
+    reason: Any = exc
+    while getattr(reason, "reason", None) is not None:
+        reason = reason.reason
+    text = str(reason).strip()
+    if "timed out" in text.lower():
+        return "timed out"
+    if "Connection refused" in text:
+        return "connection refused"
+    # urllib3 names the connection first: "<...HTTPConnection object at 0x...>: " or
+    # "HTTPConnection(host='h', port=80): "; OpenSSL adds "(_ssl.c:1006)".
+    text = re.sub(r"^(<[^>]*>|\w+\(host=[^)]*\)): ", "", text)
+    text = re.sub(r" \(_ssl\.c:\d+\)", "", text)
+    return text.splitlines()[0] if text else type(exc).__name__
