@@ -476,6 +476,13 @@ class AftCommands:
                     signal.signal(signum, handler)
                 stop.close()
 
+    def worker(self, group: str = "default", concurrency: str = "2") -> None:
+        """Run a cluster worker node for one group until SIGTERM or Ctrl-C (needs a cluster)."""
+        from aft.cluster.node import run_worker_node
+
+        with _instance() as instance:
+            run_worker_node(instance, group=group, concurrency=_int(concurrency, "--concurrency"))
+
     def reinit(self) -> None:
         """Reset the settings and the web console's administrators; refused while serving."""
         from aft._paths import read_runtime_info

@@ -28,6 +28,7 @@ def make_app(broker_url: str) -> Any:
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
         worker_send_task_events=False,
         # How long an unacknowledged message waits before Redis hands it out again.
         broker_transport_options={"visibility_timeout": 3600},

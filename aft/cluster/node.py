@@ -217,5 +217,12 @@ def run_worker_node(
         without_heartbeat=True,
         quiet=True,
     )
-    print(f"aft: worker {_node.name} takes jobs of group {group!r}", flush=True)
+    from celery import signals
+
+    name = _node.name
+
+    def ready(**_: Any) -> None:
+        print(f"aft: worker {name} takes jobs of group {group!r}", flush=True)
+
+    signals.worker_ready.connect(ready, weak=False)
     worker.start()

@@ -10,6 +10,7 @@ a fresh database and an empty broker. A missing server fails the tests with the 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import secrets
@@ -24,6 +25,10 @@ from dataclasses import dataclass
 import pytest
 
 START_TIMEOUT = 30.0
+
+
+class ServerMissing(RuntimeError):
+    """A server the cluster tests need is not installed or did not start."""
 
 
 def free_port() -> int:
@@ -49,12 +54,16 @@ class ClusterUrls:
         return {"AFT_DATABASE_URL": self.database_url, "AFT_BROKER_URL": self.broker_url, **extra}
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[str]:
-    """A ``redis://127.0.0.1:PORT/0`` URL of a Redis server that lives for the session."""
+@contextlib.contextmanager
+def running_redis() -> Iterator[str]:
+    """Run a Redis server; yields its ``redis://127.0.0.1:PORT/0`` URL.
+
+    Raises:
+        ServerMissing: redis-server is not installed or does not start.
+    """
     exe = shutil.which("redis-server")
     if exe is None:
-        pytest.fail("redis-server is missing: run scripts/install-test-deps (apt redis-server)")
+        raise ServerMissing("redis-server is missing: run scripts/install-test-deps")
     port = free_port()
     proc = subprocess.Popen(
         [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -69,12 +78,16 @@ def redis_server() -> Iterator[str]:
         proc.wait(10)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A ``postgresql://aft@127.0.0.1:PORT`` base URL (no database) for the session."""
+@contextlib.contextmanager
+def running_postgres() -> Iterator[str]:
+    """Run a PostgreSQL server; yields its ``postgresql://aft@127.0.0.1:PORT`` base URL.
+
+    Raises:
+        ServerMissing: PostgreSQL is not installed or does not start.
+    """
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        pytest.fail("PostgreSQL is missing: run scripts/install-test-deps (apt postgresql)")
+        raise ServerMissing("PostgreSQL is missing: run scripts/install-test-deps")
     bindir = os.path.dirname(found[-1])
     root = tempfile.mkdtemp(prefix="aft-pg-")
     as_user: list[str] = []
@@ -87,13 +100,13 @@ def postgres_server() -> Iterator[str]:
     def run(*cmd: str) -> None:
         done = subprocess.run([*as_user, *cmd], capture_output=True, text=True, cwd=root)
         if done.returncode:
-            pytest.fail(f"{cmd[0]} failed: {done.stdout}{done.stderr}")
+            raise ServerMissing(f"{cmd[0]} failed: {done.stdout}{done.stderr}")
 
-    run(f"{bindir}/initdb", "-D", data, "-U", "aft", "--auth=trust", "-E", "UTF8", "--no-sync")
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    options += " -c max_connections=200"
-    run(f"{bindir}/pg_ctl", "-D", data, "-o", options, "-l", f"{root}/log", "-w", "start")
     try:
+        run(f"{bindir}/initdb", "-D", data, "-U", "aft", "--auth=trust", "-E", "UTF8", "--no-sync")
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += " -c max_connections=200"
+        run(f"{bindir}/pg_ctl", "-D", data, "-o", options, "-l", f"{root}/log", "-w", "start")
         yield f"postgresql://aft@127.0.0.1:{port}"
     finally:
         subprocess.run(
@@ -104,27 +117,58 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def fresh_database(base_url: str) -> str:
+    """Create an empty database on the server at ``base_url``; returns its URL."""
+    import psycopg
+
+    name = "t_" + secrets.token_hex(6)
+    with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{base_url}/{name}"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A Redis server's URL, for the session."""
+    try:
+        with running_redis() as url:
+            yield url
+    except ServerMissing as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server's base URL (no database), for the session."""
+    try:
+        with running_postgres() as url:
+            yield url
+    except ServerMissing as exc:
+        pytest.fail(str(exc))
+
+
 @pytest.fixture
 def cluster_urls(redis_server: str, postgres_server: str) -> ClusterUrls:
     """A database of this test's own and the session's broker, emptied."""
-    import psycopg
     import redis
 
-    name = "t_" + secrets.token_hex(6)
-    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
     redis.Redis.from_url(redis_server).flushall()
-    return ClusterUrls(f"{postgres_server}/{name}", redis_server)
+    return ClusterUrls(fresh_database(postgres_server), redis_server)
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
+    """Wait until ``port`` accepts connections.
+
+    Raises:
+        ServerMissing: the server exited or did not listen in time.
+    """
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"{what} exited at start (code {proc.returncode})")
+            raise ServerMissing(f"{what} exited at start (code {proc.returncode})")
         try:
             socket.create_connection(("127.0.0.1", port), 0.5).close()
             return
         except OSError:
             time.sleep(0.05)
-    pytest.fail(f"{what} not listening after {START_TIMEOUT}s")
+    raise ServerMissing(f"{what} not listening after {START_TIMEOUT}s")
