@@ -227,6 +227,15 @@ def test_a_halt_reaches_the_job_on_its_worker_node(cluster):
     done = cluster.wait(job.id, timeout=20)
     assert done.state is JobState.HALTED
     assert [ln.text for ln in cluster.queue.log(job.id)[0]][:2] == ["wait", "bye"]
+    spin = submit(cluster, 'Log("spin"); while (true) {}')
+    while not cluster.queue.log(spin.id)[0]:
+        assert time.monotonic() < deadline + 30, "the spinning job never logged"
+        time.sleep(0.05)
+    cluster.queue.request_halt(spin.id)
+    killed = cluster.wait(spin.id, timeout=20)  # grace is 3 s, then the kill
+    assert killed.state is JobState.HALTED and "killed" in (killed.error or "")
+    after = cluster.wait(submit(cluster, 'Log("fresh process")').id)  # a new job process
+    assert after.state is JobState.SUCCEEDED and after.worker == killed.worker
 
 
 def test_with_two_serve_nodes_a_dead_workers_job_is_reaped_and_retried_once(cluster):

@@ -2,9 +2,10 @@
 
 A serve node does not run jobs: its :class:`Dispatcher` publishes queued jobs to Celery
 and reaps the running jobs of workers that died. A worker node is a Celery worker on one
-queue (its group); each task claims its job row, then runs the job in its own
-``python -m aft.worker`` process (halt signal, then kill; memory limit), renewing the
-job's heartbeat while it runs. The worker kills the job when it learns that the job is
+queue (its group); each task claims its job row, then runs the job in a
+``python -m aft.worker`` process of its own, one job at a time (halt signal, then kill;
+memory limit; a process that died or was killed is replaced), renewing the job's
+heartbeat while it runs. The worker kills the job when it learns that the job is
 no longer its own, or when it has failed to renew the heartbeat for half the stale time:
 by the time a reaper may interrupt the job, its process is gone, so a job never runs
 twice at once.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -112,8 +114,14 @@ def run_job(job_id: str) -> str:
     return _supervise(node, job_id)
 
 
-def _supervise(node: _Node, job_id: str) -> str:
-    queue, config = node.queue, node.config
+_slots = threading.local()  # each task thread keeps its own job process between jobs
+
+
+def _job_process(node: _Node) -> subprocess.Popen[bytes]:
+    """This thread's ``python -m aft.worker`` process, started when there is none alive."""
+    proc: subprocess.Popen[bytes] | None = getattr(_slots, "proc", None)
+    if proc is not None and proc.poll() is None:
+        return proc
     env = {
         **os.environ,
         "AFT_HOME": str(node.home),
@@ -125,18 +133,53 @@ def _supervise(node: _Node, job_id: str) -> str:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=env,
+        bufsize=0,
     )
+    _slots.proc = proc
+    return proc
+
+
+def _retire(proc: subprocess.Popen[bytes]) -> None:
+    """End a job process (it is killed already, or asked to stop taking jobs)."""
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe:
+            pipe.close()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    _slots.proc = None
+
+
+def _supervise(node: _Node, job_id: str) -> str:
+    queue, config = node.queue, node.config
+    proc = _job_process(node)
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(job_id.encode() + b"\n")
-    proc.stdin.close()  # one job, then the process ends
+    try:
+        proc.stdin.write(job_id.encode() + b"\n")
+    except OSError:
+        pass  # it died: handled below as any death
     last_beat = time.monotonic()
     next_beat = last_beat + config.heartbeat_seconds
     term_sent: float | None = None
     lost = False
-    while proc.poll() is None:
-        time.sleep(0.1)
+    buffer = b""
+    done: str | None = None
+    while done is None:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.1)
+        if ready:
+            data = os.read(proc.stdout.fileno(), 4096)
+            if not data:
+                break  # the process is gone
+            buffer += data
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                word, _, rest = line.decode(errors="replace").partition(" ")
+                if word == "done" and rest.split(" ")[0] == job_id:
+                    done = rest
         now = time.monotonic()
-        if now >= next_beat:
+        if now >= next_beat and done is None:
             next_beat = now + config.heartbeat_seconds
             try:
                 ours, halt = queue.beat(job_id, node.name)
@@ -153,12 +196,13 @@ def _supervise(node: _Node, job_id: str) -> str:
         if now - last_beat > config.stale_after_seconds / 2 and not lost:
             lost = True  # cannot renew: a reaper may soon hand the job to another worker
             proc.kill()
-        if term_sent is not None and now - term_sent > node.grace:
+        if term_sent is not None and now - term_sent > node.grace and done is None:
             proc.kill()
-    done = proc.stdout.read().decode(errors="replace")
-    proc.stdout.close()
-    if f"done {job_id}" in done:
+    if done is not None:
+        if done.endswith(" retire"):  # out of memory: the next job gets a fresh process
+            _retire(proc)
         return "ran"
+    _retire(proc)
     if lost:
         queue.interrupt(job_id, "the worker lost touch with the database")
         return "killed: no longer this worker's"
