@@ -24,6 +24,7 @@ from aft.instance import Instance
 from aft.jobs import Job
 from aft.keys import ApiKeyStore
 from aft.models import JobState
+from aft.scripts_store import ScriptStore
 from tests.conftest import aft_command
 from tests.servers.cluster import ClusterUrls, cluster_urls, postgres_server, redis_server  # noqa: F401
 from tests.service_helpers import ServeProcess
@@ -203,8 +204,6 @@ def test_a_job_posted_for_a_group_runs_on_that_group_only(cluster):
     cluster.worker("wa", group="alpha")
     beta = cluster.worker("wb", group="beta")
     _, key = ApiKeyStore(cluster.instance.store).create("ci", ["127.0.0.1"], scope="admin")
-    from aft.scripts_store import ScriptStore
-
     ScriptStore(cluster.instance.store).add("where", 'Log("here")')
     with AftClient(serve.url, key) as client:
         ids = [client.submit_job(script_name="where", group="beta")["jobId"] for _ in range(3)]
@@ -213,6 +212,37 @@ def test_a_job_posted_for_a_group_runs_on_that_group_only(cluster):
     done = [cluster.wait(i) for i in ids]
     assert {j.worker for j in done} == {beta}
     assert {cluster.queue.group(i) for i in ids} == {"beta"}
+
+
+def test_a_stored_scripts_group_routes_its_jobs(cluster):
+    serve = cluster.serve("serve1")
+    cluster.worker("wd")
+    alpha = cluster.worker("wa", group="alpha")
+    _, key = ApiKeyStore(cluster.instance.store).create("ci", ["127.0.0.1"], scope="admin")
+    ScriptStore(cluster.instance.store).add("nas sweep", 'Log("on the nas")')
+    env = {**cluster.env, "AFT_HOME": str(cluster.home)}
+    aft = [aft_command(), "scripts", "group", "nas sweep"]
+    subprocess.run([*aft, "alpha"], env=env, check=True, capture_output=True)
+    shown = subprocess.run(aft, env=env, check=True, capture_output=True, text=True)
+    assert shown.stdout.strip() == "alpha"
+    with AftClient(serve.url, key) as client:
+        ids = [client.submit_job(script_name="nas sweep")["jobId"] for _ in range(3)]
+        retries_there = client.submit_job(script_name="nas sweep", group="default")["jobId"]
+    assert {cluster.wait(i).worker for i in ids} == {alpha}
+    assert cluster.wait(retries_there).worker != alpha  # the body's group wins
+
+
+def test_a_single_node_refuses_a_group(aft_home):
+    with Instance(aft_home) as instance:
+        _, key = ApiKeyStore(instance.store).create("ci", ["127.0.0.1"], scope="admin")
+        ScriptStore(instance.store).add("s", 'Log("x")')
+    serve = ServeProcess(aft_home, "--http").start()
+    try:
+        with AftClient(serve.url, key) as client:
+            with pytest.raises(Exception, match="group needs a cluster"):
+                client.submit_job(script_name="s", group="beta")
+    finally:
+        serve.stop()
 
 
 def test_a_halt_reaches_the_job_on_its_worker_node(cluster):

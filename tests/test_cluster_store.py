@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from aft.cluster.pgstore import PostgresStore, translate
+from aft.cluster.pgstore import MIGRATIONS, PostgresStore, translate
 from aft.instance import Instance
 from tests.servers.cluster import cluster_urls, postgres_server, redis_server  # noqa: F401
 from tests.test_accounts import *  # noqa: F403
@@ -50,7 +50,7 @@ def test_migrations_are_applied_once_by_concurrent_openers(cluster_urls):  # noq
         t.join()
     assert errors == []
     with PostgresStore(cluster_urls.database_url) as store:
-        assert store.query("SELECT version FROM aft_schema") == [(2,)]
+        assert store.query("SELECT version FROM aft_schema") == [(len(MIGRATIONS),)]
 
 
 def test_case_insensitive_names_hold_on_postgres(instance):

@@ -132,6 +132,13 @@ MIGRATIONS: tuple[str, ...] = (
         FOR EACH ROW EXECUTE FUNCTION aft_retry_group();
     CREATE INDEX jobs_running_heartbeat ON jobs (heartbeat) WHERE state = 'running';
     """,
+    # The worker group a stored script's jobs run in (no row: the default group).
+    """
+    CREATE TABLE script_groups (
+        script_id TEXT PRIMARY KEY REFERENCES scripts (id) ON DELETE CASCADE,
+        grp TEXT NOT NULL
+    );
+    """,
 )
 
 # Any constant: the one advisory lock that every write transaction holds.

@@ -146,3 +146,34 @@ class ClusterQueue(JobQueue):
 
     def state(self, job_id: str) -> JobState:
         return self.get(job_id).state
+
+
+class ScriptGroups:
+    """The worker group each stored script's jobs run in (a cluster database only).
+
+    Args:
+        store: the shared database.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, script_id: str) -> str:
+        """The script's group (``default`` unless set)."""
+        rows = self._store.query("SELECT grp FROM script_groups WHERE script_id = ?", (script_id,))
+        return str(rows[0][0]) if rows else DEFAULT_GROUP
+
+    def set(self, script_id: str, group: str) -> str:
+        """Run the script's jobs in ``group`` from now on (``default`` forgets the choice).
+
+        Raises:
+            ValueError: a bad group name.
+        """
+        check_group(group)
+        with self._store.transaction() as db:
+            db.execute("DELETE FROM script_groups WHERE script_id = ?", (script_id,))
+            if group != DEFAULT_GROUP:
+                db.execute(
+                    "INSERT INTO script_groups (script_id, grp) VALUES (?, ?)", (script_id, group)
+                )
+        return group
