@@ -59,13 +59,22 @@ class ClusterQueue(JobQueue):
         self.republish_after = republish_after
 
     def submit(  # type: ignore[override]
-        self, source: str, *, group: str = DEFAULT_GROUP, **kwargs: Any
+        self, source: str, *, group: str | None = None, **kwargs: Any
     ) -> Job:
-        """Queue a run of ``source`` for worker group ``group``; see :meth:`JobQueue.submit`.
+        """Queue a run of ``source`` for a worker group; see :meth:`JobQueue.submit`.
+
+        Args:
+            source: the script text.
+            group: the worker group; by default the stored script's (``script_id``),
+                else ``default``.
+            **kwargs: as for :meth:`JobQueue.submit`.
 
         Raises:
             ValueError: a bad trigger or group name.
         """
+        if group is None:
+            script_id = kwargs.get("script_id")
+            group = DEFAULT_GROUP if script_id is None else ScriptGroups(self._store).get(script_id)
         check_group(group)
         with self._store.transaction():  # the job and its group appear together
             job = super().submit(source, **kwargs)

@@ -21,7 +21,7 @@ import bottle
 
 from aft import __version__
 from aft._serde import to_json
-from aft.cluster.queue import ClusterQueue, ScriptGroups, check_group
+from aft.cluster.queue import ClusterQueue, check_group
 from aft.exceptions import (
     AftError,
     BadRequest,
@@ -267,9 +267,6 @@ def create_app(
                 group = check_group(_field(body, "group", str))
             except ValueError as exc:
                 raise BadRequest(str(exc)) from None
-            submit = functools.partial(ctx.queue.submit, group=group)
-        elif script_id is not None and isinstance(ctx.queue, ClusterQueue):
-            group = ScriptGroups(ctx.instance.store).get(script_id)  # the script's own group
             submit = functools.partial(ctx.queue.submit, group=group)
         job = submit(
             source,
