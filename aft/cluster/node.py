@@ -225,8 +225,7 @@ def run_worker_node(
         loglevel: Celery's log level.
 
     Raises:
-        ConfigError: the instance has no cluster configuration.
-        ValueError: a bad group name.
+        ConfigError: the instance has no cluster configuration, or a bad group name.
     """
     from aft.exceptions import ConfigError
 
@@ -234,7 +233,10 @@ def run_worker_node(
     config: ClusterConfig = instance.cluster
     if not config.distributed:
         raise ConfigError("aft worker needs a cluster: set database_url and broker_url")
-    check_group(group)
+    try:
+        check_group(group)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     settings = instance.settings
     queue = ClusterQueue(
         instance.store,
