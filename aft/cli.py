@@ -252,6 +252,27 @@ class ScriptsCommands:
             )
         _print(f"script {script.name} updated")
 
+    def group(self, name: str, group: str | None = None) -> None:
+        """Show, or set, the worker group the script's jobs run in (a cluster only)."""
+        from aft.cluster.pgstore import PostgresStore
+        from aft.cluster.queue import ScriptGroups
+        from aft.exceptions import ConfigError
+        from aft.scripts_store import ScriptStore
+
+        with _instance() as instance:
+            if not isinstance(instance.store, PostgresStore):
+                raise ConfigError("worker groups need a cluster database (database_url)")
+            script = ScriptStore(instance.store).get(name)
+            groups = ScriptGroups(instance.store)
+            if group is None:
+                _print(groups.get(script.id))
+                return
+            try:
+                groups.set(script.id, group)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        _print(f"script {script.name} runs in group {group}")
+
     def remove(self, name: str) -> None:
         """Delete a stored script (its past jobs stay)."""
         with _scripts() as scripts:
@@ -550,6 +571,13 @@ class AftCommands:
                 for signum, handler in previous.items():
                     signal.signal(signum, handler)
                 stop.close()
+
+    def worker(self, group: str = "default", concurrency: str = "2") -> None:
+        """Run a cluster worker node for one group until SIGTERM or Ctrl-C (needs a cluster)."""
+        from aft.cluster.node import run_worker_node
+
+        with _instance() as instance:
+            run_worker_node(instance, group=group, concurrency=_int(concurrency, "--concurrency"))
 
     def reinit(self) -> None:
         """Reset the settings and the web console's administrators; refused while serving."""

@@ -95,14 +95,16 @@ class AftClient:
         script_id: str | None = None,
         file_path: str | None = None,
         params: dict[str, Any] | None = None,
+        group: str | None = None,
     ) -> dict[str, Any]:
-        """Queue a job; returns ``{"jobId", "status"}``."""
+        """Queue a job (in worker group ``group`` of a cluster); returns ``{"jobId", "status"}``."""
         body: dict[str, Any] = {
             k: v
             for k, v in (
                 ("scriptName", script_name),
                 ("scriptId", script_id),
                 ("filePath", file_path),
+                ("group", group),
             )
             if v is not None
         }

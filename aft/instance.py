@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from aft._paths import DATABASE_NAME, MASTER_KEY_NAME, ensure_writable_dir, instance_home
 from aft._store import Store
+from aft.cluster.config import cluster_config
+from aft.cluster.pgstore import PostgresStore
 from aft.secrets_store import MasterKey, SecretStore
 from aft.settings import Settings
 
@@ -27,7 +29,11 @@ class Instance:
         else:
             self.home = Path(home)
             ensure_writable_dir(self.home)
-        self.store = Store(self.home / DATABASE_NAME)
+        self.cluster = cluster_config(self.home)
+        if self.cluster.database_url is not None:
+            self.store: Store = PostgresStore(self.cluster.database_url)
+        else:
+            self.store = Store(self.home / DATABASE_NAME)
         self.settings = Settings(self.store)
         self.master_key = MasterKey(self.home / MASTER_KEY_NAME)
         self.secrets = SecretStore(self.store, self.master_key)

@@ -160,7 +160,7 @@ class ApiKeyStore:
         key_id = "key_" + secrets.token_hex(6)
         with self._store.transaction() as db:
             taken = db.execute(
-                "SELECT 1 FROM api_keys WHERE name = ? COLLATE NOCASE AND NOT revoked", (name,)
+                "SELECT 1 FROM api_keys WHERE name = ? COLLATE NOCASE AND revoked = 0", (name,)
             ).fetchone()
             if taken:
                 raise BadRequest(

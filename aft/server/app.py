@@ -21,6 +21,7 @@ import bottle
 
 from aft import __version__
 from aft._serde import to_json
+from aft.cluster.queue import ClusterQueue, check_group
 from aft.exceptions import (
     AftError,
     BadRequest,
@@ -244,7 +245,7 @@ def create_app(
     @route("POST", "/v1/jobs", "run", 202)
     def submit_job(who: Caller) -> Any:
         body = _json_body()
-        _only(body, {"scriptName", "scriptId", "filePath", "params", "jobType"})
+        _only(body, {"scriptName", "scriptId", "filePath", "params", "jobType", "group"})
         chosen = [k for k in ("scriptName", "scriptId", "filePath") if body.get(k) is not None]
         if len(chosen) != 1:
             raise BadRequest("give exactly one of scriptName, scriptId, filePath")
@@ -262,7 +263,16 @@ def create_app(
             script = ctx.scripts.get(_field(body, chosen[0], str))
             source, name, script_id = script.source, script.name, script.id
             retries, backoff = script.retries, script.retry_backoff
-        job = ctx.queue.submit(
+        submit = ctx.queue.submit
+        if body.get("group") is not None:  # a worker group: only a cluster has them
+            if not isinstance(ctx.queue, ClusterQueue):
+                raise BadRequest("group needs a cluster (aft worker nodes); this node runs alone")
+            try:
+                group = check_group(_field(body, "group", str))
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+            submit = functools.partial(ctx.queue.submit, group=group)
+        job = submit(
             source,
             script_name=name,
             params=params,

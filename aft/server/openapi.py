@@ -129,6 +129,11 @@ def openapi_document() -> dict[str, Any]:
                                 "filePath": {"type": "string", "minLength": 1},
                                 "params": {"type": "object", "additionalProperties": _SCALAR},
                                 "jobType": {"description": "accepted and ignored"},
+                                "group": {
+                                    "type": "string",
+                                    "pattern": "^[A-Za-z0-9_.-]{1,64}$",
+                                    "description": "worker group (cluster nodes only)",
+                                },
                             },
                         }
                     ),

@@ -9,6 +9,8 @@ from functools import partial
 from typing import Any
 
 from aft._paths import read_runtime_info, remove_runtime_info, write_runtime_info
+from aft.cluster.node import Dispatcher
+from aft.cluster.queue import ClusterQueue
 from aft.exceptions import ConfigError
 from aft.instance import Instance
 from aft.jobs import JobQueue
@@ -47,13 +49,22 @@ class Service:
         self.port = int(port if port is not None else settings.get("port"))
         self.tls = bool(tls if tls is not None else settings.get("tls"))
         self.queue = JobQueue(instance.store)
-        self.pool = WorkerPool(
-            instance.home,
-            self.queue,
-            concurrency=int(settings.get("concurrency")),
-            grace=float(settings.get("halt_grace_seconds")),
-            memory_mb=int(settings.get("job_memory_mb")),
-        )
+        self.pool: WorkerPool | Dispatcher
+        if instance.cluster.distributed:  # jobs go to `aft worker` nodes through Celery
+            self.queue = ClusterQueue(
+                instance.store,
+                stale_after=instance.cluster.stale_after_seconds,
+                republish_after=instance.cluster.republish_after_seconds,
+            )
+            self.pool = Dispatcher(self.queue, instance.cluster)
+        else:
+            self.pool = WorkerPool(
+                instance.home,
+                self.queue,
+                concurrency=int(settings.get("concurrency")),
+                grace=float(settings.get("halt_grace_seconds")),
+                memory_mb=int(settings.get("job_memory_mb")),
+            )
         self.schedules = ScheduleStore(instance.store)
         self.scheduler = Scheduler(self.schedules, self.queue, self.pool.notify)
         self.schedules.on_change = self.scheduler.wake

@@ -1,0 +1,93 @@
+"""Where a node finds the cluster: the database and broker URLs.
+
+They cannot live in the ``settings`` table, which is itself in the database, so they come
+from the environment (``AFT_DATABASE_URL``, ``AFT_BROKER_URL``) or, failing that, from
+``cluster.conf`` in the instance home::
+
+    [cluster]
+    database_url = postgresql://aft@db.example/aft
+    broker_url = redis://queue.example:6379/0
+
+The timing knobs (``heartbeat_seconds``, ``stale_after_seconds``,
+``republish_after_seconds``) may be set the same ways (``AFT_HEARTBEAT_SECONDS`` ...).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from aft.exceptions import ConfigError
+
+CONFIG_NAME = "cluster.conf"
+
+
+@dataclass(frozen=True)  # not attrs: `import aft` stays cheap
+class ClusterConfig:
+    """How this node reaches the rest of the cluster.
+
+    Attributes:
+        database_url: ``postgresql://...``, or None for the embedded SQLite database.
+        broker_url: ``redis://...``, or None to run jobs in this node's own worker pool.
+        heartbeat_seconds: how often a worker node says it still runs a job.
+        stale_after_seconds: a running job without a heartbeat for this long is interrupted.
+        republish_after_seconds: a queued job whose message was sent this long ago and that
+            no worker took is sent again (a lost message never loses the job).
+    """
+
+    database_url: str | None = None
+    broker_url: str | None = None
+    heartbeat_seconds: float = 2.0
+    stale_after_seconds: float = 30.0
+    republish_after_seconds: float = 300.0
+
+    @property
+    def distributed(self) -> bool:
+        """True when jobs go to Celery worker nodes instead of the in-process pool."""
+        return self.broker_url is not None
+
+
+def cluster_config(home: Path, environ: dict[str, str] | None = None) -> ClusterConfig:
+    """The cluster configuration of the node whose instance home is ``home``.
+
+    Raises:
+        ConfigError: a malformed ``cluster.conf``, a bad number, or a broker without a
+            PostgreSQL database (worker nodes must share the job records).
+    """
+    env = os.environ if environ is None else environ
+    file_values: dict[str, str] = {}
+    path = home / CONFIG_NAME
+    if path.exists():
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(path)
+        except configparser.Error as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        if parser.has_section("cluster"):
+            file_values = dict(parser.items("cluster"))
+
+    def value(key: str) -> str | None:
+        return env.get(f"AFT_{key.upper()}") or file_values.get(key) or None
+
+    numbers: dict[str, float] = {}
+    for key in ("heartbeat_seconds", "stale_after_seconds", "republish_after_seconds"):
+        raw = value(key)
+        if raw is not None:
+            try:
+                numbers[key] = float(raw)
+            except ValueError:
+                raise ConfigError(f"{key} takes a number of seconds, not {raw!r}") from None
+            if numbers[key] <= 0:
+                raise ConfigError(f"{key} must be more than 0")
+    config = ClusterConfig(value("database_url"), value("broker_url"), **numbers)
+    if config.database_url is not None and not config.database_url.startswith(
+        ("postgresql://", "postgres://")
+    ):
+        raise ConfigError("database_url must be a postgresql:// URL")
+    if config.broker_url is not None and config.database_url is None:
+        raise ConfigError("broker_url needs a database_url: worker nodes share the job records")
+    if config.stale_after_seconds <= 2 * config.heartbeat_seconds:
+        raise ConfigError("stale_after_seconds must be more than twice heartbeat_seconds")
+    return config

@@ -1,0 +1,121 @@
+"""cluster-throughput: jobs/s with 1, 2 and 4 `aft worker` processes, one `aft serve` node.
+
+    python benchmarks/cluster_bench.py [JOBS]   -> prints two markdown table rows
+
+Starts a throwaway PostgreSQL and Redis (as the cluster tests do; see
+tests/servers/cluster.py), then for each worker count: a fresh database, one serve node
+(it publishes the jobs), N worker nodes of concurrency 1, and JOBS jobs queued at once
+straight into the shared database; timed from the first submit until every job has
+ended. Two kinds of job: trivial ones (one log line: the cost of the machinery) and ones
+that wait 100 ms (as a transfer waits on the network: what more workers buy). Jobs run
+in each worker's job process, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from aft.cluster.queue import ClusterQueue  # noqa: E402
+from aft.instance import Instance  # noqa: E402
+from tests.servers.cluster import fresh_database, running_postgres, running_redis  # noqa: E402
+
+SCRIPTS = {
+    "trivial": 'Log("job " + Param("n"));',
+    "waiting": 'Log("job " + Param("n")); Sleep(100);',  # a transfer waits on the network
+}
+WORKER_COUNTS = (1, 2, 4)
+
+
+def _start(args: list[str], home: Path, env: dict[str, str], ready: str) -> subprocess.Popen[str]:
+    aft = str(Path(sys.executable).with_name("aft"))
+    proc = subprocess.Popen(
+        [aft, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**env, "AFT_HOME": str(home)},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if ready in line:
+            return proc
+    raise SystemExit(f"aft {args[0]} did not start")
+
+
+def throughput(pg: str, broker: str, workers: int, jobs: int, script: str) -> float:
+    """Jobs per second with ``workers`` worker nodes."""
+    import redis
+
+    redis.Redis.from_url(broker).flushall()
+    env = {**os.environ, "AFT_DATABASE_URL": fresh_database(pg), "AFT_BROKER_URL": broker}
+    base = Path(tempfile.mkdtemp(prefix="aft-bench-"))
+    procs: list[subprocess.Popen[str]] = []
+    saved = {k: os.environ.get(k) for k in ("AFT_DATABASE_URL", "AFT_BROKER_URL")}
+    os.environ.update({k: env[k] for k in saved})
+    try:
+        with Instance(base / "admin") as instance:
+            queue = ClusterQueue(instance.store)
+            for name in ["serve", *(f"w{i}" for i in range(workers))]:
+                (base / name).mkdir()
+                shutil.copy(base / "admin" / "master.key", base / name / "master.key")
+            procs.append(
+                _start(["serve", "--http", "--port", "0"], base / "serve", env, "listening on")
+            )
+            for i in range(workers):
+                args = ["worker", "--group", "default", "--concurrency", "1"]
+                procs.append(_start(args, base / f"w{i}", env, "aft: worker "))
+            start = time.perf_counter()
+            for n in range(jobs):
+                queue.submit(script, script_name="bench", params={"n": n})
+            while True:
+                counts = queue.counts()
+                if counts["queued"] == 0 and counts["running"] == 0:
+                    break
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - start
+            if counts["succeeded"] != jobs:
+                raise SystemExit(f"not every job succeeded: {counts}")
+            return jobs / elapsed
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def main(jobs: int) -> str:
+    rows = []
+    with running_postgres() as pg, running_redis() as broker:
+        for kind, script in SCRIPTS.items():
+            count = jobs if kind == "trivial" else max(1, jobs // 3)
+            rates = [throughput(pg, broker, n, count, script) for n in WORKER_COUNTS]
+            cells = " | ".join(f"{r:.1f} jobs/s" for r in rates)
+            rows.append(
+                f"| cluster-throughput | {count} {kind} jobs, 1 serve node,"
+                f" 1 / 2 / 4 worker processes ({os.cpu_count()} cores) | {cells} |"
+            )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(main(int(sys.argv[1]) if len(sys.argv) > 1 else 300))

@@ -1,0 +1,323 @@
+"""Several nodes on one PostgreSQL database and one Redis broker, as separate processes.
+
+Real servers (tests/servers/cluster.py), real ``aft serve`` and ``aft worker`` processes.
+Heartbeats every 0.5 s and a stale time of 3 s keep the worker-death tests short.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from aft.client import AftClient
+from aft.cluster.celery_app import make_app, publish
+from aft.cluster.queue import ClusterQueue
+from aft.instance import Instance
+from aft.jobs import Job
+from aft.keys import ApiKeyStore
+from aft.models import JobState
+from aft.scripts_store import ScriptStore
+from tests.conftest import aft_command
+from tests.servers.cluster import ClusterUrls, cluster_urls, postgres_server, redis_server  # noqa: F401
+from tests.service_helpers import ServeProcess
+
+TIMING = {"AFT_HEARTBEAT_SECONDS": "0.5", "AFT_STALE_AFTER_SECONDS": "3"}
+pytestmark = pytest.mark.slow
+
+
+class Cluster:
+    """The nodes of one test: homes sharing a master key, and their processes."""
+
+    def __init__(self, base: Path, urls: ClusterUrls) -> None:
+        self.base = base
+        self.urls = urls
+        self.env = {**os.environ, **urls.env(**TIMING)}
+        self.env.pop("AFT_HOME", None)
+        self.home = base / "admin"
+        self.instance = _open_instance(self.home, self.env)
+        self.queue = ClusterQueue(self.instance.store, stale_after=3.0)
+        self.workers: dict[str, subprocess.Popen[str]] = {}
+        self.serves: list[ServeProcess] = []
+
+    def node_home(self, name: str) -> Path:
+        home = self.base / name
+        home.mkdir()
+        shutil.copy(self.home / "master.key", home / "master.key")  # secrets decrypt anywhere
+        return home
+
+    def worker(self, name: str, group: str = "default", concurrency: int = 1) -> str:
+        """Start ``aft worker``; returns its job-owner prefix (``host:pid``) once it is ready."""
+        proc = subprocess.Popen(
+            [aft_command(), "worker", "--group", group, "--concurrency", str(concurrency)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**self.env, "AFT_HOME": str(self.node_home(name))},
+        )
+        self.workers[name] = proc
+        assert proc.stdout is not None
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"aft worker exited: {''.join(seen)}")
+            seen.append(line)
+            if line.startswith("aft: worker "):
+                _drain(proc)
+                return line.split()[2]
+        raise AssertionError(f"aft worker not ready: {''.join(seen)}")
+
+    def serve(self, name: str) -> ServeProcess:
+        serve = ServeProcess(self.node_home(name), "--http", env=self.env).start()
+        self.serves.append(serve)
+        return serve
+
+    def wait(self, job_id: str, timeout: float = 60.0) -> Job:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.queue.get(job_id)
+            if job.state.is_final:
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"{job_id} still {self.queue.get(job_id).state.value}")
+
+    def retry_of(self, job_id: str, timeout: float = 30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.instance.store.query("SELECT id FROM jobs WHERE retry_of = ?", (job_id,))
+            if rows:
+                return self.queue.get(rows[0][0])
+            time.sleep(0.1)
+        raise AssertionError(f"no retry of {job_id}")
+
+    def close(self) -> None:
+        for proc in self.workers.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for serve in self.serves:
+            serve.stop()
+        for proc in self.workers.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.instance.close()
+
+
+def _open_instance(home: Path, env: dict[str, str]) -> Instance:
+    """An Instance on the cluster's database, opened in this process."""
+    saved = {k: os.environ.get(k) for k in env if k.startswith("AFT_")}
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AFT_")})
+    try:
+        return Instance(home)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _drain(proc: subprocess.Popen[str]) -> None:
+    """Read a node's output in the background, so a full pipe never blocks it."""
+    import threading
+
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: stdout.read(), daemon=True).start()
+
+
+@pytest.fixture
+def cluster(tmp_path, cluster_urls):  # noqa: F811
+    c = Cluster(tmp_path, cluster_urls)
+    yield c
+    c.close()
+
+
+def submit(cluster: Cluster, source: str, **kwargs):
+    return cluster.queue.submit(source, script_name="t.syncjs", **kwargs)
+
+
+def test_jobs_spread_over_two_worker_nodes(cluster):
+    cluster.serve("serve1")
+    a = cluster.worker("w1")
+    b = cluster.worker("w2")
+    jobs = [
+        submit(cluster, 'Log("n " + Param("n")); Sleep(700)', params={"n": n}) for n in range(6)
+    ]
+    done = [cluster.wait(j.id) for j in jobs]
+    assert all(j.state is JobState.SUCCEEDED for j in done), [j.error for j in done]
+    owners = {j.worker for j in done}
+    assert owners == {a, b}
+    assert [cluster.queue.log(j.id)[0][0].text for j in jobs] == [f"n {n}" for n in range(6)]
+
+
+def test_kill_9_of_a_worker_mid_job_interrupts_it_and_the_retry_runs_on_the_other(cluster):
+    cluster.serve("serve1")
+    first = cluster.worker("w1")
+    job = submit(cluster, 'Log("start"); Sleep(4000); Log("end")', retries=1, retry_backoff=0)
+    deadline = time.monotonic() + 30
+    while cluster.queue.get(job.id).state is not JobState.RUNNING:
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)
+    assert cluster.queue.get(job.id).worker == first
+    second = cluster.worker("w2")
+    os.kill(cluster.workers["w1"].pid, signal.SIGKILL)  # the node and (PDEATHSIG) its job
+    lost = cluster.wait(job.id)
+    assert lost.state is JobState.INTERRUPTED and "heartbeat" in (lost.error or "")
+    retry = cluster.wait(cluster.retry_of(job.id).id)
+    assert retry.state is JobState.SUCCEEDED and retry.attempt == 2
+    assert retry.worker == second
+    assert retry.started >= lost.finished  # never two runs of it at once
+    assert [ln.text for ln in cluster.queue.log(job.id)[0]] == ["start"]
+    assert [ln.text for ln in cluster.queue.log(retry.id)[0]] == ["start", "end"]
+
+
+def test_a_message_delivered_three_times_runs_the_job_once(cluster):
+    cluster.worker("w1", concurrency=3)
+    job = submit(cluster, 'Log("ran"); Sleep(500)')
+    app = make_app(cluster.urls.broker_url)
+    try:
+        for _ in range(3):  # no serve node: this test is the only publisher
+            publish(app, job.id, "default")
+    finally:
+        app.close()
+    assert cluster.wait(job.id).state is JobState.SUCCEEDED
+    time.sleep(1.5)  # let the other two messages arrive and be dropped
+    assert [ln.text for ln in cluster.queue.log(job.id)[0]] == ["ran"]
+    assert cluster.queue.counts()["succeeded"] == 1
+
+
+def test_a_job_posted_for_a_group_runs_on_that_group_only(cluster):
+    serve = cluster.serve("serve1")
+    cluster.worker("wa", group="alpha")
+    beta = cluster.worker("wb", group="beta")
+    _, key = ApiKeyStore(cluster.instance.store).create("ci", ["127.0.0.1"], scope="admin")
+    ScriptStore(cluster.instance.store).add("where", 'Log("here")')
+    with AftClient(serve.url, key) as client:
+        ids = [client.submit_job(script_name="where", group="beta")["jobId"] for _ in range(3)]
+        with pytest.raises(Exception, match="worker group"):
+            client.submit_job(script_name="where", group="no spaces")
+    done = [cluster.wait(i) for i in ids]
+    assert {j.worker for j in done} == {beta}
+    assert {cluster.queue.group(i) for i in ids} == {"beta"}
+
+
+def test_a_stored_scripts_group_routes_its_jobs(cluster):
+    serve = cluster.serve("serve1")
+    cluster.worker("wd")
+    alpha = cluster.worker("wa", group="alpha")
+    _, key = ApiKeyStore(cluster.instance.store).create("ci", ["127.0.0.1"], scope="admin")
+    ScriptStore(cluster.instance.store).add("nas sweep", 'Log("on the nas")')
+    env = {**cluster.env, "AFT_HOME": str(cluster.home)}
+    aft = [aft_command(), "scripts", "group", "nas sweep"]
+    subprocess.run([*aft, "alpha"], env=env, check=True, capture_output=True)
+    shown = subprocess.run(aft, env=env, check=True, capture_output=True, text=True)
+    assert shown.stdout.strip() == "alpha"
+    with AftClient(serve.url, key) as client:
+        ids = [client.submit_job(script_name="nas sweep")["jobId"] for _ in range(3)]
+        retries_there = client.submit_job(script_name="nas sweep", group="default")["jobId"]
+    assert {cluster.wait(i).worker for i in ids} == {alpha}
+    assert cluster.wait(retries_there).worker != alpha  # the body's group wins
+
+
+def test_a_single_node_refuses_a_group(aft_home):
+    with Instance(aft_home) as instance:
+        _, key = ApiKeyStore(instance.store).create("ci", ["127.0.0.1"], scope="admin")
+        ScriptStore(instance.store).add("s", 'Log("x")')
+    serve = ServeProcess(aft_home, "--http").start()
+    try:
+        with AftClient(serve.url, key) as client:
+            with pytest.raises(Exception, match="group needs a cluster"):
+                client.submit_job(script_name="s", group="beta")
+    finally:
+        serve.stop()
+
+
+def test_a_halt_reaches_the_job_on_its_worker_node(cluster):
+    cluster.serve("serve1")
+    cluster.worker("w1")
+    job = submit(cluster, 'Log("wait"); WaitForHaltSignal(); Log("bye")')
+    deadline = time.monotonic() + 30
+    while not cluster.queue.log(job.id)[0]:
+        assert time.monotonic() < deadline, "the job never logged"
+        time.sleep(0.05)
+    cluster.queue.request_halt(job.id)
+    done = cluster.wait(job.id, timeout=20)
+    assert done.state is JobState.HALTED
+    assert [ln.text for ln in cluster.queue.log(job.id)[0]][:2] == ["wait", "bye"]
+    spin = submit(cluster, 'Log("spin"); while (true) {}')
+    while not cluster.queue.log(spin.id)[0]:
+        assert time.monotonic() < deadline + 30, "the spinning job never logged"
+        time.sleep(0.05)
+    cluster.queue.request_halt(spin.id)
+    killed = cluster.wait(spin.id, timeout=20)  # grace is 3 s, then the kill
+    assert killed.state is JobState.HALTED and "killed" in (killed.error or "")
+    after = cluster.wait(submit(cluster, 'Log("fresh process")').id)  # a new job process
+    assert after.state is JobState.SUCCEEDED and after.worker == killed.worker
+
+
+def test_with_two_serve_nodes_a_dead_workers_job_is_reaped_and_retried_once(cluster):
+    job = submit(cluster, "Log(1)", retries=3, retry_backoff=3600, group="nobody-serves-this")
+    assert cluster.queue.claim_id(job.id, "ghost:1")  # a worker that then died silently
+    cluster.serve("serve1")
+    cluster.serve("serve2")
+    lost = cluster.wait(job.id, timeout=30)
+    assert lost.state is JobState.INTERRUPTED
+    time.sleep(2)  # both reapers have had several turns
+    retries = cluster.instance.store.query(
+        "SELECT id, grp, attempt FROM jobs WHERE retry_of = ?", (job.id,)
+    )
+    assert len(retries) == 1 and retries[0][1:] == ("nobody-serves-this", 2)
+    assert cluster.queue.get(retries[0][0]).state is JobState.QUEUED  # its backoff is an hour
+
+
+CAS_TICKER = textwrap.dedent(
+    """
+    import sys, time
+    from aft.cluster.pgstore import PostgresStore
+    store = PostgresStore(sys.argv[1])
+    end = time.time() + float(sys.argv[2])
+    while time.time() < end:
+        with store.transaction() as db:
+            (due,) = db.execute("SELECT next_run FROM ticks WHERE name = 't'").fetchone()
+            if due <= time.time():
+                if db.execute("UPDATE ticks SET next_run = ? WHERE name = 't' AND next_run = ?",
+                              (due + 0.2, due)).rowcount:
+                    db.execute("INSERT INTO firings (due, who) VALUES (?, ?)", (due, sys.argv[3]))
+        time.sleep(0.005)
+    """
+)
+
+
+def test_a_compare_and_set_claim_fires_each_tick_once_across_nodes(cluster):
+    """The claim that schedules use (schedules are not on this branch yet): several
+    processes race for every tick of a 0.2 s timer; each tick fires exactly once."""
+    store = cluster.instance.store
+    store.execute("CREATE TABLE ticks (name TEXT PRIMARY KEY, next_run DOUBLE PRECISION)")
+    store.execute("CREATE TABLE firings (due DOUBLE PRECISION, who TEXT)")
+    store.execute("INSERT INTO ticks VALUES ('t', ?)", (time.time() + 1.0,))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CAS_TICKER, cluster.urls.database_url, "4", f"node{i}"]
+        )
+        for i in range(3)
+    ]
+    assert [p.wait(60) for p in procs] == [0, 0, 0]
+    fired = store.query("SELECT due, who FROM firings ORDER BY due")
+    dues = [d for d, _ in fired]
+    assert len(dues) == len(set(dues)) and len(dues) >= 10  # each tick once ...
+    steps = [b - a for a, b in zip(dues, dues[1:], strict=False)]
+    assert all(abs(step - 0.2) < 1e-6 for step in steps)  # ... and none skipped
+    assert len({who for _, who in fired}) >= 2  # the nodes really did race
