@@ -40,6 +40,24 @@ class _Worker:
         self.buffer = b""
 
 
+def start_job_process(home: Path, memory_mb: int) -> subprocess.Popen[bytes]:
+    """A ``python -m aft.worker`` process for ``home``: it dies with this process and its
+    memory is capped at ``memory_mb``; jobs go in on its stdin, results come on stdout."""
+    env = {
+        **os.environ,
+        "AFT_HOME": str(home),
+        "AFT_WORKER_PARENT": str(os.getpid()),
+        "AFT_WORKER_MEMORY_MB": str(memory_mb),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "aft.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        bufsize=0,
+    )
+
+
 class WorkerPool:
     """Keeps ``concurrency`` worker processes busy with queued jobs.
 
@@ -125,19 +143,7 @@ class WorkerPool:
             self._dispatch()
 
     def _spawn(self) -> None:
-        env = {
-            **os.environ,
-            "AFT_HOME": str(self._home),
-            "AFT_WORKER_PARENT": str(os.getpid()),
-            "AFT_WORKER_MEMORY_MB": str(self._memory_mb),
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "aft.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            bufsize=0,
-        )
+        proc = start_job_process(self._home, self._memory_mb)
         worker = _Worker(proc)
         assert proc.stdout is not None
         self._selector.register(proc.stdout, selectors.EVENT_READ, worker)

@@ -19,7 +19,6 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 from aft.cluster.celery_app import RUN_JOB, make_app, publish
 from aft.cluster.config import ClusterConfig
 from aft.cluster.queue import ClusterQueue, check_group
+from aft.worker import start_job_process
 
 log = logging.getLogger("aft.cluster")
 
@@ -122,19 +122,7 @@ def _job_process(node: _Node) -> subprocess.Popen[bytes]:
     proc: subprocess.Popen[bytes] | None = getattr(_slots, "proc", None)
     if proc is not None and proc.poll() is None:
         return proc
-    env = {
-        **os.environ,
-        "AFT_HOME": str(node.home),
-        "AFT_WORKER_PARENT": str(os.getpid()),
-        "AFT_WORKER_MEMORY_MB": str(node.memory_mb),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aft.worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        bufsize=0,
-    )
+    proc = start_job_process(node.home, node.memory_mb)
     _slots.proc = proc
     return proc
 
