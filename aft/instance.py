@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from aft._paths import DATABASE_NAME, MASTER_KEY_NAME, ensure_writable_dir, instance_home
 from aft._store import Store
 from aft.cluster.config import cluster_config
-from aft.cluster.pgstore import PostgresStore
 from aft.secrets_store import MasterKey, SecretStore
 from aft.settings import Settings
 
@@ -31,6 +30,8 @@ class Instance:
             ensure_writable_dir(self.home)
         self.cluster = cluster_config(self.home)
         if self.cluster.database_url is not None:
+            from aft.cluster.pgstore import PostgresStore
+
             self.store: Store = PostgresStore(self.cluster.database_url)
         else:
             self.store = Store(self.home / DATABASE_NAME)
