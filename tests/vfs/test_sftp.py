@@ -361,3 +361,29 @@ def test_a_file_of_a_dropped_connection_leaves_the_new_one_alone(
         reader.read(MiB)
     reader.close()
     assert sftp.isdir("/") and sftp._transport is current
+
+
+def test_the_receive_buffer_hands_over_bytes_in_order() -> None:
+    """The SFTP channel's receive buffer: partial reads, timeouts, close (no server needed)."""
+    from paramiko.buffered_pipe import PipeTimeout
+
+    from aft.vfs.sftp import _ChunkPipe
+
+    pipe = _ChunkPipe()
+    with pytest.raises(PipeTimeout):
+        pipe.read(10, timeout=0.0)
+    start = time.monotonic()
+    with pytest.raises(PipeTimeout):
+        pipe.read(10, timeout=0.05)
+    assert time.monotonic() - start >= 0.05
+    for piece in (b"abc", b"defgh", b"ij"):
+        pipe.feed(piece)
+    assert len(pipe) == 10 and pipe.read_ready()
+    assert pipe.read(2) == b"ab"
+    assert pipe.read(4) == b"cdef"
+    assert pipe.read(100) == b"ghij"
+    assert not pipe.read_ready()
+    pipe.feed(b"rest")
+    pipe.close()
+    assert pipe.empty() == b"rest"
+    assert pipe.read(5) == b""  # closed and drained: the end of the stream
