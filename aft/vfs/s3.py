@@ -10,9 +10,9 @@ zero-byte ``dir/`` marker exists; :meth:`S3Vfs.mkdir` writes such a marker. Obje
 appear only when complete (``atomic_writes``): a stream from :meth:`S3Vfs.open_write`
 uploads on close, as one ``PutObject`` when small, else as a multipart upload whose
 parts go up from background threads while the caller writes; an error aborts it.
-A small ``PutObject`` is presigned by the client and sent on botocore's bare HTTP
-session: botocore's per-call machinery costs more CPU than a small upload takes on the
-wire, and that bounds a tree of small files.
+A small ``PutObject`` is signed with botocore's SigV4 signer and sent on urllib3:
+botocore's per-call machinery (presigning included) costs more CPU than a small upload
+takes on the wire, and that bounds a tree of small files.
 Like the store itself, writing or renaming to ``a/b/c`` needs no directory ``a/b``
 first; only :meth:`S3Vfs.mkdir` insists on an existing parent. Times are the
 objects' ``LastModified`` and cannot be set.
@@ -37,10 +37,13 @@ from typing import Any, BinaryIO
 
 import boto3  # type: ignore[import-untyped]
 import botocore  # type: ignore[import-untyped]
+import botocore.auth  # type: ignore[import-untyped]
 import botocore.config  # type: ignore[import-untyped]
+import botocore.credentials  # type: ignore[import-untyped]
 import botocore.exceptions  # type: ignore[import-untyped]
 import botocore.httpsession  # type: ignore[import-untyped]
 import botocore.utils  # type: ignore[import-untyped]
+import urllib3
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 
 from aft.exceptions import (
@@ -111,7 +114,8 @@ class S3Vfs(Vfs):
         self.part_size = max(part_size, 5 * MiB)
         self.concurrency = max(concurrency, 1)
         self._client: Any = None
-        self._http_session: Any = None
+        self._http_pool: urllib3.PoolManager | None = None
+        self._object_url_base: str | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -171,48 +175,79 @@ class S3Vfs(Vfs):
             return self._client
 
     @property
-    def _http(self) -> Any:
-        """A plain botocore HTTP session for :meth:`_put_small`, configured as the client's."""
+    def _http(self) -> urllib3.PoolManager:
+        """The urllib3 connections :meth:`_put_small` sends on: the CA bundle and proxy
+        botocore would use, ``TCP_NODELAY`` (headers and body go out in two writes;
+        without it Nagle's algorithm holds the body until the server's delayed ACK)."""
         with self._lock:
-            if self._http_session is None:
-                self._http_session = botocore.httpsession.URLLib3Session(
-                    verify=os.environ.get("AWS_CA_BUNDLE") or True,
-                    proxies=botocore.utils.get_environ_proxies(
-                        self._endpoint or "https://s3.amazonaws.com"
-                    ),
-                    timeout=(10, 60),
-                    max_pool_connections=max(10, 2 * self.concurrency),
-                    # Headers and body go out in two writes: without NODELAY, Nagle's
-                    # algorithm holds the body until the server's delayed ACK.
-                    socket_options=[
+            if self._http_pool is None:
+                endpoint = self._endpoint or "https://s3.amazonaws.com"
+                options: dict[str, Any] = {
+                    "maxsize": max(10, 2 * self.concurrency),
+                    "timeout": urllib3.Timeout(connect=10, read=60),
+                    "retries": False,
+                    "socket_options": [
                         (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
                         (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
                     ],
+                    "cert_reqs": "CERT_REQUIRED",
+                    "ca_certs": botocore.httpsession.get_cert_path(
+                        os.environ.get("AWS_CA_BUNDLE") or True
+                    ),
+                }
+                scheme = urllib.parse.urlsplit(endpoint).scheme
+                proxy = botocore.utils.get_environ_proxies(endpoint).get(scheme)
+                self._http_pool = (
+                    urllib3.ProxyManager(proxy, **options)
+                    if proxy
+                    else urllib3.PoolManager(**options)
                 )
-            return self._http_session
+            return self._http_pool
+
+    def _object_url(self, key: str) -> str:
+        """The URL of object ``key``, as the client addresses it (path or virtual-host style).
+
+        The part before the key comes from one presigned URL per VFS: an S3 object URL is
+        that base plus the percent-encoded key.
+        """
+        if self._object_url_base is None:
+            probe = "probe"
+            url = self._s3.generate_presigned_url(
+                "put_object", Params={"Bucket": self._bucket, "Key": probe}, ExpiresIn=60
+            )
+            base = url.split("?", 1)[0]
+            if not base.endswith("/" + probe):
+                raise VfsError(f"unexpected S3 object URL layout: {base}")
+            self._object_url_base = base[: -len(probe)]
+        return self._object_url_base + botocore.utils.percent_encode(key, safe="/~")
 
     def _put_small(self, path: str, key: str, body: bytes, attempts: int = 3) -> None:
-        """One ``PutObject`` of a whole object: presigned, sent without botocore's per-call
+        """One ``PutObject`` of a whole object: signed here, sent without botocore's per-call
         machinery, ``Content-MD5`` for the store to check the bytes; connection failures
         and server errors are retried like the client's own calls."""
-        try:
-            url = self._s3.generate_presigned_url(
-                "put_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=900
-            )
-        except Exception as exc:
-            raise self._error(exc, path) from exc
         md5 = hashlib.md5(body, usedforsecurity=False).digest()
         headers = {"Content-MD5": base64.b64encode(md5).decode()}
-        request = AWSRequest("PUT", url, data=body, headers=headers).prepare()
+        try:
+            request = AWSRequest("PUT", self._object_url(key), data=body, headers=headers)
+            access_key, secret_key, token = self._credentials
+            if access_key and secret_key:
+                credentials = botocore.credentials.Credentials(access_key, secret_key, token)
+                signer = botocore.auth.S3SigV4Auth(credentials, "s3", self._s3.meta.region_name)
+                signer.add_auth(request)
+        except VfsError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, path) from exc
+        headers = dict(request.headers)
         for attempt in range(1, attempts + 1):
             try:
-                reply = self._http.send(request)
+                reply = self._http.urlopen("PUT", request.url, body=body, headers=headers)
             except Exception as exc:
                 error = self._error(exc, path)
             else:
-                if reply.status_code < 300:
+                if reply.status < 300:
                     return
-                error = self._error(_reply_error(reply, "PutObject"), path)
+                error = self._error(_reply_error(reply.status, reply.data, "PutObject"), path)
             if attempt == attempts or not isinstance(error, VfsConnectionError):
                 raise error
             time.sleep(0.1 * 2**attempt)
@@ -229,7 +264,7 @@ class S3Vfs(Vfs):
             raise self._error(exc, path) from exc
 
     def _error(self, exc: BaseException, path: str = "") -> VfsError:
-        """Translate a botocore error: the one place that does."""
+        """Translate a botocore or urllib3 error: the one place that does."""
         if isinstance(exc, VfsError):
             return exc
         where = f"{path}: " if path else ""
@@ -255,6 +290,7 @@ class S3Vfs(Vfs):
                 botocore.exceptions.ConnectionError,
                 botocore.exceptions.HTTPClientError,
                 botocore.exceptions.IncompleteReadError,
+                urllib3.exceptions.HTTPError,
                 OSError,
             ),
         ):
@@ -466,14 +502,14 @@ class S3Vfs(Vfs):
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
-            http, self._http_session = self._http_session, None
+            http, self._http_pool = self._http_pool, None
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
         if client is not None:
             client.close()
         if http is not None:
-            http.close()
+            http.clear()
 
 
 class _Reader(io.RawIOBase):
@@ -615,18 +651,18 @@ def _upload_part(call: Callable[..., Any], number: int, body: bytes) -> dict[str
     return {"PartNumber": number, "ETag": call(Body=body)["ETag"]}
 
 
-def _reply_error(reply: Any, operation: str) -> botocore.exceptions.ClientError:
+def _reply_error(status: int, body: bytes, operation: str) -> botocore.exceptions.ClientError:
     """The ClientError a client call would have raised for this failed reply."""
     import xml.etree.ElementTree as ElementTree
 
-    code, message = str(reply.status_code), ""
+    code, message = str(status), ""
     with contextlib.suppress(ElementTree.ParseError):
-        root = ElementTree.fromstring(reply.content or b"<Error/>")
+        root = ElementTree.fromstring(body or b"<Error/>")
         code = root.findtext("Code") or code
         message = root.findtext("Message") or ""
     response = {
         "Error": {"Code": code, "Message": message},
-        "ResponseMetadata": {"HTTPStatusCode": reply.status_code},
+        "ResponseMetadata": {"HTTPStatusCode": status},
     }
     return botocore.exceptions.ClientError(response, operation)
 
