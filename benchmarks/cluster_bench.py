@@ -1,6 +1,6 @@
 """cluster-throughput: jobs/s with 1, 2 and 4 `aft worker` processes, one `aft serve` node.
 
-    python benchmarks/cluster_bench.py [JOBS]   -> prints two markdown table rows
+    python benchmarks/cluster_bench.py [JOBS]   -> prints one JSON object per kind of job
 
 Starts a throwaway PostgreSQL and Redis (as the cluster tests do; see
 tests/servers/cluster.py), then for each worker count: a fresh database, one serve node
@@ -13,6 +13,7 @@ in each worker's job process, as in production.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -103,19 +104,13 @@ def throughput(pg: str, broker: str, workers: int, jobs: int, script: str) -> fl
         shutil.rmtree(base, ignore_errors=True)
 
 
-def main(jobs: int) -> str:
-    rows = []
+def main(jobs: int) -> None:
     with running_postgres() as pg, running_redis() as broker:
         for kind, script in SCRIPTS.items():
             count = jobs if kind == "trivial" else max(1, jobs // 3)
-            rates = [throughput(pg, broker, n, count, script) for n in WORKER_COUNTS]
-            cells = " | ".join(f"{r:.1f} jobs/s" for r in rates)
-            rows.append(
-                f"| cluster-throughput | {count} {kind} jobs, 1 serve node,"
-                f" 1 / 2 / 4 worker processes ({os.cpu_count()} cores) | {cells} |"
-            )
-    return "\n".join(rows)
+            rates = {n: throughput(pg, broker, n, count, script) for n in WORKER_COUNTS}
+            print(json.dumps({"kind": kind, "jobs": count, "jobs_per_second": rates}), flush=True)
 
 
 if __name__ == "__main__":
-    print(main(int(sys.argv[1]) if len(sys.argv) > 1 else 300))
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
