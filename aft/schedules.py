@@ -360,7 +360,7 @@ class ScheduleStore:
             changed = db.execute(
                 "UPDATE schedules SET name = ?, script = ?, cron = ?, timezone = ?, params = ?,"
                 " enabled = ?, overlap = ?, catch_up = ?, next_run = ?,"
-                " held = held AND ?, updated = ? WHERE id = ?",
+                " held = CASE WHEN ? = 1 THEN held ELSE 0 END, updated = ? WHERE id = ?",
                 (
                     new.name,
                     new.script,
@@ -582,7 +582,8 @@ class Scheduler:
         row = db.execute(
             "WITH RECURSIVE run(id) AS (SELECT ? UNION SELECT jobs.id FROM jobs"
             " JOIN run ON jobs.retry_of = run.id)"
-            " SELECT 1 FROM jobs WHERE id IN run AND state IN ('queued', 'running') LIMIT 1",
+            " SELECT 1 FROM jobs WHERE id IN (SELECT id FROM run)"
+            " AND state IN ('queued', 'running') LIMIT 1",
             (job_id,),
         ).fetchone()
         return row is not None

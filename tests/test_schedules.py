@@ -47,9 +47,12 @@ class Clock:
 
 
 @pytest.fixture
-def world(tmp_path):
-    """A database with one script, a ScheduleStore on a fake clock, and a queue."""
-    store = Store(tmp_path / "aft.db")
+def world(instance):
+    """A database with one script, a ScheduleStore on a fake clock, and a queue.
+
+    The instance's database: SQLite here, PostgreSQL when tests/test_cluster_store.py
+    runs these tests again."""
+    store = instance.store
     ScriptStore(store).add("Copy", 'Log("copy")', retries=2, retry_backoff=5)
     clock = Clock()
     woken: list[int] = []
@@ -62,8 +65,7 @@ def world(tmp_path):
     w.schedules = ScheduleStore(store, clock=clock)
     w.queue = JobQueue(store)
     w.scheduler = lambda: Scheduler(w.schedules, w.queue, lambda: woken.append(1))
-    yield w
-    store.close()
+    return w
 
 
 def cron_jobs(queue: JobQueue) -> list:

@@ -6,6 +6,7 @@ settings, jobs and their logs) run unchanged. What differs is translated here:
 
 - placeholders: ``?`` becomes ``%s`` (and a literal ``%`` becomes ``%%``);
 - ``COLLATE NOCASE`` is dropped: the columns compared that way are ``citext``;
+- Python booleans are sent as the integers 0 and 1, the way SQLite stores them;
 - ``transaction()`` takes one cluster-wide advisory lock, so write transactions are
   serialised as SQLite's ``BEGIN IMMEDIATE`` serialises them: a read-then-write inside one
   (a compare-and-set, a uniqueness check) holds across every node.
@@ -18,6 +19,7 @@ NOCASE folds ASCII letters only, ``citext`` folds every letter.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -234,6 +236,7 @@ class PostgresStore(Store):
             raw = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise StoreError(f"cannot open database {_redacted(self.url)}: {exc}") from None
+        raw.adapters.register_dumper(bool, _bool_as_integer())
         with self._lock:
             self._pg_connections.append(raw)
         conn = _Connection(raw)
@@ -280,6 +283,21 @@ class PostgresStore(Store):
                 raw.close()
             self._pg_connections.clear()
         self._local = threading.local()
+
+
+@functools.cache
+def _bool_as_integer() -> type:
+    """A psycopg dumper that sends True and False as the integers 1 and 0."""
+    import psycopg
+    from psycopg.adapt import Dumper
+
+    class BoolAsInteger(Dumper):
+        oid = psycopg.postgres.types["int4"].oid
+
+        def dump(self, obj: bool) -> bytes:
+            return b"1" if obj else b"0"
+
+    return BoolAsInteger
 
 
 def _redacted(url: str) -> str:
