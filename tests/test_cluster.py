@@ -10,8 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from aft.instance import Instance
 from aft.jobs import Job
 from aft.keys import ApiKeyStore
 from aft.models import JobState
+from aft.schedules import ScheduleStore
 from aft.scripts_store import ScriptStore
 from tests.conftest import aft_command
 from tests.servers.cluster import ClusterUrls, cluster_urls, postgres_server, redis_server  # noqa: F401
@@ -245,6 +244,21 @@ def test_a_single_node_refuses_a_group(aft_home):
         serve.stop()
 
 
+def test_a_node_with_another_master_key_is_refused(cluster):
+    home = cluster.base / "stranger"
+    home.mkdir()  # no copy of the cluster's master.key: a new one is made
+    done = subprocess.run(
+        [aft_command(), "worker", "--group", "default"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**cluster.env, "AFT_HOME": str(home)},
+    )
+    assert done.returncode != 0
+    assert "is not the one this database was set up with" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 def test_a_halt_reaches_the_job_on_its_worker_node(cluster):
     cluster.serve("serve1")
     cluster.worker("w1")
@@ -283,41 +297,28 @@ def test_with_two_serve_nodes_a_dead_workers_job_is_reaped_and_retried_once(clus
     assert cluster.queue.get(retries[0][0]).state is JobState.QUEUED  # its backoff is an hour
 
 
-CAS_TICKER = textwrap.dedent(
-    """
-    import sys, time
-    from aft.cluster.pgstore import PostgresStore
-    store = PostgresStore(sys.argv[1])
-    end = time.time() + float(sys.argv[2])
-    while time.time() < end:
-        with store.transaction() as db:
-            (due,) = db.execute("SELECT next_run FROM ticks WHERE name = 't'").fetchone()
-            if due <= time.time():
-                if db.execute("UPDATE ticks SET next_run = ? WHERE name = 't' AND next_run = ?",
-                              (due + 0.2, due)).rowcount:
-                    db.execute("INSERT INTO firings (due, who) VALUES (?, ?)", (due, sys.argv[3]))
-        time.sleep(0.005)
-    """
-)
-
-
-def test_a_compare_and_set_claim_fires_each_tick_once_across_nodes(cluster):
-    """The claim that schedules use (schedules are not on this branch yet): several
-    processes race for every tick of a 0.2 s timer; each tick fires exactly once."""
-    store = cluster.instance.store
-    store.execute("CREATE TABLE ticks (name TEXT PRIMARY KEY, next_run DOUBLE PRECISION)")
-    store.execute("CREATE TABLE firings (due DOUBLE PRECISION, who TEXT)")
-    store.execute("INSERT INTO ticks VALUES ('t', ?)", (time.time() + 1.0,))
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", CAS_TICKER, cluster.urls.database_url, "4", f"node{i}"]
+def test_with_two_serve_nodes_a_schedule_fires_once_per_tick(cluster):
+    """Both nodes' schedulers race for every tick of a once-a-second schedule: each tick
+    makes one job. With one node stopped, the other goes on firing."""
+    ScriptStore(cluster.instance.store).add("tick", "Log(1)")
+    schedules = ScheduleStore(cluster.instance.store)
+    first, second = cluster.serve("serve1"), cluster.serve("serve2")
+    start = time.time()
+    schedules.add("every-second", "tick", "* * * * * *", overlap="allow")
+    time.sleep(5)
+    first.stop()
+    stopped = time.time()
+    time.sleep(3)
+    schedules.disable("every-second")
+    end = time.time()
+    second.stop()
+    created = [
+        c for (c,) in cluster.instance.store.query(
+            "SELECT created FROM jobs WHERE trigger = 'cron' ORDER BY created"
         )
-        for i in range(3)
-    ]
-    assert [p.wait(60) for p in procs] == [0, 0, 0]
-    fired = store.query("SELECT due, who FROM firings ORDER BY due")
-    dues = [d for d, _ in fired]
-    assert len(dues) == len(set(dues)) and len(dues) >= 10  # each tick once ...
-    steps = [b - a for a, b in zip(dues, dues[1:], strict=False)]
-    assert all(abs(step - 0.2) < 1e-6 for step in steps)  # ... and none skipped
-    assert len({who for _, who in fired}) >= 2  # the nodes really did race
+    ]  # fmt: skip
+    ticks = int(end) - int(start)  # whole seconds that began while it was enabled
+    assert ticks - 2 <= len(created) <= ticks, (ticks, created)
+    gaps = [b - a for a, b in zip(created, created[1:], strict=False)]
+    assert min(gaps) > 0.3, gaps  # a tick fired twice would make two jobs milliseconds apart
+    assert sum(c > stopped + 0.5 for c in created) >= 2  # the remaining node fired alone
