@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from aft._paths import DATABASE_NAME, MASTER_KEY_NAME, ensure_writable_dir, instance_home
 from aft._store import Store
 from aft.cluster.config import cluster_config
-from aft.secrets_store import MasterKey, SecretStore
+from aft.secrets_store import MasterKey, SecretStore, check_master_key
 from aft.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,6 +37,11 @@ class Instance:
             self.store = Store(self.home / DATABASE_NAME)
         self.settings = Settings(self.store)
         self.master_key = MasterKey(self.home / MASTER_KEY_NAME)
+        try:
+            check_master_key(self.store, self.master_key)
+        except BaseException:
+            self.store.close()
+            raise
         self.secrets = SecretStore(self.store, self.master_key)
 
     @property

@@ -3,10 +3,16 @@
 The master key is 32 random bytes in its own file (mode 0600, never in the database).
 Each value is sealed with AES-256-GCM under a fresh nonce, with the secret's name as
 associated data, so a ciphertext cannot be moved to another name unnoticed.
+
+The database remembers a check value of the key it was first opened with (an HMAC of a
+constant: it tells nothing about the key), so a node or a restored home holding another
+key is refused at once instead of failing on every secret later.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import time
 from pathlib import Path
@@ -17,6 +23,8 @@ from aft.exceptions import ConfigError, SecretError, SecretNotFound
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
 _MAX_NAME = 200
+#: The settings row holding the master key's check value (not a setting users see).
+KEY_CHECK_ROW = "_master_key_check"
 
 
 class MasterKey:
@@ -68,12 +76,37 @@ class MasterKey:
                 " wrong master key or damaged database"
             ) from None
 
+    def check_value(self) -> str:
+        """A value that tells two keys apart and reveals nothing about either."""
+        return hmac.new(self._key, b"aft master key check", hashlib.sha256).hexdigest()
+
     def _cipher(self):  # imported on first use: cryptography costs start-up time
         if self._aead is None:
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
             self._aead = AESGCM(self._key)
         return self._aead
+
+
+def check_master_key(store: Store, key: MasterKey) -> None:
+    """Record ``key`` as this database's master key, or refuse a different one.
+
+    Raises:
+        ConfigError: when the database was set up with another master key.
+    """
+    check = key.check_value()
+    rows = store.query("SELECT value FROM settings WHERE key = ?", (KEY_CHECK_ROW,))
+    if not rows:
+        store.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
+            (KEY_CHECK_ROW, check),
+        )
+        rows = store.query("SELECT value FROM settings WHERE key = ?", (KEY_CHECK_ROW,))
+    if not hmac.compare_digest(rows[0][0], check):
+        raise ConfigError(
+            f"master key {key.path} is not the one this database was set up with: copy"
+            " master.key from another node of this instance (or restore it from a backup)"
+        )
 
 
 def check_name(name: object) -> str:

@@ -142,4 +142,5 @@ class Settings:
 
     def reset(self) -> None:
         """Forget every stored value (back to the defaults)."""
-        self._store.execute("DELETE FROM settings")
+        marks = ", ".join("?" * len(SETTINGS))
+        self._store.execute(f"DELETE FROM settings WHERE key IN ({marks})", tuple(SETTINGS))

@@ -6,6 +6,7 @@ import pytest
 
 from aft.exceptions import ConfigError, SecretError, SecretNotFound
 from aft.instance import Instance
+from aft.secrets_store import MasterKey, SecretStore
 
 CANARY = "canary-7f3a9c1e-do-not-leak"
 
@@ -52,13 +53,20 @@ def test_master_key_file_is_owner_only(instance, aft_home):
     assert len(key.read_bytes()) == 32
 
 
-def test_another_master_key_cannot_decrypt(aft_home):
+def test_another_master_key_cannot_decrypt_and_is_refused_at_open(aft_home):
     with Instance(aft_home) as inst:
         inst.secrets.set("x", CANARY)
-    (aft_home / "master.key").write_bytes(b"\x01" * 32)
-    with Instance(aft_home) as inst:
+        other = MasterKey(aft_home / "other.key")
         with pytest.raises(SecretError, match="does not decrypt"):
-            inst.secrets.get("x")
+            SecretStore(inst.store, other).get("x")
+    original = (aft_home / "master.key").read_bytes()
+    (aft_home / "master.key").write_bytes(b"\x01" * 32)
+    with pytest.raises(ConfigError, match="not the one this database was set up with") as err:
+        Instance(aft_home)
+    assert "\n" not in str(err.value)
+    (aft_home / "master.key").write_bytes(original)
+    with Instance(aft_home) as inst:
+        assert inst.secrets.get("x") == CANARY
 
 
 def test_damaged_master_key(aft_home):
