@@ -28,6 +28,9 @@ resembles, so ``except FileNotFoundError`` works as well as ``except AftError``:
     ├── ScheduleError                   a bad cron, time zone, params or overlap
     │   ├── ScheduleNotFound (LookupError)
     │   └── ScheduleExists (FileExistsError)
+    ├── MailError                       a message that cannot be built or sent
+    ├── PgpError (ValueError)           a PGP key or message that cannot be used
+    │   └── PgpPassphraseError          a missing or wrong key passphrase
     ├── JobError
     │   ├── JobNotFound (LookupError)
     │   ├── JobAlreadyEnded
@@ -154,6 +157,24 @@ class ScheduleNotFound(ScheduleError, LookupError):
 
 class ScheduleExists(ScheduleError, FileExistsError):
     code = "schedule_exists"
+
+
+class MailError(AftError):
+    """A message could not be built or sent (settings, addresses, attachments, server)."""
+
+    code = "mail_error"
+
+
+class PgpError(AftError, ValueError):
+    """A key or a message that cannot be used: malformed, the wrong key, tampered data."""
+
+    code = "pgp_error"
+
+
+class PgpPassphraseError(PgpError):
+    """The private key is protected, and its passphrase is missing or wrong."""
+
+    code = "pgp_passphrase"
 
 
 class JobError(AftError):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from aft.exceptions import AftError
+from aft.exceptions import MailError
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -33,12 +33,6 @@ __all__ = ["TLS_MODES", "MailError", "MailSettings", "send_mail"]
 #: ``starttls``: plain connection upgraded with STARTTLS (port 587); ``tls``: TLS from
 #: the first byte (port 465); ``none``: no TLS at all.
 TLS_MODES = ("starttls", "tls", "none")
-
-
-class MailError(AftError):
-    """A message could not be built or sent (settings, addresses, attachments, server)."""
-
-    code = "mail_error"
 
 
 @attrs.frozen

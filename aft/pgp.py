@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from aft.exceptions import AftError
+from aft.exceptions import PgpError, PgpPassphraseError
 
 if TYPE_CHECKING:
     import pysequoia
@@ -29,18 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["PgpError", "PgpPassphraseError", "decrypt_file", "encrypt_file"]
 
 _ARMOR = "-----BEGIN PGP"
-
-
-class PgpError(AftError, ValueError):
-    """A key or a message that cannot be used: malformed, the wrong key, tampered data."""
-
-    code = "pgp_error"
-
-
-class PgpPassphraseError(PgpError):
-    """The private key is protected, and its passphrase is missing or wrong."""
-
-    code = "pgp_passphrase"
 
 
 def encrypt_file(
