@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from aft.executor import Executor, HaltSignal
-from aft.models import JobState, LogLevel, RunResult
+from aft.models import JobState, RunResult
 from tests.conftest import REPO
+from tests.script_helpers import errors, texts
 
 EXAMPLES = REPO / "examples"
 
@@ -28,14 +29,6 @@ EXAMPLES = REPO / "examples"
 def run(instance: Any, example: str, **kwargs: Any) -> RunResult:
     executor = Executor(vfs_library=instance.vfs, secrets=instance.secrets, mail=instance.settings)
     return executor.run(file=EXAMPLES / example, **kwargs)
-
-
-def texts(result: RunResult) -> list[str]:
-    return [line.text for line in result.log]
-
-
-def errors(result: RunResult) -> list[str]:
-    return [line.text for line in result.log if line.level is LogLevel.ERROR]
 
 
 def files(root: Path) -> dict[str, bytes]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -13,19 +12,12 @@ import pytest
 from aft.exceptions import ParamsError, ScriptError, ScriptNotFound
 from aft.executor import Executor, HaltSignal, parse_params
 from aft.models import JobState, LogLevel
+from tests.script_helpers import js, texts
 
 
 def run(source, **kwargs):
     executor_args = {k: kwargs.pop(k) for k in ("secrets", "allow_exec") if k in kwargs}
     return Executor(**executor_args).run(source, **kwargs)
-
-
-def texts(result):
-    return [line.text for line in result.log]
-
-
-def js(value):
-    return json.dumps(str(value))
 
 
 # ---- job context --------------------------------------------------------------------

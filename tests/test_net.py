@@ -20,9 +20,11 @@ import pytest
 from aft.exceptions import InvalidSetting
 from aft.executor import Executor, HaltSignal
 from aft.mail import MailError, MailSettings, send_mail
-from aft.models import JobState, LogLevel, RunResult
+from aft.models import JobState, RunResult
 from aft.pgp import PgpError, decrypt_file, encrypt_file
 from aft.syncjs import net_host
+from tests.script_helpers import errors, js, texts
+from tests.script_helpers import outcome as outcome_with
 from tests.test_web_ui import browser, page, served  # noqa: F401 (fixtures for the Settings page)
 
 
@@ -31,24 +33,8 @@ def run(instance: Any, source: str, **kwargs: Any) -> RunResult:
     return executor.run(source, **kwargs)
 
 
-def texts(result: RunResult) -> list[str]:
-    return [line.text for line in result.log]
-
-
-def errors(result: RunResult) -> list[str]:
-    return [line.text for line in result.log if line.level is LogLevel.ERROR]
-
-
 def outcome(instance: Any, body: str, **kwargs: Any) -> tuple[Any, RunResult]:
-    """Run ``body`` (which fills the object ``out``); return ``out`` and the run."""
-    r = run(instance, f"var out = {{}};\n{body}\nLog('OUT ' + JSON.stringify(out));", **kwargs)
-    assert r.ok, (r.error, texts(r))
-    line = next(t for t in reversed(texts(r)) if t.startswith("OUT "))
-    return json.loads(line[4:]), r
-
-
-def js(value: Any) -> str:
-    return json.dumps(str(value) if isinstance(value, Path) else value)
+    return outcome_with(run, instance, body, **kwargs)
 
 
 def free_port() -> int:

@@ -18,34 +18,20 @@ from typing import Any
 import pytest
 
 from aft.executor import Executor, HaltSignal
-from aft.models import JobState, LogLevel, RunResult
+from aft.models import JobState, RunResult
 from aft.vfs.base import TEMP_MARKER
 from aft.vfs.disk import DiskVfs
 from aft.vfs.sftp import SftpVfs
+from tests.script_helpers import errors, js, texts
+from tests.script_helpers import outcome as outcome_with
 
 
 def run(instance: Any, source: str, **kwargs: Any) -> RunResult:
     return Executor(vfs_library=instance.vfs, secrets=instance.secrets).run(source, **kwargs)
 
 
-def texts(result: RunResult) -> list[str]:
-    return [line.text for line in result.log]
-
-
-def errors(result: RunResult) -> list[str]:
-    return [line.text for line in result.log if line.level is LogLevel.ERROR]
-
-
 def outcome(instance: Any, body: str, **kwargs: Any) -> tuple[Any, RunResult]:
-    """Run ``body`` (which fills the object ``out``); return ``out`` and the run."""
-    r = run(instance, f"var out = {{}};\n{body}\nLog('OUT ' + JSON.stringify(out));", **kwargs)
-    assert r.ok, (r.error, texts(r))
-    line = next(t for t in reversed(texts(r)) if t.startswith("OUT "))
-    return json.loads(line[4:]), r
-
-
-def js(value: Any) -> str:
-    return json.dumps(value if not isinstance(value, Path) else str(value))
+    return outcome_with(run, instance, body, **kwargs)
 
 
 def tree(root: Path) -> dict[str, bytes | None]:

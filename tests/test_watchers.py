@@ -21,6 +21,7 @@ import pytest
 from aft.executor import Executor, HaltSignal
 from aft.models import JobState, LogLevel, LogLine, RunResult
 from aft.syncjs import watchers
+from tests.script_helpers import js
 
 CALLBACK = 'function (e) { Log("EVT " + e.Event + " " + e.Object); }'
 
@@ -76,10 +77,6 @@ class Running:
         assert self.result is not None, "the script did not end"
         self.halt.close()
         return self.result
-
-
-def js(value: Any) -> str:
-    return json.dumps(str(value) if isinstance(value, Path) else value)
 
 
 def fs_script(*dirs: tuple[Path, bool], setup: str = "") -> str:
