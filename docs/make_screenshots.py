@@ -19,18 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' Chromium
+
+from tests.servers.chromium import launch_chromium  # noqa: E402
+
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "screenshots only 4 docs"
@@ -168,10 +160,8 @@ def make_screenshots(out: Path, home: Path | None = None, browser: Any = None) -
         service = _Service(home)
         stack.callback(service.stop)
         if browser is None:
-            if not os.path.exists(CHROMIUM):
-                raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium")
             playwright = stack.enter_context(sync_playwright())
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright, ["--hide-scrollbars"])
             stack.callback(browser.close)
         return _photograph(browser, service, key, out)
 

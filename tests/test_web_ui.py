@@ -16,23 +16,13 @@ from pathlib import Path
 
 import pytest
 import urllib3
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from aft.instance import Instance
 from tests.conftest import REPO, aft_command
+from tests.servers.chromium import launch_chromium
 from tests.service_helpers import ServeProcess
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery staple"
 SECRET_VALUE = "s3cr3t-canary-7f1e"
 
@@ -49,17 +39,10 @@ SLOW = 'Log("working");\nSleep(600000);\nLog("stopping: halt asked");\n'
 pytestmark = pytest.mark.slow
 
 
-def launch(playwright) -> Browser:
-    """Debian's Chromium, headless; never a browser Playwright would download."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
-        browser = launch(playwright)
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 
