@@ -1559,20 +1559,9 @@
     }
 
     async function load() {
-      let answer;
-      try {
-        answer = await api("GET", "/v1/schedules");
-      } catch (error) {
-        if (error.status === 404 || error.status === 405) {
-          clear(body, h("div", { class: "empty" }, emptyState("Schedules are not available",
-            "This aft service has no schedule routes (/v1/schedules). Upgrade aft to schedule scripts; until then, trigger them with aft start.")));
-          main.querySelector(".page-head .btn.primary").disabled = true;
-          return;
-        }
-        throw error;
-      }
+      const answer = await api("GET", "/v1/schedules");
       if (!ctx.alive()) return;
-      const items = Array.isArray(answer) ? answer : answer.schedules || [];
+      const items = answer.schedules;
       clear(body, table([
         { label: "Name", primary: true, cell: (s) => h("span", { class: "cell-main" }, s.name) },
         { label: "Script", cell: (s) => h("a", { href: `#/scripts/${enc(s.script)}` }, s.script) },
