@@ -18,6 +18,7 @@ import pytest
 from aft.client import AftClient
 from aft.cluster.celery_app import make_app, publish
 from aft.cluster.queue import ClusterQueue
+from aft.exceptions import BadRequest, ScriptNotFound
 from aft.instance import Instance
 from aft.jobs import Job
 from aft.keys import ApiKeyStore
@@ -231,6 +232,27 @@ def test_a_stored_scripts_group_routes_its_jobs(cluster):
     assert cluster.wait(retries_there).worker != alpha  # the body's group wins
 
 
+def test_a_scripts_group_through_the_rest_api(cluster):
+    serve = cluster.serve("serve1")
+    cluster.worker("wd")
+    beta = cluster.worker("wb", group="beta")
+    _, key = ApiKeyStore(cluster.instance.store).create("ci", ["127.0.0.1"], scope="admin")
+    with AftClient(serve.url, key) as client:
+        made = client.request("POST", "/v1/scripts", {"name": "b", "source": "Log(1)"})
+        assert made["group"] == "default"
+        changed = client.request("PUT", "/v1/scripts/b", {"group": "beta"})
+        assert changed["group"] == "beta"
+        listed = client.request("GET", "/v1/scripts")["scripts"]
+        assert [(s["name"], s["group"]) for s in listed] == [("b", "beta")]
+        with pytest.raises(BadRequest, match="worker group is 1 to 64"):
+            client.request("PUT", "/v1/scripts/b", {"group": "no spaces"})
+        body = {"name": "c", "source": "Log(2)", "group": "beta"}
+        made = client.request("POST", "/v1/scripts", body)
+        assert made["group"] == "beta"
+        ids = [client.submit_job(script_name=n)["jobId"] for n in ("b", "c")]
+    assert {cluster.wait(i).worker for i in ids} == {beta}
+
+
 def test_a_single_node_refuses_a_group(aft_home):
     with Instance(aft_home) as instance:
         _, key = ApiKeyStore(instance.store).create("ci", ["127.0.0.1"], scope="admin")
@@ -238,8 +260,13 @@ def test_a_single_node_refuses_a_group(aft_home):
     serve = ServeProcess(aft_home, "--http").start()
     try:
         with AftClient(serve.url, key) as client:
-            with pytest.raises(Exception, match="group needs a cluster"):
+            with pytest.raises(BadRequest, match="group needs a cluster"):
                 client.submit_job(script_name="s", group="beta")
+            with pytest.raises(BadRequest, match="group needs a cluster"):
+                client.request("POST", "/v1/scripts", {"name": "t", "source": "", "group": "b"})
+            assert client.request("GET", "/v1/scripts/s")["group"] == "default"
+            with pytest.raises(ScriptNotFound):  # the refused one was not stored
+                client.request("GET", "/v1/scripts/t")
     finally:
         serve.stop()
 

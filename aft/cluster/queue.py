@@ -174,6 +174,10 @@ class ScriptGroups:
         rows = self._store.query("SELECT grp FROM script_groups WHERE script_id = ?", (script_id,))
         return str(rows[0][0]) if rows else DEFAULT_GROUP
 
+    def all(self) -> dict[str, str]:
+        """Script id -> group, for the scripts whose group is not ``default``."""
+        return dict(self._store.query("SELECT script_id, grp FROM script_groups"))
+
     def set(self, script_id: str, group: str) -> str:
         """Run the script's jobs in ``group`` from now on (``default`` forgets the choice).
 

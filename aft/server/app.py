@@ -21,7 +21,7 @@ import bottle
 
 from aft import __version__
 from aft._serde import to_json
-from aft.cluster.queue import ClusterQueue, check_group
+from aft.cluster.queue import DEFAULT_GROUP, ClusterQueue, ScriptGroups, check_group
 from aft.exceptions import (
     AftError,
     BadRequest,
@@ -240,6 +240,17 @@ def create_app(
             raise JobNotFound(f"no job {job_id!r}")  # a run key sees only the jobs it started
         return job
 
+    def requested_group(body: dict[str, Any]) -> str | None:
+        """The worker group a request body names, checked; None when it names none."""
+        if body.get("group") is None:
+            return None
+        if not isinstance(ctx.queue, ClusterQueue):  # only a cluster has worker groups
+            raise BadRequest("group needs a cluster (aft worker nodes); this node runs alone")
+        try:
+            return check_group(_field(body, "group", str))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+
     # ---- jobs -------------------------------------------------------------------------
 
     @route("POST", "/v1/jobs", "run", 202)
@@ -264,13 +275,8 @@ def create_app(
             source, name, script_id = script.source, script.name, script.id
             retries, backoff = script.retries, script.retry_backoff
         submit = ctx.queue.submit
-        if body.get("group") is not None:  # a worker group: only a cluster has them
-            if not isinstance(ctx.queue, ClusterQueue):
-                raise BadRequest("group needs a cluster (aft worker nodes); this node runs alone")
-            try:
-                group = check_group(_field(body, "group", str))
-            except ValueError as exc:
-                raise BadRequest(str(exc)) from None
+        group = requested_group(body)
+        if group is not None:
             submit = functools.partial(ctx.queue.submit, group=group)
         job = submit(
             source,
@@ -330,30 +336,50 @@ def create_app(
 
     # ---- scripts ------------------------------------------------------------------------
 
+    def script_groups() -> ScriptGroups | None:
+        """The scripts' worker groups; None on a node without a cluster."""
+        return ScriptGroups(ctx.instance.store) if isinstance(ctx.queue, ClusterQueue) else None
+
+    def script_json(script: Any, with_source: bool = True) -> dict[str, Any]:
+        groups = script_groups()
+        group = DEFAULT_GROUP if groups is None else groups.get(script.id)
+        return {**_script_json(script, with_source), "group": group}
+
     @route("GET", "/v1/scripts", "admin")
     def list_scripts(who: Caller) -> Any:
-        return {"scripts": [_script_json(s, with_source=False) for s in ctx.scripts.list()]}
+        groups = script_groups()
+        chosen = {} if groups is None else groups.all()
+        return {
+            "scripts": [
+                {**_script_json(s, with_source=False), "group": chosen.get(s.id, DEFAULT_GROUP)}
+                for s in ctx.scripts.list()
+            ]
+        }
 
     @route("POST", "/v1/scripts", "admin", 201)
     def add_script(who: Caller) -> Any:
         body = _json_body()
-        _only(body, {"name", "source", "retries", "retryBackoff"})
+        _only(body, {"name", "source", "retries", "retryBackoff", "group"})
+        group = requested_group(body)
         script = ctx.scripts.add(
             _required(body, "name", str),
             _required(body, "source", str),
             retries=_field(body, "retries", int, 0),
             retry_backoff=float(_field(body, "retryBackoff", (int, float), 30.0)),
         )
-        return _script_json(script)
+        if group is not None:
+            ScriptGroups(ctx.instance.store).set(script.id, group)
+        return script_json(script)
 
     @route("GET", "/v1/scripts/<name>", "admin")
     def get_script(name: str, who: Caller) -> Any:
-        return _script_json(ctx.scripts.get(name))
+        return script_json(ctx.scripts.get(name))
 
     @route("PUT", "/v1/scripts/<name>", "admin")
     def update_script(name: str, who: Caller) -> Any:
         body = _json_body()
-        _only(body, {"name", "source", "retries", "retryBackoff"})
+        _only(body, {"name", "source", "retries", "retryBackoff", "group"})
+        group = requested_group(body)
         backoff = _field(body, "retryBackoff", (int, float))
         script = ctx.scripts.update(
             name,
@@ -362,7 +388,9 @@ def create_app(
             retries=_field(body, "retries", int),
             retry_backoff=None if backoff is None else float(backoff),
         )
-        return _script_json(script)
+        if group is not None:
+            ScriptGroups(ctx.instance.store).set(script.id, group)
+        return script_json(script)
 
     @route("DELETE", "/v1/scripts/<name>", "admin")
     def remove_script(name: str, who: Caller) -> Any:

@@ -39,6 +39,7 @@ _SCRIPT_FIELDS = {
     "source": {"type": "string"},
     "retries": {"type": "integer", "minimum": 0},
     "retryBackoff": {"type": "number", "minimum": 0},
+    "group": {"type": "string", "description": "worker group of its jobs (cluster nodes only)"},
 }
 _VFS_FIELDS = {
     "properties": {
