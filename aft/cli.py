@@ -581,18 +581,50 @@ class AftCommands:
 
     def reinit(self) -> None:
         """Reset the settings and the web console's administrators; refused while serving."""
-        from aft._paths import read_runtime_info
         from aft.accounts import AccountStore
 
         with _instance() as instance:
-            running = read_runtime_info(instance.home)
-            if running is not None:
-                raise AftError(
-                    f"aft serve is running for this instance (pid {running['pid']}): stop it first"
-                )
+            _refuse_while_serving(instance)
             instance.settings.reset()
             AccountStore(instance.store).reset()
         _print("settings reset to their defaults; the web console asks for a new administrator")
+
+    def move_to_postgres(self, url: str) -> None:
+        """Copy this instance's SQLite database into an empty PostgreSQL database and use
+        that from now on (cluster.conf); aft.db stays as it was. Refused while serving."""
+        from aft.cluster.config import save_database_url
+        from aft.cluster.migrate import copy_to_postgres
+        from aft.cluster.pgstore import PostgresStore, redacted
+        from aft.exceptions import ConfigError
+
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("give a postgresql:// URL")
+        with _instance() as instance:
+            if instance.cluster.database_url is not None:
+                raise ConfigError("this instance uses PostgreSQL already")
+            _refuse_while_serving(instance)
+            target = PostgresStore(url)
+            try:
+                copied = copy_to_postgres(instance.store, target)
+            finally:
+                target.close()
+            config = save_database_url(instance.home, url)
+        rows = ", ".join(f"{n} {table}" for table, n in copied.items() if n)
+        _print(f"copied {rows or 'nothing'} into {redacted(url)}")
+        _print(
+            f"this instance uses it from now on ({config}); every node needs a copy of"
+            f" {instance.master_key.path}"
+        )
+
+
+def _refuse_while_serving(instance: Any) -> None:
+    from aft._paths import read_runtime_info
+
+    running = read_runtime_info(instance.home)
+    if running is not None:
+        raise AftError(
+            f"aft serve is running for this instance (pid {running['pid']}): stop it first"
+        )
 
 
 @contextlib.contextmanager

@@ -63,3 +63,74 @@ def test_case_insensitive_names_hold_on_postgres(instance):
     with pytest.raises(ScriptExists):
         scripts.add("NIGHTLY", "Log(2)")
     assert scripts.get("nightly").name == "Nightly"
+
+
+def test_move_to_postgres_copies_everything_and_switches_the_home(
+    aft_home,
+    run_aft,
+    postgres_server,  # noqa: F811
+):
+    from aft.jobs import JobQueue
+    from aft.keys import ApiKeyStore
+    from aft.models import JobState, LogLevel, LogLine, RunResult
+    from aft.schedules import ScheduleStore
+    from aft.scripts_store import ScriptStore
+    from tests.servers.cluster import fresh_database
+
+    with Instance(aft_home) as inst:  # a single node on SQLite, in use for a while
+        assert not isinstance(inst.store, PostgresStore)
+        ScriptStore(inst.store).add("nightly", 'Log("n")', retries=1)
+        inst.secrets.set("token", "s3cr3t-canary")
+        inst.vfs.add("Backups", "Disk", str(aft_home))
+        _, key = ApiKeyStore(inst.store).create("ci", ["127.0.0.1"])
+        ScheduleStore(inst.store).add("every night", "nightly", "0 2 * * *")
+        queue = JobQueue(inst.store)
+        done = queue.submit('Log("n")', script_name="nightly")
+        assert queue.claim("w") is not None
+        queue.append_log(done.id, [LogLine(1.0, LogLevel.INFO, "copied 3 files")])
+        queue.finish(done.id, RunResult(JobState.SUCCEEDED, 0, ()))
+        cut_short = queue.submit('Log("n")', script_name="nightly", retries=1)
+        assert queue.claim("w") is not None  # running when the node stopped
+
+    url = fresh_database(postgres_server)
+    moved = run_aft("move-to-postgres", url)
+    assert moved.returncode == 0, moved.stderr
+    assert "copied " in moved.stdout and "master.key" in moved.stdout
+    assert (aft_home / "cluster.conf").stat().st_mode & 0o777 == 0o600
+
+    with Instance(aft_home) as inst:  # the same home, now on PostgreSQL
+        assert isinstance(inst.store, PostgresStore)
+        assert ScriptStore(inst.store).get("NIGHTLY").retries == 1
+        assert inst.secrets.get("token") == "s3cr3t-canary"
+        assert inst.vfs.get("backups").type == "Disk"
+        assert ApiKeyStore(inst.store).verify(key, "127.0.0.1").name == "ci"
+        assert ScheduleStore(inst.store).get("every night").enabled
+        queue = JobQueue(inst.store)
+        assert queue.get(done.id).state is JobState.SUCCEEDED
+        assert [line.text for line in queue.log(done.id)[0]] == ["copied 3 files"]
+        assert queue.get(cut_short.id).state is JobState.INTERRUPTED
+        retry = queue.claim("w")  # the retry its policy queued, and newer jobs after it
+        assert retry is not None and retry.retry_of == cut_short.id
+        newer = queue.submit("Log(1)", script_name="later")
+        assert [j.id for j in queue.list(limit=10)[0]][0] == newer.id
+
+    again = run_aft("move-to-postgres", url)
+    assert again.returncode != 0 and "uses PostgreSQL already" in again.stderr
+
+
+def test_move_to_postgres_refuses_a_database_that_holds_data(
+    aft_home,
+    run_aft,
+    postgres_server,  # noqa: F811
+):
+    from tests.servers.cluster import fresh_database
+
+    url = fresh_database(postgres_server)
+    with PostgresStore(url) as other:
+        other.execute("INSERT INTO settings (key, value) VALUES ('timezone', 'UTC')")
+    Instance(aft_home).close()
+    refused = run_aft("move-to-postgres", url)
+    assert refused.returncode != 0
+    assert "holds data already (table settings)" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert not (aft_home / "cluster.conf").exists()

@@ -91,3 +91,28 @@ def cluster_config(home: Path, environ: dict[str, str] | None = None) -> Cluster
     if config.stale_after_seconds <= 2 * config.heartbeat_seconds:
         raise ConfigError("stale_after_seconds must be more than twice heartbeat_seconds")
     return config
+
+
+def save_database_url(home: Path, url: str) -> Path:
+    """Write ``database_url`` into ``home``'s ``cluster.conf`` (other entries are kept).
+
+    The file is replaced whole and readable by its owner only: the URL may hold a password.
+    """
+    import configparser
+
+    path = home / CONFIG_NAME
+    parser = configparser.ConfigParser()
+    if path.exists():
+        try:
+            parser.read(path)
+        except configparser.Error as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    if not parser.has_section("cluster"):
+        parser.add_section("cluster")
+    parser.set("cluster", "database_url", url.replace("%", "%%"))
+    temp = path.with_name(path.name + ".new")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        parser.write(f)
+    os.replace(temp, path)
+    return path

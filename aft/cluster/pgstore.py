@@ -235,7 +235,7 @@ class PostgresStore(Store):
         try:
             raw = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open database {_redacted(self.url)}: {exc}") from None
+            raise StoreError(f"cannot open database {redacted(self.url)}: {exc}") from None
         raw.adapters.register_dumper(bool, _bool_as_integer())
         with self._lock:
             self._pg_connections.append(raw)
@@ -300,6 +300,6 @@ def _bool_as_integer() -> type:
     return BoolAsInteger
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without its password, for messages."""
     return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url)
