@@ -10,9 +10,11 @@ zero-byte ``dir/`` marker exists; :meth:`S3Vfs.mkdir` writes such a marker. Obje
 appear only when complete (``atomic_writes``): a stream from :meth:`S3Vfs.open_write`
 uploads on close, as one ``PutObject`` when small, else as a multipart upload whose
 parts go up from background threads while the caller writes; an error aborts it.
-A small ``PutObject`` is signed with botocore's SigV4 signer and sent on urllib3:
-botocore's per-call machinery (presigning included) costs more CPU than a small upload
-takes on the wire, and that bounds a tree of small files.
+A small ``PutObject`` is signed with botocore's SigV4 signer and sent on a kept-alive
+``http.client`` connection of the calling thread (headers and body in one write):
+botocore's per-call machinery, and urllib3's, cost more CPU than a small upload takes on
+the wire, and that bounds a tree of small files. Behind a proxy it is an ordinary
+client call.
 Like the store itself, writing or renaming to ``a/b/c`` needs no directory ``a/b``
 first; only :meth:`S3Vfs.mkdir` insists on an existing parent. Times are the
 objects' ``LastModified`` and cannot be set.
@@ -24,10 +26,11 @@ import base64
 import contextlib
 import functools
 import hashlib
+import http.client
 import io
 import os
 import posixpath
-import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -43,7 +46,6 @@ import botocore.credentials  # type: ignore[import-untyped]
 import botocore.exceptions  # type: ignore[import-untyped]
 import botocore.httpsession  # type: ignore[import-untyped]
 import botocore.utils  # type: ignore[import-untyped]
-import urllib3
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 
 from aft.exceptions import (
@@ -127,8 +129,10 @@ class S3Vfs(Vfs):
         self.part_size = max(part_size, 5 * MiB)
         self.concurrency = max(concurrency, 1)
         self._client: Any = None
-        self._http_pool: urllib3.PoolManager | None = None
         self._object_url_base: str | None = None
+        self._direct: bool | None = None  # small PUTs on http.client (no proxy in the way)
+        self._local = threading.local()  # each thread's http.client connection
+        self._connections: list[http.client.HTTPConnection] = []
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -190,35 +194,33 @@ class S3Vfs(Vfs):
                     )
             return self._client
 
-    @property
-    def _http(self) -> urllib3.PoolManager:
-        """The urllib3 connections :meth:`_put_small` sends on: the CA bundle and proxy
-        botocore would use, ``TCP_NODELAY`` (headers and body go out in two writes;
-        without it Nagle's algorithm holds the body until the server's delayed ACK)."""
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection to the object URLs' host, and whether it was used before.
+
+        TLS is verified against the CA bundle botocore would use.
+        """
+        conn = getattr(self._local, "connection", None)
+        if conn is not None:
+            return conn, True
+        url = urllib.parse.urlsplit(self._object_url_base)
+        if url.scheme == "https":
+            cafile = botocore.httpsession.get_cert_path(os.environ.get("AWS_CA_BUNDLE") or True)
+            context = ssl.create_default_context(cafile=cafile)
+            conn = http.client.HTTPSConnection(url.hostname, url.port, timeout=60, context=context)
+        else:
+            conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
         with self._lock:
-            if self._http_pool is None:
-                endpoint = self._endpoint or "https://s3.amazonaws.com"
-                options: dict[str, Any] = {
-                    "maxsize": max(10, 2 * self.concurrency),
-                    "timeout": urllib3.Timeout(connect=10, read=60),
-                    "retries": False,
-                    "socket_options": [
-                        (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
-                        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
-                    ],
-                    "cert_reqs": "CERT_REQUIRED",
-                    "ca_certs": botocore.httpsession.get_cert_path(
-                        os.environ.get("AWS_CA_BUNDLE") or True
-                    ),
-                }
-                scheme = urllib.parse.urlsplit(endpoint).scheme
-                proxy = botocore.utils.get_environ_proxies(endpoint).get(scheme)
-                self._http_pool = (
-                    urllib3.ProxyManager(proxy, **options)
-                    if proxy
-                    else urllib3.PoolManager(**options)
-                )
-            return self._http_pool
+            self._connections.append(conn)
+        self._local.connection = conn
+        return conn, False
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if conn is not None:
+            conn.close()
+            with self._lock, contextlib.suppress(ValueError):
+                self._connections.remove(conn)
 
     def _object_url(self, key: str) -> str:
         """The URL of object ``key``, as the client addresses it (path or virtual-host style).
@@ -238,13 +240,18 @@ class S3Vfs(Vfs):
         return self._object_url_base + botocore.utils.percent_encode(key, safe="/~")
 
     def _put_small(self, path: str, key: str, body: bytes, attempts: int = 3) -> None:
-        """One ``PutObject`` of a whole object: signed here, sent without botocore's per-call
-        machinery, ``Content-MD5`` for the store to check the bytes; connection failures
-        and server errors are retried like the client's own calls."""
-        md5 = hashlib.md5(body, usedforsecurity=False).digest()
-        headers = {"Content-MD5": base64.b64encode(md5).decode()}
+        """One ``PutObject`` of a whole object, ``Content-MD5`` for the store to check the
+        bytes; failed connections and server errors are retried like the client's calls."""
+        md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
         try:
-            request = AWSRequest("PUT", self._object_url(key), data=body, headers=headers)
+            url = self._object_url(key)
+            if self._direct is None:
+                proxies = botocore.utils.get_environ_proxies(url)
+                self._direct = urllib.parse.urlsplit(url).scheme not in proxies
+            if not self._direct:
+                self._call("put_object", path, Key=key, Body=body, ContentMD5=md5)
+                return
+            request = AWSRequest("PUT", url, data=body, headers={"Content-MD5": md5})
             access_key, secret_key, token = self._credentials
             if access_key and secret_key:
                 credentials = botocore.credentials.Credentials(access_key, secret_key, token)
@@ -254,19 +261,25 @@ class S3Vfs(Vfs):
             raise
         except Exception as exc:
             raise self._error(exc, path) from exc
+        target = urllib.parse.urlsplit(url).path
         headers = dict(request.headers)
         for attempt in range(1, attempts + 1):
+            conn, reused = self._connection()
             try:
-                reply = self._http.urlopen("PUT", request.url, body=body, headers=headers)
-            except Exception as exc:
+                conn.request("PUT", target, body=body, headers=headers)
+                reply = conn.getresponse()
+                answer = reply.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop_connection()
                 error = self._error(exc, path)
             else:
                 if reply.status < 300:
                     return
-                error = self._error(_reply_error(reply.status, reply.data, "PutObject"), path)
+                error = self._error(_reply_error(reply.status, answer, "PutObject"), path)
             if attempt == attempts or not isinstance(error, VfsConnectionError):
                 raise error
-            time.sleep(0.1 * 2**attempt)
+            if not reused:  # a kept-alive connection the server had closed: at once
+                time.sleep(0.1 * 2**attempt)
 
     def _call(
         self, operation: str, path: str = "", tolerate: Collection[str] = (), **kwargs: Any
@@ -280,7 +293,7 @@ class S3Vfs(Vfs):
             raise self._error(exc, path) from exc
 
     def _error(self, exc: BaseException, path: str = "") -> VfsError:
-        """Translate a botocore or urllib3 error: the one place that does."""
+        """Translate a botocore or http.client error: the one place that does."""
         if isinstance(exc, VfsError):
             return exc
         where = f"{path}: " if path else ""
@@ -306,7 +319,7 @@ class S3Vfs(Vfs):
                 botocore.exceptions.ConnectionError,
                 botocore.exceptions.HTTPClientError,
                 botocore.exceptions.IncompleteReadError,
-                urllib3.exceptions.HTTPError,
+                http.client.HTTPException,
                 OSError,
             ),
         ):
@@ -518,14 +531,15 @@ class S3Vfs(Vfs):
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
-            http, self._http_pool = self._http_pool, None
+            connections, self._connections = self._connections, []
+            self._local = threading.local()
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
         if client is not None:
             client.close()
-        if http is not None:
-            http.clear()
+        for conn in connections:
+            conn.close()
 
 
 class _Reader(io.RawIOBase):

@@ -315,6 +315,35 @@ def test_connection_cut_mid_download(proxied: Proxied, s3: S3Vfs, tmp_path: Path
     assert names(disk) == []  # neither the final name nor the temporary one
 
 
+def test_a_kept_alive_connection_the_server_dropped_is_replaced(
+    proxied: Proxied, s3: S3Vfs
+) -> None:
+    """Small uploads reuse their thread's connection; one reset between two is no error."""
+    proxy, remote = proxied(10**12, "up", heal=True)  # cuts only when told to
+    remote.write_bytes("/a", b"first")
+    proxy.cut()  # resets the idle kept-alive connection; new ones are still accepted
+    remote.write_bytes("/b", b"second")
+    assert (s3.read_bytes("/a"), s3.read_bytes("/b")) == (b"first", b"second")
+
+
+def test_small_uploads_go_through_an_environment_proxy(
+    s3_server: S3Server, s3_bucket: str, s3: S3Vfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HTTP_PROXY set, a small PUT is a client call that the proxy forwards."""
+    port = int(s3_server.endpoint.rsplit(":", 1)[1])
+    proxy = CuttingProxy(port, 10**12, "up")  # a TCP relay: an absolute-URI HTTP proxy
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.endpoint)
+    try:
+        with S3Vfs.from_target(s3_server.target(s3_bucket), s3_server.payload) as remote:
+            remote.write_bytes("/via-proxy", b"through the proxy")
+        assert proxy._counted > len(b"through the proxy")  # the request passed through it
+        assert s3.read_bytes("/via-proxy") == b"through the proxy"
+    finally:
+        proxy.close()
+
+
 @pytest.mark.parametrize("direction", ["up", "down"])
 def test_a_cut_connection_is_replaced(
     proxied: Proxied, s3: S3Vfs, tmp_path: Path, direction: str
