@@ -11,10 +11,9 @@ appear only when complete (``atomic_writes``): a stream from :meth:`S3Vfs.open_w
 uploads on close, as one ``PutObject`` when small, else as a multipart upload whose
 parts go up from background threads while the caller writes; an error aborts it.
 A small ``PutObject`` is signed with botocore's SigV4 signer and sent on a kept-alive
-``http.client`` connection of the calling thread (headers and body in one write):
-botocore's per-call machinery, and urllib3's, cost more CPU than a small upload takes on
-the wire, and that bounds a tree of small files. Behind a proxy it is an ordinary
-client call.
+``http.client`` connection of the calling thread: botocore's per-call machinery, and
+urllib3's, cost more CPU than a small upload takes on the wire, and that bounds a tree of
+small files. Behind a proxy it is an ordinary client call.
 Like the store itself, writing or renaming to ``a/b/c`` needs no directory ``a/b``
 first; only :meth:`S3Vfs.mkdir` insists on an existing parent. Times are the
 objects' ``LastModified`` and cannot be set.
