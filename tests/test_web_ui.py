@@ -21,7 +21,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 from aft.instance import Instance
 from tests.conftest import REPO, aft_command
 from tests.servers.chromium import launch_chromium
+from tests.servers.cluster import cluster_urls, postgres_server, redis_server  # noqa: F401
 from tests.service_helpers import ServeProcess
+from tests.test_cluster import cluster  # noqa: F401 (the cluster fixture)
 
 PASSWORD = "correct horse battery staple"
 SECRET_VALUE = "s3cr3t-canary-7f1e"
@@ -159,6 +161,7 @@ def test_console_end_to_end(page, served, tmp_path):
     # ---- scripts, in the editor with line numbers --------------------------------------
     save_script(page, "Nightly copy", NIGHTLY)
     expect(page.locator(".code .gutter")).to_have_text(re.compile(r"^1\n2\n3\n4\n5\n6\n7\n?$"))
+    expect(page.get_by_label("Worker group")).to_have_count(0)  # a single node has none
     page.get_by_label("Retries").fill("-1")
     page.get_by_role("button", name="Save").click()
     expect(field_error(page, "retries")).to_contain_text("0 to 100")
@@ -554,6 +557,36 @@ def test_schedules_page_and_plain_http_cookie(browser, instance):
 
 
 # ---- without a browser: the sign-in limiter, and setup from another machine ---------------
+
+
+def test_a_scripts_worker_group_on_a_cluster_node(browser, cluster):  # noqa: F811
+    """On a cluster node the script editor shows the worker group, checks it, saves it."""
+    from aft.cluster.queue import ScriptGroups
+    from aft.scripts_store import ScriptStore
+
+    script = ScriptStore(cluster.instance.store).add("nas sweep", 'Log("on the nas")')
+    serve = cluster.serve("serve1")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        setup_admin(page, serve.url)
+        page.goto(serve.url + "/#/scripts/nas%20sweep")
+        expect(page.get_by_label("Worker group")).to_have_value("default")
+        page.get_by_label("Worker group").fill("no spaces")
+        page.get_by_role("button", name="Save").click()
+        expect(field_error(page, "group")).to_contain_text("1 to 64")
+        page.get_by_label("Worker group").fill("nas1")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".toast").filter(has_text="Saved “nas sweep”")).to_be_visible()
+        assert ScriptGroups(cluster.instance.store).get(script.id) == "nas1"
+        nav(page, "Scripts")
+        expect(page.get_by_text("group nas1")).to_be_visible()
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def test_login_limiter_counts_per_address_and_forgives_success():

@@ -39,6 +39,7 @@ import bottle
 
 from aft import __version__
 from aft.accounts import AccountError, AccountStore, Session
+from aft.cluster.queue import ClusterQueue
 from aft.exceptions import AftError, AuthError, BadRequest, Forbidden, ServiceError
 from aft.server.app import STATUS, Api, Caller, _is_loopback, _json_body, _only, _remote_addr
 from aft.server.tls import CERT_NAME, fingerprint
@@ -396,6 +397,7 @@ class Console:
                 "https": _is_https(),
                 "certificateSha256": cert_fingerprint,
                 "certificateFiles": [CERT_NAME, "tls-key.pem"],
+                "cluster": isinstance(self.api.ctx.queue, ClusterQueue),  # worker groups exist
             }
 
     def _route(

@@ -698,7 +698,7 @@
 
   // ---- Scripts --------------------------------------------------------------------------
 
-  const guessScript = guessBy([[/retries/i, "retries"], [/backoff/i, "retryBackoff"], [/source/i, "source"], [/name/i, "name"]]);
+  const guessScript = guessBy([[/retries/i, "retries"], [/backoff/i, "retryBackoff"], [/source/i, "source"], [/group/i, "group"], [/name/i, "name"]]);
 
   PAGES.scripts = async (main, parts, query, ctx) => {
     if (parts[0] === "new") return scriptEditor(main, null, ctx);
@@ -710,7 +710,7 @@
     if (!ctx.alive()) return;
     clear(body, table([
       { label: "Name", primary: true, cell: (s) => h("div", null, h("a", { href: `#/scripts/${enc(s.name)}`, class: "cell-main" }, s.name),
-        h("div", { class: "cell-sub mono" }, s.id)) },
+        h("div", { class: "cell-sub mono" }, s.group && s.group !== "default" ? `${s.id} · group ${s.group}` : s.id)) },
       { label: "Retries", cell: (s) => s.retries ? `${s.retries} × after ${s.retryBackoff} s` : "none" },
       { label: "Changed", cell: (s) => when(s.updated) },
       { label: "Actions", class: "actions-cell", cell: (s) => h("div", { class: "actions" },
@@ -800,9 +800,13 @@
   }
 
   async function scriptEditor(main, name, ctx) {
-    const script = name ? await api("GET", `/v1/scripts/${enc(name)}`) : {
-      name: "", source: '// Param(name) reads a job parameter; GetVFS(name) opens a VFS Library entry.\nLog("Hello from " + ScriptName());\n', retries: 0, retryBackoff: 30,
-    };
+    const [script, about] = await Promise.all([
+      name ? api("GET", `/v1/scripts/${enc(name)}`) : {
+        name: "", source: '// Param(name) reads a job parameter; GetVFS(name) opens a VFS Library entry.\nLog("Hello from " + ScriptName());\n', retries: 0, retryBackoff: 30, group: "default",
+      },
+      api("GET", "/ui/about").catch(() => null),
+    ]);
+    const cluster = Boolean(about && about.cluster);
     if (!ctx.alive()) return;
     let dirty = false;
     ctx.guard = () => (dirty ? "The script has unsaved changes. Leave without saving them?" : null);
@@ -810,7 +814,8 @@
       h("div", { class: "form-row" },
         field({ name: "name", label: "Name", value: script.name, hint: "Unique, any case. aft start -n NAME runs it." }),
         field({ name: "retries", label: "Retries", type: "number", value: script.retries, min: 0, max: 100, inputmode: "numeric", hint: "Runs again after a failure, 0 to 100 times." }),
-        field({ name: "retryBackoff", label: "Backoff (seconds)", type: "number", value: script.retryBackoff, min: 0, max: 86400, hint: "Wait before the first retry; doubles each time." })),
+        field({ name: "retryBackoff", label: "Backoff (seconds)", type: "number", value: script.retryBackoff, min: 0, max: 86400, hint: "Wait before the first retry; doubles each time." }),
+        cluster ? field({ name: "group", label: "Worker group", value: script.group, hint: "Its jobs run on the worker nodes of this group (aft worker --group)." }) : null),
       codeEditor("source", script.source, "Source"),
       h("div", { class: "form-actions" },
         h("button", { type: "submit", class: "btn primary" }, name ? "Save" : "Create script"),
@@ -831,8 +836,10 @@
       if (!f.name.value.trim()) problems.name = "Enter a name";
       if (f.retries.value === "" || !Number.isInteger(retries) || retries < 0 || retries > 100) problems.retries = "Retries is a whole number from 0 to 100";
       if (f.retryBackoff.value === "" || !(backoff >= 0 && backoff <= 86400)) problems.retryBackoff = "Backoff is 0 to 86400 seconds";
+      if (cluster && !/^[A-Za-z0-9_.-]{1,64}$/.test(f.group.value.trim())) problems.group = "A group is 1 to 64 letters, digits, '_', '.' or '-'";
       check(problems);
       const body = { name: f.name.value.trim(), source: f.source.value, retries, retryBackoff: backoff };
+      if (cluster) body.group = f.group.value.trim();
       const saved = name ? await api("PUT", `/v1/scripts/${enc(name)}`, body) : await api("POST", "/v1/scripts", body);
       dirty = false;
       toast(name ? `Saved “${saved.name}”` : `Created “${saved.name}”`);
