@@ -759,7 +759,9 @@ def test_batch_webhook_reports_failures(
     r = run(instance, "batch-webhook.syncjs", params=params)
     assert r.state is JobState.FAILED and r.exit_code == 1
     summary = json.loads(http_server.requests[0][3])
-    assert (summary["files"], summary["failures"], summary["failed"]) == (0, 1, ["a.txt"])
+    assert (summary["files"], summary["failures"], summary["failed"]) == (0, 1, [])
+    assert summary["error"].startswith("cannot reach the target: ")  # MkdirAll("/") logs in
+    assert "login" in summary["error"] and "failed" in summary["error"]
     assert summary["text"].startswith("Batch FAILED: 0 file(s), 0 bytes from sftp:/ to down:/")
     assert "wrong-pass-4" not in http_server.requests[0][3].decode()
 

@@ -218,9 +218,17 @@ class Vfs(abc.ABC):
             return False
 
     def makedirs(self, path: str) -> None:
-        """Create ``path`` and any missing parents; an existing directory is fine."""
+        """Create ``path`` and any missing parents; an existing directory is fine.
+
+        For ``/`` nothing is created, but the root is looked at: a server that cannot be
+        reached, or a root that is not there, is an error here too.
+        """
         path = normalize(path)
-        if path == "/" or self.isdir(path):
+        if path == "/":
+            if not self.stat("/").is_dir:
+                raise VfsNotADirectory("/: not a directory")
+            return
+        if self.isdir(path):
             return
         self.makedirs(posixpath.dirname(path))
         try:

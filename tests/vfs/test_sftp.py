@@ -108,6 +108,8 @@ def test_wrong_password_is_a_connection_error_that_hides_it(sshd_server: SshdSer
         vfs.listdir("/")
     assert wrong not in _messages(caught.value)
     assert wrong not in repr(vfs) and sshd_server.password not in repr(vfs)
+    with pytest.raises(VfsConnectionError, match="login .* failed"):
+        vfs.makedirs("/")  # creates nothing, but still finds out the server refuses us
 
 
 def _failed_logins(server: SshdServer) -> int:
