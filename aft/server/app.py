@@ -340,10 +340,11 @@ def create_app(
         """The scripts' worker groups; None on a node without a cluster."""
         return ScriptGroups(ctx.instance.store) if isinstance(ctx.queue, ClusterQueue) else None
 
-    def script_json(script: Any, with_source: bool = True) -> dict[str, Any]:
+    def script_reply(script: Any) -> dict[str, Any]:
+        """A script as the API shows it: its fields, its source and its worker group."""
         groups = script_groups()
         group = DEFAULT_GROUP if groups is None else groups.get(script.id)
-        return {**_script_json(script, with_source), "group": group}
+        return {**_script_json(script), "group": group}
 
     @route("GET", "/v1/scripts", "admin")
     def list_scripts(who: Caller) -> Any:
@@ -369,11 +370,11 @@ def create_app(
         )
         if group is not None:
             ScriptGroups(ctx.instance.store).set(script.id, group)
-        return script_json(script)
+        return script_reply(script)
 
     @route("GET", "/v1/scripts/<name>", "admin")
     def get_script(name: str, who: Caller) -> Any:
-        return script_json(ctx.scripts.get(name))
+        return script_reply(ctx.scripts.get(name))
 
     @route("PUT", "/v1/scripts/<name>", "admin")
     def update_script(name: str, who: Caller) -> Any:
@@ -390,7 +391,7 @@ def create_app(
         )
         if group is not None:
             ScriptGroups(ctx.instance.store).set(script.id, group)
-        return script_json(script)
+        return script_reply(script)
 
     @route("DELETE", "/v1/scripts/<name>", "admin")
     def remove_script(name: str, who: Caller) -> Any:
