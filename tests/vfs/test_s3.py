@@ -7,6 +7,7 @@ import gc
 import hashlib
 import secrets
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from aft.vfs import open_vfs
 from aft.vfs.base import Vfs, copy_file
 from aft.vfs.disk import DiskVfs
 from aft.vfs.s3 import MiB, S3Vfs
+from tests.servers.ftpd import make_tls_files
 from tests.servers.seaweedfs import S3Server
 from tests.vfs.contract import VfsContract, VfsFactory, names, payload
 
@@ -206,8 +208,16 @@ class CuttingProxy:
     refuses new connections, unless ``heal`` is set: then it goes on forwarding.
     """
 
-    def __init__(self, port: int, limit: int, direction: str, heal: bool = False) -> None:
+    def __init__(
+        self,
+        port: int,
+        limit: int,
+        direction: str,
+        heal: bool = False,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.upstream, self.limit, self.direction, self.heal = port, limit, direction, heal
+        self.tls = tls  # given: clients speak TLS to the proxy (it terminates it)
         self.cut_done = threading.Event()
         self._counted = 0
         self._lock = threading.Lock()
@@ -218,7 +228,7 @@ class CuttingProxy:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def _accept(self) -> None:
         while True:
@@ -226,6 +236,12 @@ class CuttingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self.tls is not None:
+                try:
+                    client = self.tls.wrap_socket(client, server_side=True)
+                except OSError:  # a client that refused the certificate
+                    client.close()
+                    continue
             server = socket.create_connection(("127.0.0.1", self.upstream))
             with self._lock:
                 self._sockets += [client, server]
@@ -324,6 +340,31 @@ def test_a_kept_alive_connection_the_server_dropped_is_replaced(
     proxy.cut()  # resets the idle kept-alive connection; new ones are still accepted
     remote.write_bytes("/b", b"second")
     assert (s3.read_bytes("/a"), s3.read_bytes("/b")) == (b"first", b"second")
+
+
+def test_an_https_endpoint_is_verified(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small PUTs (http.client) and client calls (botocore) both check the certificate
+    against AWS_CA_BUNDLE; a certificate it does not vouch for is refused."""
+    tls_files = make_tls_files(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls_files.certfile, tls_files.keyfile)
+    relay = CuttingProxy(int(s3_server.endpoint.rsplit(":", 1)[1]), 10**12, "up", tls=context)
+    target = s3_server.target(s3_bucket, endpoint=relay.endpoint)
+    try:
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(tls_files.cafile))
+        with S3Vfs.from_target(target, s3_server.payload) as remote:
+            remote.write_bytes("/tls", b"over TLS")
+            assert remote.read_bytes("/tls") == b"over TLS"
+        monkeypatch.delenv("AWS_CA_BUNDLE")
+        with S3Vfs.from_target(target, s3_server.payload) as remote:
+            with pytest.raises(VfsConnectionError, match="certificate verify failed"):
+                remote.write_bytes("/untrusted", b"x")
+            with pytest.raises(VfsConnectionError, match="certificate verify failed"):
+                remote.read_bytes("/tls")
+    finally:
+        relay.close()
 
 
 def test_small_uploads_go_through_an_environment_proxy(
