@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import bottle
@@ -277,7 +277,7 @@ def create_app(
         submit = ctx.queue.submit
         group = requested_group(body)
         if group is not None:
-            submit = functools.partial(ctx.queue.submit, group=group)
+            submit = functools.partial(cast(ClusterQueue, ctx.queue).submit, group=group)
         job = submit(
             source,
             script_name=name,

@@ -193,21 +193,19 @@ class S3Vfs(Vfs):
                     )
             return self._client
 
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's connection to the object URLs' host, and whether it was used before.
-
-        TLS is verified against the CA bundle botocore would use.
-        """
+    def _connection(self, url: urllib.parse.SplitResult) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection to the objects' host (``url`` is one of theirs), and
+        whether it was used before. TLS is verified against the CA bundle botocore uses."""
         conn = getattr(self._local, "connection", None)
         if conn is not None:
             return conn, True
-        url = urllib.parse.urlsplit(self._object_url_base)
+        host = url.hostname or ""
         if url.scheme == "https":
             cafile = botocore.httpsession.get_cert_path(os.environ.get("AWS_CA_BUNDLE") or True)
             context = ssl.create_default_context(cafile=cafile)
-            conn = http.client.HTTPSConnection(url.hostname, url.port, timeout=60, context=context)
+            conn = http.client.HTTPSConnection(host, url.port, timeout=60, context=context)
         else:
-            conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+            conn = http.client.HTTPConnection(host, url.port, timeout=60)
         with self._lock:
             self._connections.append(conn)
         self._local.connection = conn
@@ -260,12 +258,12 @@ class S3Vfs(Vfs):
             raise
         except Exception as exc:
             raise self._error(exc, path) from exc
-        target = urllib.parse.urlsplit(url).path
+        parts = urllib.parse.urlsplit(url)
         headers = dict(request.headers)
         for attempt in range(1, attempts + 1):
-            conn, reused = self._connection()
+            conn, reused = self._connection(parts)
             try:
-                conn.request("PUT", target, body=body, headers=headers)
+                conn.request("PUT", parts.path, body=body, headers=headers)
                 reply = conn.getresponse()
                 answer = reply.read()
             except (OSError, http.client.HTTPException) as exc:
