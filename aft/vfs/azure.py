@@ -61,11 +61,11 @@ from aft.exceptions import (
     VfsIsADirectory,
     VfsNotADirectory,
     VfsNotFound,
-    VfsPathError,
     VfsPermission,
 )
 from aft.models import FileInfo
-from aft.vfs.base import Vfs, join, normalize
+from aft.vfs.base import join, normalize
+from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain
 
 MiB = 1024 * 1024
 #: Bytes per staged block, and per ranged GET when reading.
@@ -74,7 +74,7 @@ _MASK = "********"
 _SAS_SIGNATURE = re.compile(r"(?i)\bsig=[^&\s'\"]+")
 
 
-class AzureVfs(Vfs):
+class AzureVfs(ObjectStoreVfs):
     """One container of an Azure storage account, or a name prefix inside it.
 
     Args:
@@ -84,15 +84,12 @@ class AzureVfs(Vfs):
     """
 
     type_name = "Azure"
-    atomic_writes = True
-    thread_safe = True
 
     def __init__(
         self, container: ContainerClient, prefix: str = "", secrets: Iterable[str] = ()
     ) -> None:
-        prefix = normalize(prefix).strip("/")
         self._container = container
-        self._prefix = f"{prefix}/" if prefix else ""
+        self._prefix = key_prefix(prefix)
         self._secrets = tuple(s for s in secrets if s)
         self.block_size = BLOCK_SIZE
 
@@ -174,14 +171,6 @@ class AzureVfs(Vfs):
 
     # ---- names ------------------------------------------------------------------
 
-    def _key(self, path: str) -> str:
-        """The blob name of normalised ``path`` (the prefix itself for the root)."""
-        return self._prefix + path[1:]
-
-    def _dir_key(self, path: str) -> str:
-        """The name prefix of the blobs below directory ``path`` (its marker's name)."""
-        return self._prefix if path == "/" else self._key(path) + "/"
-
     def _blob(self, name: str) -> BlobClient:
         return self._container.get_blob_client(name)
 
@@ -215,13 +204,6 @@ class AzureVfs(Vfs):
 
     # ---- primitives -------------------------------------------------------------
 
-    def stat(self, path: str) -> FileInfo:
-        path = normalize(path)
-        info = self._lookup(path)
-        if info is None:
-            raise VfsNotFound(f"{path}: no such file or directory")
-        return info
-
     def listdir(self, path: str) -> list[FileInfo]:
         path = normalize(path)
         dir_key = self._dir_key(path)
@@ -232,9 +214,9 @@ class AzureVfs(Vfs):
                 name = item.name[len(dir_key) :]
                 marker = marker or not name
                 if isinstance(item, BlobPrefix):
-                    if _plain(name[:-1]):
+                    if plain(name[:-1]):
                         entries.append(FileInfo(join(path, name), True))
-                elif _plain(name):
+                elif plain(name):
                     entries.append(FileInfo(join(path, name), False, item.size, _mtime(item)))
         if not entries and not marker and not self.stat(path).is_dir:
             raise VfsNotADirectory(f"{path}: not a directory")
@@ -289,18 +271,9 @@ class AzureVfs(Vfs):
     def rename(self, src: str, dst: str) -> None:
         """Server-side copy, then delete: a directory moves blob by blob, so not atomically."""
         src, dst = normalize(src), normalize(dst)
-        source = self.stat(src)
-        if src == dst:
+        source = self._rename_checks(src, dst)
+        if source is None:
             return
-        if dst.startswith(src.rstrip("/") + "/"):
-            raise VfsPathError(f"cannot move {src} into itself ({dst})")
-        target = self._lookup(dst)
-        if target is not None and target.is_dir:
-            if not source.is_dir:
-                raise VfsIsADirectory(f"{dst}: is a directory")
-            self.rmdir(dst)  # only an empty directory may be replaced
-        elif target is not None and source.is_dir:
-            raise VfsNotADirectory(f"{dst}: not a directory")
         if not source.is_dir:
             self._move(self._key(src), self._key(dst), src)
             return
@@ -358,11 +331,6 @@ def _mtime(props: BlobProperties) -> float:
     return props.last_modified.timestamp() if props.last_modified else 0.0
 
 
-def _plain(name: str) -> bool:
-    """A name part usable as one VFS name (not empty, no ``/``, not ``.`` or ``..``)."""
-    return name not in ("", ".", "..") and "/" not in name
-
-
 class _Reader(io.RawIOBase):
     """A blob download as a raw stream, its errors translated."""
 
@@ -384,7 +352,7 @@ class _Reader(io.RawIOBase):
             return self._download.read()
 
 
-class _Writer(io.RawIOBase):
+class _Writer(AbortingUpload, io.RawIOBase):
     """Stages a block per ``block_size`` bytes and commits the block list on :meth:`close`.
 
     Leaving a ``with`` block with an exception, :meth:`abort`, or dropping the stream
@@ -442,13 +410,3 @@ class _Writer(io.RawIOBase):
         """Discard everything written; nothing appears under the name."""
         self._buffer = bytearray()
         super().close()
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def __del__(self) -> None:
-        if not self.closed:
-            self.abort()

@@ -46,11 +46,11 @@ from aft.exceptions import (
     VfsIsADirectory,
     VfsNotADirectory,
     VfsNotFound,
-    VfsPathError,
     VfsPermission,
 )
 from aft.models import FileInfo
-from aft.vfs.base import Vfs, join, normalize
+from aft.vfs.base import join, normalize
+from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain
 
 MiB = 1024 * 1024
 #: Bytes per upload request and per ranged GET (a multiple of 256 KiB).
@@ -66,7 +66,7 @@ _CONNECTION_ERRORS = (
 )
 
 
-class GcsVfs(Vfs):
+class GcsVfs(ObjectStoreVfs):
     """One bucket of Google Cloud Storage, or a name prefix inside it.
 
     Args:
@@ -77,18 +77,15 @@ class GcsVfs(Vfs):
     """
 
     type_name = "GCP"
-    atomic_writes = True
-    thread_safe = True
 
     def __init__(
         self, client: Client, bucket: str, prefix: str = "", secrets: Iterable[str] = ()
     ) -> None:
         if not bucket:
             raise VfsError("a GCS VFS needs a bucket")
-        prefix = normalize(prefix).strip("/")
         self._client = client
         self._bucket: Bucket = client.bucket(bucket)
-        self._prefix = f"{prefix}/" if prefix else ""
+        self._prefix = key_prefix(prefix)
         self._secrets = tuple(s for s in secrets if s)
         self._retry = DEFAULT_RETRY.with_delay(initial=0.5, maximum=4.0).with_timeout(RETRY_SECONDS)
         self.block_size = BLOCK_SIZE
@@ -177,14 +174,6 @@ class GcsVfs(Vfs):
 
     # ---- names ------------------------------------------------------------------
 
-    def _key(self, path: str) -> str:
-        """The object name of normalised ``path`` (the prefix itself for the root)."""
-        return self._prefix + path[1:]
-
-    def _dir_key(self, path: str) -> str:
-        """The name prefix of the objects below directory ``path`` (its marker's name)."""
-        return self._prefix if path == "/" else self._key(path) + "/"
-
     def _head(self, path: str) -> Blob | None:
         with self._errors(path):
             return self._bucket.get_blob(self._key(path), retry=self._retry)
@@ -212,13 +201,6 @@ class GcsVfs(Vfs):
 
     # ---- primitives -------------------------------------------------------------
 
-    def stat(self, path: str) -> FileInfo:
-        path = normalize(path)
-        info = self._lookup(path)
-        if info is None:
-            raise VfsNotFound(f"{path}: no such file or directory")
-        return info
-
     def listdir(self, path: str) -> list[FileInfo]:
         path = normalize(path)
         dir_key = self._dir_key(path)
@@ -231,10 +213,10 @@ class GcsVfs(Vfs):
             for blob in listing:
                 name = blob.name[len(dir_key) :]
                 marker = marker or not name
-                if _plain(name):
+                if plain(name):
                     entries.append(FileInfo(join(path, name), False, blob.size or 0, _mtime(blob)))
             for prefix in listing.prefixes:
-                if _plain(prefix[len(dir_key) : -1]):
+                if plain(prefix[len(dir_key) : -1]):
                     entries.append(FileInfo(join(path, prefix[len(dir_key) :]), True))
         if not entries and not marker and not self.stat(path).is_dir:
             raise VfsNotADirectory(f"{path}: not a directory")
@@ -292,18 +274,9 @@ class GcsVfs(Vfs):
     def rename(self, src: str, dst: str) -> None:
         """Server-side rewrite, then delete: a directory moves object by object (not atomic)."""
         src, dst = normalize(src), normalize(dst)
-        source = self.stat(src)
-        if src == dst:
+        source = self._rename_checks(src, dst)
+        if source is None:
             return
-        if dst.startswith(src.rstrip("/") + "/"):
-            raise VfsPathError(f"cannot move {src} into itself ({dst})")
-        target = self._lookup(dst)
-        if target is not None and target.is_dir:
-            if not source.is_dir:
-                raise VfsIsADirectory(f"{dst}: is a directory")
-            self.rmdir(dst)  # only an empty directory may be replaced
-        elif target is not None and source.is_dir:
-            raise VfsNotADirectory(f"{dst}: not a directory")
         if not source.is_dir:
             self._move(self._bucket.blob(self._key(src)), self._key(dst), src)
             return
@@ -389,11 +362,6 @@ def _mtime(blob: Blob) -> float:
     return blob.updated.timestamp() if blob.updated else 0.0
 
 
-def _plain(name: str) -> bool:
-    """A name part usable as one VFS name (not empty, no ``/``, not ``.`` or ``..``)."""
-    return name not in ("", ".", "..") and "/" not in name
-
-
 class _Reader(io.RawIOBase):
     """Ranged GETs of one object generation, its errors translated."""
 
@@ -424,7 +392,7 @@ class _Reader(io.RawIOBase):
         return data
 
 
-class _Writer(BlobWriter):
+class _Writer(AbortingUpload, BlobWriter):
     """A resumable upload, finalised on :meth:`close`.
 
     Leaving a ``with`` block with an exception, :meth:`abort`, or dropping the stream
@@ -461,13 +429,3 @@ class _Writer(BlobWriter):
         with contextlib.suppress(Exception):
             self.terminate()
         self._buffer.close()
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def __del__(self) -> None:
-        if not self.closed:
-            self.abort()

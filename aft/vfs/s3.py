@@ -59,7 +59,8 @@ from aft.exceptions import (
     VfsPermission,
 )
 from aft.models import FileInfo
-from aft.vfs.base import Vfs, join, normalize
+from aft.vfs.base import join, normalize
+from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain
 
 MiB = 1024 * 1024
 #: Parts of a multipart upload start at this size and double every 1,000 parts.
@@ -86,7 +87,7 @@ def _shared_session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-class S3Vfs(Vfs):
+class S3Vfs(ObjectStoreVfs):
     """A bucket, or a prefix inside one, of an S3-compatible object store.
 
     Args:
@@ -102,8 +103,6 @@ class S3Vfs(Vfs):
     """
 
     type_name = "S3"
-    atomic_writes = True
-    thread_safe = True
 
     def __init__(
         self,
@@ -121,7 +120,7 @@ class S3Vfs(Vfs):
         if not bucket:
             raise VfsError("an S3 VFS needs a bucket")
         self._bucket = bucket
-        self._prefix = normalize(prefix).strip("/")
+        self._prefix = key_prefix(prefix)
         self._endpoint = endpoint
         self._region = region
         self._credentials = (access_key, secret_key, session_token)
@@ -333,14 +332,6 @@ class S3Vfs(Vfs):
 
     # ---- keys ---------------------------------------------------------------------------
 
-    def _key(self, path: str) -> str:
-        rel = normalize(path)[1:]
-        return f"{self._prefix}/{rel}" if self._prefix and rel else self._prefix or rel
-
-    def _dir_key(self, path: str) -> str:
-        key = self._key(path)
-        return f"{key}/" if key else ""
-
     def _head(self, key: str, path: str) -> dict[str, Any] | None:
         return self._call("head_object", path, _NOT_FOUND, Key=key)
 
@@ -374,12 +365,6 @@ class S3Vfs(Vfs):
 
     # ---- primitives -----------------------------------------------------------------------
 
-    def stat(self, path: str) -> FileInfo:
-        info = self._lookup(path)
-        if info is None:
-            raise VfsNotFound(f"{normalize(path)}: no such file or directory")
-        return info
-
     def listdir(self, path: str) -> list[FileInfo]:
         path = normalize(path)
         dir_key = self._dir_key(path)
@@ -391,12 +376,12 @@ class S3Vfs(Vfs):
             for obj in page.get("Contents", ()):
                 name = obj["Key"][len(dir_key) :]
                 marker = marker or not name
-                if _plain(name):
+                if plain(name):
                     mtime = obj["LastModified"].timestamp()
                     entries.append(FileInfo(join(path, name), False, obj["Size"], mtime))
             for common in page.get("CommonPrefixes", ()):
                 name = common["Prefix"][len(dir_key) : -1]
-                if _plain(name):
+                if plain(name):
                     entries.append(FileInfo(join(path, name), True))
             if not page.get("IsTruncated"):
                 break
@@ -463,18 +448,9 @@ class S3Vfs(Vfs):
     def rename(self, src: str, dst: str) -> None:
         """Copy then delete: a directory moves key by key, so it is not atomic."""
         src, dst = normalize(src), normalize(dst)
-        source = self.stat(src)
-        if src == dst:
+        source = self._rename_checks(src, dst)
+        if source is None:
             return
-        if dst.startswith(src.rstrip("/") + "/"):
-            raise VfsPathError(f"cannot move {src} into itself ({dst})")
-        target = self._lookup(dst)
-        if target is not None and target.is_dir:
-            if not source.is_dir:
-                raise VfsIsADirectory(f"{dst}: is a directory")
-            self.rmdir(dst)  # only an empty directory may be replaced
-        elif target is not None and source.is_dir:
-            raise VfsNotADirectory(f"{dst}: not a directory")
         if not source.is_dir:
             self._copy(self._key(src), self._key(dst), source.size, dst)
             self._call("delete_object", src, Key=self._key(src))
@@ -570,7 +546,7 @@ class _Reader(io.RawIOBase):
         super().close()
 
 
-class _Writer(io.RawIOBase):
+class _Writer(AbortingUpload, io.RawIOBase):
     """Upload on close: one ``PutObject`` when small, else a multipart upload.
 
     Full parts go up from the VFS's threads while the caller keeps writing, at most
@@ -638,17 +614,6 @@ class _Writer(io.RawIOBase):
                 )
         super().close()
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def __del__(self) -> None:
-        if not self.closed:
-            with contextlib.suppress(Exception):
-                self.abort()
-
     def _next_part_size(self) -> int:
         return min(self._vfs.part_size << (len(self._parts) // 1000), _MAX_PART)
 
@@ -698,8 +663,3 @@ def _code(exc: BaseException) -> str:
     if isinstance(exc, botocore.exceptions.ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))
     return ""
-
-
-def _plain(name: str) -> bool:
-    """A key part usable as one VFS name (not empty, no ``/``, not ``.`` or ``..``)."""
-    return name not in ("", ".", "..") and "/" not in name

@@ -81,7 +81,7 @@ def test_from_target_reads_every_part() -> None:
         "s3://bucket/some/prefix/?endpoint=http://127.0.0.1:1&region=eu-west-1",
         {"accessKeyId": "AK", "secretAccessKey": "TOPSECRET"},
     )
-    assert repr(vfs) == "<S3Vfs s3://bucket/some/prefix at http://127.0.0.1:1>"
+    assert repr(vfs) == "<S3Vfs s3://bucket/some/prefix/ at http://127.0.0.1:1>"
     assert (vfs._key("/a/b"), vfs._dir_key("/"), vfs._region) == (
         "some/prefix/a/b",
         "some/prefix/",
