@@ -6,6 +6,10 @@ import subprocess
 import sys
 
 import aft
+from tests.conftest import REPO
+
+#: The directories ruff keeps in the house style (pyproject.toml).
+CODE = ["aft", "tests", "benchmarks", "docs", "examples"]
 
 PUBLIC = [
     "AftError",
@@ -44,3 +48,11 @@ def test_js_runtime_ships_as_package_data():
     from importlib import resources
 
     assert "HaltSignalReceived" in resources.files("aft.syncjs").joinpath("runtime.js").read_text()
+
+
+def test_the_code_keeps_the_house_style():
+    """ruff's checks and formatting hold for all the code (README's snippets are prose)."""
+    ruff = [sys.executable, "-m", "ruff"]
+    for args in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        done = subprocess.run([*ruff, *args, *CODE], cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
