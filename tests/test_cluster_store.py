@@ -134,3 +134,28 @@ def test_move_to_postgres_refuses_a_database_that_holds_data(
     assert "holds data already (table settings)" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert not (aft_home / "cluster.conf").exists()
+
+
+def test_every_sqlite_table_and_column_has_its_postgresql_twin(tmp_path, cluster_urls):  # noqa: F811
+    """The two schemas are written by hand (aft/_store.py, aft/cluster/pgstore.py); this is
+    what keeps them in step, as move-to-postgres and every store rely on."""
+    from aft._store import Store
+
+    with Store(tmp_path / "aft.db") as sqlite, PostgresStore(cluster_urls.database_url) as pg:
+        tables = [
+            name
+            for (name,) in sqlite.query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        assert "jobs" in tables and "schedules" in tables
+        for table in tables:
+            ours = {row[1] for row in sqlite.query(f"PRAGMA table_info({table})")}
+            theirs = {
+                name
+                for (name,) in pg.query(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                    (table,),
+                )
+            }
+            assert ours <= theirs, f"{table}: PostgreSQL lacks {sorted(ours - theirs)}"
