@@ -159,3 +159,13 @@ def test_every_sqlite_table_and_column_has_its_postgresql_twin(tmp_path, cluster
                 )
             }
             assert ours <= theirs, f"{table}: PostgreSQL lacks {sorted(ours - theirs)}"
+
+
+def test_an_unreachable_database_is_one_line_without_its_password():
+    from aft.exceptions import StoreError
+
+    with pytest.raises(StoreError) as caught:
+        PostgresStore("postgresql://aft:s3cr3t-pw@127.0.0.1:1/aft")
+    message = str(caught.value)
+    assert "\n" not in message and "s3cr3t-pw" not in message
+    assert message.startswith("cannot open database postgresql://aft:***@127.0.0.1:1/aft: ")

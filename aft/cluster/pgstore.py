@@ -235,7 +235,8 @@ class PostgresStore(Store):
         try:
             raw = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open database {redacted(self.url)}: {exc}") from None
+            reason = " ".join(str(exc).split())  # libpq's messages run over several lines
+            raise StoreError(f"cannot open database {redacted(self.url)}: {reason}") from None
         raw.adapters.register_dumper(bool, _bool_as_integer())
         with self._lock:
             self._pg_connections.append(raw)
