@@ -728,7 +728,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_file(**_parse_run_args(argv[1:]))
         _fire(argv)
     except AftError as exc:
-        sys.stderr.write(f"aft: error: {exc}\n")
+        line = " ".join(str(exc).split())  # one line, whatever a library put in the message
+        sys.stderr.write(f"aft: error: {line}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("aft: interrupted\n")
