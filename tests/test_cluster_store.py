@@ -88,6 +88,8 @@ def test_move_to_postgres_copies_everything_and_switches_the_home(
         done = queue.submit('Log("n")', script_name="nightly")
         assert queue.claim("w") is not None
         queue.append_log(done.id, [LogLine(1.0, LogLevel.INFO, "copied 3 files")])
+        chatty = [LogLine(2.0, LogLevel.INFO, f"line {n}") for n in range(12_001)]
+        queue.append_log(done.id, chatty)  # more rows than one batch of the copy
         queue.finish(done.id, RunResult(JobState.SUCCEEDED, 0, ()))
         cut_short = queue.submit('Log("n")', script_name="nightly", retries=1)
         assert queue.claim("w") is not None  # running when the node stopped
@@ -107,7 +109,8 @@ def test_move_to_postgres_copies_everything_and_switches_the_home(
         assert ScheduleStore(inst.store).get("every night").enabled
         queue = JobQueue(inst.store)
         assert queue.get(done.id).state is JobState.SUCCEEDED
-        assert [line.text for line in queue.log(done.id)[0]] == ["copied 3 files"]
+        lines = [line.text for line in queue.log(done.id, limit=20_000)[0]]
+        assert lines == ["copied 3 files"] + [f"line {n}" for n in range(12_001)]
         assert queue.get(cut_short.id).state is JobState.INTERRUPTED
         retry = queue.claim("w")  # the retry its policy queued, and newer jobs after it
         assert retry is not None and retry.retry_of == cut_short.id

@@ -15,6 +15,9 @@ from aft.cluster.pgstore import PostgresStore
 from aft.exceptions import ConfigError
 from aft.jobs import JobQueue
 
+#: Rows read and written at a time: a large job log never sits in memory whole.
+BATCH = 5000
+
 
 def copy_to_postgres(source: Store, target: PostgresStore) -> dict[str, int]:
     """Copy the instance database ``source`` into the empty PostgreSQL ``target``.
@@ -50,11 +53,15 @@ def copy_to_postgres(source: Store, target: PostgresStore) -> dict[str, int]:
                     " copy into an empty database"
                 )
         for table in tables:
-            columns = ", ".join(row[1] for row in source.query(f"PRAGMA table_info({table})"))
-            rows = source.query(f"SELECT {columns} FROM {table}")
-            marks = ", ".join("?" * len(rows[0])) if rows else ""
-            db.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
-            copied[table] = len(rows)
+            names = [row[1] for row in source.query(f"PRAGMA table_info({table})")]
+            columns, marks = ", ".join(names), ", ".join("?" * len(names))
+            insert = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+            copied[table] = 0
+            with source.transaction() as reader:  # a steady snapshot, read in batches
+                rows = reader.execute(f"SELECT {columns} FROM {table}")
+                while batch := rows.fetchmany(BATCH):
+                    db.executemany(insert, batch)
+                    copied[table] += len(batch)
         # New jobs number on from the copied ones.
         db.execute(
             "SELECT setval(pg_get_serial_sequence('jobs', 'seq'), COALESCE(MAX(seq), 0) + 1,"
