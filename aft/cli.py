@@ -688,6 +688,9 @@ def _show(value: object) -> str:
 def _fire(argv: list[str]) -> None:
     import fire
 
+    # Fire shows a function's attributes in its help as sub-commands; its own parse-fn
+    # metadata, kept under a dunder name, stays out of sight.
+    fire.decorators.FIRE_METADATA = "__fire_metadata__"
     # Every argument arrives as the text typed: no Python-literal evaluation.
     command_classes = [AftCommands, *(type(group) for group in vars(AftCommands()).values())]
     for command_class in command_classes:

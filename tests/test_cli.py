@@ -181,3 +181,11 @@ def test_second_signal_ends_a_busy_script_at_once(aft_home, cli_run_on, tmp_path
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=5)[1]
     assert proc.returncode == 1 and "halt forced" in rest
+
+
+def test_a_missing_argument_shows_the_commands_usage(run_aft):
+    done = run_aft("scripts", "add")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "Usage: aft scripts add NAME FILE" in output
+    assert "FIRE_METADATA" not in output and "groups" not in output  # no internals
