@@ -697,7 +697,7 @@ def _fire(argv: list[str]) -> None:
         for attr, function in list(vars(command_class).items()):
             if callable(function) and not attr.startswith("_"):
                 setattr(command_class, attr, fire.decorators.SetParseFn(str)(function))
-    fire.Fire(AftCommands, command=_prepare_argv(argv), name="aft")
+    fire.Fire(AftCommands(), command=_prepare_argv(argv), name="aft")
 
 
 def _prepare_argv(argv: list[str]) -> list[str]:

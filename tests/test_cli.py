@@ -189,3 +189,10 @@ def test_a_missing_argument_shows_the_commands_usage(run_aft):
     assert done.returncode != 0
     assert "Usage: aft scripts add NAME FILE" in output
     assert "FIRE_METADATA" not in output and "groups" not in output  # no internals
+
+
+def test_help_lists_the_groups_and_commands(run_aft):
+    done = run_aft("--help")
+    output = done.stdout + done.stderr
+    for name in ("scripts", "apikeys", "jobs", "vfs", "schedules", "run", "start", "serve"):
+        assert f"\n     {name}\n" in output, name
