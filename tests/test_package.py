@@ -56,3 +56,14 @@ def test_the_code_keeps_the_house_style():
     for args in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
         done = subprocess.run([*ruff, *args, *CODE], cwd=REPO, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_package_type_checks():
+    """mypy (configured in pyproject.toml) finds no error in the package."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "aft"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
