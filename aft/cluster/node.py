@@ -226,11 +226,7 @@ def run_worker_node(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     settings = instance.settings
-    queue = ClusterQueue(
-        instance.store,
-        stale_after=config.stale_after_seconds,
-        republish_after=config.republish_after_seconds,
-    )
+    queue = ClusterQueue.for_node(instance.store, config)
     _node = _Node(
         instance.home,
         queue,

@@ -24,8 +24,8 @@ import time
 from typing import Any
 
 from aft._store import Store
+from aft.cluster.config import ClusterConfig
 from aft.jobs import Job, JobIds, JobQueue
-from aft.models import JobState
 
 DEFAULT_GROUP = "default"
 _GROUP = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -58,6 +58,15 @@ class ClusterQueue(JobQueue):
         super().__init__(store)
         self.stale_after = stale_after
         self.republish_after = republish_after
+
+    @classmethod
+    def for_node(cls, store: Store, config: ClusterConfig) -> ClusterQueue:
+        """The queue as a node with cluster configuration ``config`` sees it."""
+        return cls(
+            store,
+            stale_after=config.stale_after_seconds,
+            republish_after=config.republish_after_seconds,
+        )
 
     def submit(  # type: ignore[override]
         self, source: str, *, group: str | None = None, **kwargs: Any
@@ -154,9 +163,6 @@ class ClusterQueue(JobQueue):
             (job_id, worker),
         )
         return (bool(rows), bool(rows) and rows[0][0] is not None)
-
-    def state(self, job_id: str) -> JobState:
-        return self.get(job_id).state
 
 
 class ScriptGroups:

@@ -48,16 +48,13 @@ class Service:
         self.bind = bind if bind is not None else str(settings.get("bind"))
         self.port = int(port if port is not None else settings.get("port"))
         self.tls = bool(tls if tls is not None else settings.get("tls"))
-        self.queue = JobQueue(instance.store)
+        self.queue: JobQueue
         self.pool: WorkerPool | Dispatcher
         if instance.cluster.distributed:  # jobs go to `aft worker` nodes through Celery
-            self.queue = ClusterQueue(
-                instance.store,
-                stale_after=instance.cluster.stale_after_seconds,
-                republish_after=instance.cluster.republish_after_seconds,
-            )
+            self.queue = ClusterQueue.for_node(instance.store, instance.cluster)
             self.pool = Dispatcher(self.queue, instance.cluster)
         else:
+            self.queue = JobQueue(instance.store)
             self.pool = WorkerPool(
                 instance.home,
                 self.queue,
