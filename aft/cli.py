@@ -254,14 +254,13 @@ class ScriptsCommands:
 
     def group(self, name: str, group: str | None = None) -> None:
         """Show, or set, the worker group the script's jobs run in (a cluster only)."""
-        from aft.cluster.pgstore import PostgresStore
         from aft.cluster.queue import ScriptGroups
         from aft.exceptions import ConfigError
         from aft.scripts_store import ScriptStore
 
         with _instance() as instance:
-            if not isinstance(instance.store, PostgresStore):
-                raise ConfigError("worker groups need a cluster database (database_url)")
+            if not instance.cluster.distributed:  # as the REST API decides it
+                raise ConfigError("worker groups need a cluster (database_url and broker_url)")
             script = ScriptStore(instance.store).get(name)
             groups = ScriptGroups(instance.store)
             if group is None:

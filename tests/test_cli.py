@@ -196,3 +196,11 @@ def test_help_lists_the_groups_and_commands(run_aft):
     output = done.stdout + done.stderr
     for name in ("scripts", "apikeys", "jobs", "vfs", "schedules", "run", "start", "serve"):
         assert f"\n     {name}\n" in output, name
+
+
+def test_a_scripts_group_needs_a_cluster(run_aft, tmp_path):
+    (tmp_path / "s.syncjs").write_text('Log("x")')
+    assert run_aft("scripts", "add", "s", "-f", str(tmp_path / "s.syncjs")).returncode == 0
+    done = run_aft("scripts", "group", "s", "beta")
+    assert done.returncode == 1
+    assert done.stderr == "aft: error: worker groups need a cluster (database_url and broker_url)\n"
