@@ -26,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from aft.cluster.config import save_database_url  # noqa: E402
 from aft.cluster.queue import ClusterQueue  # noqa: E402
 from aft.instance import Instance  # noqa: E402
 from tests.servers.cluster import fresh_database, running_postgres, running_redis  # noqa: E402
@@ -60,12 +61,13 @@ def throughput(pg: str, broker: str, workers: int, jobs: int, script: str) -> fl
     import redis
 
     redis.Redis.from_url(broker).flushall()
-    env = {**os.environ, "AFT_DATABASE_URL": fresh_database(pg), "AFT_BROKER_URL": broker}
+    database_url = fresh_database(pg)
+    env = {**os.environ, "AFT_DATABASE_URL": database_url, "AFT_BROKER_URL": broker}
     base = Path(tempfile.mkdtemp(prefix="aft-bench-"))
     procs: list[subprocess.Popen[str]] = []
-    saved = {k: os.environ.get(k) for k in ("AFT_DATABASE_URL", "AFT_BROKER_URL")}
-    os.environ.update({k: env[k] for k in saved})
     try:
+        (base / "admin").mkdir()
+        save_database_url(base / "admin", database_url)  # this process's view of the cluster
         with Instance(base / "admin") as instance:
             queue = ClusterQueue(instance.store)
             for name in ["serve", *(f"w{i}" for i in range(workers))]:
@@ -97,11 +99,6 @@ def throughput(pg: str, broker: str, workers: int, jobs: int, script: str) -> fl
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from aft.client import AftClient
 from aft.cluster.celery_app import make_app, publish
+from aft.cluster.config import save_database_url
 from aft.cluster.queue import ClusterQueue
 from aft.exceptions import BadRequest, ScriptNotFound
 from aft.instance import Instance
@@ -42,7 +43,7 @@ class Cluster:
         self.env = {**os.environ, **urls.env(**TIMING)}
         self.env.pop("AFT_HOME", None)
         self.home = base / "admin"
-        self.instance = _open_instance(self.home, self.env)
+        self.instance = _open_instance(self.home, urls.database_url)
         self.queue = ClusterQueue(self.instance.store, stale_after=3.0)
         self.workers: dict[str, subprocess.Popen[str]] = {}
         self.serves: list[ServeProcess] = []
@@ -115,18 +116,12 @@ class Cluster:
         self.instance.close()
 
 
-def _open_instance(home: Path, env: dict[str, str]) -> Instance:
-    """An Instance on the cluster's database, opened in this process."""
-    saved = {k: os.environ.get(k) for k in env if k.startswith("AFT_")}
-    os.environ.update({k: v for k, v in env.items() if k.startswith("AFT_")})
-    try:
-        return Instance(home)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def _open_instance(home: Path, database_url: str) -> Instance:
+    """An Instance on the cluster's database, opened in this process (its cluster.conf
+    names the database)."""
+    home.mkdir(parents=True)
+    save_database_url(home, database_url)
+    return Instance(home)
 
 
 def _drain(proc: subprocess.Popen[str]) -> None:
