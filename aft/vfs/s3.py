@@ -128,7 +128,7 @@ class S3Vfs(ObjectStoreVfs):
         self.concurrency = max(concurrency, 1)
         self._client: Any = None
         self._object_url_base: str | None = None
-        self._direct: bool | None = None  # small PUTs on http.client (no proxy in the way)
+        self._direct = True  # small PUTs on http.client: no proxy for the object URLs
         self._local = threading.local()  # each thread's http.client connection
         self._connections: list[http.client.HTTPConnection] = []
         self._executor: ThreadPoolExecutor | None = None
@@ -222,7 +222,8 @@ class S3Vfs(ObjectStoreVfs):
         """The URL of object ``key``, as the client addresses it (path or virtual-host style).
 
         The part before the key comes from one presigned URL per VFS: an S3 object URL is
-        that base plus the percent-encoded key.
+        that base plus the percent-encoded key. Learning it also tells whether an
+        environment proxy stands in the way of small PUTs (``_direct``).
         """
         if self._object_url_base is None:
             probe = "probe"
@@ -232,6 +233,8 @@ class S3Vfs(ObjectStoreVfs):
             base = url.split("?", 1)[0]
             if not base.endswith("/" + probe):
                 raise VfsError(f"unexpected S3 object URL layout: {base}")
+            scheme = urllib.parse.urlsplit(base).scheme
+            self._direct = scheme not in botocore.utils.get_environ_proxies(base)
             self._object_url_base = base[: -len(probe)]
         return self._object_url_base + botocore.utils.percent_encode(key, safe="/~")
 
@@ -241,9 +244,6 @@ class S3Vfs(ObjectStoreVfs):
         md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
         try:
             url = self._object_url(key)
-            if self._direct is None:
-                proxies = botocore.utils.get_environ_proxies(url)
-                self._direct = urllib.parse.urlsplit(url).scheme not in proxies
             if not self._direct:
                 self._call("put_object", path, Key=key, Body=body, ContentMD5=md5)
                 return
@@ -251,7 +251,7 @@ class S3Vfs(ObjectStoreVfs):
             access_key, secret_key, token = self._credentials
             if access_key and secret_key:
                 credentials = botocore.credentials.Credentials(access_key, secret_key, token)
-                signer = botocore.auth.S3SigV4Auth(credentials, "s3", self._s3.meta.region_name)
+                signer = botocore.auth.S3SigV4Auth(credentials, "s3", self._region)
                 signer.add_auth(request)
         except VfsError:
             raise
