@@ -126,17 +126,23 @@ def test_move_to_postgres_refuses_a_database_that_holds_data(
     run_aft,
     postgres_server,  # noqa: F811
 ):
+    from aft.jobs import JobQueue
+    from aft.models import JobState
     from tests.servers.cluster import fresh_database
 
     url = fresh_database(postgres_server)
     with PostgresStore(url) as other:
         other.execute("INSERT INTO settings (key, value) VALUES ('timezone', 'UTC')")
-    Instance(aft_home).close()
+    with Instance(aft_home) as inst:
+        running = JobQueue(inst.store).submit("Log(1)", script_name="s")
+        assert JobQueue(inst.store).claim("w") is not None
     refused = run_aft("move-to-postgres", url)
     assert refused.returncode != 0
     assert "holds data already (table settings)" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert not (aft_home / "cluster.conf").exists()
+    with Instance(aft_home) as inst:  # a refused move leaves the SQLite data as it was
+        assert JobQueue(inst.store).get(running.id).state is JobState.RUNNING
 
 
 def test_every_sqlite_table_and_column_has_its_postgresql_twin(tmp_path, cluster_urls):  # noqa: F811

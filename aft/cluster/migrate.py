@@ -27,7 +27,6 @@ def copy_to_postgres(source: Store, target: PostgresStore) -> dict[str, int]:
     Raises:
         ConfigError: when ``target`` holds data already, or lacks one of the tables.
     """
-    JobQueue(source).recover("the instance moved to PostgreSQL while the job ran")
     tables = [
         name
         for (name,) in source.query(
@@ -52,6 +51,8 @@ def copy_to_postgres(source: Store, target: PostgresStore) -> dict[str, int]:
                     f"the PostgreSQL database holds data already (table {table}):"
                     " copy into an empty database"
                 )
+        # Only now that the copy will happen: as a restart of the service would.
+        JobQueue(source).recover("the instance moved to PostgreSQL while the job ran")
         for table in tables:
             names = [row[1] for row in source.query(f"PRAGMA table_info({table})")]
             columns, marks = ", ".join(names), ", ".join("?" * len(names))
