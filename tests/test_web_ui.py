@@ -6,17 +6,20 @@ workers, and ``aft start`` is the installed command.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import re
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import urllib3
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from aft.instance import Instance
 from tests.conftest import REPO, aft_command
@@ -58,17 +61,29 @@ def served(aft_home):
     service.stop()
 
 
-@pytest.fixture
-def page(browser, served):
-    """A fresh browser context on the service; uncaught page errors fail the test."""
-    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 800})
+@contextlib.contextmanager
+def watched_page(browser: Browser, **options: Any) -> Iterator[Page]:
+    """A page in a fresh browser context (laptop-sized unless ``options`` say otherwise);
+    uncaught JavaScript errors on it fail the test."""
+    context = browser.new_context(
+        ignore_https_errors=True, **{"viewport": {"width": 1280, "height": 800}, **options}
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, served):
+    """A watched page for the service's tests."""
+    with watched_page(browser) as page:
+        yield page
 
 
 def field_error(page: Page, name: str):
@@ -313,13 +328,8 @@ def test_sftp_profile_with_a_fetched_host_key(page, served, sshd_server):
 
 
 def test_pages_on_a_phone_with_the_dark_theme(browser, served):
-    context = browser.new_context(
-        ignore_https_errors=True, viewport={"width": 390, "height": 844}, color_scheme="dark"
-    )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    phone = {"viewport": {"width": 390, "height": 844}, "color_scheme": "dark"}
+    with watched_page(browser, **phone) as page:
         setup_admin(page, served.url)
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(15, 19, 24)"  # dark, from prefers-color-scheme
@@ -355,9 +365,6 @@ def test_pages_on_a_phone_with_the_dark_theme(browser, served):
         sidebar.get_by_role("link", name="Schedules").click()
         expect(page.get_by_role("heading", name="Schedules", exact=True)).to_be_visible()
         expect(page.get_by_text("No schedules")).to_be_visible()
-    finally:
-        context.close()
-    assert not errors, errors
 
 
 # ---- the session's security, seen from a plain HTTP client --------------------------------
@@ -566,12 +573,7 @@ def test_a_scripts_worker_group_on_a_cluster_node(browser, cluster):  # noqa: F8
 
     script = ScriptStore(cluster.instance.store).add("nas sweep", 'Log("on the nas")')
     serve = cluster.serve("serve1")
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with watched_page(browser) as page:
         setup_admin(page, serve.url)
         page.goto(serve.url + "/#/scripts/nas%20sweep")
         expect(page.get_by_label("Worker group")).to_have_value("default")
@@ -584,9 +586,6 @@ def test_a_scripts_worker_group_on_a_cluster_node(browser, cluster):  # noqa: F8
         assert ScriptGroups(cluster.instance.store).get(script.id) == "nas1"
         nav(page, "Scripts")
         expect(page.get_by_text("group nas1")).to_be_visible()
-    finally:
-        context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def test_login_limiter_counts_per_address_and_forgives_success():
