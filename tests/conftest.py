@@ -25,6 +25,12 @@ REPO = Path(__file__).resolve().parent.parent
 # Commands run by the tests see the buffering a user's pipe gives them, whatever this shell sets.
 os.environ.pop("PYTHONUNBUFFERED", None)
 
+# Every server a test talks to is on loopback: a proxy the machine sets for its registries must
+# never stand between them (a test that wants a proxy clears these itself).
+for _name in ("no_proxy", "NO_PROXY"):
+    _hosts = [h for h in os.environ.get(_name, "").split(",") if h.strip()]
+    os.environ[_name] = ",".join([*_hosts, "127.0.0.1", "localhost", "::1"])
+
 
 def aft_command() -> str:
     """The installed ``aft`` console script beside this interpreter."""

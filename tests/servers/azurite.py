@@ -3,16 +3,15 @@
 Fixture ``azurite_server`` (session-scoped) starts ``azurite-blob`` on a free port with
 telemetry off and its data in a temporary folder, and polls until a container can be
 made with the well-known development account. ``azurite-blob`` is taken from PATH, else
-from the cache folder (``$AFT_TEST_CACHE`` or ``~/.cache/aft-test``), where it is
-installed with ``npm`` on first use. Without node or npm the tests fail with the reason:
-they never skip.
+from the cache folder (``$AFT_TEST_CACHE`` or ``~/.cache/aft-test``), where
+``scripts/install-test-deps`` installs it. Without it the tests fail with the reason: they
+never skip, and they never download.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import os
 import secrets
 import shutil
@@ -31,9 +30,7 @@ ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
-AZURITE_PACKAGE = "azurite@3"
 _START_TIMEOUT = 60.0
-_INSTALL_TIMEOUT = 600.0
 
 
 @dataclasses.dataclass
@@ -78,42 +75,19 @@ def _cache_dir() -> Path:
 
 
 def azurite_binary() -> str:
-    """``azurite-blob`` from PATH or the cache, installing it there with npm if needed."""
+    """``azurite-blob`` from PATH, else where ``scripts/install-test-deps`` put it.
+
+    Never installs anything: a fixture only starts what is installed.
+    """
     found = shutil.which("azurite-blob")
     if found:
         return found
-    prefix = _cache_dir() / "azurite"
-    binary = prefix / "node_modules" / ".bin" / "azurite-blob"
-    if binary.exists():
-        return str(binary)
-    missing = [tool for tool in ("node", "npm") if not shutil.which(tool)]
-    if missing:
+    binary = _cache_dir() / "azurite" / "node_modules" / ".bin" / "azurite-blob"
+    if not binary.exists():
         pytest.fail(
-            f"Azurite is needed for the Azure tests but {' and '.join(missing)} is not installed "
-            "(apt-get install nodejs npm), and azurite-blob is not on PATH"
+            f"Azurite is needed for the Azure tests but {binary} is missing and azurite-blob "
+            "is not on PATH: run scripts/install-test-deps (with the same AFT_TEST_CACHE)"
         )
-    prefix.mkdir(parents=True, exist_ok=True)
-    with (prefix / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time (pytest-xdist workers)
-        if not binary.exists():
-            result = subprocess.run(
-                [
-                    "npm",
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--prefix",
-                    str(prefix),
-                    AZURITE_PACKAGE,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=_INSTALL_TIMEOUT,
-            )
-            if result.returncode != 0 or not binary.exists():
-                pytest.fail(
-                    f"npm install {AZURITE_PACKAGE} into {prefix} failed:\n{result.stderr[-3000:]}"
-                )
     return str(binary)
 
 
