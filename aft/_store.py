@@ -1,6 +1,11 @@
-"""The instance database: SQLite in WAL mode, with schema migrations.
+"""The instance database: the :class:`Store` interface and its SQLite implementation.
 
-Migrations are an append-only list; ``PRAGMA user_version`` counts how many have been
+Every store of the package (settings, secrets, scripts, jobs, ...) talks to a :class:`Store`:
+``query``, ``execute`` and a re-entrant write ``transaction()``, in SQLite's dialect (``?``
+placeholders). :class:`SqliteStore` is the embedded default; :class:`aft._pgstore.PostgresStore`
+is the same interface on PostgreSQL, for several nodes.
+
+SQLite migrations are an append-only list; ``PRAGMA user_version`` counts how many have been
 applied. A database written by a newer aft (a higher user_version) is refused rather
 than guessed at.
 
@@ -17,9 +22,9 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aft.exceptions import SchemaTooNew, StoreCorrupt, StoreError
 
@@ -139,11 +144,45 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX schedules_by_next_run ON schedules (enabled, next_run);
     """,
+    # Every job and stored script has a worker group, on a single node too.
+    """
+    ALTER TABLE jobs ADD COLUMN grp TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE scripts ADD COLUMN grp TEXT NOT NULL DEFAULT 'default';
+    """,
 )
 
 
-class Store:
-    """The instance database.
+class Connection(Protocol):
+    """What :meth:`Store.transaction` yields: the ``execute``/``executemany`` of a DB-API
+    connection (a sqlite3 one, or the PostgreSQL store's translating wrapper)."""
+
+    def execute(self, sql: str, args: Sequence[Any] = ...) -> Any: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
+
+
+class Store(Protocol):
+    """The instance database, whichever engine holds it; safe to share between threads."""
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read."""
+        ...
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run one statement (in its own transaction unless one is open); rows changed."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A write transaction, serialised with every other writer; nested ones join it."""
+        ...
+
+    def close(self) -> None:
+        """Close every connection."""
+        ...
+
+
+class SqliteStore:
+    """The instance database in one SQLite file.
 
     Args:
         path: the database file; created and migrated on first use.
@@ -220,8 +259,12 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``) on this thread's connection."""
+        """A write transaction (``BEGIN IMMEDIATE``) on this thread's connection; inside one
+        already open, the same transaction (it commits or rolls back with the outer one)."""
         db = self._connection()
+        if db.in_transaction:
+            yield db
+            return
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -245,7 +288,7 @@ class Store:
             self._connections.clear()
         self._local = threading.local()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> SqliteStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -40,7 +40,7 @@ def run_file(file: str, params: str | None = None) -> int:
     way log lines stream to stderr as they happen, SIGINT or SIGTERM sends the halt
     signal, and a second one ends the process at once.
     """
-    from aft.executor import Executor, HaltSignal, parse_params
+    from aft.executor import HaltSignal, parse_params
 
     values = parse_params(params) if params else {}
     with _instance() as instance:
@@ -54,14 +54,7 @@ def run_file(file: str, params: str | None = None) -> int:
             if service is not None:
                 job = service.submit_job(file_path=os.path.abspath(file), params=values)
                 return _follow(service, job["jobId"], halt)
-            executor = Executor(
-                secrets=instance.secrets,
-                vfs_library=instance.vfs,
-                allow_exec=bool(instance.settings.get("allow_exec")),
-                state_dir=instance.home / "watch-state",
-                mail=instance.settings,
-            )
-            result = executor.run(
+            result = instance.executor().run(
                 file=file,
                 params=values,
                 halt=halt,
@@ -254,22 +247,16 @@ class ScriptsCommands:
 
     def group(self, name: str, group: str | None = None) -> None:
         """Show, or set, the worker group the script's jobs run in (a cluster only)."""
-        from aft.cluster.queue import ScriptGroups
         from aft.exceptions import ConfigError
-        from aft.scripts_store import ScriptStore
 
         with _instance() as instance:
-            if not instance.cluster.distributed:  # as the REST API decides it
+            if not instance.config.distributed:  # as the REST API decides it
                 raise ConfigError("worker groups need a cluster (database_url and broker_url)")
-            script = ScriptStore(instance.store).get(name)
-            groups = ScriptGroups(instance.store)
+            script = instance.scripts.get(name)
             if group is None:
-                _print(groups.get(script.id))
+                _print(script.group)
                 return
-            try:
-                groups.set(script.id, group)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
+            instance.scripts.update(script.id, group=group)
         _print(f"script {script.name} runs in group {group}")
 
     def remove(self, name: str) -> None:
@@ -580,26 +567,24 @@ class AftCommands:
 
     def reinit(self) -> None:
         """Reset the settings and the web console's administrators; refused while serving."""
-        from aft.accounts import AccountStore
-
         with _instance() as instance:
             _refuse_while_serving(instance)
             instance.settings.reset()
-            AccountStore(instance.store).reset()
+            instance.accounts.reset()
         _print("settings reset to their defaults; the web console asks for a new administrator")
 
     def move_to_postgres(self, url: str) -> None:
         """Copy this instance's SQLite database into an empty PostgreSQL database and use
         that from now on (cluster.conf); aft.db stays as it was. Refused while serving."""
-        from aft.cluster.config import save_database_url
-        from aft.cluster.migrate import copy_to_postgres
-        from aft.cluster.pgstore import PostgresStore, redacted
+        from aft._pgstore import PostgresStore, redacted
+        from aft.config import save_database_url
         from aft.exceptions import ConfigError
+        from aft.migrate import copy_to_postgres
 
         if not url.startswith(("postgresql://", "postgres://")):
             raise ConfigError("give a postgresql:// URL")
         with _instance() as instance:
-            if instance.cluster.database_url is not None:
+            if instance.config.database_url is not None:
                 raise ConfigError("this instance uses PostgreSQL already")
             _refuse_while_serving(instance)
             target = PostgresStore(url)
@@ -628,34 +613,26 @@ def _refuse_while_serving(instance: Any) -> None:
 
 @contextlib.contextmanager
 def _scripts() -> Iterator[Any]:
-    from aft.scripts_store import ScriptStore
-
     with _instance() as instance:
-        yield ScriptStore(instance.store)
+        yield instance.scripts
 
 
 @contextlib.contextmanager
 def _schedules() -> Iterator[Any]:
-    from aft.schedules import ScheduleStore
-
     with _instance() as instance:
-        yield ScheduleStore(instance.store)
+        yield instance.schedules
 
 
 @contextlib.contextmanager
 def _keys() -> Iterator[Any]:
-    from aft.keys import ApiKeyStore
-
     with _instance() as instance:
-        yield ApiKeyStore(instance.store)
+        yield instance.api_keys
 
 
 @contextlib.contextmanager
 def _queue() -> Iterator[Any]:
-    from aft.jobs import JobQueue
-
     with _instance() as instance:
-        yield JobQueue(instance.store)
+        yield instance.jobs
 
 
 def _int(text: str, what: str) -> int:

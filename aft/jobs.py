@@ -7,15 +7,19 @@ guarded ``UPDATE ... WHERE state = ...``, so a job is claimed by one worker only
 finished once only.
 
 A job that ends ``failed`` or ``interrupted`` with attempts left is followed by a new
-job (``retry_of`` = the old one) that may not start before its backoff has passed.
+job (``retry_of`` = the old one, in the same worker group) that may not start before its
+backoff has passed.
+
+Every job runs in a worker group (``default`` unless its script or its submitter names
+another). :class:`JobQueue` is the queue of a single node, whose own worker pool claims
+its jobs; :class:`ClusterQueue` is the same queue when worker nodes take jobs through a
+broker: it adds publishing, claiming by id, heartbeats and the reaper.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -24,13 +28,13 @@ import attrs
 
 from aft._store import Store
 from aft.exceptions import JobAlreadyEnded, JobNotFound
-from aft.models import JobState, LogLevel, LogLine, RunResult
+from aft.models import DEFAULT_GROUP, JobState, LogLevel, LogLine, RunResult, check_group
 
 TRIGGERS = ("api", "cli", "cron", "ui")
 _COLUMNS = (
     "id, script_id, script_name, params, trigger, api_key_id, state, exit_code, error,"
     " error_line, attempt, max_attempts, retry_backoff, retry_of, not_before, created,"
-    " started, finished, worker, halt_requested"
+    " started, finished, worker, halt_requested, grp"
 )
 
 
@@ -58,6 +62,7 @@ class Job:
     finished: float | None
     worker: str | None
     halt_requested: float | None
+    group: str = DEFAULT_GROUP
 
     @classmethod
     def _from_row(cls, row: Sequence[Any]) -> Job:
@@ -101,19 +106,39 @@ class JobQueue:
         api_key_id: str | None = None,
         retries: int = 0,
         retry_backoff: float = 0.0,
-        db: sqlite3.Connection | None = None,
+        group: str | None = None,
     ) -> Job:
-        """Queue a run of ``source``; the job is committed when this returns, or with
-        ``db``, an open transaction of this thread, when that transaction commits."""
+        """Queue a run of ``source``. The job is committed when this returns; inside a
+        transaction of this thread that is open already, when that one commits.
+
+        Args:
+            source: the script text.
+            script_name: what ``ScriptName()`` returns.
+            params: the job parameters.
+            trigger: who asked: ``api``, ``cli``, ``cron`` or ``ui``.
+            script_id: the stored script it runs, if any.
+            api_key_id: the API key that asked, if any.
+            retries: how many times a failed or interrupted run is retried.
+            retry_backoff: seconds before the first retry (doubling after each).
+            group: the worker group; by default the stored script's, else ``default``.
+
+        Raises:
+            ValueError: a bad trigger or group name.
+        """
         if trigger not in TRIGGERS:
             raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}")
+        if group is not None:
+            check_group(group)
         job_id = new_job_id()
         now = time.time()
-        with contextlib.nullcontext(db) if db is not None else self._store.transaction() as db:
+        with self._store.transaction() as db:
+            if group is None:
+                row = db.execute("SELECT grp FROM scripts WHERE id = ?", (script_id,)).fetchone()
+                group = DEFAULT_GROUP if row is None else str(row[0])
             db.execute(
                 "INSERT INTO jobs (id, script_id, script_name, source, params, trigger,"
-                " api_key_id, state, attempt, max_attempts, retry_backoff, not_before, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 1, ?, ?, 0, ?)",
+                " api_key_id, state, attempt, max_attempts, retry_backoff, not_before, created,"
+                " grp) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 1, ?, ?, 0, ?, ?)",
                 (
                     job_id,
                     script_id,
@@ -125,6 +150,7 @@ class JobQueue:
                     1 + retries,
                     retry_backoff,
                     now,
+                    group,
                 ),
             )
         return self.get(job_id)
@@ -253,9 +279,9 @@ class JobQueue:
             return
         db.execute(
             "INSERT INTO jobs (id, script_id, script_name, source, params, trigger, api_key_id,"
-            " state, attempt, max_attempts, retry_backoff, retry_of, not_before, created)"
+            " state, attempt, max_attempts, retry_backoff, retry_of, not_before, created, grp)"
             " SELECT ?, script_id, script_name, source, params, trigger, api_key_id, 'queued',"
-            " attempt + 1, max_attempts, retry_backoff, id, ?, ? FROM jobs WHERE id = ?",
+            " attempt + 1, max_attempts, retry_backoff, id, ?, ?, grp FROM jobs WHERE id = ?",
             (new_job_id(), now + backoff * 2 ** (attempt - 1), now, job_id),
         )
 
@@ -306,3 +332,107 @@ class JobQueue:
         """How many jobs are in each state."""
         rows = self._store.query("SELECT state, COUNT(*) FROM jobs GROUP BY state")
         return {state.value: 0 for state in JobState} | dict(rows)
+
+
+# ---- several nodes ---------------------------------------------------------------------
+
+_NOW = "EXTRACT(EPOCH FROM clock_timestamp())::float8"
+
+
+class ClusterQueue(JobQueue):
+    """The job queue of a cluster (a :class:`~aft._pgstore.PostgresStore`).
+
+    The ``jobs`` table stays the record; a Celery message only says "run job X" in a worker
+    group. Every step is a guarded UPDATE, so it holds whichever node does it and however
+    often a message arrives:
+
+    - a serve node *publishes* a queued job by stamping ``published`` (one node wins), then
+      sends its message; a queued job whose message went long ago and that no worker took
+      is published again (a lost message never loses a job);
+    - a worker *claims* the job by id (``queued`` -> ``running``, with its name and a
+      heartbeat): a message that comes twice runs the job once;
+    - the worker renews the heartbeat while the job runs; a serve node's reaper marks a
+      running job whose heartbeat went stale ``interrupted`` (again one node wins), and the
+      retry policy queues the next attempt, which any worker of the group may take.
+
+    Heartbeats use the database's clock, so the nodes' clocks need not agree.
+
+    Args:
+        store: the shared database.
+        stale_after: seconds without a heartbeat after which a running job is interrupted.
+        republish_after: seconds after which an untaken queued job is published again.
+    """
+
+    def __init__(
+        self, store: Store, *, stale_after: float = 30.0, republish_after: float = 300.0
+    ) -> None:
+        super().__init__(store)
+        self.stale_after = stale_after
+        self.republish_after = republish_after
+
+    def recover(self, reason: str = "") -> JobIds:
+        """Nothing to do when a serve node starts: the jobs other nodes' workers run are
+        theirs, and the reaper interrupts those whose workers died."""
+        return []
+
+    # ---- serve nodes ------------------------------------------------------------------
+
+    def to_publish(self, limit: int = 200) -> list[tuple[str, str]]:
+        """Stamp the queued jobs due for a message; returns ``(job id, group)`` to send."""
+        with self._store.transaction() as db:
+            rows = db.execute(
+                f"UPDATE jobs SET published = {_NOW} WHERE id IN ("
+                " SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ?"
+                f" AND (published IS NULL OR published < {_NOW} - ?)"
+                " ORDER BY seq LIMIT ?) RETURNING id, grp",
+                (time.time(), self.republish_after, limit),
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def reap(self) -> JobIds:
+        """Interrupt running jobs whose heartbeat is stale (queueing their retries)."""
+        stale = self._store.query(
+            "SELECT id FROM jobs WHERE state = 'running'"
+            f" AND COALESCE(heartbeat, started) < {_NOW} - ?",
+            (self.stale_after,),
+        )
+        reaped = []
+        for (job_id,) in stale:
+            now = time.time()
+            with self._store.transaction() as db:
+                ended = db.execute(
+                    "UPDATE jobs SET state = 'interrupted', error = ?, finished = ?"
+                    " WHERE id = ? AND state = 'running'"
+                    f" AND COALESCE(heartbeat, started) < {_NOW} - ?",
+                    (
+                        f"the worker stopped sending heartbeats ({self.stale_after:g}s)",
+                        now,
+                        job_id,
+                        self.stale_after,
+                    ),
+                ).rowcount
+                if ended:
+                    self._queue_retry(db, job_id, now)
+                    reaped.append(job_id)
+        return reaped
+
+    # ---- worker nodes -----------------------------------------------------------------
+
+    def claim_id(self, job_id: str, worker: str) -> bool:
+        """Take job ``job_id`` if it is queued and due; False if it is not (any more)."""
+        return bool(
+            self._store.execute(
+                f"UPDATE jobs SET state = 'running', started = ?, worker = ?, heartbeat = {_NOW}"
+                " WHERE id = ? AND state = 'queued' AND not_before <= ?",
+                (time.time(), worker, job_id, time.time()),
+            )
+        )
+
+    def beat(self, job_id: str, worker: str) -> tuple[bool, bool]:
+        """Renew a running job's heartbeat: ``(still ours, halt requested)``."""
+        rows = self._store.query(
+            f"UPDATE jobs SET heartbeat = {_NOW}"
+            " WHERE id = ? AND state = 'running' AND worker = ? RETURNING halt_requested",
+            (job_id, worker),
+        )
+        return (bool(rows), bool(rows) and rows[0][0] is not None)

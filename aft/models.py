@@ -8,8 +8,24 @@ quarter of node's whole start-up.
 from __future__ import annotations
 
 import enum
+import re
 import time
 from typing import NamedTuple
+
+#: The worker group of a job or script that names none.
+DEFAULT_GROUP = "default"
+_GROUP = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def check_group(group: object) -> str:
+    """A worker group name, validated.
+
+    Raises:
+        ValueError: not 1 to 64 letters, digits, ``_``, ``.`` or ``-``.
+    """
+    if not isinstance(group, str) or not _GROUP.match(group):
+        raise ValueError("a worker group is 1 to 64 letters, digits, '_', '.' or '-'")
+    return group
 
 
 class JobState(str, enum.Enum):

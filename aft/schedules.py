@@ -566,8 +566,7 @@ class Scheduler:
             script_id=script.id,
             retries=script.retries,
             retry_backoff=script.retry_backoff,
-            db=db,
-        )
+        )  # inside the open transaction `db`: the job and last_job_id commit together
         db.execute(
             "UPDATE schedules SET last_run = ?, last_job_id = ? WHERE id = ?",
             (now, job.id, schedule.id),

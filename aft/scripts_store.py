@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 import secrets
-import sqlite3
 import time
 
 import attrs
 
-from aft._store import Store
+from aft._store import Connection, Store
 from aft.exceptions import ScriptError, ScriptExists, ScriptNotFound
+from aft.models import DEFAULT_GROUP, check_group
 
-_COLUMNS = "id, name, source, retries, retry_backoff, created, updated"
+_COLUMNS = "id, name, source, retries, retry_backoff, created, updated, grp"
 _MAX_NAME = 200
 _MAX_RETRIES = 100
 _MAX_BACKOFF = 86400.0
@@ -32,6 +32,7 @@ class Script:
         retry_backoff: seconds to wait before each retry (0 to 86400).
         created: Unix seconds.
         updated: Unix seconds of the last change.
+        group: the worker group its jobs run in.
     """
 
     id: str
@@ -41,10 +42,17 @@ class Script:
     retry_backoff: float
     created: float
     updated: float
+    group: str = DEFAULT_GROUP
 
 
 def _check(
-    name: object, source: object, retries: object, backoff: object, *, update: bool = False
+    name: object,
+    source: object,
+    retries: object,
+    backoff: object,
+    group: object = None,
+    *,
+    update: bool = False,
 ) -> None:
     """Validate every field; for an update, None means "keep" and is skipped.
 
@@ -78,6 +86,11 @@ def _check(
         or not 0 <= backoff <= _MAX_BACKOFF
     ):
         raise ScriptError(f"retry backoff is 0 to {_MAX_BACKOFF:.0f} seconds")
+    if group is not None:
+        try:
+            check_group(group)
+        except ValueError as exc:
+            raise ScriptError(str(exc)) from None
 
 
 def _found(rows: list[tuple], name_or_id: str) -> Script:  # type: ignore[type-arg]
@@ -86,7 +99,7 @@ def _found(rows: list[tuple], name_or_id: str) -> Script:  # type: ignore[type-a
     return Script(*rows[0])
 
 
-def _name_taken(db: sqlite3.Connection, name: str, other_than: str = "") -> bool:
+def _name_taken(db: Connection, name: str, other_than: str = "") -> bool:
     row = db.execute("SELECT 1 FROM scripts WHERE name = ? AND id != ?", (name, other_than))
     return row.fetchone() is not None
 
@@ -101,7 +114,14 @@ class ScriptStore:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def add(self, name: str, source: str, retries: int = 0, retry_backoff: float = 30.0) -> Script:
+    def add(
+        self,
+        name: str,
+        source: str,
+        retries: int = 0,
+        retry_backoff: float = 30.0,
+        group: str = DEFAULT_GROUP,
+    ) -> Script:
         """Store a new script.
 
         Args:
@@ -109,23 +129,24 @@ class ScriptStore:
             source: the script's text.
             retries: how many times a failed or interrupted job runs again.
             retry_backoff: seconds before each retry.
+            group: the worker group its jobs run in.
 
         Returns:
             The stored script, with its new id.
 
         Raises:
             ScriptExists: the name is taken (in any case).
-            ScriptError: a bad name, source or retry policy.
+            ScriptError: a bad name, source, retry policy or group.
         """
-        _check(name, source, retries, retry_backoff)
+        _check(name, source, retries, retry_backoff, group)
         now = time.time()
         script_id = "scr_" + secrets.token_hex(6)
         with self._store.transaction() as db:
             if _name_taken(db, name):
                 raise ScriptExists(f"a script named {name!r} exists already")
             db.execute(
-                f"INSERT INTO scripts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (script_id, name, source, retries, float(retry_backoff), now, now),
+                f"INSERT INTO scripts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (script_id, name, source, retries, float(retry_backoff), now, now, group),
             )
         return self.get(script_id)
 
@@ -150,6 +171,7 @@ class ScriptStore:
         name: str | None = None,
         retries: int | None = None,
         retry_backoff: float | None = None,
+        group: str | None = None,
     ) -> Script:
         """Change what is given (None keeps it); the id stays.
 
@@ -159,21 +181,22 @@ class ScriptStore:
         Raises:
             ScriptNotFound: no script has this id or name.
             ScriptExists: ``name`` is another script's (in any case).
-            ScriptError: a bad name, source or retry policy.
+            ScriptError: a bad name, source, retry policy or group.
         """
-        _check(name, source, retries, retry_backoff, update=True)
+        _check(name, source, retries, retry_backoff, group, update=True)
         with self._store.transaction() as db:
             current = _found(db.execute(_FIND, (name_or_id,) * 3).fetchall(), name_or_id)
             if name is not None and _name_taken(db, name, other_than=current.id):
                 raise ScriptExists(f"a script named {name!r} exists already")
             db.execute(
                 "UPDATE scripts SET name = ?, source = ?, retries = ?, retry_backoff = ?,"
-                " updated = ? WHERE id = ?",
+                " grp = ?, updated = ? WHERE id = ?",
                 (
                     current.name if name is None else name,
                     current.source if source is None else source,
                     current.retries if retries is None else retries,
                     current.retry_backoff if retry_backoff is None else float(retry_backoff),
+                    current.group if group is None else group,
                     time.time(),
                     current.id,
                 ),

@@ -30,32 +30,113 @@ from aft.jobs import JobQueue
 _PR_SET_PDEATHSIG = 1
 
 
-class _Worker:
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.proc = proc
-        self.name = f"{socket.gethostname()}:{proc.pid}"
+class JobProcess:
+    """One ``python -m aft.worker`` process and the protocol spoken with it; both runners
+    (the local :class:`WorkerPool` and the cluster's worker node) supervise jobs with it.
+
+    The process takes job ids on its stdin and answers ``done JOB_ID`` on stdout (``done
+    JOB_ID retire`` when it is about to exit and wants no more work). It dies with this
+    process and its address space is capped at ``memory_mb`` (0: no cap).
+
+    Attributes:
+        name: how the job records name the process (``host:pid``).
+        job_id: the job it runs now, or None when idle.
+        term_sent: when the halt signal went to it (monotonic seconds), or None.
+        retiring: it said it will exit after its job: it gets no more work.
+    """
+
+    def __init__(self, home: Path, memory_mb: int) -> None:
+        env = {
+            **os.environ,
+            "AFT_HOME": str(home),
+            "AFT_WORKER_PARENT": str(os.getpid()),
+            "AFT_WORKER_MEMORY_MB": str(memory_mb),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "aft.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            bufsize=0,
+        )
+        assert self.proc.stdout is not None
+        self.stdout = self.proc.stdout
+        self.name = f"{socket.gethostname()}:{self.proc.pid}"
         self.job_id: str | None = None
         self.term_sent: float | None = None
-        self.retiring = False  # said it will exit after its job: gets no more work
-        self.buffer = b""
+        self.retiring = False
+        self._buffer = b""
 
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
-def start_job_process(home: Path, memory_mb: int) -> subprocess.Popen[bytes]:
-    """A ``python -m aft.worker`` process for ``home``: it dies with this process and its
-    memory is capped at ``memory_mb``; jobs go in on its stdin, results come on stdout."""
-    env = {
-        **os.environ,
-        "AFT_HOME": str(home),
-        "AFT_WORKER_PARENT": str(os.getpid()),
-        "AFT_WORKER_MEMORY_MB": str(memory_mb),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "aft.worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        bufsize=0,
-    )
+    def send(self, job_id: str) -> None:
+        """Hand it a job (a process that died meanwhile is found by :meth:`alive`)."""
+        self.job_id, self.term_sent = job_id, None
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(job_id.encode() + b"\n")
+        except OSError:
+            pass
+
+    def read(self) -> bool:
+        """Read what it wrote (call when its stdout is readable); a ``done`` for its job
+        makes it idle. Returns False when its stdout has closed: it is gone."""
+        data = os.read(self.stdout.fileno(), 4096)
+        if not data:
+            return False
+        self._buffer += data
+        while b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            word, _, rest = line.decode(errors="replace").partition(" ")
+            job_id, _, note = rest.partition(" ")
+            if word == "done" and job_id == self.job_id:
+                self.job_id, self.term_sent = None, None
+                self.retiring = note == "retire"
+        return True
+
+    def halt(self) -> None:
+        """Send the halt signal (SIGTERM) once; the script sees ``HaltSignalReceived``."""
+        if self.term_sent is None:
+            self.term_sent = time.monotonic()
+            self.signal(signal.SIGTERM)
+
+    def overdue(self, grace: float) -> bool:
+        """True once the halt signal went more than ``grace`` seconds ago."""
+        return self.term_sent is not None and time.monotonic() - self.term_sent > grace
+
+    def signal(self, signum: int) -> None:
+        try:
+            self.proc.send_signal(signum)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+
+    def record_death(self, queue: JobQueue, grace: float) -> None:
+        """End the job of a process that is gone: halted if it was killed after a halt
+        request, else interrupted (and retried as its policy says)."""
+        if self.job_id is None:
+            return
+        if self.term_sent is not None:
+            queue.halted_by_force(self.job_id, f"killed: still running {grace:g}s after the halt")
+        else:
+            code = self.proc.returncode
+            queue.interrupt(self.job_id, f"the worker process died (exit {code})")
+        self.job_id = None
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Close its stdin (it exits once its job is done) and wait for it, killing it after
+        ``timeout`` seconds; then close its stdout."""
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.proc.wait()
+        self.stdout.close()
 
 
 class WorkerPool:
@@ -83,7 +164,7 @@ class WorkerPool:
         self._concurrency = max(1, concurrency)
         self._grace = grace
         self._memory_mb = memory_mb
-        self._workers: list[_Worker] = []
+        self._workers: list[JobProcess] = []
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
@@ -110,21 +191,12 @@ class WorkerPool:
         self._thread.join()
         busy = [w for w in self._workers if w.job_id]
         for w in busy:
-            self._signal(w, signal.SIGTERM)
+            w.halt()
         deadline = time.monotonic() + self._grace
         for w in self._workers:
-            if w.proc.stdin:
-                w.proc.stdin.close()
-            try:
-                w.proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self._signal(w, signal.SIGKILL)
-                w.proc.wait()
+            w.close(max(0.0, deadline - time.monotonic()))
         for w in busy:
             self._queue.interrupt(w.job_id or "", "the service stopped while the job ran")
-        for w in self._workers:
-            if w.proc.stdout:
-                w.proc.stdout.close()
         self._selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
@@ -136,92 +208,50 @@ class WorkerPool:
             for key, _ in self._selector.select(timeout=0.25):
                 if key.data is None:
                     os.read(self._wake_r, 4096)
-                else:
-                    self._read(key.data)
+                elif not key.data.read():  # the worker is gone; _reap deals with it
+                    self._selector.unregister(key.fileobj)
             self._reap()
             self._halt()
             self._dispatch()
 
     def _spawn(self) -> None:
-        proc = start_job_process(self._home, self._memory_mb)
-        worker = _Worker(proc)
-        assert proc.stdout is not None
-        self._selector.register(proc.stdout, selectors.EVENT_READ, worker)
+        worker = JobProcess(self._home, self._memory_mb)
+        self._selector.register(worker.stdout, selectors.EVENT_READ, worker)
         self._workers.append(worker)
 
-    def _read(self, worker: _Worker) -> None:
-        assert worker.proc.stdout is not None
-        data = os.read(worker.proc.stdout.fileno(), 4096)
-        if not data:  # the worker is gone; _reap deals with it
-            self._selector.unregister(worker.proc.stdout)
-            return
-        worker.buffer += data
-        while b"\n" in worker.buffer:
-            line, worker.buffer = worker.buffer.split(b"\n", 1)
-            word, _, rest = line.decode().partition(" ")
-            job_id, _, note = rest.partition(" ")
-            if word == "done" and job_id == worker.job_id:
-                worker.job_id = None
-                worker.term_sent = None
-                worker.retiring = note == "retire"
-
     def _reap(self) -> None:
-        for worker in [w for w in self._workers if w.proc.poll() is not None]:
+        for worker in [w for w in self._workers if not w.alive()]:
             self._workers.remove(worker)
             try:
-                assert worker.proc.stdout is not None
-                self._selector.unregister(worker.proc.stdout)
+                self._selector.unregister(worker.stdout)
             except (KeyError, ValueError):
                 pass
-            for pipe in (worker.proc.stdin, worker.proc.stdout):
-                if pipe:
-                    pipe.close()
-            if worker.job_id:
-                if worker.term_sent is not None:
-                    self._queue.halted_by_force(
-                        worker.job_id, f"killed: still running {self._grace:g}s after the halt"
-                    )
-                else:
-                    code = worker.proc.returncode
-                    self._queue.interrupt(worker.job_id, f"the worker process died (exit {code})")
+            worker.close()
+            worker.record_death(self._queue, self._grace)
             if not self._stopping.is_set():
                 self._spawn()
 
     def _halt(self) -> None:
         by_job = {w.job_id: w for w in self._workers if w.job_id}
-        now = time.monotonic()
         for job_id, _worker_name, _asked in self._queue.halt_requests():
             worker = by_job.get(job_id)
             if worker is None:
                 continue
-            if worker.term_sent is None:
-                worker.term_sent = now
-                self._signal(worker, signal.SIGTERM)
-            elif now - worker.term_sent > self._grace:
-                self._signal(worker, signal.SIGKILL)
+            if worker.overdue(self._grace):
+                worker.kill()
+            else:
+                worker.halt()
 
     def _dispatch(self) -> None:
         for worker in self._workers:
             if self._stopping.is_set():
                 return
-            if worker.job_id is not None or worker.retiring or worker.proc.poll() is not None:
+            if worker.job_id is not None or worker.retiring or not worker.alive():
                 continue
             job = self._queue.claim(worker.name)
             if job is None:
                 return
-            worker.job_id = job.id
-            try:
-                assert worker.proc.stdin is not None
-                worker.proc.stdin.write(job.id.encode() + b"\n")
-            except OSError:
-                pass  # it died: _reap marks the job interrupted
-
-    @staticmethod
-    def _signal(worker: _Worker, signum: int) -> None:
-        try:
-            worker.proc.send_signal(signum)
-        except ProcessLookupError:
-            pass
+            worker.send(job.id)  # a worker that died meanwhile: _reap ends the job
 
 
 # ---- the worker process -------------------------------------------------------------------
@@ -251,7 +281,7 @@ def _limit_memory(megabytes: int) -> None:
 def worker_main() -> int:
     """Run jobs whose ids arrive on stdin, one at a time, until stdin closes."""
     from aft.exceptions import AftError
-    from aft.executor import Executor, HaltSignal
+    from aft.executor import HaltSignal
     from aft.instance import Instance
     from aft.models import JobState, LogLine, RunResult
 
@@ -267,20 +297,14 @@ def worker_main() -> int:
     signal.signal(signal.SIGTERM, on_term)
 
     with Instance() as instance:
-        queue = JobQueue(instance.store)
+        queue = instance.jobs
         for line in sys.stdin:
             job_id = line.strip()
             halt = HaltSignal()
             current.append(halt)
             try:
                 job = queue.get(job_id)
-                executor = Executor(
-                    secrets=instance.secrets,
-                    vfs_library=instance.vfs,
-                    allow_exec=bool(instance.settings.get("allow_exec")),
-                    state_dir=instance.home / "watch-state",
-                    mail=instance.settings,
-                )
+                executor = instance.executor()  # the settings as they are now
 
                 def log(line: LogLine, job_id: str = job_id) -> None:
                     queue.append_log(job_id, [line])

@@ -26,9 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from aft.cluster.config import save_database_url  # noqa: E402
-from aft.cluster.queue import ClusterQueue  # noqa: E402
+from aft.config import save_database_url  # noqa: E402
 from aft.instance import Instance  # noqa: E402
+from aft.jobs import ClusterQueue  # noqa: E402
 from tests.servers.cluster import fresh_database, running_postgres, running_redis  # noqa: E402
 
 #: What a job does -> its script.

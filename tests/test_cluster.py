@@ -17,11 +17,10 @@ import pytest
 
 from aft.client import AftClient
 from aft.cluster.celery_app import make_app, publish
-from aft.cluster.config import save_database_url
-from aft.cluster.queue import ClusterQueue
+from aft.config import save_database_url
 from aft.exceptions import BadRequest, ScriptNotFound
 from aft.instance import Instance
-from aft.jobs import Job
+from aft.jobs import ClusterQueue, Job
 from aft.keys import ApiKeyStore
 from aft.models import JobState
 from aft.schedules import ScheduleStore
@@ -206,7 +205,7 @@ def test_a_job_posted_for_a_group_runs_on_that_group_only(cluster):
             client.submit_job(script_name="where", group="no spaces")
     done = [cluster.wait(i) for i in ids]
     assert {j.worker for j in done} == {beta}
-    assert {cluster.queue.group(i) for i in ids} == {"beta"}
+    assert {cluster.queue.get(i).group for i in ids} == {"beta"}
 
 
 def test_a_stored_scripts_group_routes_its_jobs(cluster):

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from aft.cluster.pgstore import MIGRATIONS, PostgresStore, translate
+from aft._pgstore import MIGRATIONS, PostgresStore, translate
 from aft.instance import Instance
 from tests.servers.cluster import cluster_urls, postgres_server, redis_server  # noqa: F401
 from tests.test_accounts import *  # noqa: F403
@@ -148,9 +148,9 @@ def test_move_to_postgres_refuses_a_database_that_holds_data(
 def test_every_sqlite_table_and_column_has_its_postgresql_twin(tmp_path, cluster_urls):  # noqa: F811
     """The two schemas are written by hand (aft/_store.py, aft/cluster/pgstore.py); this is
     what keeps them in step, as move-to-postgres and every store rely on."""
-    from aft._store import Store
+    from aft._store import SqliteStore
 
-    with Store(tmp_path / "aft.db") as sqlite, PostgresStore(cluster_urls.database_url) as pg:
+    with SqliteStore(tmp_path / "aft.db") as sqlite, PostgresStore(cluster_urls.database_url) as pg:
         tables = [
             name
             for (name,) in sqlite.query(

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aft._store import Store
+from aft._store import SqliteStore
 from aft.exceptions import (
     BadRequest,
     ScheduleError,
@@ -320,7 +320,7 @@ def test_a_missing_script_skips_the_firing_with_a_warning(world, caplog):
 def test_two_schedulers_on_one_database_fire_once(tmp_path):
     path = tmp_path / "aft.db"
     clock = Clock()
-    stores = [Store(path), Store(path)]
+    stores = [SqliteStore(path), SqliteStore(path)]
     try:
         ScriptStore(stores[0]).add("Copy", 'Log("copy")')
         made = ScheduleStore(stores[0], clock=clock).add(

@@ -504,21 +504,14 @@ def test_screenshots_script_renders_every_page(browser, tmp_path):
 def test_schedules_page_and_plain_http_cookie(browser, instance):
     from cheroot import wsgi
 
-    from aft.jobs import JobQueue
-    from aft.keys import ApiKeyStore
-    from aft.schedules import ScheduleStore
-    from aft.scripts_store import ScriptStore
     from aft.server.app import ServiceContext, create_app
     from aft.server.schedule_routes import add_schedule_routes
     from aft.server.ui import add_ui
     from aft.server.vfs_routes import add_vfs_routes
 
-    ScriptStore(instance.store).add("Nightly copy", 'Log("hi")')
-    schedules = ScheduleStore(instance.store)
-    context = ServiceContext(
-        instance, JobQueue(instance.store), ApiKeyStore(instance.store),
-        ScriptStore(instance.store), notify=lambda: None,
-    )  # fmt: skip
+    instance.scripts.add("Nightly copy", 'Log("hi")')
+    schedules = instance.schedules
+    context = ServiceContext(instance, notify=lambda: None)
     app = create_app(context, [add_vfs_routes, add_ui, add_schedule_routes])
     server = wsgi.Server(("127.0.0.1", 0), app, numthreads=4)
     server.prepare()
@@ -568,10 +561,7 @@ def test_schedules_page_and_plain_http_cookie(browser, instance):
 
 def test_a_scripts_worker_group_on_a_cluster_node(browser, cluster):  # noqa: F811
     """On a cluster node the script editor shows the worker group, checks it, saves it."""
-    from aft.cluster.queue import ScriptGroups
-    from aft.scripts_store import ScriptStore
-
-    script = ScriptStore(cluster.instance.store).add("nas sweep", 'Log("on the nas")')
+    script = cluster.instance.scripts.add("nas sweep", 'Log("on the nas")')
     serve = cluster.serve("serve1")
     with watched_page(browser) as page:
         setup_admin(page, serve.url)
@@ -583,7 +573,7 @@ def test_a_scripts_worker_group_on_a_cluster_node(browser, cluster):  # noqa: F8
         page.get_by_label("Worker group").fill("nas1")
         page.get_by_role("button", name="Save").click()
         expect(page.locator(".toast").filter(has_text="Saved “nas sweep”")).to_be_visible()
-        assert ScriptGroups(cluster.instance.store).get(script.id) == "nas1"
+        assert cluster.instance.scripts.get(script.id).group == "nas1"
         nav(page, "Scripts")
         expect(page.get_by_text("group nas1")).to_be_visible()
 
@@ -629,16 +619,10 @@ def wsgi(app, method, path, body=None, remote="192.0.2.7"):
 
 
 def test_setup_from_another_machine_needs_the_code_in_the_instance_home(instance):
-    from aft.jobs import JobQueue
-    from aft.keys import ApiKeyStore
-    from aft.scripts_store import ScriptStore
     from aft.server.app import ServiceContext, create_app
     from aft.server.ui import SETUP_CODE_NAME, add_ui
 
-    context = ServiceContext(
-        instance, JobQueue(instance.store), ApiKeyStore(instance.store),
-        ScriptStore(instance.store), notify=lambda: None,
-    )  # fmt: skip
+    context = ServiceContext(instance, notify=lambda: None)
     app = create_app(context, [add_ui])
     status, state = wsgi(app, "GET", "/ui/session")
     assert status == 200 and state["state"] == "setup" and state["setupCode"] is True

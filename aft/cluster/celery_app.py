@@ -4,7 +4,7 @@ Settings that make delivery safe: ``acks_late`` (a message is acknowledged when 
 has returned, so a worker that dies leaves it to be delivered again),
 ``task_reject_on_worker_lost``, and a prefetch of one (a busy worker does not hold
 messages that an idle one could take). A message is only a nudge: the ``jobs`` table
-decides whether it still means work (see :mod:`aft.cluster.queue`).
+decides whether it still means work (see :class:`aft.jobs.ClusterQueue`).
 """
 
 from __future__ import annotations

@@ -16,18 +16,17 @@ from __future__ import annotations
 import logging
 import os
 import select
-import signal
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from aft.cluster.celery_app import RUN_JOB, make_app, publish
-from aft.cluster.config import ClusterConfig
-from aft.cluster.queue import ClusterQueue, check_group
-from aft.worker import start_job_process
+from aft.config import ClusterConfig
+from aft.jobs import ClusterQueue
+from aft.models import check_group
+from aft.worker import JobProcess
 
 log = logging.getLogger("aft.cluster")
 
@@ -117,57 +116,37 @@ def run_job(job_id: str) -> str:
 _slots = threading.local()  # each task thread keeps its own job process between jobs
 
 
-def _job_process(node: _Node) -> subprocess.Popen[bytes]:
-    """This thread's ``python -m aft.worker`` process, started when there is none alive."""
-    proc: subprocess.Popen[bytes] | None = getattr(_slots, "proc", None)
-    if proc is not None and proc.poll() is None:
+def _job_process(node: _Node) -> JobProcess:
+    """This thread's job process, started when there is none alive."""
+    proc: JobProcess | None = getattr(_slots, "proc", None)
+    if proc is not None and proc.alive():
         return proc
-    proc = start_job_process(node.home, node.memory_mb)
+    proc = JobProcess(node.home, node.memory_mb)
     _slots.proc = proc
     return proc
 
 
-def _retire(proc: subprocess.Popen[bytes]) -> None:
+def _retire(proc: JobProcess) -> None:
     """End a job process (it is killed already, or asked to stop taking jobs)."""
-    for pipe in (proc.stdin, proc.stdout):
-        if pipe:
-            pipe.close()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    proc.close()
     _slots.proc = None
 
 
 def _supervise(node: _Node, job_id: str) -> str:
     queue, config = node.queue, node.config
     proc = _job_process(node)
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        proc.stdin.write(job_id.encode() + b"\n")
-    except OSError:
-        pass  # it died: handled below as any death
+    proc.send(job_id)
     last_beat = time.monotonic()
     next_beat = last_beat + config.heartbeat_seconds
-    term_sent: float | None = None
     lost = False
-    buffer = b""
-    done: str | None = None
-    while done is None:
+    gone = False
+    while proc.job_id is not None:
         ready, _, _ = select.select([proc.stdout], [], [], 0.1)
-        if ready:
-            data = os.read(proc.stdout.fileno(), 4096)
-            if not data:
-                break  # the process is gone
-            buffer += data
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                word, _, rest = line.decode(errors="replace").partition(" ")
-                if word == "done" and rest.split(" ")[0] == job_id:
-                    done = rest
+        if ready and not proc.read():
+            gone = True
+            break
         now = time.monotonic()
-        if now >= next_beat and done is None:
+        if now >= next_beat and proc.job_id is not None:
             next_beat = now + config.heartbeat_seconds
             try:
                 ours, halt = queue.beat(job_id, node.name)
@@ -178,27 +157,24 @@ def _supervise(node: _Node, job_id: str) -> str:
                 if not ours:
                     lost = True  # reaped or ended by someone else: stop at once
                     proc.kill()
-                elif halt and term_sent is None:
-                    term_sent = now
-                    proc.send_signal(signal.SIGTERM)
+                elif halt:
+                    proc.halt()
         if now - last_beat > config.stale_after_seconds / 2 and not lost:
             lost = True  # cannot renew: a reaper may soon hand the job to another worker
             proc.kill()
-        if term_sent is not None and now - term_sent > node.grace and done is None:
+        if proc.overdue(node.grace) and proc.job_id is not None:
             proc.kill()
-    if done is not None:
-        if done.endswith(" retire"):  # out of memory: the next job gets a fresh process
+    if not gone:
+        if proc.retiring:  # out of memory: the next job gets a fresh process
             _retire(proc)
         return "ran"
     _retire(proc)
     if lost:
         queue.interrupt(job_id, "the worker lost touch with the database")
         return "killed: no longer this worker's"
-    if term_sent is not None:
-        queue.halted_by_force(job_id, f"killed: still running {node.grace:g}s after the halt")
-        return "halted"
-    queue.interrupt(job_id, f"the worker process died (exit {proc.returncode})")
-    return "interrupted"
+    halted = proc.term_sent is not None
+    proc.record_death(queue, node.grace)
+    return "halted" if halted else "interrupted"
 
 
 def run_worker_node(
@@ -218,7 +194,7 @@ def run_worker_node(
     from aft.exceptions import ConfigError
 
     global _node
-    config: ClusterConfig = instance.cluster
+    config: ClusterConfig = instance.config
     if not config.distributed:
         raise ConfigError("aft worker needs a cluster: set database_url and broker_url")
     try:
@@ -226,10 +202,9 @@ def run_worker_node(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     settings = instance.settings
-    queue = ClusterQueue.for_node(instance.store, config)
     _node = _Node(
         instance.home,
-        queue,
+        instance.jobs,
         config,
         grace=float(settings.get("halt_grace_seconds")),
         memory_mb=int(settings.get("job_memory_mb")),

@@ -14,14 +14,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 import attrs
 import bottle
 
 from aft import __version__
 from aft._serde import to_json
-from aft.cluster.queue import DEFAULT_GROUP, ClusterQueue, ScriptGroups, check_group
 from aft.exceptions import (
     AftError,
     BadRequest,
@@ -33,10 +32,7 @@ from aft.exceptions import (
 )
 from aft.executor import check_params, read_script
 from aft.instance import Instance
-from aft.jobs import JobQueue
-from aft.keys import ApiKeyStore
-from aft.models import JobState
-from aft.scripts_store import ScriptStore
+from aft.models import DEFAULT_GROUP, JobState, check_group
 from aft.server.openapi import openapi_document
 
 log = logging.getLogger("aft.server")
@@ -85,18 +81,12 @@ class ServiceContext:
     """What the routes work with.
 
     Attributes:
-        instance: settings and secrets.
-        queue: the job queue.
-        keys: API keys.
-        scripts: stored scripts.
+        instance: the instance served: its job queue, stores, settings and secrets.
         notify: wakes the worker pool after a job is queued or a halt requested.
         local_token: the token in the runtime file that lets the instance's own CLI in.
     """
 
     instance: Instance
-    queue: JobQueue
-    keys: ApiKeyStore
-    scripts: ScriptStore
     notify: Callable[[], None]
     local_token: str | None = None
 
@@ -193,7 +183,7 @@ class Api:
                 found = authenticate(scope)
                 if found is not None:
                     return found
-        api_key = self.ctx.keys.verify(key, address, scope)
+        api_key = self.ctx.instance.api_keys.verify(key, address, scope)
         return Caller(api_key.id, api_key.scope)
 
     def route(
@@ -235,7 +225,7 @@ def create_app(
     app, route = api.app, api.route
 
     def visible_job(job_id: str, who: Caller) -> Any:
-        job = ctx.queue.get(job_id)
+        job = ctx.instance.jobs.get(job_id)
         if who.scope != "admin" and job.api_key_id != who.key_id:
             raise JobNotFound(f"no job {job_id!r}")  # a run key sees only the jobs it started
         return job
@@ -244,7 +234,7 @@ def create_app(
         """The worker group a request body names, checked; None when it names none."""
         if body.get("group") is None:
             return None
-        if not isinstance(ctx.queue, ClusterQueue):  # only a cluster has worker groups
+        if not ctx.instance.config.distributed:  # only a cluster has worker groups
             raise BadRequest("group needs a cluster (aft worker nodes); this node runs alone")
         try:
             return check_group(_field(body, "group", str))
@@ -271,14 +261,10 @@ def create_app(
                 raise Forbidden("filePath jobs are off: set allow_file_path to true to allow them")
             source, name = read_script(path), path.rsplit("/", 1)[-1]
         else:
-            script = ctx.scripts.get(_field(body, chosen[0], str))
+            script = ctx.instance.scripts.get(_field(body, chosen[0], str))
             source, name, script_id = script.source, script.name, script.id
             retries, backoff = script.retries, script.retry_backoff
-        submit = ctx.queue.submit
-        group = requested_group(body)
-        if group is not None:
-            submit = functools.partial(cast(ClusterQueue, ctx.queue).submit, group=group)
-        job = submit(
+        job = ctx.instance.jobs.submit(
             source,
             script_name=name,
             params=params,
@@ -287,6 +273,7 @@ def create_app(
             api_key_id=who.key_id,
             retries=retries,
             retry_backoff=backoff,
+            group=requested_group(body),
         )
         ctx.notify()
         return {"jobId": job.id, "status": job.state.value}
@@ -302,7 +289,7 @@ def create_app(
             since_value = float(since) if since is not None else None
         except ValueError:
             raise BadRequest("since must be Unix seconds") from None
-        jobs, cursor = ctx.queue.list(
+        jobs, cursor = ctx.instance.jobs.list(
             state=state,
             script=query.get("script") or None,
             since=since_value,
@@ -320,7 +307,7 @@ def create_app(
     def job_log(job_id: str, who: Caller) -> Any:
         job = visible_job(job_id, who)
         offset = _query_int("offset", 0, 0, 2**62) or 0
-        lines, next_offset = ctx.queue.log(job_id, offset)
+        lines, next_offset = ctx.instance.jobs.log(job_id, offset)
         return {
             "lines": [{"time": ln.time, "level": ln.level.value, "text": ln.text} for ln in lines],
             "nextOffset": next_offset,
@@ -330,31 +317,16 @@ def create_app(
     @route("POST", "/v1/jobs/<job_id>/halt", "run", 202)
     def halt_job(job_id: str, who: Caller) -> Any:
         visible_job(job_id, who)
-        job = ctx.queue.request_halt(job_id)
+        job = ctx.instance.jobs.request_halt(job_id)
         ctx.notify()
         return {"jobId": job.id, "status": job.state.value}
 
     # ---- scripts ------------------------------------------------------------------------
 
-    def script_groups() -> ScriptGroups | None:
-        """The scripts' worker groups; None on a node without a cluster."""
-        return ScriptGroups(ctx.instance.store) if isinstance(ctx.queue, ClusterQueue) else None
-
-    def script_reply(script: Any) -> dict[str, Any]:
-        """A script as the API shows it: its fields, its source and its worker group."""
-        groups = script_groups()
-        group = DEFAULT_GROUP if groups is None else groups.get(script.id)
-        return {**_script_json(script), "group": group}
-
     @route("GET", "/v1/scripts", "admin")
     def list_scripts(who: Caller) -> Any:
-        groups = script_groups()
-        chosen = {} if groups is None else groups.all()
         return {
-            "scripts": [
-                {**_script_json(s, with_source=False), "group": chosen.get(s.id, DEFAULT_GROUP)}
-                for s in ctx.scripts.list()
-            ]
+            "scripts": [_script_json(s, with_source=False) for s in ctx.instance.scripts.list()]
         }
 
     @route("POST", "/v1/scripts", "admin", 201)
@@ -362,19 +334,18 @@ def create_app(
         body = _json_body()
         _only(body, {"name", "source", "retries", "retryBackoff", "group"})
         group = requested_group(body)
-        script = ctx.scripts.add(
+        script = ctx.instance.scripts.add(
             _required(body, "name", str),
             _required(body, "source", str),
             retries=_field(body, "retries", int, 0),
             retry_backoff=float(_field(body, "retryBackoff", (int, float), 30.0)),
+            group=group or DEFAULT_GROUP,
         )
-        if group is not None:
-            ScriptGroups(ctx.instance.store).set(script.id, group)
-        return script_reply(script)
+        return _script_json(script)
 
     @route("GET", "/v1/scripts/<name>", "admin")
     def get_script(name: str, who: Caller) -> Any:
-        return script_reply(ctx.scripts.get(name))
+        return _script_json(ctx.instance.scripts.get(name))
 
     @route("PUT", "/v1/scripts/<name>", "admin")
     def update_script(name: str, who: Caller) -> Any:
@@ -382,20 +353,19 @@ def create_app(
         _only(body, {"name", "source", "retries", "retryBackoff", "group"})
         group = requested_group(body)
         backoff = _field(body, "retryBackoff", (int, float))
-        script = ctx.scripts.update(
+        script = ctx.instance.scripts.update(
             name,
             source=_field(body, "source", str),
             name=_field(body, "name", str),
             retries=_field(body, "retries", int),
             retry_backoff=None if backoff is None else float(backoff),
+            group=group,
         )
-        if group is not None:
-            ScriptGroups(ctx.instance.store).set(script.id, group)
-        return script_reply(script)
+        return _script_json(script)
 
     @route("DELETE", "/v1/scripts/<name>", "admin")
     def remove_script(name: str, who: Caller) -> Any:
-        ctx.scripts.remove(name)
+        ctx.instance.scripts.remove(name)
         return {"deleted": name}
 
     # ---- secrets (write-only) ---------------------------------------------------------
@@ -420,7 +390,7 @@ def create_app(
 
     @route("GET", "/v1/apikeys", "admin")
     def list_keys(who: Caller) -> Any:
-        return {"apiKeys": to_json(ctx.keys.list())}
+        return {"apiKeys": to_json(ctx.instance.api_keys.list())}
 
     @route("POST", "/v1/apikeys", "admin", 201)
     def create_key(who: Caller) -> Any:
@@ -429,14 +399,14 @@ def create_app(
         allow = _required(body, "allow", list)
         if not all(isinstance(a, str) for a in allow):
             raise BadRequest("allow must be an array of addresses or CIDRs")
-        record, key = ctx.keys.create(
+        record, key = ctx.instance.api_keys.create(
             _required(body, "name", str), allow, scope=_field(body, "scope", str, "run")
         )
         return {**to_json(record), "key": key}
 
     @route("DELETE", "/v1/apikeys/<key_id>", "admin")
     def revoke_key(key_id: str, who: Caller) -> Any:
-        ctx.keys.revoke(key_id)
+        ctx.instance.api_keys.revoke(key_id)
         return {"revoked": key_id}
 
     # ---- settings -----------------------------------------------------------------------

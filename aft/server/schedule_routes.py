@@ -11,7 +11,7 @@ from typing import Any
 
 from aft._serde import to_json
 from aft.exceptions import BadRequest
-from aft.schedules import Schedule, ScheduleStore
+from aft.schedules import Schedule
 from aft.server.app import Api, Caller, _json_body, _only
 
 FIELDS = {"name", "script", "cron", "timezone", "params", "enabled", "overlap", "catchUp"}
@@ -30,16 +30,11 @@ def _changes(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def add_schedule_routes(api: Api, schedules: ScheduleStore | None = None) -> None:
-    """Register ``/v1/schedules`` on ``api``.
-
-    Args:
-        api: the REST API.
-        schedules: the store to use (the service's, which wakes its scheduler on a
-            change); by default one over the instance database.
-    """
+def add_schedule_routes(api: Api) -> None:
+    """Register ``/v1/schedules`` on ``api``, over the instance's schedules (the service's
+    scheduler hears of every change through them)."""
     route = api.route
-    store = schedules if schedules is not None else ScheduleStore(api.ctx.instance.store)
+    store = api.ctx.instance.schedules
 
     @route("GET", "/v1/schedules", "admin")
     def list_schedules(who: Caller) -> Any:

@@ -5,24 +5,22 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aft._paths import read_runtime_info, remove_runtime_info, write_runtime_info
-from aft.cluster.node import Dispatcher
-from aft.cluster.queue import ClusterQueue
 from aft.exceptions import ConfigError
 from aft.instance import Instance
-from aft.jobs import JobQueue
-from aft.keys import ApiKeyStore
-from aft.schedules import Scheduler, ScheduleStore
-from aft.scripts_store import ScriptStore
+from aft.jobs import ClusterQueue
+from aft.schedules import Scheduler
 from aft.server.app import ServiceContext, create_app
 from aft.server.schedule_routes import add_schedule_routes
 from aft.server.tls import ensure_certificate, fingerprint
 from aft.server.ui import add_ui
 from aft.server.vfs_routes import add_vfs_routes
 from aft.worker import WorkerPool
+
+if TYPE_CHECKING:
+    from aft.cluster.node import Dispatcher
 
 
 class Service:
@@ -48,13 +46,13 @@ class Service:
         self.bind = bind if bind is not None else str(settings.get("bind"))
         self.port = int(port if port is not None else settings.get("port"))
         self.tls = bool(tls if tls is not None else settings.get("tls"))
-        self.queue: JobQueue
+        self.queue = instance.jobs
         self.pool: WorkerPool | Dispatcher
-        if instance.cluster.distributed:  # jobs go to `aft worker` nodes through Celery
-            self.queue = ClusterQueue.for_node(instance.store, instance.cluster)
-            self.pool = Dispatcher(self.queue, instance.cluster)
+        if isinstance(self.queue, ClusterQueue):  # jobs go to `aft worker` nodes via Celery
+            from aft.cluster.node import Dispatcher
+
+            self.pool = Dispatcher(self.queue, instance.config)
         else:
-            self.queue = JobQueue(instance.store)
             self.pool = WorkerPool(
                 instance.home,
                 self.queue,
@@ -62,7 +60,7 @@ class Service:
                 grace=float(settings.get("halt_grace_seconds")),
                 memory_mb=int(settings.get("job_memory_mb")),
             )
-        self.schedules = ScheduleStore(instance.store)
+        self.schedules = instance.schedules
         self.scheduler = Scheduler(self.schedules, self.queue, self.pool.notify)
         self.schedules.on_change = self.scheduler.wake
         self._token = secrets.token_urlsafe(32)
@@ -89,19 +87,11 @@ class Service:
             raise ConfigError(f"aft serve already runs for this instance (pid {running['pid']})")
         self.queue.recover()
         context = ServiceContext(
-            instance=self.instance,
-            queue=self.queue,
-            keys=ApiKeyStore(self.instance.store),
-            scripts=ScriptStore(self.instance.store),
-            notify=self.pool.notify,
-            local_token=self._token,
+            instance=self.instance, notify=self.pool.notify, local_token=self._token
         )
         server = wsgi.Server(
             (self.bind, self.port),
-            create_app(
-                context,
-                [add_vfs_routes, partial(add_schedule_routes, schedules=self.schedules), add_ui],
-            ),
+            create_app(context, [add_vfs_routes, add_schedule_routes, add_ui]),
             numthreads=self._threads,
             server_name="aft",
         )

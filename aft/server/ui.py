@@ -39,7 +39,6 @@ import bottle
 
 from aft import __version__
 from aft.accounts import AccountError, AccountStore, Session
-from aft.cluster.queue import ClusterQueue
 from aft.exceptions import AftError, AuthError, BadRequest, Forbidden, ServiceError
 from aft.server.app import STATUS, Api, Caller, _is_loopback, _json_body, _only, _remote_addr
 from aft.server.tls import CERT_NAME, fingerprint
@@ -179,7 +178,7 @@ class Console:
         limiter: LoginLimiter | None = None,
     ) -> None:
         self.api = api
-        self.accounts = accounts or AccountStore(api.ctx.instance.store)
+        self.accounts = accounts or api.ctx.instance.accounts
         self.limiter = limiter or LoginLimiter()
 
     # ---- the session ------------------------------------------------------------------
@@ -397,7 +396,7 @@ class Console:
                 "https": _is_https(),
                 "certificateSha256": cert_fingerprint,
                 "certificateFiles": [CERT_NAME, "tls-key.pem"],
-                "cluster": isinstance(self.api.ctx.queue, ClusterQueue),  # worker groups exist
+                "cluster": self.api.ctx.instance.config.distributed,  # worker groups exist
             }
 
     def _route(

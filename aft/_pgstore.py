@@ -1,6 +1,6 @@
 """PostgresStore: the instance database on PostgreSQL, shared by every node of a cluster.
 
-It offers what :class:`aft._store.Store` offers (``query``, ``execute``,
+It implements the :class:`aft._store.Store` interface (``query``, ``execute``,
 ``transaction()``), so the stores built on it (scripts, VFS Library, secrets, API keys,
 settings, jobs and their logs) run unchanged. What differs is translated here:
 
@@ -26,7 +26,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from aft._store import Store
 from aft.exceptions import SchemaTooNew, StoreError
 
 #: Append only, as for SQLite; the N-th entry is schema version N.
@@ -163,6 +162,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX schedules_by_next_run ON schedules (enabled, next_run);
     """,
+    # A stored script's group is a column of scripts, as in SQLite (aft._store migration 7).
+    """
+    ALTER TABLE scripts ADD COLUMN grp TEXT NOT NULL DEFAULT 'default';
+    UPDATE scripts SET grp = g.grp FROM script_groups g WHERE g.script_id = scripts.id;
+    DROP TABLE script_groups;
+    """,
 )
 
 # Any constant: the one advisory lock that every write transaction holds.
@@ -204,7 +209,7 @@ class _Connection:
         return cursor
 
 
-class PostgresStore(Store):
+class PostgresStore:
     """The instance database on PostgreSQL (psycopg 3), one connection per thread.
 
     Args:
@@ -214,9 +219,8 @@ class PostgresStore(Store):
         SchemaTooNew: the database was migrated by a newer aft.
     """
 
-    def __init__(self, url: str) -> None:  # the base class would open a SQLite file
+    def __init__(self, url: str) -> None:
         self.url = url
-        self.path = None  # type: ignore[assignment]
         self._local = threading.local()
         self._pg_connections: list[Any] = []
         self._lock = threading.Lock()
@@ -263,7 +267,7 @@ class PostgresStore(Store):
                 conn._raw.execute("UPDATE aft_schema SET version = %s", (number,))
 
     @contextmanager
-    def transaction(self) -> Iterator[_Connection]:  # type: ignore[override]
+    def transaction(self) -> Iterator[_Connection]:
         """A write transaction, serialised cluster-wide (nested ones become savepoints)."""
         conn = self._pg()
         with conn._raw.transaction():
@@ -284,6 +288,12 @@ class PostgresStore(Store):
                 raw.close()
             self._pg_connections.clear()
         self._local = threading.local()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""Where a node finds the cluster: the database and broker URLs.
+"""A node's configuration: where its database and broker are, read before the database opens.
 
 They cannot live in the ``settings`` table, which is itself in the database, so they come
 from the environment (``AFT_DATABASE_URL``, ``AFT_BROKER_URL``) or, failing that, from

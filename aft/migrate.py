@@ -10,8 +10,8 @@ The SQLite file is only read apart from that, and stays as a backup.
 
 from __future__ import annotations
 
+from aft._pgstore import PostgresStore
 from aft._store import Store
-from aft.cluster.pgstore import PostgresStore
 from aft.exceptions import ConfigError
 from aft.jobs import JobQueue
 
