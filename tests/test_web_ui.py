@@ -504,7 +504,8 @@ def test_screenshots_script_renders_every_page(browser, tmp_path):
 def test_schedules_page_and_plain_http_cookie(browser, instance):
     from cheroot import wsgi
 
-    from aft.server.app import ServiceContext, create_app
+    from aft.server.app import create_app
+    from aft.server.http import ServiceContext
     from aft.server.schedule_routes import add_schedule_routes
     from aft.server.ui import add_ui
     from aft.server.vfs_routes import add_vfs_routes
@@ -619,7 +620,8 @@ def wsgi(app, method, path, body=None, remote="192.0.2.7"):
 
 
 def test_setup_from_another_machine_needs_the_code_in_the_instance_home(instance):
-    from aft.server.app import ServiceContext, create_app
+    from aft.server.app import create_app
+    from aft.server.http import ServiceContext
     from aft.server.ui import SETUP_CODE_NAME, add_ui
 
     context = ServiceContext(instance, notify=lambda: None)

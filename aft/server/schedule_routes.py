@@ -12,7 +12,7 @@ from typing import Any
 from aft._serde import to_json
 from aft.exceptions import BadRequest
 from aft.schedules import Schedule
-from aft.server.app import Api, Caller, _json_body, _only
+from aft.server.http import Api, Caller, json_body, only
 
 FIELDS = {"name", "script", "cron", "timezone", "params", "enabled", "overlap", "catchUp"}
 
@@ -22,7 +22,7 @@ def _json(schedule: Schedule) -> dict[str, Any]:
 
 
 def _changes(body: dict[str, Any]) -> dict[str, Any]:
-    _only(body, FIELDS)
+    only(body, FIELDS)
     return {
         ("catch_up" if key == "catchUp" else key): value
         for key, value in body.items()
@@ -42,7 +42,7 @@ def add_schedule_routes(api: Api) -> None:
 
     @route("POST", "/v1/schedules", "admin", 201)
     def add_schedule(who: Caller) -> Any:
-        changes = _changes(_json_body())
+        changes = _changes(json_body())
         for name in ("name", "script", "cron"):
             if name not in changes:
                 raise BadRequest(f"{name} is required")
@@ -55,7 +55,7 @@ def add_schedule_routes(api: Api) -> None:
 
     @route("PUT", "/v1/schedules/<name>", "admin")
     def change_schedule(name: str, who: Caller) -> Any:
-        return _json(store.update(name, **_changes(_json_body())))
+        return _json(store.update(name, **_changes(json_body())))
 
     @route("DELETE", "/v1/schedules/<name>", "admin")
     def remove_schedule(name: str, who: Caller) -> Any:

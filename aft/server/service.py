@@ -12,7 +12,8 @@ from aft.exceptions import ConfigError
 from aft.instance import Instance
 from aft.jobs import ClusterQueue
 from aft.schedules import Scheduler
-from aft.server.app import ServiceContext, create_app
+from aft.server.app import create_app
+from aft.server.http import ServiceContext
 from aft.server.schedule_routes import add_schedule_routes
 from aft.server.tls import ensure_certificate, fingerprint
 from aft.server.ui import add_ui

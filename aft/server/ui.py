@@ -22,9 +22,7 @@ Security, in short:
 
 from __future__ import annotations
 
-import functools
 import hmac
-import json
 import logging
 import os
 import secrets
@@ -39,8 +37,8 @@ import bottle
 
 from aft import __version__
 from aft.accounts import AccountError, AccountStore, Session
-from aft.exceptions import AftError, AuthError, BadRequest, Forbidden, ServiceError
-from aft.server.app import STATUS, Api, Caller, _is_loopback, _json_body, _only, _remote_addr
+from aft.exceptions import AftError, AuthError, BadRequest, Forbidden
+from aft.server.http import SECURITY_HEADERS, Api, Caller, is_loopback, json_body, only, remote_addr
 from aft.server.tls import CERT_NAME, fingerprint
 
 log = logging.getLogger("aft.server.ui")
@@ -51,18 +49,6 @@ COOKIE_PLAIN = "aft_session"
 CSRF_HEADER = "X-CSRF-Token"
 SETUP_CODE_NAME = "ui-setup-code"
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
-        " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
-        " form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
 
 
 class TooManyAttempts(AuthError):
@@ -131,28 +117,6 @@ def _is_https() -> bool:
 
 def _cookie_name() -> str:
     return COOKIE_TLS if _is_https() else COOKIE_PLAIN
-
-
-def _send_json(result: Any, status: int = 200) -> str:
-    bottle.response.status = status
-    bottle.response.content_type = "application/json"
-    bottle.response.set_header("Cache-Control", "no-store")
-    for name, value in SECURITY_HEADERS.items():
-        bottle.response.set_header(name, value)
-    return json.dumps(result)
-
-
-def _send_error(exc: AftError) -> str:
-    body: dict[str, Any] = {
-        "error": exc.code,
-        "message": str(exc).splitlines()[0] if str(exc) else exc.code,
-    }
-    field = getattr(exc, "field", None)
-    if field:
-        body["field"] = field
-    if isinstance(exc, TooManyAttempts):
-        bottle.response.set_header("Retry-After", str(exc.retry_after))
-    return _send_json(body, STATUS.get(exc.code, 400))
 
 
 def _field_error(exc: AftError, field: str) -> AftError:
@@ -246,19 +210,19 @@ class Console:
         return code
 
     def _needs_code(self) -> bool:
-        return not _is_loopback(_remote_addr())
+        return not is_loopback(remote_addr())
 
     # ---- routes -------------------------------------------------------------------------
 
     def register(self) -> None:
         """Add the page, its assets and the ``/ui`` routes, and the session authenticator."""
-        app, route = self.api.app, self._route
+        app, route = self.api.app, self.api.route
         self.api.authenticators.append(self.authenticate)
 
         app.route("/", "GET", self.index)
         app.route("/ui/static/<path:path>", "GET", self.asset)
 
-        @route("GET", "/ui/session")
+        @route("GET", "/ui/session", None)
         def session_state() -> Any:
             """Where the page stands: ``setup``, ``login`` or ``ready`` (with the CSRF token)."""
             if self.accounts.needs_setup():
@@ -271,13 +235,13 @@ class Console:
                 return {"state": "login", "version": __version__}
             return self._ready(session)
 
-        @route("POST", "/ui/setup", 201)
+        @route("POST", "/ui/setup", None, 201)
         def setup() -> Any:
             """The wizard: create the first administrator and sign them in."""
-            body = _json_body()
-            _only(body, {"username", "password", "confirm", "code"})
+            body = json_body()
+            only(body, {"username", "password", "confirm", "code"})
             if self._needs_code():
-                address = _remote_addr()
+                address = remote_addr()
                 self.limiter.take(address)  # the code is a secret: guesses are limited
                 code = body.get("code")
                 if not isinstance(code, str) or not hmac.compare_digest(
@@ -300,11 +264,11 @@ class Console:
             log.info("web console: first administrator %s created", account.username)
             return self._start_session(account.id)
 
-        @route("POST", "/ui/login")
+        @route("POST", "/ui/login", None)
         def login() -> Any:
-            body = _json_body()
-            _only(body, {"username", "password"})
-            address = _remote_addr()
+            body = json_body()
+            only(body, {"username", "password"})
+            address = remote_addr()
             self.limiter.take(address)
             try:
                 account = self.accounts.authenticate(
@@ -317,7 +281,7 @@ class Console:
             self.limiter.forgive(address)
             return self._start_session(account.id)
 
-        @route("POST", "/ui/logout")
+        @route("POST", "/ui/logout", None)
         def logout() -> Any:
             token = bottle.request.get_cookie(_cookie_name()) or ""
             if self.current_session() is not None:
@@ -328,9 +292,8 @@ class Console:
             )
             return {"state": "login"}
 
-        @route("GET", "/ui/accounts")
-        def list_accounts() -> Any:
-            self.api.caller("admin")
+        @route("GET", "/ui/accounts", "admin")
+        def list_accounts(who: Caller) -> Any:
             return {
                 "accounts": [
                     {
@@ -343,34 +306,31 @@ class Console:
                 ]
             }
 
-        @route("POST", "/ui/accounts", 201)
-        def add_account() -> Any:
-            self.api.caller("admin")
-            body = _json_body()
-            _only(body, {"username", "password", "confirm"})
+        @route("POST", "/ui/accounts", "admin", 201)
+        def add_account(who: Caller) -> Any:
+            body = json_body()
+            only(body, {"username", "password", "confirm"})
             if body.get("confirm") is not None and body.get("confirm") != body.get("password"):
                 raise AccountError("the two passwords differ", "confirm")
             account = self.accounts.create(body.get("username"), body.get("password"))  # type: ignore[arg-type]
             return {"id": account.id, "username": account.username}
 
-        @route("DELETE", "/ui/accounts/<name>")
-        def remove_account(name: str) -> Any:
-            who = self.api.caller("admin")
+        @route("DELETE", "/ui/accounts/<name>", "admin")
+        def remove_account(name: str, who: Caller) -> Any:
             if self.accounts.get(name).id == who.key_id:
                 raise AccountError("you cannot remove yourself: sign in as another administrator")
             self.accounts.remove(name)
             return {"deleted": name}
 
-        @route("PUT", "/ui/password")
-        def change_password() -> Any:
+        @route("PUT", "/ui/password", "admin")
+        def change_password(who: Caller) -> Any:
             """Change the signed-in administrator's password (the current one is asked)."""
-            who = self.api.caller("admin")
             session = self.current_session()
             if session is None or who.trigger != "ui":
                 raise BadRequest("sign in to the web console to change your password")
-            body = _json_body()
-            _only(body, {"current", "password", "confirm"})
-            address = _remote_addr()
+            body = json_body()
+            only(body, {"current", "password", "confirm"})
+            address = remote_addr()
             self.limiter.take(address)
             try:
                 self.accounts.authenticate(session.username, body.get("current"))  # type: ignore[arg-type]
@@ -382,10 +342,9 @@ class Console:
             account = self.accounts.set_password(session.account_id, body.get("password"))  # type: ignore[arg-type]
             return self._start_session(account.id)  # the old sessions ended with the change
 
-        @route("GET", "/ui/about")
-        def about() -> Any:
+        @route("GET", "/ui/about", "admin")
+        def about(who: Caller) -> Any:
             """What the Settings page shows of the service itself (nothing secret)."""
-            self.api.caller("admin")
             cert = Path(self.api.ctx.instance.home) / CERT_NAME
             try:
                 cert_fingerprint: str | None = fingerprint(cert.read_text())
@@ -398,27 +357,6 @@ class Console:
                 "certificateFiles": [CERT_NAME, "tls-key.pem"],
                 "cluster": self.api.ctx.instance.config.distributed,  # worker groups exist
             }
-
-    def _route(
-        self, method: str, path: str, status: int = 200
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """A JSON route of the console: errors carry the form ``field`` they are about."""
-
-        def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-            @functools.wraps(handler)
-            def wrapper(**kwargs: Any) -> str:
-                try:
-                    return _send_json(handler(**kwargs), status)
-                except AftError as exc:
-                    return _send_error(exc)
-                except Exception:
-                    log.exception("%s %s failed", method, path)
-                    return _send_error(ServiceError("internal error; see the service log"))
-
-            self.api.app.route(path, method, wrapper)
-            return handler
-
-        return register
 
     # ---- the page and its assets --------------------------------------------------------
 

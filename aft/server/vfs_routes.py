@@ -3,6 +3,10 @@
 A profile's payload (its credentials) is write-only: taken on add or change, used to
 connect, never returned. Error messages from a connection test have every payload
 value masked, whatever the backend put in them.
+
+``/v1/vfs/types`` serves each type's schema (its target's and payload's fields), and
+``/v1/vfs/types/{type}/target`` writes and checks a target from its fields, so a form
+needs to know no backend; ``GET /v1/vfs/{name}`` gives the target's fields too.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from urllib.parse import urlsplit
 import bottle
 
 from aft._serde import to_json
-from aft.exceptions import AftError, BadRequest
-from aft.server.app import Api, Caller, _field, _json_body, _only
-from aft.vfs import backend_class, open_vfs
+from aft.exceptions import AftError, BadRequest, VfsError
+from aft.server.http import Api, Caller, field, json_body, only
+from aft.vfs import BACKENDS, backend_class, open_vfs, schema_class
 from aft.vfs.library import check_target, secret_values
 
 MASK = "********"
@@ -56,8 +60,38 @@ def _try_connection(type_name: str, target: str, payload: dict[str, Any]) -> dic
     return {"ok": True, "entries": len(entries), "message": f"connected: {len(entries)} entries"}
 
 
+def _fields(body: dict[str, Any]) -> dict[str, str]:
+    """The ``fields`` object of a request: text values (a flag may be true or false)."""
+    fields = body.get("fields", {})
+    if not isinstance(fields, dict):
+        raise BadRequest("fields must be a JSON object")
+    for name, value in fields.items():
+        if isinstance(value, bool):
+            fields[name] = "true" if value else "false"
+        elif not isinstance(value, str):
+            raise BadRequest(f"fields.{name} must be a string")
+    return fields
+
+
+def compose_target(
+    type_name: str, fields: dict[str, str], payload: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The target ``fields`` describe, and what is wrong with them (and with ``payload``)
+    as ``{field: message}`` (``_target`` for the whole target), by the type's own rules."""
+    schema = schema_class(type_name)
+    errors = {**schema.check_fields(fields), **schema.check_payload(payload or {})}
+    target = schema.compose_target(fields)
+    if not errors:
+        try:
+            check_target(type_name, target)
+        except VfsError as exc:
+            errors["_target"] = str(exc)
+    return {"target": target, "errors": errors}
+
+
 def add_vfs_routes(api: Api) -> None:
-    """Register ``/v1/vfs`` (list, add, get, change, delete, test) and ``/v1/vfs/hostkey``."""
+    """Register ``/v1/vfs`` (list, add, get, change, delete, test), ``/v1/vfs/hostkey`` and
+    ``/v1/vfs/types``."""
     route = api.route
     instance = api.ctx.instance
 
@@ -70,18 +104,28 @@ def add_vfs_routes(api: Api) -> None:
 
     @route("POST", "/v1/vfs", "admin", 201)
     def add_vfs(who: Caller) -> Any:
-        body = _json_body()
-        _only(body, _FIELDS)
-        name = _field(body, "name", str)
+        body = json_body()
+        only(body, _FIELDS)
+        name = field(body, "name", str)
         if not name:
             raise BadRequest("name is required")
-        type_name = _field(body, "type", str)
+        type_name = field(body, "type", str)
         if not type_name:
             raise BadRequest("type is required")
-        target = _field(body, "target", str)
+        target = field(body, "target", str)
         if not target:
             raise BadRequest("target is required")
         return profile_json(instance.vfs.add(name, type_name, target, _payload(body) or {}))
+
+    @route("GET", "/v1/vfs/types", "admin")
+    def vfs_types(who: Caller) -> Any:
+        return {"types": [schema_class(name).describe() for name in BACKENDS]}
+
+    @route("POST", "/v1/vfs/types/<type_name>/target", "admin")
+    def vfs_target(type_name: str, who: Caller) -> Any:
+        body = json_body()
+        only(body, {"fields", "payload"})
+        return compose_target(type_name, _fields(body), _payload(body))
 
     @route("GET", "/v1/vfs/hostkey", "admin")
     def host_key(who: Caller) -> Any:
@@ -99,30 +143,36 @@ def add_vfs_routes(api: Api) -> None:
 
     @route("POST", "/v1/vfs/test", "admin")
     def test_unsaved(who: Caller) -> Any:
-        body = _json_body()
-        _only(body, _FIELDS)
-        type_name, target = _field(body, "type", str), _field(body, "target", str)
+        body = json_body()
+        only(body, _FIELDS)
+        type_name, target = field(body, "type", str), field(body, "target", str)
         if not type_name or not target:
             raise BadRequest("type and target are required")
         return _try_connection(type_name, target, _payload(body) or {})
 
     @route("GET", "/v1/vfs/<name>", "admin")
     def get_vfs(name: str, who: Caller) -> Any:
-        return profile_json(instance.vfs.get(name))
+        """The profile, with its target's fields (null when the target no longer parses)."""
+        profile = instance.vfs.get(name)
+        try:
+            fields: dict[str, str] | None = schema_class(profile.type).parse_target(profile.target)
+        except VfsError:
+            fields = None
+        return {**profile_json(profile), "fields": fields}
 
     @route("PUT", "/v1/vfs/<name>", "admin")
     def change_vfs(name: str, who: Caller) -> Any:
         """Change type, target or payload; what is left out stays (the payload too)."""
-        body = _json_body()
-        _only(body, _FIELDS - {"name"})
+        body = json_body()
+        only(body, _FIELDS - {"name"})
         library = instance.vfs
         current = library.get(name)
         payload = _payload(body)
         return profile_json(
             library.add(
                 current.name,
-                _field(body, "type", str) or current.type,
-                _field(body, "target", str) or current.target,
+                field(body, "type", str) or current.type,
+                field(body, "target", str) or current.target,
                 library.payload(current.name) if payload is None else payload,
                 replace=True,
             )

@@ -1,0 +1,261 @@
+"""What every route of the server shares: who calls, JSON in and out, errors as JSON.
+
+:class:`Api` holds the Bottle app and its one route decorator; each resource's module
+(``jobs_routes``, ``scripts_routes``, ..., ``ui``) registers its routes through it. Errors
+are ``{"error": code, "message": one line}`` (plus ``field`` when the error is about one
+field of a form) with the HTTP status taken from :data:`STATUS` by the error's stable code;
+anything unexpected is a 500 ``internal`` whose details go to the service log, never to
+the caller.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import ipaddress
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import bottle
+
+from aft.exceptions import AftError, BadRequest, ServiceError
+from aft.instance import Instance
+from aft.models import check_group
+
+log = logging.getLogger("aft.server")
+
+MAX_BODY = 1024 * 1024
+
+#: HTTP status by error code; a code not listed is a 400 (bad input of some kind).
+STATUS = {
+    "unauthorized": 401,
+    "forbidden": 403,
+    "cli_run_disabled": 403,
+    "not_found": 404,
+    "job_not_found": 404,
+    "script_not_found": 404,
+    "secret_not_found": 404,
+    "api_key_not_found": 404,
+    "unknown_setting": 404,
+    "vfs_not_found": 404,
+    "account_not_found": 404,
+    "schedule_not_found": 404,
+    "method_not_allowed": 405,
+    "job_ended": 409,
+    "script_exists": 409,
+    "vfs_exists": 409,
+    "account_exists": 409,
+    "schedule_exists": 409,
+    "schedule_error": 400,
+    "too_many_attempts": 429,
+    "internal": 500,
+    "store_error": 503,
+    "store_corrupt": 503,
+}
+
+
+#: Sent with every JSON answer (and the console's page).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
+        " form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+@attrs.frozen
+class Caller:
+    """Who is calling: an API key's id and scope, or the local CLI of the same instance."""
+
+    key_id: str
+    scope: str
+    trigger: str = "api"
+
+
+@attrs.define
+class ServiceContext:
+    """What the routes work with.
+
+    Attributes:
+        instance: the instance served: its job queue, stores, settings and secrets.
+        notify: wakes the worker pool after a job is queued or a halt requested.
+        local_token: the token in the runtime file that lets the instance's own CLI in.
+    """
+
+    instance: Instance
+    notify: Callable[[], None]
+    local_token: str | None = None
+
+
+def remote_addr() -> str:
+    # The socket's peer: never X-Forwarded-For, which a caller can write.
+    return str(bottle.request.environ.get("REMOTE_ADDR", ""))
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def json_body() -> dict[str, Any]:
+    raw = bottle.request.body.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise BadRequest(f"request body larger than {MAX_BODY} bytes")
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
+def field(
+    body: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None
+) -> Any:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        names = {str: "a string", int: "a whole number", bool: "true or false", list: "an array"}
+        expected = names.get(kind, "a number") if isinstance(kind, type) else "a number"
+        raise BadRequest(f"{name} must be {expected}")
+    return value
+
+
+def only(body: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(unknown)}")
+
+
+def query_int(name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = bottle.request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}")
+    return value
+
+
+def send_json(result: Any, status: int = 200) -> str:
+    """``result`` as the JSON body of the answer, with ``status``."""
+    bottle.response.status = status
+    bottle.response.content_type = "application/json"
+    bottle.response.set_header("Cache-Control", "no-store")
+    for name, value in SECURITY_HEADERS.items():
+        bottle.response.set_header(name, value)
+    return json.dumps(result)
+
+
+def send_error(exc: AftError) -> str:
+    """The error answer for ``exc``: its code, one line of message, the form field it is
+    about (if any), and when to try again (for too many attempts)."""
+    body: dict[str, Any] = {
+        "error": exc.code,
+        "message": str(exc).splitlines()[0] if str(exc) else exc.code,
+    }
+    field_name = getattr(exc, "field", None)
+    if field_name:
+        body["field"] = field_name
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        bottle.response.set_header("Retry-After", str(retry_after))
+    return send_json(body, STATUS.get(exc.code, 400))
+
+
+def worker_group(instance: Instance, body: dict[str, Any]) -> str | None:
+    """The worker group a request body names, checked; None when it names none.
+
+    Raises:
+        BadRequest: a group on a node without a cluster, or a bad group name.
+    """
+    if body.get("group") is None:
+        return None
+    if not instance.config.distributed:  # only a cluster has worker groups
+        raise BadRequest("group needs a cluster (aft worker nodes); this node runs alone")
+    try:
+        return check_group(field(body, "group", str))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+class Api:
+    """The Bottle app with the two things every route needs: who calls, and JSON in and out.
+
+    Each resource's module (``*_routes.py``, and the web console's ``ui.py``) registers
+    its routes through :meth:`route`, the one route decorator of the server.
+    ``authenticators`` are extra ways in besides an API key (the web UI adds its
+    session): each returns a :class:`Caller` or None.
+    """
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.app = bottle.Bottle()  # routes answer with JSON text they made themselves
+        self.app.uninstall("json")
+        self.authenticators: list[Callable[[str], Caller | None]] = []
+
+    def caller(self, scope: str) -> Caller:
+        """Who is calling, with at least ``scope``. Raises AuthError (401) or Forbidden (403)."""
+        key = bottle.request.get_header("X-API-Key") or ""
+        address = remote_addr()
+        token = self.ctx.local_token
+        if token and key and hmac.compare_digest(key.encode(), token.encode()):
+            if is_loopback(address):
+                return Caller("local", "admin", "cli")
+        if not key:
+            for authenticate in self.authenticators:
+                found = authenticate(scope)
+                if found is not None:
+                    return found
+        api_key = self.ctx.instance.api_keys.verify(key, address, scope)
+        return Caller(api_key.id, api_key.scope)
+
+    def route(
+        self, method: str, path: str, scope: str | None, status: int = 200
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a JSON route: authenticate (unless ``scope`` is None), map errors.
+
+        The handler gets the :class:`Caller` as ``who`` (when a scope is asked) and the
+        path's parameters; what it returns is sent as JSON with ``status``.
+        """
+
+        def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(handler)
+            def wrapper(**kwargs: Any) -> str:
+                try:
+                    if scope is not None:
+                        kwargs["who"] = self.caller(scope)
+                    result = handler(**kwargs)
+                except AftError as exc:
+                    return send_error(exc)
+                except Exception:
+                    log.exception("%s %s failed", method, path)
+                    return send_error(ServiceError("internal error; see the service log"))
+                return send_json(result, status)
+
+            self.app.route(path, method, wrapper)
+            return handler
+
+        return register
+
+
+def required(body: dict[str, Any], name: str, kind: type) -> Any:
+    value = field(body, name, kind)
+    if value is None:
+        raise BadRequest(f"{name} is required")
+    return value

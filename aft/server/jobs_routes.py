@@ -1,0 +1,102 @@
+"""``/v1/jobs``: queue a run, list and read jobs and their logs, halt a job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bottle
+
+from aft._serde import to_json
+from aft.exceptions import BadRequest, Forbidden, JobNotFound
+from aft.executor import check_params, read_script
+from aft.models import JobState
+from aft.server.http import Api, Caller, field, json_body, only, query_int, worker_group
+
+
+def add_jobs_routes(api: Api) -> None:
+    """Register the routes of this module on ``api``."""
+    ctx, route = api.ctx, api.route
+
+    def visible_job(job_id: str, who: Caller) -> Any:
+        job = ctx.instance.jobs.get(job_id)
+        if who.scope != "admin" and job.api_key_id != who.key_id:
+            raise JobNotFound(f"no job {job_id!r}")  # a run key sees only the jobs it started
+        return job
+
+    @route("POST", "/v1/jobs", "run", 202)
+    def submit_job(who: Caller) -> Any:
+        body = json_body()
+        only(body, {"scriptName", "scriptId", "filePath", "params", "jobType", "group"})
+        chosen = [k for k in ("scriptName", "scriptId", "filePath") if body.get(k) is not None]
+        if len(chosen) != 1:
+            raise BadRequest("give exactly one of scriptName, scriptId, filePath")
+        params = check_params(field(body, "params", dict, {}))
+        for name, value in params.items():
+            if isinstance(value, (dict, list)):
+                raise BadRequest(f"params must be flat: {name!r} holds an object or array")
+        retries, backoff, script_id = 0, 0.0, None
+        if "filePath" in chosen:
+            path = field(body, "filePath", str)
+            if who.trigger != "cli" and not ctx.instance.settings.get("allow_file_path"):
+                raise Forbidden("filePath jobs are off: set allow_file_path to true to allow them")
+            source, name = read_script(path), path.rsplit("/", 1)[-1]
+        else:
+            script = ctx.instance.scripts.get(field(body, chosen[0], str))
+            source, name, script_id = script.source, script.name, script.id
+            retries, backoff = script.retries, script.retry_backoff
+        job = ctx.instance.jobs.submit(
+            source,
+            script_name=name,
+            params=params,
+            trigger=who.trigger,
+            script_id=script_id,
+            api_key_id=who.key_id,
+            retries=retries,
+            retry_backoff=backoff,
+            group=worker_group(ctx.instance, body),
+        )
+        ctx.notify()
+        return {"jobId": job.id, "status": job.state.value}
+
+    @route("GET", "/v1/jobs", "run")
+    def list_jobs(who: Caller) -> Any:
+        query = bottle.request.query
+        state = query.get("status") or None
+        if state is not None and state not in {s.value for s in JobState}:
+            raise BadRequest(f"unknown status {state!r}")
+        since = query.get("since") or None
+        try:
+            since_value = float(since) if since is not None else None
+        except ValueError:
+            raise BadRequest("since must be Unix seconds") from None
+        jobs, cursor = ctx.instance.jobs.list(
+            state=state,
+            script=query.get("script") or None,
+            since=since_value,
+            api_key_id=None if who.scope == "admin" else who.key_id,
+            limit=query_int("limit", 50, 1, 500) or 50,
+            cursor=query_int("cursor", None, 0, 2**62),
+        )
+        return {"jobs": to_json(jobs), "nextCursor": cursor}
+
+    @route("GET", "/v1/jobs/<job_id>", "run")
+    def get_job(job_id: str, who: Caller) -> Any:
+        return to_json(visible_job(job_id, who))
+
+    @route("GET", "/v1/jobs/<job_id>/log", "run")
+    def job_log(job_id: str, who: Caller) -> Any:
+        job = visible_job(job_id, who)
+        offset = query_int("offset", 0, 0, 2**62) or 0
+        lines, next_offset = ctx.instance.jobs.log(job_id, offset)
+        return {
+            "lines": [{"time": ln.time, "level": ln.level.value, "text": ln.text} for ln in lines],
+            "nextOffset": next_offset,
+            "status": job.state.value,
+        }
+
+    @route("POST", "/v1/jobs/<job_id>/halt", "run", 202)
+    def halt_job(job_id: str, who: Caller) -> Any:
+        visible_job(job_id, who)
+        job = ctx.instance.jobs.request_halt(job_id)
+        ctx.notify()
+        return {"jobId": job.id, "status": job.state.value}

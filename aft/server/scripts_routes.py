@@ -1,0 +1,66 @@
+"""``/v1/scripts``: the stored scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aft._serde import to_json
+from aft.models import DEFAULT_GROUP
+from aft.server.http import Api, Caller, field, json_body, only, required, worker_group
+
+
+def add_scripts_routes(api: Api) -> None:
+    """Register the routes of this module on ``api``."""
+    ctx, route = api.ctx, api.route
+
+    @route("GET", "/v1/scripts", "admin")
+    def list_scripts(who: Caller) -> Any:
+        return {
+            "scripts": [_script_json(s, with_source=False) for s in ctx.instance.scripts.list()]
+        }
+
+    @route("POST", "/v1/scripts", "admin", 201)
+    def add_script(who: Caller) -> Any:
+        body = json_body()
+        only(body, {"name", "source", "retries", "retryBackoff", "group"})
+        group = worker_group(ctx.instance, body)
+        script = ctx.instance.scripts.add(
+            required(body, "name", str),
+            required(body, "source", str),
+            retries=field(body, "retries", int, 0),
+            retry_backoff=float(field(body, "retryBackoff", (int, float), 30.0)),
+            group=group or DEFAULT_GROUP,
+        )
+        return _script_json(script)
+
+    @route("GET", "/v1/scripts/<name>", "admin")
+    def get_script(name: str, who: Caller) -> Any:
+        return _script_json(ctx.instance.scripts.get(name))
+
+    @route("PUT", "/v1/scripts/<name>", "admin")
+    def update_script(name: str, who: Caller) -> Any:
+        body = json_body()
+        only(body, {"name", "source", "retries", "retryBackoff", "group"})
+        group = worker_group(ctx.instance, body)
+        backoff = field(body, "retryBackoff", (int, float))
+        script = ctx.instance.scripts.update(
+            name,
+            source=field(body, "source", str),
+            name=field(body, "name", str),
+            retries=field(body, "retries", int),
+            retry_backoff=None if backoff is None else float(backoff),
+            group=group,
+        )
+        return _script_json(script)
+
+    @route("DELETE", "/v1/scripts/<name>", "admin")
+    def remove_script(name: str, who: Caller) -> Any:
+        ctx.instance.scripts.remove(name)
+        return {"deleted": name}
+
+
+def _script_json(script: Any, with_source: bool = True) -> dict[str, Any]:
+    data = to_json(script)
+    if not with_source:
+        data.pop("source", None)
+    return data
