@@ -6,6 +6,7 @@ resembles, so ``except FileNotFoundError`` works as well as ``except AftError``:
 
     AftError
     ├── BadRequest (ValueError)         a malformed request to the REST API
+    │   └── PayloadTooLarge             a request body over the limit (HTTP 413)
     ├── NotFound (LookupError)          no such route or object (REST API)
     ├── MethodNotAllowed
     ├── ServiceError                    an unexpected failure inside the service
@@ -63,6 +64,10 @@ class AftError(Exception):
 
 class BadRequest(AftError, ValueError):
     code = "bad_request"
+
+
+class PayloadTooLarge(BadRequest):
+    code = "payload_too_large"
 
 
 class NotFound(AftError, LookupError):

@@ -57,7 +57,7 @@ def check_params(value: Any) -> dict[str, Any]:
         if not isinstance(key, str):
             raise ParamsError("param names must be strings")
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)  # NaN and Infinity are not JSON: never stored
     except (TypeError, ValueError) as exc:
         raise ParamsError(f"params must be plain JSON values: {exc}") from None
     return dict(value)

@@ -144,7 +144,7 @@ class JobQueue:
                     script_id,
                     script_name,
                     source,
-                    json.dumps(params or {}),
+                    json.dumps(params or {}, allow_nan=False),
                     trigger,
                     api_key_id,
                     1 + retries,

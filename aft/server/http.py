@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import bottle
 
-from aft.exceptions import AftError, BadRequest, ServiceError
+from aft.exceptions import AftError, BadRequest, PayloadTooLarge, ServiceError
 from aft.instance import Instance
 from aft.models import check_group
 
@@ -44,6 +44,7 @@ STATUS = {
     "account_not_found": 404,
     "schedule_not_found": 404,
     "method_not_allowed": 405,
+    "payload_too_large": 413,
     "job_ended": 409,
     "script_exists": 409,
     "vfs_exists": 409,
@@ -107,16 +108,76 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def json_body() -> dict[str, Any]:
-    raw = bottle.request.body.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise BadRequest(f"request body larger than {MAX_BODY} bytes")
+def header(name: str) -> str:
+    """A request header's value ("" when absent).
+
+    Raises:
+        BadRequest: the value is not UTF-8 text.
+    """
     try:
-        body = json.loads(raw or b"null")
+        return str(bottle.request.get_header(name) or "")
+    except UnicodeDecodeError:
+        raise BadRequest(f"the {name} header is not UTF-8 text") from None
+
+
+def query_text(name: str) -> str | None:
+    """A query parameter decoded as UTF-8 (None when absent or empty).
+
+    Raises:
+        BadRequest: the value is not UTF-8 text.
+    """
+    raw = bottle.request.query.get(name)  # WSGI hands the query over as Latin-1
+    if not raw:
+        return None
+    try:
+        return str(raw.encode("latin-1").decode("utf-8"))
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise BadRequest(f"query parameter {name} is not UTF-8 text") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BadRequest(f"request body holds {name}, which JSON does not allow")
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, read straight from the socket with a cap: a body over
+    :data:`MAX_BODY` is refused from its ``Content-Length`` before any of it is read, and
+    nothing is ever spooled to disk.
+
+    Raises:
+        PayloadTooLarge: more than :data:`MAX_BODY` bytes.
+        BadRequest: not a JSON object of UTF-8 text (``NaN``, ``Infinity``, unpaired
+            surrogates and nesting too deep for a parser are refused too).
+    """
+    environ = bottle.request.environ
+    length = environ.get("CONTENT_LENGTH") or ""
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if length:
+        if not length.isdigit():
+            raise BadRequest("Content-Length is not a number")
+        if int(length) > MAX_BODY:
+            raise PayloadTooLarge(f"request body larger than {MAX_BODY} bytes")
+        raw = environ["wsgi.input"].read(int(length))
+    elif chunked:
+        raw = environ["wsgi.input"].read(MAX_BODY + 1)
+        if len(raw) > MAX_BODY:
+            raise PayloadTooLarge(f"request body larger than {MAX_BODY} bytes")
+    else:
+        raw = b""
+    try:
+        body = json.loads(raw or b"null", parse_constant=_refuse_constant)
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply") from None
     except ValueError as exc:
+        if isinstance(exc, BadRequest):
+            raise
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("request body holds an unpaired surrogate (\\ud800-\\udfff)") from None
     return body
 
 
@@ -211,7 +272,7 @@ class Api:
 
     def caller(self, scope: str) -> Caller:
         """Who is calling, with at least ``scope``. Raises AuthError (401) or Forbidden (403)."""
-        key = bottle.request.get_header("X-API-Key") or ""
+        key = header("X-API-Key")
         address = remote_addr()
         token = self.ctx.local_token
         if token and key and hmac.compare_digest(key.encode(), token.encode()):

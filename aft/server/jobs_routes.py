@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import bottle
-
 from aft._serde import to_json
 from aft.exceptions import BadRequest, Forbidden, JobNotFound
 from aft.executor import check_params, read_script
 from aft.models import JobState
-from aft.server.http import Api, Caller, field, json_body, only, query_int, worker_group
+from aft.server.http import (
+    Api,
+    Caller,
+    field,
+    json_body,
+    only,
+    query_int,
+    query_text,
+    worker_group,
+)
 
 
 def add_jobs_routes(api: Api) -> None:
@@ -60,18 +67,17 @@ def add_jobs_routes(api: Api) -> None:
 
     @route("GET", "/v1/jobs", "run")
     def list_jobs(who: Caller) -> Any:
-        query = bottle.request.query
-        state = query.get("status") or None
+        state = query_text("status")
         if state is not None and state not in {s.value for s in JobState}:
             raise BadRequest(f"unknown status {state!r}")
-        since = query.get("since") or None
+        since = query_text("since")
         try:
             since_value = float(since) if since is not None else None
         except ValueError:
             raise BadRequest("since must be Unix seconds") from None
         jobs, cursor = ctx.instance.jobs.list(
             state=state,
-            script=query.get("script") or None,
+            script=query_text("script"),
             since=since_value,
             api_key_id=None if who.scope == "admin" else who.key_id,
             limit=query_int("limit", 50, 1, 500) or 50,

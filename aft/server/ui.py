@@ -38,7 +38,16 @@ import bottle
 from aft import __version__
 from aft.accounts import AccountError, AccountStore, Session
 from aft.exceptions import AftError, AuthError, BadRequest, Forbidden
-from aft.server.http import SECURITY_HEADERS, Api, Caller, is_loopback, json_body, only, remote_addr
+from aft.server.http import (
+    SECURITY_HEADERS,
+    Api,
+    Caller,
+    header,
+    is_loopback,
+    json_body,
+    only,
+    remote_addr,
+)
 from aft.server.tls import CERT_NAME, fingerprint
 
 log = logging.getLogger("aft.server.ui")
@@ -160,7 +169,7 @@ class Console:
         if session is None:
             return None
         if bottle.request.method not in _SAFE_METHODS:
-            sent = bottle.request.get_header(CSRF_HEADER) or ""
+            sent = header(CSRF_HEADER)
             if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
                 raise Forbidden("this change lacks the page's CSRF token: reload the page")
         return Caller(session.account_id, "admin", "ui")

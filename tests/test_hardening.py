@@ -1,0 +1,154 @@
+"""What a hostile or careless client cannot do to the service: bad encodings, deep
+nesting, non-finite numbers, surrogates and oversized bodies are each a 4xx with the usual
+one-line JSON error, over a real socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from aft.instance import Instance
+from aft.server.service import Service
+
+
+class Plain:
+    """A service on 127.0.0.1 over plain HTTP, and raw requests to it."""
+
+    def __init__(self, service: Service, admin: str) -> None:
+        self.service, self.admin = service, admin
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, Any] | None = None,
+        key: bool = True,
+        send_body: bool = True,
+    ) -> tuple[int, dict[str, Any]]:
+        fields: dict[str, Any] = {
+            "Host": "aft",
+            "Content-Length": str(len(body)),
+            "Connection": "close",
+        }
+        if key:
+            fields["X-API-Key"] = self.admin
+        fields["Content-Type"] = "application/json"
+        fields.update(headers or {})
+        fields = {name: v for name, v in fields.items() if v is not None}
+        head = f"{method} {path} HTTP/1.1\r\n".encode() + b"".join(
+            name.encode() + b": " + (v if isinstance(v, bytes) else str(v).encode()) + b"\r\n"
+            for name, v in fields.items()
+        )
+        with socket.create_connection(("127.0.0.1", self.service.port), timeout=10) as sock:
+            sock.sendall(head + b"\r\n" + (body if send_body else b""))
+            answer = b""
+            while b"\r\n\r\n" not in answer or not _complete(answer):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        status_line, _, rest = answer.partition(b"\r\n")
+        payload = rest.partition(b"\r\n\r\n")[2]
+        return int(status_line.split()[1]), json.loads(payload)
+
+
+def _complete(answer: bytes) -> bool:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return False
+
+
+@pytest.fixture
+def plain(aft_home) -> Iterator[Plain]:
+    with Instance(aft_home) as instance:
+        admin = instance.api_keys.create("admin", ["127.0.0.1"], scope="admin")[1]
+        instance.scripts.add("Zürich report", 'Log("grüezi")')
+        service = Service(instance, bind="127.0.0.1", port=0, tls=False)
+        service.start()
+        try:
+            yield Plain(service, admin)
+        finally:
+            service.stop()
+
+
+def test_a_key_that_is_not_utf8_is_a_400(plain):
+    for path in ("/v1/jobs", "/v1/scripts", "/v1/settings"):
+        status, body = plain.request("GET", path, headers={"X-API-Key": b"\xff\xfe"})
+        assert (status, body["error"]) == (400, "bad_request"), path
+        assert "X-API-Key" in body["message"]
+
+
+@pytest.mark.parametrize("path", ["/v1/scripts", "/v1/jobs", "/ui/login", "/ui/setup"])
+def test_json_nested_too_deep_is_a_400(plain, path):
+    status, body = plain.request("POST", path, b"[" * 1000 + b"]" * 1000)
+    assert (status, body["message"]) == (400, "request body is nested too deeply")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_in_params_are_refused(plain, constant):
+    body = b'{"scriptName": "Zurich report", "params": {"n": %s}}' % constant.encode()
+    status, answer = plain.request("POST", "/v1/jobs", body)
+    assert status == 400 and constant in answer["message"]
+    with Instance(plain.service.instance.home) as instance:
+        assert instance.jobs.list()[0] == []  # nothing queued, nothing written out
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/scripts", {"name": "\ud800", "source": "Log(1)"}),
+        ("PUT", "/v1/secrets/token", {"value": "a\udfffb"}),
+        ("PUT", "/v1/settings/smtp_host", {"value": "\ud800"}),
+        ("POST", "/ui/login", {"username": "\ud800", "password": "x"}),
+    ],
+)
+def test_unpaired_surrogates_are_a_400(plain, method, path, body):
+    status, answer = plain.request(method, path, json.dumps(body).encode())
+    assert (status, answer["error"]) == (400, "bad_request")
+    assert "surrogate" in answer["message"]
+
+
+def test_an_oversized_body_is_refused_from_its_length_before_it_is_sent(plain):
+    before = set(os.listdir(tempfile.gettempdir()))
+    started = time.monotonic()
+    for path, key in (("/ui/login", False), ("/ui/setup", False), ("/v1/jobs", True)):
+        status, answer = plain.request(
+            "POST", path, headers={"Content-Length": 10**9}, key=key, send_body=False
+        )
+        assert (status, answer["error"]) == (413, "payload_too_large"), path
+    assert time.monotonic() - started < 5  # answered at once: nothing was waited for
+    spooled = set(os.listdir(tempfile.gettempdir())) - before
+    assert not spooled, spooled
+
+
+def test_a_chunked_body_is_read_with_a_cap(plain):
+    chunk = b"x" * 65536
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(20)) + b"0\r\n\r\n"
+    status, answer = plain.request(
+        "POST",
+        "/v1/scripts",
+        body,
+        headers={"Transfer-Encoding": "chunked", "Content-Length": None},
+    )
+    assert (status, answer["error"]) == (413, "payload_too_large")
+
+
+def test_query_values_are_utf8(plain):
+    status, answer = plain.request(
+        "POST", "/v1/jobs", json.dumps({"scriptName": "Zürich report"}).encode()
+    )
+    assert status == 202
+    status, found = plain.request("GET", "/v1/jobs?script=Z%C3%BCrich%20report")
+    assert status == 200 and [j["jobId"] for j in found["jobs"]] == [answer["jobId"]]
+    status, answer = plain.request("GET", "/v1/jobs?script=%FF")
+    assert (status, answer["error"]) == (400, "bad_request")
