@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -222,17 +223,37 @@ class Executor:
             return None
 
 
-def read_script(file: str | os.PathLike[str]) -> str:
-    """The text of a script file. Raises ScriptNotFound, or ScriptError when not UTF-8."""
+def read_script(file: str | os.PathLike[str], max_bytes: int | None = None) -> str:
+    """The text of a script file: a regular file (never a FIFO or device, which could
+    block), of at most ``max_bytes`` when given.
+
+    Raises:
+        ScriptNotFound: missing, unreadable, or not a regular file.
+        ScriptError: larger than ``max_bytes``, or not UTF-8.
+    """
     path = Path(file)
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ScriptNotFound(f"script file not found: {path}") from None
     except IsADirectoryError:
         raise ScriptNotFound(f"script path is a directory: {path}") from None
     except OSError as exc:
         raise ScriptNotFound(f"cannot read script {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ScriptNotFound(f"script path is a directory: {path}")
+        if not stat.S_ISREG(info.st_mode):
+            raise ScriptNotFound(f"script path is not a regular file: {path}")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise ScriptError(f"script {path} is larger than {max_bytes} bytes")
+        try:
+            data = f.read() if max_bytes is None else f.read(max_bytes + 1)
+        except OSError as exc:
+            raise ScriptNotFound(f"cannot read script {path}: {exc.strerror}") from None
+    if max_bytes is not None and len(data) > max_bytes:
+        raise ScriptError(f"script {path} is larger than {max_bytes} bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

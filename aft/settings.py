@@ -23,6 +23,7 @@ class SettingDef(NamedTuple):
     low: int = 0
     high: int | None = None
     choices: tuple[str, ...] = ()
+    folders: bool = False  # a list of absolute folders separated by ':'
 
     def parse(self, raw: object) -> Value:
         """Turn ``raw`` (typed, or text from the CLI or the database) into this setting's type.
@@ -50,6 +51,10 @@ class SettingDef(NamedTuple):
                 top = "" if self.high is None else f" to {self.high}"
                 raise InvalidSetting(f"{self.key} takes {self.low}{top}, not {number}")
             return number
+        if self.folders:
+            relative = [p for p in str(raw).split(":") if p and not p.startswith("/")]
+            if relative:
+                raise InvalidSetting(f"{self.key} takes absolute folders, not {relative[0]!r}")
         if not self.choices:
             return str(raw)
         choice = str(raw).strip().lower()
@@ -66,7 +71,17 @@ SETTINGS: dict[str, SettingDef] = {
         ),
         SettingDef("allow_exec", bool, False, "let scripts start local programs with Exec()"),
         SettingDef(
-            "allow_file_path", bool, False, "let POST /v1/jobs run a file from the server's disk"
+            "allow_file_path",
+            bool,
+            False,
+            "let an admin key's POST /v1/jobs run a script file (filePath) from file_path_roots",
+        ),
+        SettingDef(
+            "file_path_roots",
+            str,
+            "",
+            "the folders (separated by ':') whose script files filePath jobs may run",
+            folders=True,
         ),
         SettingDef("bind", str, "127.0.0.1", "the address aft serve listens on"),
         SettingDef("port", int, 44399, "the port aft serve listens on", 1, 65535),

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from aft.exceptions import InvalidSetting
 from aft.instance import Instance
 from aft.server.service import Service
 
@@ -21,8 +22,8 @@ from aft.server.service import Service
 class Plain:
     """A service on 127.0.0.1 over plain HTTP, and raw requests to it."""
 
-    def __init__(self, service: Service, admin: str) -> None:
-        self.service, self.admin = service, admin
+    def __init__(self, service: Service, admin: str, run: str) -> None:
+        self.service, self.admin, self.run = service, admin, run
 
     def request(
         self,
@@ -30,7 +31,7 @@ class Plain:
         path: str,
         body: bytes = b"",
         headers: dict[str, Any] | None = None,
-        key: bool = True,
+        key: bool | str = True,
         send_body: bool = True,
     ) -> tuple[int, dict[str, Any]]:
         fields: dict[str, Any] = {
@@ -39,7 +40,7 @@ class Plain:
             "Connection": "close",
         }
         if key:
-            fields["X-API-Key"] = self.admin
+            fields["X-API-Key"] = self.admin if key is True else key
         fields["Content-Type"] = "application/json"
         fields.update(headers or {})
         fields = {name: v for name, v in fields.items() if v is not None}
@@ -72,11 +73,12 @@ def _complete(answer: bytes) -> bool:
 def plain(aft_home) -> Iterator[Plain]:
     with Instance(aft_home) as instance:
         admin = instance.api_keys.create("admin", ["127.0.0.1"], scope="admin")[1]
+        run = instance.api_keys.create("runner", ["127.0.0.1"], scope="run")[1]
         instance.scripts.add("Zürich report", 'Log("grüezi")')
         service = Service(instance, bind="127.0.0.1", port=0, tls=False)
         service.start()
         try:
-            yield Plain(service, admin)
+            yield Plain(service, admin, run)
         finally:
             service.stop()
 
@@ -152,3 +154,40 @@ def test_query_values_are_utf8(plain):
     assert status == 200 and [j["jobId"] for j in found["jobs"]] == [answer["jobId"]]
     status, answer = plain.request("GET", "/v1/jobs?script=%FF")
     assert (status, answer["error"]) == (400, "bad_request")
+
+
+def test_file_path_jobs_need_an_admin_key_and_a_file_inside_the_roots(plain, tmp_path):
+    settings = plain.service.instance.settings
+    root = tmp_path / "scripts"
+    root.mkdir()
+    (root / "ok.syncjs").write_text('Log("from disk")')
+    outside = tmp_path / "outside.syncjs"
+    outside.write_text('Log("secret")')
+    (root / "escape.syncjs").symlink_to(outside)
+    os.mkfifo(root / "fifo.syncjs")
+    (root / "big.syncjs").write_text("//" + "x" * (1024 * 1024))
+
+    def submit(path: object, key: bool | str = True) -> tuple[int, dict[str, Any]]:
+        return plain.request(
+            "POST", "/v1/jobs", json.dumps({"filePath": str(path)}).encode(), key=key
+        )
+
+    assert submit(root / "ok.syncjs", key=plain.run)[1]["message"] == (
+        "filePath jobs need an admin key"
+    )
+    assert submit(root / "ok.syncjs")[1]["error"] == "forbidden"  # allow_file_path is off
+    settings.set("allow_file_path", True)
+    refused = "filePath must name a file inside the file_path_roots folders"
+    for path in ("/etc/shadow", "/nonexistent/x", root / "ok.syncjs"):  # no roots yet
+        assert submit(path) == (403, {"error": "forbidden", "message": refused}), path
+    with pytest.raises(InvalidSetting, match="absolute folders"):
+        settings.set("file_path_roots", "relative/dir")
+    settings.set("file_path_roots", f"/nonexistent:{root}")
+    assert submit(root / "ok.syncjs")[0] == 202
+    assert submit(root / "escape.syncjs") == (403, {"error": "forbidden", "message": refused})
+    assert submit(f"{root}/../outside.syncjs")[1]["message"] == refused
+    status, answer = submit(root / "fifo.syncjs")  # answered at once: a FIFO is never opened
+    assert (status, answer["error"]) == (404, "script_not_found")
+    assert "not a regular file" in answer["message"]
+    status, answer = submit(root / "big.syncjs")
+    assert (status, answer["error"]) == (400, "script_error") and "larger than" in answer["message"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aft._serde import to_json
 from aft.exceptions import BadRequest, Forbidden, JobNotFound
 from aft.executor import check_params, read_script
+from aft.instance import Instance
 from aft.models import JobState
 from aft.server.http import (
+    MAX_BODY,
     Api,
     Caller,
     field,
@@ -44,9 +47,7 @@ def add_jobs_routes(api: Api) -> None:
         retries, backoff, script_id = 0, 0.0, None
         if "filePath" in chosen:
             path = field(body, "filePath", str)
-            if who.trigger != "cli" and not ctx.instance.settings.get("allow_file_path"):
-                raise Forbidden("filePath jobs are off: set allow_file_path to true to allow them")
-            source, name = read_script(path), path.rsplit("/", 1)[-1]
+            source, name = _file_script(ctx.instance, path, who), path.rsplit("/", 1)[-1]
         else:
             script = ctx.instance.scripts.get(field(body, chosen[0], str))
             source, name, script_id = script.source, script.name, script.id
@@ -106,3 +107,33 @@ def add_jobs_routes(api: Api) -> None:
         job = ctx.instance.jobs.request_halt(job_id)
         ctx.notify()
         return {"jobId": job.id, "status": job.state.value}
+
+
+def _file_script(instance: Instance, path: str, who: Caller) -> str:
+    """The text of a ``filePath`` job's script: for an admin key, a regular file of at
+    most :data:`MAX_BODY` inside the ``file_path_roots`` folders, when ``allow_file_path``
+    is on (the instance's own CLI, which owns the files, is held to the size cap only).
+    A path outside the roots is refused with the same words whether it exists or not.
+
+    Raises:
+        Forbidden: filePath jobs are off, the key is not an admin key, or the path is not
+            inside the roots.
+        ScriptNotFound, ScriptError: the file cannot be run.
+    """
+    if who.trigger != "cli":
+        if who.scope != "admin":
+            raise Forbidden("filePath jobs need an admin key")
+        if not instance.settings.get("allow_file_path"):
+            raise Forbidden("filePath jobs are off: set allow_file_path to true to allow them")
+        roots = [
+            os.path.realpath(root)
+            for root in str(instance.settings.get("file_path_roots")).split(os.pathsep)
+            if os.path.isabs(root)
+        ]
+        real = os.path.realpath(path)
+        if not os.path.isabs(path) or not any(
+            os.path.commonpath([real, root]) == root for root in roots
+        ):
+            raise Forbidden("filePath must name a file inside the file_path_roots folders")
+        path = real
+    return read_script(path, max_bytes=MAX_BODY)
