@@ -77,6 +77,9 @@ class Executor:
             the instance :class:`~aft.settings.Settings` to read them from when a script
             sends mail (None: mail is not configured). The password is the secret in
             ``secrets`` that the settings name.
+        log_line_bytes: a longer log line is cut to this many bytes (UTF-8), with a marker.
+        log_quota_bytes: after this many bytes of log, one notice says so and further
+            lines are dropped (the job runs on).
     """
 
     def __init__(
@@ -87,12 +90,16 @@ class Executor:
         allow_exec: bool = False,
         state_dir: str | os.PathLike[str] | None = None,
         mail: MailSettings | Settings | None = None,
+        log_line_bytes: int = 16384,
+        log_quota_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self._secrets = secrets
         self._vfs_library = vfs_library
         self._allow_exec = allow_exec
         self._state_dir = state_dir
         self._mail = mail
+        self._log_line_bytes = log_line_bytes
+        self._log_quota_bytes = log_quota_bytes
 
     def run(
         self,
@@ -134,8 +141,22 @@ class Executor:
         own_halt = halt is None
         halt = halt or HaltSignal()
         lines: list[LogLine] = []
+        budget = [self._log_quota_bytes]
 
         def emit(level: str, text: str) -> None:
+            if budget[0] <= 0:
+                return
+            data = text.encode("utf-8", "surrogatepass")
+            if len(data) > self._log_line_bytes:
+                cut = data[: self._log_line_bytes].decode("utf-8", "ignore")
+                text = f"{cut} [line cut: {len(data) - self._log_line_bytes} more bytes]"
+            budget[0] -= min(len(data), self._log_line_bytes)
+            if budget[0] <= 0:
+                level = "warn"
+                text = (
+                    f"the job's log reached its quota of {self._log_quota_bytes} bytes;"
+                    " further lines are dropped"
+                )
             line = LogLine(time.time(), LogLevel(level), text)
             lines.append(line)
             if on_log is not None:

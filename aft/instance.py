@@ -117,7 +117,8 @@ class Instance:
 
     def executor(self, **overrides: Any) -> Executor:
         """An :class:`~aft.executor.Executor` configured from this instance: its secrets, VFS
-        Library, mail settings, watcher state folder and the ``allow_exec`` setting.
+        Library, mail settings, watcher state folder and the ``allow_exec`` and log-limit
+        settings.
 
         Args:
             **overrides: any of the Executor's keyword arguments, to use instead.
@@ -130,6 +131,8 @@ class Instance:
             "allow_exec": bool(self.settings.get("allow_exec")),
             "state_dir": self.home / "watch-state",
             "mail": self.settings,
+            "log_line_bytes": int(self.settings.get("log_line_bytes")),
+            "log_quota_bytes": int(self.settings.get("job_log_mb")) * 1024 * 1024,
         }
         return Executor(**{**options, **overrides})
 

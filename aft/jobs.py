@@ -206,14 +206,23 @@ class JobQueue:
         rows = rows[:limit]
         return [Job._from_row(r[1:]) for r in rows], (rows[-1][0] if more else None)
 
-    def log(self, job_id: str, offset: int = 0, limit: int = 1000) -> LogPage:
-        """Log lines from ``offset`` on, and the offset to ask for next."""
+    def log(
+        self, job_id: str, offset: int = 0, limit: int = 1000, max_chars: int = 1024 * 1024
+    ) -> LogPage:
+        """Log lines from ``offset`` on (at most ``limit`` lines and, past the first line,
+        ``max_chars`` characters of text), and the offset to ask for next."""
         self.get(job_id)
         rows = self._store.query(
             "SELECT time, level, text FROM job_logs WHERE job_id = ? AND n >= ? ORDER BY n LIMIT ?",
             (job_id, offset, limit),
         )
-        lines = [LogLine(t, LogLevel(level), text) for t, level, text in rows]
+        lines: list[LogLine] = []
+        size = 0
+        for t, level, text in rows:
+            size += len(text)
+            if lines and size > max_chars:
+                break
+            lines.append(LogLine(t, LogLevel(level), text))
         return lines, offset + len(lines)
 
     # ---- what workers do ----------------------------------------------------------------

@@ -91,6 +91,17 @@ SETTINGS: dict[str, SettingDef] = {
             "halt_grace_seconds", int, 3, "seconds between a halt request and the kill", 0, 3600
         ),
         SettingDef("job_memory_mb", int, 1024, "memory limit of each job's process (0 = none)"),
+        SettingDef(
+            "log_line_bytes",
+            int,
+            16384,
+            "a longer job log line is cut (with a marker)",
+            256,
+            1048576,
+        ),
+        SettingDef(
+            "job_log_mb", int, 64, "a job's log stops (with one notice) at this size", 1, 100000
+        ),
         SettingDef("smtp_host", str, "", "the SMTP server SendMail() uses (empty: mail is off)"),
         SettingDef("smtp_port", int, 587, "the SMTP server's port", 1, 65535),
         SettingDef(

@@ -289,3 +289,24 @@ def test_exec_runs_programs_when_allowed():
     assert texts(r)[0] == "3 out err"
     assert "-1" in texts(r) and any("timeout" in t for t in texts(r))
     assert texts(r)[-1] == "-1"
+
+
+def test_a_long_log_line_is_cut_with_a_marker():
+    executor = Executor(log_line_bytes=300)
+    result = executor.run('Log("é".repeat(1000)); Log("short")')
+    first = result.log[0].text
+    assert first.startswith("é" * 150) and first.endswith("[line cut: 1700 more bytes]")
+    assert result.log[1].text == "short"
+
+
+def test_past_the_log_quota_one_notice_then_nothing_and_the_job_runs_on(tmp_path):
+    marker = tmp_path / "ran-on"
+    executor = Executor(log_line_bytes=1000, log_quota_bytes=10_000)
+    result = executor.run(
+        'for (var i = 0; i < 5000; i++) Log("x".repeat(500));'
+        f' WriteTextFile({str(marker)!r}, "yes")'
+    )
+    assert result.state is JobState.SUCCEEDED and marker.read_text() == "yes"
+    notices = [line for line in result.log if "quota" in line.text]
+    assert len(result.log) == 20 and len(notices) == 1 and result.log[-1] == notices[0]
+    assert notices[0].level is LogLevel.WARN

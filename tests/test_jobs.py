@@ -132,3 +132,14 @@ def test_list_filters_and_cursor(queue):
     assert len(queue.list(api_key_id="k0")[0]) == 3
     assert queue.list(state="running")[0] == []
     assert queue.counts()["queued"] == 5
+
+
+def test_a_log_page_is_capped_in_characters_as_well_as_lines(queue):
+    job = queue.submit("x", script_name="s")
+    queue.append_log(job.id, [LogLine(1.0, LogLevel.INFO, "y" * 1000) for _ in range(50)])
+    lines, next_offset = queue.log(job.id, 0, limit=40, max_chars=10_500)
+    assert (len(lines), next_offset) == (10, 10)
+    lines, next_offset = queue.log(job.id, next_offset, limit=15)
+    assert (len(lines), next_offset) == (15, 25)
+    lines, _ = queue.log(job.id, 0, max_chars=10)  # one line always comes, however long
+    assert len(lines) == 1
