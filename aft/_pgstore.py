@@ -168,6 +168,18 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE scripts SET grp = g.grp FROM script_groups g WHERE g.script_id = scripts.id;
     DROP TABLE script_groups;
     """,
+    # aft._store migration 8.
+    """
+    CREATE TABLE idempotency (
+        owner TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (owner, key)
+    );
+    CREATE INDEX idempotency_by_created ON idempotency (created);
+    """,
 )
 
 # Any constant: the one advisory lock that every write transaction holds.

@@ -149,6 +149,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN grp TEXT NOT NULL DEFAULT 'default';
     ALTER TABLE scripts ADD COLUMN grp TEXT NOT NULL DEFAULT 'default';
     """,
+    # A client's Idempotency-Key on POST /v1/jobs: a repeated request gets the first job.
+    """
+    CREATE TABLE idempotency (
+        owner TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (owner, key)
+    );
+    CREATE INDEX idempotency_by_created ON idempotency (created);
+    """,
 )
 
 

@@ -495,12 +495,14 @@ class AftCommands:
         host: str = "127.0.0.1:44399",
         ca_file: str | None = None,
         wait: str = "False",
+        idempotency_key: str | None = None,
     ) -> None:
         """Queue a stored script on a running instance: aft start -n NAME -a KEY.
 
         Prints the job id and returns at once (with --wait, follows the log and exits like
         aft run). A self-signed certificate is trusted on first use and pinned for that host;
-        --ca-file verifies against a CA instead.
+        --ca-file verifies against a CA instead. With --idempotency-key K, running the same
+        command again within 24 hours prints the first job's id instead of queueing another.
         """
         from aft.client import AftClient, pinned_fingerprint, split_host
         from aft.executor import HaltSignal, parse_params
@@ -522,7 +524,9 @@ class AftCommands:
         with AftClient(
             f"{scheme}://{netloc}:{port}", apikey, fingerprint=fingerprint, ca_file=ca_file
         ) as client:
-            job = client.submit_job(script_name=name, params=values)
+            job = client.submit_job(
+                script_name=name, params=values, idempotency_key=idempotency_key
+            )
             _print(job["jobId"])
             if _flag(wait):
                 with _halt_on_signals(HaltSignal()) as halt:

@@ -63,13 +63,20 @@ class AftClient:
         )
 
     def request(
-        self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         """Call ``path``; returns the decoded JSON answer or raises the service's error."""
         url = self.url + path + ("?" + urlencode(query) if query else "")
         data = None if body is None else json.dumps(body).encode()
         try:
-            response = self._http.request(method, url, body=data, headers=self._headers)
+            response = self._http.request(
+                method, url, body=data, headers={**self._headers, **(headers or {})}
+            )
         except urllib3.exceptions.SSLError as exc:
             raise ServiceUnavailable(f"TLS with {self.url} failed: {_reason(exc)}") from None
         except urllib3.exceptions.HTTPError as exc:
@@ -96,8 +103,13 @@ class AftClient:
         file_path: str | None = None,
         params: dict[str, Any] | None = None,
         group: str | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Queue a job (in worker group ``group`` of a cluster); returns ``{"jobId", "status"}``."""
+        """Queue a job (in worker group ``group`` of a cluster); returns ``{"jobId", "status"}``.
+
+        With ``idempotency_key``, asking again with the same key (after a lost answer, say)
+        within 24 hours returns the first job instead of queueing another.
+        """
         body: dict[str, Any] = {
             k: v
             for k, v in (
@@ -110,7 +122,8 @@ class AftClient:
         }
         if params:
             body["params"] = params
-        return dict(self.request("POST", "/v1/jobs", body))
+        headers = {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
+        return dict(self.request("POST", "/v1/jobs", body, headers=headers))
 
     def job(self, job_id: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/v1/jobs/{job_id}"))

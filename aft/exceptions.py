@@ -35,6 +35,7 @@ resembles, so ``except FileNotFoundError`` works as well as ``except AftError``:
     ├── JobError
     │   ├── JobNotFound (LookupError)
     │   ├── JobAlreadyEnded
+    │   ├── JobConflict                 an idempotency key reused for another request
     │   └── CliRunDisabled (PermissionError)
     └── VfsError                        any file-system or transfer failure
         ├── VfsNotFound (FileNotFoundError)
@@ -192,6 +193,10 @@ class JobNotFound(JobError, LookupError):
 
 class JobAlreadyEnded(JobError):
     code = "job_ended"
+
+
+class JobConflict(JobError):
+    code = "job_conflict"
 
 
 class CliRunDisabled(JobError, PermissionError):

@@ -18,6 +18,7 @@ broker: it adds publishing, claiming by id, heartbeats and the reaper.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -27,10 +28,12 @@ from typing import Any
 import attrs
 
 from aft._store import Store
-from aft.exceptions import JobAlreadyEnded, JobNotFound
+from aft.exceptions import JobAlreadyEnded, JobConflict, JobNotFound
 from aft.models import DEFAULT_GROUP, JobState, LogLevel, LogLine, RunResult, check_group
 
 TRIGGERS = ("api", "cli", "cron", "ui")
+#: How long an idempotency key keeps answering with the job it made.
+IDEMPOTENCY_SECONDS = 24 * 3600
 _COLUMNS = (
     "id, script_id, script_name, params, trigger, api_key_id, state, exit_code, error,"
     " error_line, attempt, max_attempts, retry_backoff, retry_of, not_before, created,"
@@ -107,9 +110,14 @@ class JobQueue:
         retries: int = 0,
         retry_backoff: float = 0.0,
         group: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Job:
         """Queue a run of ``source``. The job is committed when this returns; inside a
         transaction of this thread that is open already, when that one commits.
+
+        With ``idempotency_key``, a second submit with the same key from the same API key
+        within :data:`IDEMPOTENCY_SECONDS` queues nothing and returns the first job (a
+        client that lost the answer to a crash can safely ask again).
 
         Args:
             source: the script text.
@@ -121,20 +129,30 @@ class JobQueue:
             retries: how many times a failed or interrupted run is retried.
             retry_backoff: seconds before the first retry (doubling after each).
             group: the worker group; by default the stored script's, else ``default``.
+            idempotency_key: the client's key for this request (1 to 200 characters).
 
         Raises:
-            ValueError: a bad trigger or group name.
+            ValueError: a bad trigger, group name or idempotency key.
+            JobConflict: the idempotency key was used for a different request.
         """
         if trigger not in TRIGGERS:
             raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}")
         if group is not None:
             check_group(group)
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
+            raise ValueError("an idempotency key is 1 to 200 characters")
         job_id = new_job_id()
         now = time.time()
         with self._store.transaction() as db:
             if group is None:
                 row = db.execute("SELECT grp FROM scripts WHERE id = ?", (script_id,)).fetchone()
                 group = DEFAULT_GROUP if row is None else str(row[0])
+            if idempotency_key is not None:
+                request = [script_name, script_id, params or {}, group, trigger]
+                fingerprint = hashlib.sha256(json.dumps(request).encode()).hexdigest()
+                first = self._first_job(db, api_key_id or "", idempotency_key, fingerprint, now)
+                if first is not None:
+                    return self.get(first)
             db.execute(
                 "INSERT INTO jobs (id, script_id, script_name, source, params, trigger,"
                 " api_key_id, state, attempt, max_attempts, retry_backoff, not_before, created,"
@@ -153,7 +171,29 @@ class JobQueue:
                     group,
                 ),
             )
+            if idempotency_key is not None:
+                db.execute(
+                    "INSERT INTO idempotency (owner, key, fingerprint, job_id, created)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (api_key_id or "", idempotency_key, fingerprint, job_id, now),
+                )
         return self.get(job_id)
+
+    @staticmethod
+    def _first_job(db: Any, owner: str, key: str, fingerprint: str, now: float) -> str | None:
+        """The job an earlier request with this key made, if the key is still live."""
+        db.execute("DELETE FROM idempotency WHERE created < ?", (now - IDEMPOTENCY_SECONDS,))
+        row = db.execute(
+            "SELECT fingerprint, job_id FROM idempotency WHERE owner = ? AND key = ?",
+            (owner, key),
+        ).fetchone()
+        if row is None:
+            return None
+        if row[0] != fingerprint:
+            raise JobConflict(
+                "this Idempotency-Key was used for a different request in the last 24 hours"
+            )
+        return str(row[1])
 
     def get(self, job_id: str) -> Job:
         """Raises JobNotFound."""

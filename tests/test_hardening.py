@@ -191,3 +191,20 @@ def test_file_path_jobs_need_an_admin_key_and_a_file_inside_the_roots(plain, tmp
     assert "not a regular file" in answer["message"]
     status, answer = submit(root / "big.syncjs")
     assert (status, answer["error"]) == (400, "script_error") and "larger than" in answer["message"]
+
+
+def test_a_repeated_job_request_with_an_idempotency_key_returns_the_first_job(plain):
+    body = json.dumps({"scriptName": "Zürich report", "params": {"day": "1"}}).encode()
+    key = {"Idempotency-Key": "run-0001"}
+    status, first = plain.request("POST", "/v1/jobs", body, headers=key)
+    assert status == 202
+    status, again = plain.request("POST", "/v1/jobs", body, headers=key)
+    assert status == 202 and again["jobId"] == first["jobId"]
+    status, other = plain.request("POST", "/v1/jobs", body, headers=key, key=plain.run)
+    assert status == 202 and other["jobId"] != first["jobId"]  # each API key has its own keys
+    changed = json.dumps({"scriptName": "Zürich report", "params": {"day": "2"}}).encode()
+    status, answer = plain.request("POST", "/v1/jobs", changed, headers=key)
+    assert (status, answer["error"]) == (409, "job_conflict")
+    status, answer = plain.request("POST", "/v1/jobs", body, headers={"Idempotency-Key": "k" * 201})
+    assert (status, answer["error"]) == (400, "bad_request")
+    assert len(plain.service.instance.jobs.list()[0]) == 2

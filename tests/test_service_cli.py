@@ -232,3 +232,20 @@ def test_serve_stops_cleanly_on_sigterm(aft_home, setup):
     assert not (aft_home / "service.json").exists()
     with Instance(aft_home) as instance:
         assert JobQueue(instance.store).get(job_id).state.value == "halted"
+
+
+def test_start_with_an_idempotency_key_queues_one_job(cli, setup, aft_home):
+    service = ServeProcess(aft_home).start()
+    host = f"127.0.0.1:{service.port}"
+    try:
+        args = ["-n", "My Backup Job", "-a", setup["run"], "--host", host]
+        first = cli("start", *args, "--idempotency-key", "nightly-2026-12-02")
+        again = cli("start", *args, "--idempotency-key", "nightly-2026-12-02")
+        other = cli("start", *args, "--idempotency-key", "nightly-2026-12-03")
+        assert first.returncode == again.returncode == other.returncode == 0, first.stderr
+        first_id = first.stdout.split()[-1]
+        assert again.stdout.split()[-1] == first_id != other.stdout.split()[-1]
+        changed = cli("start", *args, "--idempotency-key", "nightly-2026-12-02", "-p", '{"x": "1"}')
+        assert changed.returncode == 1 and "different request" in changed.stderr
+    finally:
+        service.stop()

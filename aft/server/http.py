@@ -46,6 +46,7 @@ STATUS = {
     "method_not_allowed": 405,
     "payload_too_large": 413,
     "job_ended": 409,
+    "job_conflict": 409,
     "script_exists": 409,
     "vfs_exists": 409,
     "account_exists": 409,

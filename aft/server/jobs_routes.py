@@ -15,6 +15,7 @@ from aft.server.http import (
     Api,
     Caller,
     field,
+    header,
     json_body,
     only,
     query_int,
@@ -52,17 +53,22 @@ def add_jobs_routes(api: Api) -> None:
             script = ctx.instance.scripts.get(field(body, chosen[0], str))
             source, name, script_id = script.source, script.name, script.id
             retries, backoff = script.retries, script.retry_backoff
-        job = ctx.instance.jobs.submit(
-            source,
-            script_name=name,
-            params=params,
-            trigger=who.trigger,
-            script_id=script_id,
-            api_key_id=who.key_id,
-            retries=retries,
-            retry_backoff=backoff,
-            group=worker_group(ctx.instance, body),
-        )
+        key = header("Idempotency-Key") or None
+        try:
+            job = ctx.instance.jobs.submit(
+                source,
+                script_name=name,
+                params=params,
+                trigger=who.trigger,
+                script_id=script_id,
+                api_key_id=who.key_id,
+                retries=retries,
+                retry_backoff=backoff,
+                group=worker_group(ctx.instance, body),
+                idempotency_key=key,
+            )
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
         ctx.notify()
         return {"jobId": job.id, "status": job.state.value}
 
