@@ -180,6 +180,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX idempotency_by_created ON idempotency (created);
     """,
+    # aft._store migration 9.
+    """
+    ALTER TABLE scripts ADD COLUMN max_run_seconds INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN max_run_seconds DOUBLE PRECISION NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN halt_reason TEXT;
+    """,
 )
 
 # Any constant: the one advisory lock that every write transaction holds.

@@ -161,6 +161,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX idempotency_by_created ON idempotency (created);
     """,
+    # A maximum run time per script (0: the instance's max_run_seconds), copied to its jobs,
+    # and why a job was asked to halt.
+    """
+    ALTER TABLE scripts ADD COLUMN max_run_seconds INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN max_run_seconds REAL NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN halt_reason TEXT;
+    """,
 )
 
 

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aft.exceptions import AftError, CliRunDisabled
@@ -36,9 +36,9 @@ def run_file(file: str, params: str | None = None) -> int:
     """Run a script file and wait for it; 0 when it succeeded, else 1.
 
     When ``aft serve`` runs for this instance the run is delegated to it (so the script
-    has the service's VFS Library and secrets); else it runs in this process. Either
-    way log lines stream to stderr as they happen, SIGINT or SIGTERM sends the halt
-    signal, and a second one ends the process at once.
+    has the service's VFS Library and secrets); else it runs here, supervised (see
+    :func:`_run_supervised`). Either way log lines stream to stderr as they happen, and
+    SIGINT or SIGTERM sends the halt signal.
     """
     from aft.executor import HaltSignal, parse_params
 
@@ -49,18 +49,97 @@ def run_file(file: str, params: str | None = None) -> int:
                 "aft run is disabled on this instance (setting allow_cli_run is off);"
                 " an administrator can turn it on: aft settings set allow_cli_run true"
             )
-        with _halt_on_signals(HaltSignal()) as halt:
-            service = _local_service(instance)
-            if service is not None:
+        service = _local_service(instance)
+        if service is not None:
+            with _halt_on_signals(HaltSignal()) as halt:
                 job = service.submit_job(file_path=os.path.abspath(file), params=values)
                 return _follow(service, job["jobId"], halt)
+
+        def run(halt: HaltSignal) -> int:
             result = instance.executor().run(
                 file=file,
                 params=values,
                 halt=halt,
                 on_log=lambda line: print(line.format(), file=sys.stderr),
             )
-    return 0 if result.ok else 1
+            return 0 if result.ok else 1
+
+        grace = float(instance.settings.get("halt_grace_seconds"))
+        max_run = float(instance.settings.get("max_run_seconds"))
+        instance.store.close()  # the script's process opens its own connections
+        return _run_supervised(run, grace, max_run)
+
+
+def _run_supervised(run: Callable[[Any], int], grace: float, max_run: float) -> int:
+    """Run ``run(halt)`` in a forked process and wait for it, from a parent that always
+    answers signals (a script busy in the engine cannot run a Python signal handler).
+
+    SIGINT or SIGTERM, and ``max_run`` seconds passing (0: never), send the script the
+    halt signal; if it has not ended ``grace`` seconds later, or on a second signal, it
+    is killed and the exit status is 1. Writes go to temporary names first, so a killed
+    script leaves nothing half-written under a final name.
+    """
+    from aft.executor import HaltSignal
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the script's process
+        code = 1
+        try:
+            halt = HaltSignal()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: halt.set())
+            code = run(halt)
+        except AftError as exc:
+            sys.stderr.write(f"aft: error: {' '.join(str(exc).split())}\n")
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    state = {"halted": False, "killed": ""}
+
+    def halt_script(why: str) -> None:
+        if state["halted"]:
+            kill_script(why)
+            return
+        state["halted"] = True
+        os.kill(pid, signal.SIGTERM)
+        signal.setitimer(signal.ITIMER_REAL, max(grace, 0.001))
+
+    def kill_script(why: str) -> None:
+        if not state["killed"]:
+            state["killed"] = why
+            os.kill(pid, signal.SIGKILL)
+
+    def on_signal(signum: int, frame: object) -> None:
+        halt_script("halt forced by a second signal")
+
+    def on_alarm(signum: int, frame: object) -> None:
+        if state["halted"]:
+            kill_script(f"the script had not ended {grace:g}s after the halt signal")
+        else:
+            sys.stderr.write(f"aft: the script ran past its maximum of {max_run:g}s: halting it\n")
+            halt_script("")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        if max_run > 0:
+            signal.setitimer(signal.ITIMER_REAL, max_run)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if state["killed"]:
+        sys.stderr.write(f"aft: {state['killed']}: killed\n")
+        return 1
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1
 
 
 @contextlib.contextmanager
@@ -200,8 +279,11 @@ class SecretsCommands:
 class ScriptsCommands:
     """Stored scripts: add NAME -f FILE, list, show NAME, update NAME, remove NAME."""
 
-    def add(self, name: str, file: str, retries: str = "0", backoff: str = "30") -> None:
-        """Store a script under a name (unique, case-insensitive), with a retry policy."""
+    def add(
+        self, name: str, file: str, retries: str = "0", backoff: str = "30", max_run: str = "0"
+    ) -> None:
+        """Store a script under a name (unique, case-insensitive), with a retry policy and a
+        maximum run time in seconds (--max-run; 0: the instance's max_run_seconds)."""
         from aft.executor import read_script
 
         with _scripts() as scripts:
@@ -210,6 +292,7 @@ class ScriptsCommands:
                 read_script(file),
                 retries=_int(retries, "--retries"),
                 retry_backoff=_float(backoff, "--backoff"),
+                max_run_seconds=_int(max_run, "--max-run"),
             )
         _print(f"script {script.name} stored as {script.id}")
 
@@ -231,8 +314,9 @@ class ScriptsCommands:
         rename: str | None = None,
         retries: str | None = None,
         backoff: str | None = None,
+        max_run: str | None = None,
     ) -> None:
-        """Replace a script's source (-f FILE), name or retry policy."""
+        """Replace a script's source (-f FILE), name, retry policy or maximum run time."""
         from aft.executor import read_script
 
         with _scripts() as scripts:
@@ -242,6 +326,7 @@ class ScriptsCommands:
                 name=rename,
                 retries=None if retries is None else _int(retries, "--retries"),
                 retry_backoff=None if backoff is None else _float(backoff, "--backoff"),
+                max_run_seconds=None if max_run is None else _int(max_run, "--max-run"),
             )
         _print(f"script {script.name} updated")
 

@@ -261,12 +261,12 @@ def read_script(file: str | os.PathLike[str], max_bytes: int | None = None) -> s
         raise ScriptNotFound(f"script path is a directory: {path}") from None
     except OSError as exc:
         raise ScriptNotFound(f"cannot read script {path}: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ScriptNotFound(f"script path is {what}: {path}")
     with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise ScriptNotFound(f"script path is a directory: {path}")
-        if not stat.S_ISREG(info.st_mode):
-            raise ScriptNotFound(f"script path is not a regular file: {path}")
         if max_bytes is not None and info.st_size > max_bytes:
             raise ScriptError(f"script {path} is larger than {max_bytes} bytes")
         try:

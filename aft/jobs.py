@@ -37,7 +37,7 @@ IDEMPOTENCY_SECONDS = 24 * 3600
 _COLUMNS = (
     "id, script_id, script_name, params, trigger, api_key_id, state, exit_code, error,"
     " error_line, attempt, max_attempts, retry_backoff, retry_of, not_before, created,"
-    " started, finished, worker, halt_requested, grp"
+    " started, finished, worker, halt_requested, grp, max_run_seconds, halt_reason"
 )
 
 
@@ -66,6 +66,8 @@ class Job:
     worker: str | None
     halt_requested: float | None
     group: str = DEFAULT_GROUP
+    max_run_seconds: float = 0.0
+    halt_reason: str | None = None
 
     @classmethod
     def _from_row(cls, row: Sequence[Any]) -> Job:
@@ -144,9 +146,12 @@ class JobQueue:
         job_id = new_job_id()
         now = time.time()
         with self._store.transaction() as db:
+            row = db.execute(
+                "SELECT grp, max_run_seconds FROM scripts WHERE id = ?", (script_id,)
+            ).fetchone()
             if group is None:
-                row = db.execute("SELECT grp FROM scripts WHERE id = ?", (script_id,)).fetchone()
                 group = DEFAULT_GROUP if row is None else str(row[0])
+            max_run = 0.0 if row is None else float(row[1])
             if idempotency_key is not None:
                 request = [script_name, script_id, params or {}, group, trigger]
                 fingerprint = hashlib.sha256(json.dumps(request).encode()).hexdigest()
@@ -156,7 +161,8 @@ class JobQueue:
             db.execute(
                 "INSERT INTO jobs (id, script_id, script_name, source, params, trigger,"
                 " api_key_id, state, attempt, max_attempts, retry_backoff, not_before, created,"
-                " grp) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 1, ?, ?, 0, ?, ?)",
+                " grp, max_run_seconds)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 1, ?, ?, 0, ?, ?, ?)",
                 (
                     job_id,
                     script_id,
@@ -169,6 +175,7 @@ class JobQueue:
                     retry_backoff,
                     now,
                     group,
+                    max_run,
                 ),
             )
             if idempotency_key is not None:
@@ -310,10 +317,11 @@ class JobQueue:
     ) -> bool:
         now = time.time()
         with self._store.transaction() as db:
-            ended = db.execute(
-                "UPDATE jobs SET state = ?, exit_code = ?, error = ?, error_line = ?, finished = ?"
+            ended = db.execute(  # the reason it was asked to halt comes first, if any
+                "UPDATE jobs SET state = ?, exit_code = ?, error_line = ?, finished = ?,"
+                " error = COALESCE(halt_reason || '; ' || ?, halt_reason, ?)"
                 " WHERE id = ? AND state = 'running'",
-                (state.value, exit_code, error, line, now, job_id),
+                (state.value, exit_code, line, now, error, error, job_id),
             ).rowcount
             if ended and state in (JobState.FAILED, JobState.INTERRUPTED):
                 self._queue_retry(db, job_id, now)
@@ -328,16 +336,21 @@ class JobQueue:
             return
         db.execute(
             "INSERT INTO jobs (id, script_id, script_name, source, params, trigger, api_key_id,"
-            " state, attempt, max_attempts, retry_backoff, retry_of, not_before, created, grp)"
-            " SELECT ?, script_id, script_name, source, params, trigger, api_key_id, 'queued',"
-            " attempt + 1, max_attempts, retry_backoff, id, ?, ?, grp FROM jobs WHERE id = ?",
+            " state, attempt, max_attempts, retry_backoff, retry_of, not_before, created, grp,"
+            " max_run_seconds) SELECT ?, script_id, script_name, source, params, trigger,"
+            " api_key_id, 'queued', attempt + 1, max_attempts, retry_backoff, id, ?, ?, grp,"
+            " max_run_seconds FROM jobs WHERE id = ?",
             (new_job_id(), now + backoff * 2 ** (attempt - 1), now, job_id),
         )
 
     # ---- halting and recovery -----------------------------------------------------------
 
-    def request_halt(self, job_id: str) -> Job:
+    def request_halt(self, job_id: str, reason: str | None = None) -> Job:
         """Ask a job to stop: a queued one never starts; a running one gets the halt signal.
+
+        Args:
+            job_id: the job.
+            reason: why, for the job's record (it leads the job's error when it ends).
 
         Raises:
             JobNotFound: no such job.
@@ -359,8 +372,9 @@ class JobQueue:
                 )
             else:
                 db.execute(
-                    "UPDATE jobs SET halt_requested = COALESCE(halt_requested, ?) WHERE id = ?",
-                    (now, job_id),
+                    "UPDATE jobs SET halt_requested = COALESCE(halt_requested, ?),"
+                    " halt_reason = COALESCE(halt_reason, ?) WHERE id = ?",
+                    (now, reason, job_id),
                 )
         return self.get(job_id)
 

@@ -12,10 +12,11 @@ from aft._store import Connection, Store
 from aft.exceptions import ScriptError, ScriptExists, ScriptNotFound
 from aft.models import DEFAULT_GROUP, check_group
 
-_COLUMNS = "id, name, source, retries, retry_backoff, created, updated, grp"
+_COLUMNS = "id, name, source, retries, retry_backoff, created, updated, grp, max_run_seconds"
 _MAX_NAME = 200
 _MAX_RETRIES = 100
 _MAX_BACKOFF = 86400.0
+_MAX_RUN = 7 * 86400
 # By id or by name; an exact id wins over a script whose name happens to look like that id.
 _FIND = f"SELECT {_COLUMNS} FROM scripts WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1"
 
@@ -33,6 +34,8 @@ class Script:
         created: Unix seconds.
         updated: Unix seconds of the last change.
         group: the worker group its jobs run in.
+        max_run_seconds: a job running longer is halted (0: the instance's
+            ``max_run_seconds`` setting).
     """
 
     id: str
@@ -43,6 +46,7 @@ class Script:
     created: float
     updated: float
     group: str = DEFAULT_GROUP
+    max_run_seconds: int = 0
 
 
 def _check(
@@ -51,6 +55,7 @@ def _check(
     retries: object,
     backoff: object,
     group: object = None,
+    max_run: object = None,
     *,
     update: bool = False,
 ) -> None:
@@ -86,6 +91,10 @@ def _check(
         or not 0 <= backoff <= _MAX_BACKOFF
     ):
         raise ScriptError(f"retry backoff is 0 to {_MAX_BACKOFF:.0f} seconds")
+    if max_run is not None and (
+        isinstance(max_run, bool) or not isinstance(max_run, int) or not 0 <= max_run <= _MAX_RUN
+    ):
+        raise ScriptError(f"a maximum run time is 0 (none of its own) to {_MAX_RUN} seconds")
     if group is not None:
         try:
             check_group(group)
@@ -121,6 +130,7 @@ class ScriptStore:
         retries: int = 0,
         retry_backoff: float = 30.0,
         group: str = DEFAULT_GROUP,
+        max_run_seconds: int = 0,
     ) -> Script:
         """Store a new script.
 
@@ -130,23 +140,34 @@ class ScriptStore:
             retries: how many times a failed or interrupted job runs again.
             retry_backoff: seconds before each retry.
             group: the worker group its jobs run in.
+            max_run_seconds: a job running longer is halted (0: the instance default).
 
         Returns:
             The stored script, with its new id.
 
         Raises:
             ScriptExists: the name is taken (in any case).
-            ScriptError: a bad name, source, retry policy or group.
+            ScriptError: a bad name, source, retry policy, group or maximum run time.
         """
-        _check(name, source, retries, retry_backoff, group)
+        _check(name, source, retries, retry_backoff, group, max_run_seconds)
         now = time.time()
         script_id = "scr_" + secrets.token_hex(6)
         with self._store.transaction() as db:
             if _name_taken(db, name):
                 raise ScriptExists(f"a script named {name!r} exists already")
             db.execute(
-                f"INSERT INTO scripts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (script_id, name, source, retries, float(retry_backoff), now, now, group),
+                f"INSERT INTO scripts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    script_id,
+                    name,
+                    source,
+                    retries,
+                    float(retry_backoff),
+                    now,
+                    now,
+                    group,
+                    max_run_seconds,
+                ),
             )
         return self.get(script_id)
 
@@ -172,6 +193,7 @@ class ScriptStore:
         retries: int | None = None,
         retry_backoff: float | None = None,
         group: str | None = None,
+        max_run_seconds: int | None = None,
     ) -> Script:
         """Change what is given (None keeps it); the id stays.
 
@@ -181,22 +203,23 @@ class ScriptStore:
         Raises:
             ScriptNotFound: no script has this id or name.
             ScriptExists: ``name`` is another script's (in any case).
-            ScriptError: a bad name, source, retry policy or group.
+            ScriptError: a bad name, source, retry policy, group or maximum run time.
         """
-        _check(name, source, retries, retry_backoff, group, update=True)
+        _check(name, source, retries, retry_backoff, group, max_run_seconds, update=True)
         with self._store.transaction() as db:
             current = _found(db.execute(_FIND, (name_or_id,) * 3).fetchall(), name_or_id)
             if name is not None and _name_taken(db, name, other_than=current.id):
                 raise ScriptExists(f"a script named {name!r} exists already")
             db.execute(
                 "UPDATE scripts SET name = ?, source = ?, retries = ?, retry_backoff = ?,"
-                " grp = ?, updated = ? WHERE id = ?",
+                " grp = ?, max_run_seconds = ?, updated = ? WHERE id = ?",
                 (
                     current.name if name is None else name,
                     current.source if source is None else source,
                     current.retries if retries is None else retries,
                     current.retry_backoff if retry_backoff is None else float(retry_backoff),
                     current.group if group is None else group,
+                    current.max_run_seconds if max_run_seconds is None else max_run_seconds,
                     time.time(),
                     current.id,
                 ),

@@ -92,6 +92,12 @@ SETTINGS: dict[str, SettingDef] = {
         ),
         SettingDef("job_memory_mb", int, 1024, "memory limit of each job's process (0 = none)"),
         SettingDef(
+            "max_run_seconds",
+            int,
+            0,
+            "a job running longer is halted, then killed (0 = no limit; a script may set its own)",
+        ),
+        SettingDef(
             "log_line_bytes",
             int,
             16384,

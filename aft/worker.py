@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+from aft.exceptions import AftError
 from aft.jobs import JobQueue
 
 _PR_SET_PDEATHSIG = 1
@@ -43,6 +44,7 @@ class JobProcess:
         job_id: the job it runs now, or None when idle.
         term_sent: when the halt signal went to it (monotonic seconds), or None.
         retiring: it said it will exit after its job: it gets no more work.
+        deadline: when its job passes its maximum run time (monotonic seconds), or None.
     """
 
     def __init__(self, home: Path, memory_mb: int) -> None:
@@ -65,14 +67,17 @@ class JobProcess:
         self.job_id: str | None = None
         self.term_sent: float | None = None
         self.retiring = False
+        self.deadline: float | None = None
         self._buffer = b""
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def send(self, job_id: str) -> None:
-        """Hand it a job (a process that died meanwhile is found by :meth:`alive`)."""
+    def send(self, job_id: str, max_run: float = 0.0) -> None:
+        """Hand it a job that may run ``max_run`` seconds (0: no limit); a process that
+        died meanwhile is found by :meth:`alive`."""
         self.job_id, self.term_sent = job_id, None
+        self.deadline = time.monotonic() + max_run if max_run > 0 else None
         try:
             assert self.proc.stdin is not None
             self.proc.stdin.write(job_id.encode() + b"\n")
@@ -100,6 +105,16 @@ class JobProcess:
         if self.term_sent is None:
             self.term_sent = time.monotonic()
             self.signal(signal.SIGTERM)
+
+    def out_of_time(self, queue: JobQueue) -> None:
+        """Past its job's maximum run time: ask the job to halt, once, saying why."""
+        if self.job_id is None or self.deadline is None or time.monotonic() < self.deadline:
+            return
+        self.deadline = None
+        try:
+            queue.request_halt(self.job_id, "halted: it ran past its maximum run time")
+        except AftError:
+            pass  # it ended meanwhile
 
     def overdue(self, grace: float) -> bool:
         """True once the halt signal went more than ``grace`` seconds ago."""
@@ -148,6 +163,7 @@ class WorkerPool:
         concurrency: how many jobs may run at once.
         grace: seconds between the halt signal and the kill.
         memory_mb: address-space limit of each worker (0 = none).
+        max_run: seconds a job may run when its script sets no limit (0 = none).
     """
 
     def __init__(
@@ -158,8 +174,10 @@ class WorkerPool:
         concurrency: int = 2,
         grace: float = 3.0,
         memory_mb: int = 0,
+        max_run: float = 0.0,
     ) -> None:
         self._home = home
+        self._max_run = max_run
         self._queue = queue
         self._concurrency = max(1, concurrency)
         self._grace = grace
@@ -232,6 +250,8 @@ class WorkerPool:
                 self._spawn()
 
     def _halt(self) -> None:
+        for busy in self._workers:
+            busy.out_of_time(self._queue)
         by_job = {w.job_id: w for w in self._workers if w.job_id}
         for job_id, _worker_name, _asked in self._queue.halt_requests():
             worker = by_job.get(job_id)
@@ -251,7 +271,8 @@ class WorkerPool:
             job = self._queue.claim(worker.name)
             if job is None:
                 return
-            worker.send(job.id)  # a worker that died meanwhile: _reap ends the job
+            # A worker that died meanwhile: _reap ends the job.
+            worker.send(job.id, job.max_run_seconds or self._max_run)
 
 
 # ---- the worker process -------------------------------------------------------------------

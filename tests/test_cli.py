@@ -183,6 +183,27 @@ def test_second_signal_ends_a_busy_script_at_once(aft_home, cli_run_on, tmp_path
     assert proc.returncode == 1 and "halt forced" in rest
 
 
+def test_a_busy_script_is_killed_a_grace_after_the_first_signal(
+    aft_home, cli_run_on, run_aft, tmp_path
+):
+    assert run_aft("settings", "set", "halt_grace_seconds", "1").returncode == 0
+    proc = start(aft_home, script(tmp_path, 'Log("spinning"); while (true) {}'))
+    assert proc.stderr.readline().endswith("spinning\n")
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    rest = proc.communicate(timeout=10)[1]
+    assert proc.returncode == 1 and time.monotonic() - started < 5
+    assert "the script had not ended 1s after the halt signal: killed" in rest
+
+
+def test_aft_run_halts_a_script_past_max_run_seconds(aft_home, cli_run_on, run_aft, tmp_path):
+    assert run_aft("settings", "set", "max_run_seconds", "1").returncode == 0
+    done = run_aft("run", "-f", script(tmp_path, WAIT_FOR_HALT), timeout=20)
+    assert done.returncode == 1
+    assert "ran past its maximum of 1s: halting it" in done.stderr
+    assert "got halt true" in done.stderr and "killed" not in done.stderr
+
+
 def test_a_missing_argument_shows_the_commands_usage(run_aft):
     done = run_aft("scripts", "add")
     output = done.stdout + done.stderr

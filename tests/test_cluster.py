@@ -301,6 +301,12 @@ def test_a_halt_reaches_the_job_on_its_worker_node(cluster):
     assert killed.state is JobState.HALTED and "killed" in (killed.error or "")
     after = cluster.wait(submit(cluster, 'Log("fresh process")').id)  # a new job process
     assert after.state is JobState.SUCCEEDED and after.worker == killed.worker
+    cluster.instance.scripts.add("leashed", 'Log("spin"); while (true) {}', max_run_seconds=1)
+    script = cluster.instance.scripts.get("leashed")
+    leashed = cluster.queue.submit(script.source, script_name=script.name, script_id=script.id)
+    timed_out = cluster.wait(leashed.id, timeout=30)  # 1 s, then the halt, then 3 s grace
+    assert timed_out.state is JobState.HALTED
+    assert (timed_out.error or "").startswith("halted: it ran past its maximum run time; killed")
 
 
 def test_with_two_serve_nodes_a_dead_workers_job_is_reaped_and_retried_once(cluster):

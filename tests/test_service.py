@@ -27,6 +27,7 @@ from aft.scripts_store import ScriptStore
 from tests.conftest import aft_command
 from tests.service_helpers import ServeProcess, wait_for
 
+SPIN = 'Log("spinning"); while (true) {}'
 KEY_CANARY_NAME = "canary-key"
 SECRET_CANARY = "secret-canary-5d1f0e77"
 VFS_CANARY = "vfs-canary-a81c33"
@@ -370,3 +371,27 @@ def test_second_service_and_reinit_are_refused_while_serving(served, run_aft):
     assert refused.returncode == 1 and "stop it first" in refused.stderr
     served.proc.stop()
     assert run_aft("reinit").returncode == 0
+
+
+def test_a_job_past_its_scripts_maximum_run_time_is_halted_and_says_why(served):
+    client = served.client()
+    client.request(
+        "POST", "/v1/scripts", {"name": "short leash", "source": SPIN, "maxRunSeconds": 1}
+    )
+    job = wait_for(client, client.submit_job(script_name="short leash")["jobId"], timeout=20)
+    assert job["status"] == "halted" and job["maxRunSeconds"] == 1
+    assert job["error"].startswith("halted: it ran past its maximum run time; killed")
+
+
+def test_the_instance_default_maximum_run_time_halts_a_polite_script(aft_home):
+    prepare(aft_home, max_run_seconds=1)
+    service = ServeProcess(aft_home).start()
+    try:
+        with Instance(aft_home) as instance:
+            client = service.client(instance.api_keys.create("k", ["127.0.0.1"], "admin")[1])
+        job = wait_for(client, client.submit_job(script_name="wait")["jobId"], timeout=20)
+        assert job["status"] == "halted"
+        assert job["error"].startswith("halted: it ran past its maximum run time")
+        assert "halted politely" in [ln["text"] for ln in client.job_log(job["jobId"])["lines"]]
+    finally:
+        service.stop()

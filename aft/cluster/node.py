@@ -97,6 +97,7 @@ class _Node:
         self.config = config
         self.grace = float(limits.get("grace", 3.0))
         self.memory_mb = int(limits.get("memory_mb", 0))
+        self.max_run = float(limits.get("max_run", 0))
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -135,7 +136,11 @@ def _retire(proc: JobProcess) -> None:
 def _supervise(node: _Node, job_id: str) -> str:
     queue, config = node.queue, node.config
     proc = _job_process(node)
-    proc.send(job_id)
+    try:
+        max_run = queue.get(job_id).max_run_seconds or node.max_run
+    except Exception:  # the database is away: no limit now; the fence below still holds
+        max_run = node.max_run
+    proc.send(job_id, max_run)
     last_beat = time.monotonic()
     next_beat = last_beat + config.heartbeat_seconds
     lost = False
@@ -146,6 +151,7 @@ def _supervise(node: _Node, job_id: str) -> str:
             gone = True
             break
         now = time.monotonic()
+        proc.out_of_time(queue)  # the next heartbeat brings the halt request
         if now >= next_beat and proc.job_id is not None:
             next_beat = now + config.heartbeat_seconds
             try:
@@ -208,6 +214,7 @@ def run_worker_node(
         config,
         grace=float(settings.get("halt_grace_seconds")),
         memory_mb=int(settings.get("job_memory_mb")),
+        max_run=float(settings.get("max_run_seconds")),
     )
     app = make_app(str(config.broker_url))
     app.task(name=RUN_JOB)(run_job)

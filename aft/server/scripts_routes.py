@@ -8,6 +8,8 @@ from aft._serde import to_json
 from aft.models import DEFAULT_GROUP
 from aft.server.http import Api, Caller, field, json_body, only, required, worker_group
 
+_FIELDS = {"name", "source", "retries", "retryBackoff", "group", "maxRunSeconds"}
+
 
 def add_scripts_routes(api: Api) -> None:
     """Register the routes of this module on ``api``."""
@@ -22,7 +24,7 @@ def add_scripts_routes(api: Api) -> None:
     @route("POST", "/v1/scripts", "admin", 201)
     def add_script(who: Caller) -> Any:
         body = json_body()
-        only(body, {"name", "source", "retries", "retryBackoff", "group"})
+        only(body, _FIELDS)
         group = worker_group(ctx.instance, body)
         script = ctx.instance.scripts.add(
             required(body, "name", str),
@@ -30,6 +32,7 @@ def add_scripts_routes(api: Api) -> None:
             retries=field(body, "retries", int, 0),
             retry_backoff=float(field(body, "retryBackoff", (int, float), 30.0)),
             group=group or DEFAULT_GROUP,
+            max_run_seconds=field(body, "maxRunSeconds", int, 0),
         )
         return _script_json(script)
 
@@ -40,7 +43,7 @@ def add_scripts_routes(api: Api) -> None:
     @route("PUT", "/v1/scripts/<name>", "admin")
     def update_script(name: str, who: Caller) -> Any:
         body = json_body()
-        only(body, {"name", "source", "retries", "retryBackoff", "group"})
+        only(body, _FIELDS)
         group = worker_group(ctx.instance, body)
         backoff = field(body, "retryBackoff", (int, float))
         script = ctx.instance.scripts.update(
@@ -50,6 +53,7 @@ def add_scripts_routes(api: Api) -> None:
             retries=field(body, "retries", int),
             retry_backoff=None if backoff is None else float(backoff),
             group=group,
+            max_run_seconds=field(body, "maxRunSeconds", int),
         )
         return _script_json(script)
 

@@ -60,6 +60,7 @@ class Service:
                 concurrency=int(settings.get("concurrency")),
                 grace=float(settings.get("halt_grace_seconds")),
                 memory_mb=int(settings.get("job_memory_mb")),
+                max_run=float(settings.get("max_run_seconds")),
             )
         self.schedules = instance.schedules
         self.scheduler = Scheduler(self.schedules, self.queue, self.pool.notify)
