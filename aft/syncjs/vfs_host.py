@@ -35,13 +35,14 @@ import json
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from aft.exceptions import (
     VfsError,
     VfsIsADirectory,
     VfsNotADirectory,
     VfsNotFound,
+    VfsPathError,
     VfsUnsupported,
 )
 from aft.syncjs.engine import HostFunction, HostTypeError
@@ -56,7 +57,6 @@ FROM_START, FROM_CURRENT, FROM_END = 0, 1, 2
 LIST_ALL, LIST_FILES, LIST_DIRS = 0, 1, 2
 NEVER, ALWAYS, IF_DIFF_SIZE, IF_NEWER = 0, 1, 2, 3
 POLICIES = ("NeverOverwrite", "AlwaysOverwrite", "OverwriteIfDiffSize", "OverwriteIfNewer")
-TLS_MODES = ("none", "explicit", "implicit")
 
 #: ``client.Options`` and their defaults.
 OPTIONS: dict[str, Any] = {
@@ -93,7 +93,30 @@ CLIENT_FIELDS: dict[str, dict[str, Any]] = {
     "Azure": {"Account": "", "Container": "", "Key": "", "SAS": "", "Endpoint": ""},
     "GCP": {"Bucket": "", "CredentialsJSON": "", "Endpoint": ""},
 }  # fmt: skip
-_PINS = ("HostKeySHA256", "HostKeySHA1", "HostKeyMD5")
+#: Each client's fields that are fields of its VFS target (client field: target field);
+#: ``Host`` is the target's host and port.
+_TARGET_FIELDS = {
+    "SFTP": {
+        "User": "user", "HostKeySHA256": "hostKeySHA256", "HostKeySHA1": "hostKeySHA1",
+        "HostKeyMD5": "hostKeyMD5",
+    },
+    "FTP": {"User": "user", "TLSMode": "tls", "TLSInsecure": "insecure"},
+    "S3": {"Bucket": "bucket", "Endpoint": "endpoint", "Region": "region"},
+    "Azure": {"Account": "account", "Container": "container", "Endpoint": "endpoint"},
+    "GCP": {"Bucket": "bucket", "Endpoint": "endpoint"},
+}  # fmt: skip
+#: Each client's credentials: payload key -> (its field, the field naming a secret that holds
+#: it instead). (SftpClient's ``KeyFile`` names a file: its text is the payload's ``key``.)
+_PAYLOAD_FIELDS = {
+    "SFTP": {"pass": ("Pass", "PassFromSecret"), "keyPass": ("KeyFilePass", "KeyFileSecret")},
+    "FTP": {"pass": ("Pass", "PassFromSecret")},
+    "S3": {
+        "accessKeyId": ("APIKeyID", ""),
+        "secretAccessKey": ("APIKeySecret", "APIKeySecretFromSecret"),
+    },
+    "Azure": {"key": ("Key", ""), "sas": ("SAS", "")},
+    "GCP": {"credentialsJSON": ("CredentialsJSON", "")},
+}
 #: Fields whose values are credentials: masked in every log line once seen.
 CREDENTIALS = ("Pass", "KeyFilePass", "APIKeySecret", "Key", "SAS", "CredentialsJSON")
 #: ``Configure`` names besides the fields' own (any case): the VFS Library's payload keys.
@@ -101,13 +124,6 @@ _ALIASES = {
     "password": "Pass", "keypass": "KeyFilePass", "tls": "TLSMode", "insecure": "TLSInsecure",
     "accesskeyid": "APIKeyID", "secretaccesskey": "APIKeySecret",
 }  # fmt: skip
-_SCHEMES = {
-    "SFTP": ("sftp",),
-    "FTP": ("ftp", "ftps"),
-    "S3": ("s3",),
-    "Azure": ("azure",),
-    "GCP": ("gs",),
-}
 _CLASSES = {
     "SFTP": "SftpClient",
     "FTP": "FtpsClient",
@@ -276,29 +292,44 @@ class VfsHost:
         return {"fields": dict(_fields_of(kind)), "options": dict(OPTIONS)}
 
     def Configure(self, kind: Any, url: Any, payload: Any = None) -> dict[str, Any]:
-        """The fields (and options) a URL plus a JSON payload set; see ``_ALIASES``."""
+        """The fields (and options) a URL plus a JSON payload set; see ``_ALIASES``.
+
+        The URL is the client's VFS target (read by its backend) whose user may carry a
+        password and whose query may set any field or option; ``FtpsClient`` also takes
+        ``ftps://`` for explicit TLS.
+        """
+        from aft.vfs import schema_class
+
         defaults = _fields_of(kind)
+        schema = schema_class(kind)
         what = f"{_CLASSES[kind]}.Configure(url, payload)"
         want(url, str, f"{what}: url")
         parts = urlsplit(url)
-        if parts.scheme.lower() not in _SCHEMES[kind] or not parts.hostname:
+        userinfo, at, where = parts.netloc.rpartition("@")
+        user, colon, password = userinfo.partition(":")
+        ftps = kind == "FTP" and parts.scheme.lower() == "ftps"
+        scheme = schema.schemes[0] if ftps else parts.scheme
+        place = urlunsplit((scheme, user + at + where, parts.path, "", ""))
+        try:
+            target = schema.parse_target(place)
+        except VfsPathError:
             raise HostTypeError(
-                f"{what}: url must look like {_SCHEMES[kind][0]}://..., not {url!r}"
-            )
-        fields: dict[str, Any] = {}
-        if kind in ("SFTP", "FTP"):
-            fields["Host"] = _host_port(
-                parts.netloc.rpartition("@")[2], 22 if kind == "SFTP" else 0
-            )
-            fields["User"] = unquote(parts.username or "")
-            if parts.password is not None:
-                fields["Pass"] = unquote(parts.password)
-            if kind == "FTP":
-                fields["TLSMode"] = "explicit" if parts.scheme.lower() == "ftps" else "none"
-        elif kind == "Azure":
-            fields["Account"], fields["Container"] = parts.hostname, parts.path.strip("/")
-        else:
-            fields["Bucket"] = parts.hostname
+                f"{what}: url must look like {schema.schemes[0]}://..., not {url!r}"
+            ) from None
+        fields: dict[str, Any] = {
+            field: target[name]
+            for field, name in _TARGET_FIELDS[kind].items()
+            if schema.field(name).part != "query"
+        }
+        if "host" in target:
+            port = target["port"] or schema.field("port").initial or ""
+            fields["Host"] = _join_host(target["host"], port)
+        if colon:
+            fields["Pass"] = unquote(password)
+        if kind == "FTP":
+            fields["TLSMode"] = "explicit" if ftps else "none"
+        if target.get("prefix") and "Container" in fields:  # the client's container holds it
+            fields["Container"] += "/" + target["prefix"]
         names = {**{f.lower(): f for f in defaults}, **_ALIASES}
         options = {}
         query = [item.partition("=") for item in parts.query.split("&") if item]
@@ -352,45 +383,29 @@ class VfsHost:
 
     def _profile(self, kind: str, f: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
         """The VFS Library target and payload of a client's fields, and a label for logs."""
-        credential = functools.partial(self._credential, f)
-        user = quote(f.get("User", ""), safe="")
-        if kind == "SFTP":
-            pin = next(((p.lower(), f[p]) for p in _PINS if f[p]), None)
-            where, query = f"{user}@{_host_port(f['Host'], 22)}/", dict([pin] if pin else [])
-            key = None
-            if f["KeyFile"]:
-                with open(f["KeyFile"], encoding="utf-8") as key_file:
-                    key = key_file.read()
-            payload = {
-                "pass": credential("Pass", "PassFromSecret"),
-                "key": key,
-                "keyPass": credential("KeyFilePass", "KeyFileSecret"),
-            }
-        elif kind == "FTP":
-            if f["TLSMode"] not in TLS_MODES:
-                raise HostTypeError(f"FtpsClient.TLSMode: unknown mode {f['TLSMode']!r}")
-            where = f"{user}@{_host_port(f['Host'], 990 if f['TLSMode'] == 'implicit' else 21)}/"
-            query = {"tls": f["TLSMode"], "insecure": str(f["TLSInsecure"]).lower()}
-            payload = {"pass": credential("Pass", "PassFromSecret")}
-        elif kind == "S3":
-            where, query = f"{f['Bucket']}/", {"endpoint": f["Endpoint"], "region": f["Region"]}
-            payload = {
-                "accessKeyId": f["APIKeyID"],
-                "secretAccessKey": credential("APIKeySecret", "APIKeySecretFromSecret"),
-            }
-        elif kind == "Azure":
-            where, query = f"{f['Account']}/{f['Container']}", {"endpoint": f["Endpoint"]}
-            payload = {"key": f["Key"], "sas": f["SAS"]}
-        else:
-            where, query = f"{f['Bucket']}/", {"endpoint": f["Endpoint"]}
-            payload = {"credentialsJSON": f["CredentialsJSON"]}
-        place = f"{_SCHEMES[kind][0]}://{where}"
-        target = f"{place}?{urlencode(_present(query), quote_via=quote)}"
-        return target, _present(payload), f.get("HostID") or place
+        from aft.vfs import schema_class
+
+        schema = schema_class(kind)
+        fields = {name: _text(f[field]) for field, name in _TARGET_FIELDS[kind].items()}
+        for field, name in _TARGET_FIELDS[kind].items():
+            choice = schema.field(name)
+            if choice.kind == "choice" and (problem := choice.problem(f[field])):
+                raise HostTypeError(f"{_CLASSES[kind]}.{field}: {problem}")
+        if "Host" in f:
+            fields["host"], fields["port"] = _host_port(f["Host"])
+        payload = {
+            key: self._credential(f, field, from_secret)
+            for key, (field, from_secret) in _PAYLOAD_FIELDS[kind].items()
+        }
+        if f.get("KeyFile"):
+            with open(f["KeyFile"], encoding="utf-8") as key_file:
+                payload["key"] = key_file.read()
+        target = schema.compose_target(fields)
+        return target, _present(payload), f.get("HostID") or target.partition("?")[0]
 
     def _credential(self, fields: dict[str, Any], field: str, from_secret: str) -> str:
         """A credential field, or the secret its old-style ``...FromSecret`` field names."""
-        name = fields[from_secret]
+        name = fields[from_secret] if from_secret else ""
         if not name:
             return fields[field]
         value = self._secret(name) if self._secret is not None else None
@@ -929,17 +944,27 @@ def _present(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v}
 
 
-def _host_port(value: str, default: int) -> str:
-    """``host:port`` from a Host field, the port defaulting to ``default`` (0: none)."""
+def _host_port(value: str) -> tuple[str, str]:
+    """The host and the port (``""``: none given) of a ``Host`` field such as ``h:2222``."""
     parts = urlsplit("//" + value)
     try:
-        port = parts.port or default
+        port = parts.port
     except ValueError:
         raise VfsError(f"Host {value!r} has a bad port") from None
     if not parts.hostname:
         raise VfsError(f"Host {value!r} names no host")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return parts.hostname, str(port or "")
+
+
+def _join_host(host: str, port: str) -> str:
+    """A ``Host`` field's value: ``host:port`` (an IPv6 address in brackets)."""
+    host = f"[{host}]" if ":" in host else host
     return f"{host}:{port}" if port else host
+
+
+def _text(value: Any) -> str:
+    """A client field's value as a target field's: a flag is ``"true"`` or ``"false"``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _fields_of(kind: Any) -> dict[str, Any]:

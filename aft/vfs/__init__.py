@@ -1,6 +1,8 @@
 """Virtual file systems: the ``Vfs`` interface, its backends, and the VFS Library.
 
-Backends load lazily by type name, so ``import aft`` pulls in no SSH or cloud library.
+:data:`BACKENDS` is the one place a backend is registered. Backends load lazily by type
+name, so ``import aft`` pulls in no SSH or cloud library; a backend's schema (its target
+grammar, fields and checks, see :class:`~aft.vfs.base.VfsSchema`) loads without them too.
 Each backend module defines one ``Vfs`` subclass with a ``from_target(target, payload)``
 classmethod that reads the profile triple described in the service contract.
 """
@@ -8,20 +10,55 @@ classmethod that reads the profile triple described in the service contract.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, NamedTuple
 
 from aft.exceptions import MissingExtra, VfsError
-from aft.vfs.base import Vfs
+from aft.vfs.base import Vfs, VfsSchema
 
-#: type name -> (module, class, extra that installs its library)
-BACKENDS: dict[str, tuple[str, str, str | None]] = {
-    "Disk": ("aft.vfs.disk", "DiskVfs", None),
-    "SFTP": ("aft.vfs.sftp", "SftpVfs", "sftp"),
-    "FTP": ("aft.vfs.ftp", "FtpVfs", None),
-    "S3": ("aft.vfs.s3", "S3Vfs", "s3"),
-    "Azure": ("aft.vfs.azure", "AzureVfs", "azure"),
-    "GCP": ("aft.vfs.gcs", "GcsVfs", "gcp"),
+
+class Backend(NamedTuple):
+    """Where a VFS type lives."""
+
+    #: ``module:Class`` of its ``Vfs`` class (which may import a third-party library).
+    vfs: str
+    #: ``module:Class`` of its :class:`VfsSchema`, importable without that library.
+    schema: str
+    #: The extra that installs its library (None: the standard library suffices).
+    extra: str | None = None
+
+
+#: type name -> where its backend lives, in the order a person is offered them.
+BACKENDS: dict[str, Backend] = {
+    "Disk": Backend("aft.vfs.disk:DiskVfs", "aft.vfs.disk:DiskSchema"),
+    "SFTP": Backend("aft.vfs.sftp:SftpVfs", "aft.vfs.sftp_schema:SftpSchema", "sftp"),
+    "FTP": Backend("aft.vfs.ftp:FtpVfs", "aft.vfs.ftp:FtpSchema"),
+    "S3": Backend("aft.vfs.s3:S3Vfs", "aft.vfs.s3_schema:S3Schema", "s3"),
+    "Azure": Backend("aft.vfs.azure:AzureVfs", "aft.vfs.azure_schema:AzureSchema", "azure"),
+    "GCP": Backend("aft.vfs.gcs:GcsVfs", "aft.vfs.gcs_schema:GcsSchema", "gcp"),
 }
+
+
+def _backend(type_name: str) -> Backend:
+    try:
+        return BACKENDS[type_name]
+    except KeyError:
+        known = ", ".join(BACKENDS)
+        raise VfsError(f"unknown VFS type {type_name!r} (known: {known})") from None
+
+
+def _load(where: str) -> Any:
+    module_name, _, name = where.partition(":")
+    return getattr(importlib.import_module(module_name), name)
+
+
+def schema_class(type_name: str) -> type[VfsSchema]:
+    """The schema of ``type_name``: its target grammar, fields and checks (no SDK needed).
+
+    Raises:
+        VfsError: for an unknown type.
+    """
+    schema: type[VfsSchema] = _load(_backend(type_name).schema)
+    return schema
 
 
 def backend_class(type_name: str) -> type[Vfs]:
@@ -31,20 +68,17 @@ def backend_class(type_name: str) -> type[Vfs]:
         VfsError: for an unknown type.
         MissingExtra: when the backend's library is not installed.
     """
+    backend = _backend(type_name)
     try:
-        module_name, class_name, extra = BACKENDS[type_name]
-    except KeyError:
-        known = ", ".join(BACKENDS)
-        raise VfsError(f"unknown VFS type {type_name!r} (known: {known})") from None
-    try:
-        module = importlib.import_module(module_name)
+        vfs: type[Vfs] = _load(backend.vfs)
     except ImportError as exc:
-        if extra is None or exc.name is None or exc.name.startswith("aft"):
+        if backend.extra is None or exc.name is None or exc.name.startswith("aft"):
             raise
+        install = f"pip install 'aft[{backend.extra}]'"
         raise MissingExtra(
-            f"the {type_name} VFS needs the {exc.name!r} package: pip install 'aft[{extra}]'"
+            f"the {type_name} VFS needs the {exc.name!r} package: {install}"
         ) from exc
-    return getattr(module, class_name)
+    return vfs
 
 
 def open_vfs(type_name: str, target: str, payload: dict[str, Any] | None = None) -> Vfs:

@@ -30,7 +30,6 @@ import secrets
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, cast
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from azure.core.exceptions import (
     AzureError,
@@ -64,6 +63,7 @@ from aft.exceptions import (
     VfsPermission,
 )
 from aft.models import FileInfo
+from aft.vfs.azure_schema import AzureSchema
 from aft.vfs.base import join, normalize
 from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain
 
@@ -74,7 +74,7 @@ _MASK = "********"
 _SAS_SIGNATURE = re.compile(r"(?i)\bsig=[^&\s'\"]+")
 
 
-class AzureVfs(ObjectStoreVfs):
+class AzureVfs(AzureSchema, ObjectStoreVfs):
     """One container of an Azure storage account, or a name prefix inside it.
 
     Args:
@@ -82,8 +82,6 @@ class AzureVfs(ObjectStoreVfs):
         prefix: blob-name prefix that is this VFS's root (``""`` for the whole container).
         secrets: credential strings to mask in every error message.
     """
-
-    type_name = "Azure"
 
     def __init__(
         self, container: ContainerClient, prefix: str = "", secrets: Iterable[str] = ()
@@ -100,17 +98,11 @@ class AzureVfs(ObjectStoreVfs):
         Raises:
             VfsError: for a malformed target or key (never quoting the credential).
         """
-        url = urlsplit(target)
-        container, _, prefix = unquote(url.path).lstrip("/").partition("/")
-        if url.scheme.lower() != "azure" or not url.netloc or not container:
-            raise VfsError(
-                f"an Azure target looks like azure://account/container/prefix, not {target!r}"
-            )
-        query = parse_qs(url.query)
-        if unknown := set(query) - {"endpoint"}:
-            raise VfsError(f"unknown Azure target option(s): {', '.join(sorted(unknown))}")
-        account = url.netloc
-        endpoint = query.get("endpoint", [f"https://{account}.blob.core.windows.net"])[0]
+        fields = cls.parse_target(target)
+        account, container, prefix = fields["account"], fields["container"], fields["prefix"]
+        if not container:
+            raise VfsError(f"{cls.noun} looks like {cls.shape}, not {target!r}")
+        endpoint = fields["endpoint"] or f"https://{account}.blob.core.windows.net"
         key, sas = payload.get("key") or "", payload.get("sas") or ""
         credential: Any = None
         if key:

@@ -13,6 +13,10 @@ above the root.
 Backends translate their library's errors into :mod:`aft.exceptions` in one place
 each. Remote backends connect lazily and, after a :class:`VfsConnectionError`,
 reconnect on the next call, so a caller may simply retry.
+
+Each backend also describes its profile (:class:`VfsSchema`): the fields of its target
+and payload, the target's grammar and its checks. The VFS Library, the script host and
+the web console use that description and keep no rules of their own.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ import errno
 import fnmatch
 import os
 import posixpath
+import re
 import time
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO, ClassVar, NamedTuple
+from urllib.parse import quote, unquote, urlsplit
 
 from aft.exceptions import (
     VfsConnectionError,
@@ -111,15 +117,303 @@ def temp_name(path: str) -> str:
     return posixpath.join(head, f".{tail}{TEMP_MARKER}{os.urandom(4).hex()}")
 
 
-class Vfs(abc.ABC):
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+#: Characters a query value keeps as they are (``+`` and ``&`` never: they would change it).
+_QUERY_SAFE = ":/@,"
+_BAD_NAME = re.compile(r"[\s/:@?#\\\[\]]")
+_BAD_HOST = re.compile(r"[\s/@?#\\]")
+_URL = re.compile(r"https?://[^\s/?#]+(?:[/?#]\S*)?", re.IGNORECASE)
+
+
+class Field(NamedTuple):
+    """One input of a VFS profile: a part of its target, or a key of its payload.
+
+    Attributes:
+        name: its key in a fields (or payload) mapping; for a query part, the URL parameter.
+        label: what a form calls it (and what a message about it names).
+        part: where a target field is written: ``"user"``, ``"host"``, ``"port"``, ``"path"``
+            (several path fields share the path, one segment each, the last takes the rest)
+            or ``"query"`` (``?name=value``). Unused for a payload field.
+        kind: what it holds, which decides its check: ``"text"``, ``"host"`` (a server's name
+            or address), ``"name"`` (a bucket, account or container), ``"port"``, ``"number"``,
+            ``"path"`` (absolute), ``"prefix"`` (a key prefix), ``"choice"``, ``"flag"``
+            (``"true"`` or ``"false"``), ``"url"`` (http or https), ``"multiline"`` or ``"json"``.
+        required: a profile needs a value.
+        default: what the backend assumes when the target leaves it out.
+        initial: what a new profile starts with, when that is not ``default``.
+        help: a sentence for the person filling it in.
+        placeholder: an example value.
+        choices: the ``(value, label)`` pairs of a ``"choice"``.
+        secret: a credential: write-only, never shown again.
+        advanced: seldom needed (a form tucks it away).
+        about: a regular expression (the same in Python and JavaScript, matched ignoring
+            case) for the error messages that are about this field.
+        action: a helper a form offers next to it: ``"hostkey"`` fetches the fingerprint of
+            the server's host key.
+    """
+
+    name: str
+    label: str
+    part: str = "query"
+    kind: str = "text"
+    required: bool = False
+    default: str = ""
+    initial: str | None = None
+    help: str = ""
+    placeholder: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+    secret: bool = False
+    advanced: bool = False
+    about: str = ""
+    action: str = ""
+
+    def problem(self, value: str) -> str | None:
+        """What is wrong with ``value`` (not empty) for this field's kind; None when nothing.
+
+        A secret's value is never quoted.
+        """
+        shown = "" if self.secret else f", not {value!r}"
+        kind = self.kind
+        if kind == "host" and (_BAD_HOST.search(value) or ":" in value and not _ipv6(value)):
+            return f"{self.label} is a name or address, without user, port, path or spaces{shown}"
+        if kind == "name" and _BAD_NAME.search(value):
+            return f"{self.label} is a plain name, without /, :, @, ? or spaces{shown}"
+        if kind == "port" and not (value.isdigit() and 1 <= int(value) <= 65535):
+            return f"{self.label} is a number from 1 to 65535{shown}"
+        if kind == "number" and not _positive(value):
+            return f"{self.label} is a positive number{shown}"
+        if kind == "path" and not value.startswith("/"):
+            return f"{self.label} is an absolute path, starting with /{shown}"
+        if kind == "choice" and value.lower() not in (v for v, _ in self.choices):
+            return f"{self.label} is one of {', '.join(v for v, _ in self.choices)}{shown}"
+        if kind == "flag" and value.lower() not in _TRUE + _FALSE:
+            return f"{self.label} is true or false{shown}"
+        if kind == "url" and not _URL.fullmatch(value):
+            return f"{self.label} is a URL starting with http:// or https://{shown}"
+        if kind == "json" and not _json_object(value):
+            return f"{self.label} is not a valid JSON object"
+        return None
+
+    def normal(self, value: str) -> str:
+        """``value`` as written in a target: a choice or flag in its one spelling."""
+        if self.kind == "choice":
+            return value.lower()
+        if self.kind == "flag" and value.lower() in _TRUE + _FALSE:
+            return "true" if value.lower() in _TRUE else "false"
+        return value
+
+    def describe(self) -> dict[str, Any]:
+        """This field as JSON."""
+        return {
+            **self._asdict(),
+            "initial": self.default if self.initial is None else self.initial,
+            "choices": [list(choice) for choice in self.choices],
+        }
+
+
+def _ipv6(value: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(value.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _positive(value: str) -> bool:
+    try:
+        return float(value) > 0
+    except ValueError:
+        return False
+
+
+def _json_object(value: str) -> bool:
+    import json
+
+    try:
+        return isinstance(json.loads(value), dict)
+    except ValueError:
+        return False
+
+
+class VfsSchema:
+    """What a VFS type's profile holds, how its target is written, and its checks.
+
+    A backend declares its ``type_name``, URL ``schemes`` (the first is the one written),
+    its ``target_fields`` and ``payload_fields``; from the fields' parts this class reads
+    and writes ``scheme://user@host:port/path?name=value`` targets. (A target that is no
+    URL, like a Disk folder, overrides :meth:`compose_target` and :meth:`parse_target`.)
+    Field values are strings; a flag is ``"true"`` or ``"false"``. A schema is importable
+    without its backend's library; the backend's ``Vfs`` class inherits it.
+    """
+
+    #: The profile type ("Disk", "SFTP", ...).
+    type_name: ClassVar[str] = ""
+    #: A line that says what the type is, for a person choosing one.
+    summary: ClassVar[str] = ""
+    #: How messages name its target: "an SFTP target".
+    noun: ClassVar[str] = ""
+    #: The target's shape, for messages: "sftp://user@host:port/path".
+    shape: ClassVar[str] = ""
+    schemes: ClassVar[tuple[str, ...]] = ()
+    target_fields: ClassVar[tuple[Field, ...]] = ()
+    payload_fields: ClassVar[tuple[Field, ...]] = ()
+
+    @classmethod
+    def field(cls, name: str) -> Field:
+        """The target or payload field ``name``. Raises KeyError."""
+        for field in cls.target_fields + cls.payload_fields:
+            if field.name == name:
+                return field
+        raise KeyError(name)
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """The schema as JSON: what a form needs to ask for a profile of this type."""
+        return {
+            "type": cls.type_name,
+            "summary": cls.summary,
+            "schemes": list(cls.schemes),
+            "shape": cls.shape,
+            "target": [field.describe() for field in cls.target_fields],
+            "payload": [field.describe() for field in cls.payload_fields],
+        }
+
+    @classmethod
+    def compose_target(cls, fields: Mapping[str, str]) -> str:
+        """The target the fields describe; a field left out or empty is its default.
+
+        Composing checks nothing: :meth:`check_fields` says what is wrong with the fields.
+        """
+        user = host = port = ""
+        path: list[str] = []
+        query: list[str] = []
+        for field in cls.target_fields:
+            value = field.normal(str(fields.get(field.name) or "").strip())
+            if field.part == "user":
+                user = f"{quote(value, safe='')}@" if value else ""
+            elif field.part == "host":
+                bracket = field.kind == "host" and ":" in value and not value.startswith("[")
+                host = f"[{value}]" if bracket else value
+            elif field.part == "port":
+                port = f":{value}" if value and value != field.default else ""
+            elif field.part == "path":
+                path.append(quote(value.strip("/"), safe="/"))
+            elif value and value != field.default:
+                query.append(f"{field.name}={quote(value, safe=_QUERY_SAFE)}")
+        where = "/" + "/".join(filter(None, path)) if path else ""
+        return f"{cls.schemes[0]}://{user}{host}{port}{where}" + (
+            "?" + "&".join(query) if query else ""
+        )
+
+    @classmethod
+    def parse_target(cls, target: str) -> dict[str, str]:
+        """Every target field's value in ``target`` (its default when left out).
+
+        Query parameter names match ignoring case; a choice or flag comes back in its one
+        spelling.
+
+        Raises:
+            VfsPathError: a target of another shape, a password in it, an unknown
+                parameter, or a value its field's kind refuses.
+        """
+        try:
+            parts = urlsplit(target)
+        except ValueError:  # not quoted: a password may be what broke it
+            raise VfsPathError(f"{cls.noun} looks like {cls.shape}") from None
+        if parts.password is not None:
+            raise VfsPathError(f"{cls.noun} must not hold a password: put it in the payload")
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        fields = {field.name: field.default for field in cls.target_fields}
+        parts_of = {field.part for field in cls.target_fields}
+        if (
+            parts.scheme.lower() not in cls.schemes
+            or not hostport
+            or (userinfo and "user" not in parts_of)
+        ):
+            raise VfsPathError(f"{cls.noun} looks like {cls.shape}, not {target!r}")
+        for field in cls.target_fields:
+            if field.part == "user":
+                fields[field.name] = unquote(userinfo)
+            elif field.part == "host":
+                fields[field.name] = (parts.hostname or "") if "port" in parts_of else hostport
+            elif field.part == "port":
+                try:
+                    fields[field.name] = str(parts.port or field.default)
+                except ValueError:
+                    raise VfsPathError(f"{cls.noun} has a bad port: {hostport!r}") from None
+        paths = [field for field in cls.target_fields if field.part == "path"]
+        segments = unquote(parts.path).strip("/").split("/", max(len(paths) - 1, 0))
+        for field, segment in zip(paths, segments, strict=False):  # the path may be short
+            if segment:
+                fields[field.name] = "/" + segment if field.kind == "path" else segment
+        by_name = {f.name.lower(): f for f in cls.target_fields if f.part == "query"}
+        unknown = []
+        for item in filter(None, parts.query.split("&")):
+            name, _, value = (unquote(text) for text in item.partition("="))
+            if name.lower() not in by_name:
+                unknown.append(name)
+            elif value:
+                fields[by_name[name.lower()].name] = value
+        if unknown:
+            raise VfsPathError(
+                f"unknown {cls.type_name} target parameter(s): {', '.join(sorted(unknown))}"
+            )
+        if not any(fields[field.name] for field in cls.target_fields if field.part == "host"):
+            raise VfsPathError(f"{cls.noun} looks like {cls.shape}, not {target!r}")
+        for field in cls.target_fields:
+            if value := fields[field.name]:
+                if problem := field.problem(value):
+                    raise VfsPathError(problem)
+                fields[field.name] = field.normal(value)
+        return fields
+
+    @classmethod
+    def check_fields(cls, fields: Mapping[str, str]) -> dict[str, str]:
+        """What is wrong with the target's fields, as ``{field name: message}``.
+
+        A backend adds the rules its fields cannot say alone (SFTP: one host key pin).
+        """
+        problems = {}
+        for field in cls.target_fields:
+            value = str(fields.get(field.name) or "").strip()
+            problem = field.problem(value) if value else None
+            if not value and field.required:
+                problem = f"{field.label} is required"
+            if problem:
+                problems[field.name] = problem
+        return problems
+
+    @classmethod
+    def check_payload(cls, payload: Mapping[str, Any]) -> dict[str, str]:
+        """What is wrong with a payload, as ``{field name: message}`` (never quoting a value)."""
+        problems = {}
+        for field in cls.payload_fields:
+            value = payload.get(field.name)
+            if isinstance(value, str) and value.strip() and (problem := field.problem(value)):
+                problems[field.name] = problem
+        return problems
+
+    @classmethod
+    def check_target(cls, target: str) -> None:
+        """Refuse a target that does not fit this type or lacks what a profile needs.
+
+        Raises:
+            VfsPathError: saying every problem, in plain words.
+        """
+        problems = cls.check_fields(cls.parse_target(target))
+        if problems:
+            raise VfsPathError("; ".join(problems.values()))
+
+
+class Vfs(VfsSchema, abc.ABC):
     """A file system rooted at its own ``/``.
 
     Every object that holds a connection is closed by :meth:`close` and works as a
-    context manager.
+    context manager. Its class describes its profiles (see :class:`VfsSchema`).
     """
 
-    #: The profile type this backend serves ("Disk", "SFTP", ...).
-    type_name: str = ""
     #: True when a written file only becomes visible once complete (object stores):
     #: then uploads need no temporary name.
     atomic_writes: bool = False

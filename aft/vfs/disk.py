@@ -20,6 +20,7 @@ import io
 import os
 import posixpath
 import stat as stat_mod
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -30,7 +31,7 @@ from aft.exceptions import (
     VfsPermission,
 )
 from aft.models import FileInfo
-from aft.vfs.base import Vfs, normalize, vfs_error
+from aft.vfs.base import Field, Vfs, VfsSchema, normalize, vfs_error
 
 
 class _oserrors:  # noqa: N801 - used like a function; a class is the cheaper context manager
@@ -85,7 +86,44 @@ class DiskFile(io.FileIO):
             super().close()
 
 
-class DiskVfs(Vfs):
+class DiskSchema(VfsSchema):
+    """A Disk profile: target ``/abs/root`` (or ``file:///abs/root``), no payload."""
+
+    type_name = "Disk"
+    summary = "A folder on the machine that runs aft"
+    noun = "a Disk target"
+    shape = "/abs/root"
+    schemes = ("file",)
+    target_fields = (
+        Field(
+            "root",
+            "Folder",
+            part="path",
+            kind="path",
+            required=True,
+            placeholder="/srv/transfer",
+            help="An absolute path on the machine that runs aft serve.",
+        ),
+    )
+
+    @classmethod
+    def compose_target(cls, fields: Mapping[str, str]) -> str:
+        return str(fields.get("root") or "").strip()
+
+    @classmethod
+    def parse_target(cls, target: str) -> dict[str, str]:
+        path = target
+        if target.startswith("file:"):
+            parts = urlsplit(target)
+            if parts.netloc not in ("", "localhost"):
+                raise VfsPathError(f"a Disk VFS target names a local path, not {parts.netloc!r}")
+            path = unquote(parts.path)
+        if not path.startswith("/"):
+            raise VfsPathError(f"a Disk VFS target must be an absolute path, got {target!r}")
+        return {"root": path}
+
+
+class DiskVfs(DiskSchema, Vfs):
     """A local directory tree as a VFS.
 
     Args:
@@ -95,7 +133,6 @@ class DiskVfs(Vfs):
         VfsNotFound: when ``root`` is not an existing directory.
     """
 
-    type_name = "Disk"
     thread_safe = True
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -109,15 +146,7 @@ class DiskVfs(Vfs):
     @classmethod
     def from_target(cls, target: str, payload: dict[str, Any]) -> DiskVfs:
         """Open ``/abs/root`` or ``file:///abs/root`` (the payload is unused)."""
-        path = target
-        if target.startswith("file:"):
-            parts = urlsplit(target)
-            if parts.netloc not in ("", "localhost"):
-                raise VfsPathError(f"a Disk VFS target names a local path, not {parts.netloc!r}")
-            path = unquote(parts.path)
-        if not path.startswith("/"):
-            raise VfsPathError(f"a Disk VFS target must be an absolute path, got {target!r}")
-        return cls(path)
+        return cls(cls.parse_target(target)["root"])
 
     def __repr__(self) -> str:
         return f"DiskVfs({self.root!r})"

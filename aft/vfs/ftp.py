@@ -32,7 +32,6 @@ import socket
 import ssl
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -49,10 +48,14 @@ from aft.exceptions import (
     VfsUnsupported,
 )
 from aft.models import FileInfo
-from aft.vfs.base import CHUNK_SIZE, Vfs, join, normalize
+from aft.vfs.base import CHUNK_SIZE, Field, Vfs, VfsSchema, join, normalize
 
-TLS_MODES = ("none", "explicit", "implicit")
-_QUERY_KEYS = {"tls", "insecure", "cafile", "timeout"}
+TLS_CHOICES = (
+    ("none", "None (plain FTP)"),
+    ("explicit", "Explicit (AUTH TLS)"),
+    ("implicit", "Implicit (FTPS, port 990)"),
+)
+TLS_MODES = tuple(mode for mode, _ in TLS_CHOICES)
 #: A pooled connection idle longer than this (seconds) is checked with NOOP before reuse.
 _IDLE_CHECK = 15.0
 _MAX_IDLE = 2
@@ -110,7 +113,34 @@ class _ImplicitTLS(_ExplicitTLS):
         return self.welcome
 
 
-class FtpVfs(Vfs):
+class FtpSchema(VfsSchema):
+    """An FTP profile: target ``ftp://user@host:port/base?tls=...``, payload ``{"pass"}``."""
+
+    type_name = "FTP"
+    summary = "FTP, or FTPS with explicit or implicit TLS"
+    noun = "an FTP target"
+    shape = "ftp://user@host:port/path"
+    schemes = ("ftp",)
+    target_fields = (
+        Field("host", "Host", part="host", kind="host", required=True,
+              placeholder="ftp.example.com"),
+        Field("port", "Port", part="port", kind="port", placeholder="21",
+              help="Empty: 21, or 990 with implicit TLS."),
+        Field("user", "User", part="user", placeholder="anonymous"),
+        Field("path", "Base folder", part="path", kind="path", default="/", placeholder="/"),
+        Field("tls", "TLS", kind="choice", default="none", initial="explicit",
+              choices=TLS_CHOICES),
+        Field("insecure", "Accept any certificate", kind="flag", default="false",
+              help="Only for testing: the server's certificate is not checked.",
+              about="certificate"),
+        Field("cafile", "CA certificates", advanced=True, placeholder="/etc/ssl/private-ca.pem",
+              help="A PEM file on the machine that runs aft, trusted instead of the system's CAs."),
+        Field("timeout", "Timeout (seconds)", kind="number", default="60", advanced=True),
+    )  # fmt: skip
+    payload_fields = (Field("pass", "Password", secret=True, about="password|login as"),)
+
+
+class FtpVfs(FtpSchema, Vfs):
     """A directory tree on an FTP or FTPS server.
 
     Args:
@@ -124,8 +154,6 @@ class FtpVfs(Vfs):
         cafile: PEM file of CA certificates to trust instead of the system's.
         timeout: socket timeout in seconds.
     """
-
-    type_name = "FTP"
 
     def __init__(
         self,
@@ -160,32 +188,17 @@ class FtpVfs(Vfs):
     @classmethod
     def from_target(cls, target: str, payload: dict[str, Any]) -> FtpVfs:
         """Open ``ftp://user@host:port/base?tls=...&insecure=...&cafile=...&timeout=...``."""
-        url = urllib.parse.urlsplit(target)
-        if url.scheme.lower() != "ftp" or not url.hostname:
-            raise VfsError(f"an FTP target looks like ftp://user@host:port/path, not {target!r}")
-        if url.password is not None:
-            raise VfsError("an FTP target must not hold the password: put it in the payload")
-        query = dict(urllib.parse.parse_qsl(url.query))
-        if unknown := set(query) - _QUERY_KEYS:
-            raise VfsError(f"unknown FTP target option(s): {', '.join(sorted(unknown))}")
-        try:
-            port = url.port
-            timeout = float(query.get("timeout", 60))
-        except ValueError as exc:
-            raise VfsError(f"bad FTP target {target!r}: {exc}") from None
-        insecure = query.get("insecure", "false").lower()
-        if insecure not in ("true", "false", "1", "0", "yes", "no"):
-            raise VfsError(f"FTP insecure must be true or false, not {insecure!r}")
+        fields = cls.parse_target(target)
         return cls(
-            url.hostname,
-            port,
-            user=urllib.parse.unquote(url.username or "") or "anonymous",
+            fields["host"],
+            int(fields["port"]) if fields["port"] else None,
+            user=fields["user"] or "anonymous",
             password=str(payload.get("pass", "")),
-            base=urllib.parse.unquote(url.path) or "/",
-            tls=query.get("tls", "none").lower(),
-            insecure=insecure in ("true", "1", "yes"),
-            cafile=query.get("cafile") or None,
-            timeout=timeout,
+            base=fields["path"],
+            tls=fields["tls"],
+            insecure=fields["insecure"] == "true",
+            cafile=fields["cafile"] or None,
+            timeout=float(fields["timeout"]),
         )
 
     def __repr__(self) -> str:

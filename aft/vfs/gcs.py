@@ -24,7 +24,6 @@ import json
 import posixpath
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, NoReturn, cast
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import google.api_core.exceptions as api_errors
 import google.auth.exceptions as auth_errors
@@ -50,6 +49,7 @@ from aft.exceptions import (
 )
 from aft.models import FileInfo
 from aft.vfs.base import join, normalize
+from aft.vfs.gcs_schema import GcsSchema
 from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain
 
 MiB = 1024 * 1024
@@ -66,7 +66,7 @@ _CONNECTION_ERRORS = (
 )
 
 
-class GcsVfs(ObjectStoreVfs):
+class GcsVfs(GcsSchema, ObjectStoreVfs):
     """One bucket of Google Cloud Storage, or a name prefix inside it.
 
     Args:
@@ -75,8 +75,6 @@ class GcsVfs(ObjectStoreVfs):
         prefix: object-name prefix that is this VFS's root (``""`` for the whole bucket).
         secrets: credential strings to mask in every error message.
     """
-
-    type_name = "GCP"
 
     def __init__(
         self, client: Client, bucket: str, prefix: str = "", secrets: Iterable[str] = ()
@@ -97,13 +95,8 @@ class GcsVfs(ObjectStoreVfs):
         Raises:
             VfsError: for a malformed target or credentials (never quoting the key).
         """
-        url = urlsplit(target)
-        if url.scheme.lower() != "gs" or not url.netloc:
-            raise VfsError(f"a GCS target looks like gs://bucket/prefix, not {target!r}")
-        query = parse_qs(url.query)
-        if unknown := set(query) - {"endpoint"}:
-            raise VfsError(f"unknown GCS target option(s): {', '.join(sorted(unknown))}")
-        endpoint = query.get("endpoint", [None])[0]
+        fields = cls.parse_target(target)
+        endpoint = fields["endpoint"]
         info = _credentials_info(payload.get("credentialsJSON"))
         credentials, project = _credentials(info) if info else (AnonymousCredentials(), None)
         client = Client(
@@ -115,7 +108,7 @@ class GcsVfs(ObjectStoreVfs):
             str(info.get(field, ""))
             for field in ("private_key", "private_key_id", "refresh_token", "client_secret")
         ]
-        return cls(client, url.netloc, unquote(url.path), secrets)
+        return cls(client, fields["bucket"], fields["prefix"], secrets)
 
     def __repr__(self) -> str:
         return f"<GcsVfs gs://{self._bucket.name}/{self._prefix} at {self._client.api_endpoint}>"

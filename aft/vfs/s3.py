@@ -61,6 +61,7 @@ from aft.exceptions import (
 from aft.models import FileInfo
 from aft.vfs.base import join, normalize
 from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain
+from aft.vfs.s3_schema import S3Schema
 
 MiB = 1024 * 1024
 #: Parts of a multipart upload start at this size and double every 1,000 parts.
@@ -71,7 +72,6 @@ _MAX_PART = 5 * 1024 * MiB
 _MAX_COPY = 5 * 1024 * MiB
 _NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 _BAD_CREDENTIALS = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken")
-_QUERY_KEYS = {"endpoint", "region"}
 
 
 _SESSION_LOCK = threading.Lock()
@@ -87,7 +87,7 @@ def _shared_session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-class S3Vfs(ObjectStoreVfs):
+class S3Vfs(S3Schema, ObjectStoreVfs):
     """A bucket, or a prefix inside one, of an S3-compatible object store.
 
     Args:
@@ -101,8 +101,6 @@ class S3Vfs(ObjectStoreVfs):
         part_size: first part size of multipart uploads (at least 5 MiB).
         concurrency: parts uploaded at once.
     """
-
-    type_name = "S3"
 
     def __init__(
         self,
@@ -137,17 +135,12 @@ class S3Vfs(ObjectStoreVfs):
     @classmethod
     def from_target(cls, target: str, payload: dict[str, Any]) -> S3Vfs:
         """Open ``s3://bucket/prefix?endpoint=...&region=...``."""
-        url = urllib.parse.urlsplit(target)
-        if url.scheme.lower() != "s3" or not url.netloc:
-            raise VfsError(f"an S3 target looks like s3://bucket/prefix, not {target!r}")
-        query = dict(urllib.parse.parse_qsl(url.query))
-        if unknown := set(query) - _QUERY_KEYS:
-            raise VfsError(f"unknown S3 target option(s): {', '.join(sorted(unknown))}")
+        fields = cls.parse_target(target)
         return cls(
-            url.netloc,
-            urllib.parse.unquote(url.path),
-            endpoint=query.get("endpoint") or None,
-            region=query.get("region") or "us-east-1",
+            fields["bucket"],
+            fields["prefix"],
+            endpoint=fields["endpoint"] or None,
+            region=fields["region"] or "us-east-1",
             access_key=payload.get("accessKeyId") or None,
             secret_key=payload.get("secretAccessKey") or None,
             session_token=payload.get("sessionToken") or None,

@@ -1016,166 +1016,55 @@
 
   // ---- VFS Library ----------------------------------------------------------------------
 
-  const VFS_TYPES = {
-    Disk: {
-      blurb: "A folder on the machine that runs aft",
-      fields: [{ name: "root", label: "Folder", placeholder: "/srv/transfer", hint: "An absolute path on the machine that runs aft serve.", mono: true }],
-      payload: [],
-    },
-    SFTP: {
-      blurb: "SSH file transfer; the server's host key is pinned",
-      fields: [
-        { name: "host", label: "Host", placeholder: "sftp.example.com" },
-        { name: "port", label: "Port", type: "number", value: 22, inputmode: "numeric" },
-        { name: "user", label: "User" },
-        { name: "path", label: "Base folder", placeholder: "/", optional: true, mono: true },
-        { name: "pin", label: "Host key (SHA-256)", placeholder: "SHA256:…", mono: true, pin: true,
-          hint: "aft connects only to a server that presents this key. Fetch it, check it with the server's administrator, then pin it." },
-      ],
-      payload: [
-        { name: "pass", label: "Password", type: "password", optional: true },
-        { name: "key", label: "Private key (PEM)", type: "textarea", mono: true, optional: true, rows: 4, placeholder: "-----BEGIN OPENSSH PRIVATE KEY-----" },
-        { name: "keyPass", label: "Key passphrase", type: "password", optional: true },
-      ],
-    },
-    FTP: {
-      blurb: "FTP, or FTPS with explicit or implicit TLS",
-      fields: [
-        { name: "host", label: "Host", placeholder: "ftp.example.com" },
-        { name: "port", label: "Port", type: "number", placeholder: "21", optional: true, inputmode: "numeric" },
-        { name: "user", label: "User", placeholder: "anonymous", optional: true },
-        { name: "path", label: "Base folder", placeholder: "/", optional: true, mono: true },
-        { name: "tls", label: "TLS", type: "select", value: "explicit", options: [["none", "None (plain FTP)"], ["explicit", "Explicit (AUTH TLS)"], ["implicit", "Implicit (FTPS, port 990)"]] },
-        { name: "insecure", label: "Accept any certificate", type: "checkbox", hint: "Only for testing: the server's certificate is not checked." },
-      ],
-      payload: [{ name: "pass", label: "Password", type: "password", optional: true }],
-    },
-    S3: {
-      blurb: "Amazon S3 or any S3-compatible store",
-      fields: [
-        { name: "bucket", label: "Bucket" },
-        { name: "prefix", label: "Prefix", optional: true, mono: true },
-        { name: "endpoint", label: "Endpoint", optional: true, placeholder: "https://s3.example.com", hint: "Leave empty for AWS." },
-        { name: "region", label: "Region", value: "us-east-1", optional: true },
-      ],
-      payload: [
-        { name: "accessKeyId", label: "Access key id", optional: true, mono: true },
-        { name: "secretAccessKey", label: "Secret access key", type: "password", optional: true },
-      ],
-    },
-    Azure: {
-      blurb: "Azure Blob Storage",
-      fields: [
-        { name: "account", label: "Storage account" },
-        { name: "container", label: "Container" },
-        { name: "prefix", label: "Prefix", optional: true, mono: true },
-        { name: "endpoint", label: "Endpoint", optional: true, placeholder: "https://ACCOUNT.blob.core.windows.net" },
-      ],
-      payload: [
-        { name: "key", label: "Account key", type: "password", optional: true, hint: "Give the account key or a SAS token." },
-        { name: "sas", label: "SAS token", type: "password", optional: true },
-      ],
-    },
-    GCP: {
-      blurb: "Google Cloud Storage",
-      fields: [
-        { name: "bucket", label: "Bucket" },
-        { name: "prefix", label: "Prefix", optional: true, mono: true },
-        { name: "endpoint", label: "Endpoint", optional: true, placeholder: "https://storage.googleapis.com" },
-      ],
-      payload: [{ name: "credentialsJSON", label: "Service account key (JSON)", type: "textarea", mono: true, optional: true, rows: 4 }],
-    },
-  };
+  // The types, their fields and their targets' grammar belong to the service: GET /v1/vfs/types
+  // describes each type, and the service writes, reads and checks every target. This page
+  // knows no backend.
+  let vfsTypes = null;
 
-  function netloc(host, port, fallback) {
-    const name = host.includes(":") ? `[${host}]` : host;
-    return port && String(port) !== String(fallback) ? `${name}:${port}` : name;
+  async function loadVfsTypes() {
+    if (!vfsTypes) vfsTypes = (await api("GET", "/v1/vfs/types")).types;
+    return vfsTypes;
   }
 
-  function basePath(path) {
-    const p = path.trim();
-    if (!p || p === "/") return "";
-    return encodeURI(p.startsWith("/") ? p : `/${p}`);
+  // The target the fields describe, and what is wrong with them: { target, errors }.
+  function composeTarget(type, fields, payload) {
+    return api("POST", `/v1/vfs/types/${enc(type)}/target`, payload ? { fields, payload } : { fields });
   }
 
-  function query(pairs) {
-    const items = pairs.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([k, v]) => `${k}=${enc(v)}`);
-    return items.length ? `?${items.join("&")}` : "";
+  // The target, once the service finds nothing wrong; else FieldErrors, each on its field.
+  async function validateVfs(type, fields, payload, problems) {
+    const answer = await composeTarget(type, fields, payload);
+    check({ ...problems, ...answer.errors });
+    return answer.target;
   }
 
-  function composeTarget(type, v) {
-    const user = v.user ? `${enc(v.user)}@` : "";
-    const prefix = (v.prefix || "").replace(/^\/+/, "");
-    switch (type) {
-      case "Disk": return v.root.trim();
-      case "SFTP": return `sftp://${user}${netloc(v.host.trim(), v.port, 22)}${basePath(v.path)}${query([["hostKeySHA256", v.pin.trim()]])}`;
-      case "FTP": return `ftp://${user}${netloc(v.host.trim(), v.port, "")}${basePath(v.path)}${query([["tls", v.tls], ["insecure", v.insecure ? "true" : ""]])}`;
-      case "S3": return `s3://${v.bucket.trim()}/${encodeURI(prefix)}${query([["endpoint", v.endpoint.trim()], ["region", v.region.trim()]])}`;
-      case "Azure": return `azure://${v.account.trim()}/${v.container.trim()}/${encodeURI(prefix)}${query([["endpoint", v.endpoint.trim()]])}`;
-      case "GCP": return `gs://${v.bucket.trim()}/${encodeURI(prefix)}${query([["endpoint", v.endpoint.trim()]])}`;
-      default: return "";
-    }
+  const MONO_KINDS = new Set(["path", "prefix", "multiline", "json"]);
+
+  // The form field for a field of a type's schema (its target's or its payload's).
+  function vfsField(f, value, extra) {
+    const opts = {
+      name: f.name, label: f.label, hint: f.help, placeholder: f.placeholder || null, value,
+      optional: !f.required && f.kind !== "flag", mono: MONO_KINDS.has(f.kind), ...extra,
+    };
+    if (f.kind === "choice") Object.assign(opts, { type: "select", options: f.choices });
+    else if (f.kind === "flag") Object.assign(opts, { type: "checkbox", value: value === "true" });
+    else if (f.kind === "multiline" || f.kind === "json") Object.assign(opts, { type: "textarea", rows: 4 });
+    else if (f.secret) Object.assign(opts, { type: "password", autocomplete: "new-password" });
+    else if (f.kind === "port" || f.kind === "number") opts.inputmode = "numeric";
+    return field(opts);
   }
 
-  function parseTarget(type, target) {
-    if (type === "Disk") return { root: target.replace(/^file:\/\//, "") };
-    const m = /^[a-z]+:\/\/(?:([^@/]*)@)?(\[[^\]]+\]|[^/:?]*)(?::(\d+))?([^?]*)(?:\?(.*))?$/i.exec(target);
-    if (!m) return {};
-    const q = {};
-    for (const item of (m[5] || "").split("&").filter(Boolean)) {
-      const [k, ...rest] = item.split("=");
-      q[decodeURIComponent(k).toLowerCase()] = decodeURIComponent(rest.join("="));
-    }
-    const host = m[2].replace(/^\[|\]$/g, "");
-    const path = decodeURI(m[4] || "");
-    const user = m[1] ? decodeURIComponent(m[1]) : "";
-    switch (type) {
-      case "SFTP": return { host, port: m[3] || 22, user, path, pin: q.hostkeysha256 || q.hostkeysha1 || q.hostkeymd5 || "" };
-      case "FTP": return { host, port: m[3] || "", user, path, tls: q.tls || "none", insecure: ["true", "1", "yes"].includes((q.insecure || "").toLowerCase()) };
-      case "S3": return { bucket: host, prefix: path.replace(/^\//, ""), endpoint: q.endpoint || "", region: q.region || "" };
-      case "Azure": {
-        const [container, ...rest] = path.replace(/^\//, "").split("/");
-        return { account: host, container, prefix: rest.join("/"), endpoint: q.endpoint || "" };
-      }
-      case "GCP": return { bucket: host, prefix: path.replace(/^\//, ""), endpoint: q.endpoint || "" };
-      default: return {};
-    }
-  }
-
-  function validateVfs(type, v) {
-    const problems = {};
-    const need = (name, message) => { if (!String(v[name] ?? "").trim()) problems[name] = message; };
-    if (type === "Disk") {
-      need("root", "Enter the folder");
-      if (v.root.trim() && !v.root.trim().startsWith("/")) problems.root = "The folder is an absolute path, starting with /";
-    }
-    if (type === "SFTP" || type === "FTP") {
-      need("host", "Enter the server's host name or address");
-      if (/[\s/@]/.test(v.host.trim())) problems.host = "A host is a name or an address, without user, path or spaces";
-      if (String(v.port).trim() && !(Number.isInteger(Number(v.port)) && Number(v.port) >= 1 && Number(v.port) <= 65535)) problems.port = "A port is a number from 1 to 65535";
-    }
-    if (type === "SFTP") {
-      need("user", "Enter the user to sign in as");
-      need("pin", "Pin the server's host key: use Fetch to read it");
-    }
-    if (type === "S3" || type === "GCP") need("bucket", "Enter the bucket");
-    if (type === "Azure") {
-      need("account", "Enter the storage account");
-      need("container", "Enter the container");
-    }
-    if (v.endpoint && v.endpoint.trim() && !/^https?:\/\/[^\s]+$/.test(v.endpoint.trim())) problems.endpoint = "An endpoint is a URL starting with http:// or https://";
-    if (type === "GCP" && v.credentialsJSON && v.credentialsJSON.trim()) {
-      try { JSON.parse(v.credentialsJSON); } catch (e) { problems.credentialsJSON = "The service account key is not valid JSON"; }
-    }
-    return problems;
-  }
-
-  // Which field a server message is about (a field missing from the form: the form's top).
-  const guessVfs = guessBy([
-    [/host key|fingerprint|hostKey/i, "pin"], [/passphrase|keyPass|private key/i, "key"], [/password/i, "pass"],
-    [/payload|credential|secret|access key|account key|sas/i, "_payload"], [/name/i, "name"],
+  // Which field a server message is about: first the fields the schema says it is about,
+  // then the form's parts (a field missing from the form: the form's top).
+  const guessVfsPart = guessBy([
+    [/payload|credential|secret/i, "_payload"], [/name/i, "name"],
     [/type/i, "type"], [/target|path|looks like|port|host|connect/i, "_target"],
   ]);
+
+  function guessVfs(spec, message) {
+    const about = [...spec.target, ...spec.payload].find((f) => f.about && new RegExp(f.about, "i").test(message));
+    return about ? about.name : guessVfsPart(message);
+  }
 
   PAGES.vfs = async (main, parts, query, ctx) => {
     if (parts[0] === "new") return vfsEditor(main, null, ctx);
@@ -1223,14 +1112,16 @@
   }
 
   async function vfsEditor(main, name, ctx) {
-    const profile = name ? await api("GET", `/v1/vfs/${enc(name)}`) : null;
+    const [types, profile] = await Promise.all([loadVfsTypes(), name ? api("GET", `/v1/vfs/${enc(name)}`) : null]);
     if (!ctx.alive()) return;
-    let type = profile ? profile.type : "Disk";
-    const initial = profile ? parseTarget(profile.type, profile.target) : {};
+    const specs = Object.fromEntries(types.map((t) => [t.type, t]));
+    let type = profile ? profile.type : types[0].type;
+    const spec = () => specs[type];
+    const guess = (message) => guessVfs(spec(), message);
     const typeBox = h("div", { class: "field", "data-field": "type" },
       h("span", { class: "label", id: "vfs-type-label" }, "Type"),
-      h("div", { class: "segmented", role: "radiogroup", "aria-labelledby": "vfs-type-label" }, Object.keys(VFS_TYPES).map((t) =>
-        h("label", null, h("input", { type: "radio", name: "type", value: t, checked: t === type, disabled: Boolean(profile) }), t))));
+      h("div", { class: "segmented", role: "radiogroup", "aria-labelledby": "vfs-type-label" }, types.map((t) =>
+        h("label", null, h("input", { type: "radio", name: "type", value: t.type, checked: t.type === type, disabled: Boolean(profile) }), t.type))));
     const blurb = h("p", { class: "hint" });
     const where = h("div", { class: "form" });
     const secrets = h("div", { class: "form" });
@@ -1239,8 +1130,10 @@
     const result = h("div", { "aria-live": "polite" });
     const nameField = field({ name: "name", label: "Name", value: profile ? profile.name : "", readOnly: Boolean(profile),
       hint: profile ? "A profile keeps its name." : "Scripts open it with GetVFS(\"name\")." });
+    const unreadable = profile && !profile.fields ?
+      h("p", { class: "hint" }, `The stored target ${profile.target} cannot be read any more: fill in the fields to replace it.`) : null;
     const form = makeForm(nameField, typeBox, blurb, where,
-      h("div", { class: "field" }, h("span", { class: "label" }, "Target"), preview, h("div", { "data-field": "_target" })),
+      h("div", { class: "field" }, h("span", { class: "label" }, "Target"), preview, unreadable, h("div", { "data-field": "_target" })),
       secretsHead, secrets, h("div", { "data-field": "_payload" }), result,
       h("div", { class: "form-actions" },
         h("button", { type: "submit", class: "btn primary" }, profile ? "Save" : "Add VFS"),
@@ -1248,52 +1141,75 @@
         h("span", { class: "spacer" }),
         profile ? button("Delete", { kind: "danger", onclick: () => deleteVfs(profile.name) }) : null));
 
-    const values = () => {
-      const spec = VFS_TYPES[type];
+    const values = (fields) => {
       const v = {};
-      for (const f of [...spec.fields, ...spec.payload]) {
-        const el = form.elements[f.name];
-        v[f.name] = el ? (el.type === "checkbox" ? el.checked : el.value) : "";
+      for (const f of fields) {
+        const el = form.elements.namedItem(f.name);
+        v[f.name] = !el ? "" : el.type === "checkbox" ? String(el.checked) : el.value;
       }
       return v;
     };
-    const payloadOf = (v) => {
-      const payload = {};
-      for (const f of VFS_TYPES[type].payload) if (v[f.name]) payload[f.name] = v[f.name];
-      return payload;
+    const targetFields = () => values(spec().target);
+    const payloadOf = () => Object.fromEntries(Object.entries(values(spec().payload)).filter(([, value]) => value));
+
+    let previewTimer = null;
+    let previewSeq = 0;
+    const updatePreview = () => {
+      clearTimeout(previewTimer);
+      previewTimer = setTimeout(async () => {
+        const seq = ++previewSeq;
+        let text = "—";
+        try {
+          text = (await composeTarget(type, targetFields())).target || "—";
+        } catch (error) {
+          // Said again, next to its field, when the profile is tested or saved.
+        }
+        if (seq === previewSeq && ctx.alive()) clear(preview, text);
+      }, 150);
     };
-    const updatePreview = () => clear(preview, composeTarget(type, values()) || "—");
+
+    // Fields seldom needed go into "More options", open when one of them is set.
+    const fieldRows = (fields, input, isSet) => {
+      const basic = fields.filter((f) => !f.advanced);
+      const more = fields.filter((f) => f.advanced);
+      return [
+        basic.length ? h("div", { class: "form-row" }, basic.map(input)) : null,
+        more.length ? h("details", { open: more.some(isSet) },
+          h("summary", null, "More options"), h("div", { class: "form-row" }, more.map(input))) : null,
+      ];
+    };
 
     const renderType = () => {
-      const spec = VFS_TYPES[type];
-      blurb.textContent = spec.blurb;
-      const seed = profile && type === profile.type ? initial : {};
-      clear(where, h("div", { class: "form-row" }, spec.fields.map((f) => {
-        if (!f.pin) return field({ ...f, value: seed[f.name] ?? f.value ?? "" });
-        const wrap = field({ ...f, value: seed[f.name] ?? "", addon: button("Fetch", { onclick: () => fetchHostKey() }) });
-        wrap.classList.add("wide");
+      const s = spec();
+      blurb.textContent = s.summary;
+      const seed = profile && type === profile.type && profile.fields ? profile.fields : {};
+      const valueOf = (f) => seed[f.name] ?? f.initial;
+      clear(where, fieldRows(s.target, (f) => {
+        const helper = f.action === "hostkey" ? { addon: button("Fetch", { onclick: () => fetchHostKey(f.name) }) } : {};
+        const wrap = vfsField(f, valueOf(f), helper);
+        if (f.action) wrap.classList.add("wide");
         return wrap;
-      })));
-      clear(secretsHead, spec.payload.length ? h("div", null, h("h3", { text: "Credentials" }),
+      }, (f) => valueOf(f) !== f.default));
+      clear(secretsHead, s.payload.length ? h("div", null, h("h3", { text: "Credentials" }),
         h("p", { class: "hint" }, profile ? "Stored encrypted and never shown. Leave these empty to keep the stored ones; fill any to replace them all." :
           "Stored encrypted at rest, used only to connect, never shown again.")) : null);
-      clear(secrets, spec.payload.length ? h("div", { class: "form-row" }, spec.payload.map((f) =>
-        field({ ...f, autocomplete: f.type === "password" ? "new-password" : "off", placeholder: profile ? "unchanged" : f.placeholder }))) : null);
+      clear(secrets, fieldRows(s.payload, (f) => vfsField(f, "", profile ? { placeholder: "unchanged" } : {}), () => false));
       updatePreview();
     };
 
-    async function fetchHostKey() {
-      const v = values();
+    async function fetchHostKey(pinField) {
       clearErrors(form);
-      const problems = {};
-      if (!v.host.trim()) problems.host = "Enter the host first";
-      try { check(problems); } catch (e) { showError(form, e); return; }
-      const address = `sftp://${netloc(v.host.trim(), v.port || 22, "")}`;
+      const host = spec().target.find((f) => f.part === "host");
+      if (host && !targetFields()[host.name].trim()) {
+        showError(form, new FieldErrors({ [host.name]: "Enter the host first" }));
+        return;
+      }
       let answer;
       try {
-        answer = await api("GET", `/v1/vfs/hostkey?url=${enc(address)}`);
+        const { target } = await composeTarget(type, targetFields());
+        answer = await api("GET", `/v1/vfs/hostkey?url=${enc(target)}`);
       } catch (error) {
-        showError(form, error, () => "host");
+        showError(form, error, () => host && host.name);
         return;
       }
       const pin = await openDialog((close) => [
@@ -1306,7 +1222,7 @@
           h("button", { type: "button", class: "btn primary", autofocus: true, onclick: () => close(true) }, "Pin this key")),
       ]);
       if (pin) {
-        form.elements.pin.value = answer.fingerprint;
+        form.elements.namedItem(pinField).value = answer.fingerprint;
         updatePreview();
         form.dispatchEvent(new Event("input"));
       }
@@ -1315,14 +1231,14 @@
     async function testForm() {
       clearErrors(form);
       clear(result);
-      const v = values();
       try {
-        check(validateVfs(type, v));
-        const target = composeTarget(type, v);
-        const payload = payloadOf(v);
+        const payload = payloadOf();
+        const fields = targetFields();
+        const target = await validateVfs(type, fields, payload, {});
+        const saved = profile && (target === profile.target || JSON.stringify(fields) === JSON.stringify(profile.fields));
         let answer;
         if (profile && !Object.keys(payload).length) {
-          if (target !== profile.target || type !== profile.type) {
+          if (!saved) {
             throw new FieldErrors({ _payload: "Save the changes first, or fill in the credentials, to test them." });
           }
           answer = await api("POST", `/v1/vfs/${enc(profile.name)}/test`);
@@ -1331,7 +1247,7 @@
         }
         clear(result, h("div", { class: "notice ok", role: "status" }, `Connection works: ${answer.message}.`));
       } catch (error) {
-        showError(form, error, guessVfs);
+        showError(form, error, guess);
       }
     }
 
@@ -1346,13 +1262,11 @@
     form.addEventListener("input", updatePreview);
     form.addEventListener("change", updatePreview);
     onSubmit(form, async (f) => {
-      const v = values();
-      const problems = validateVfs(type, v);
+      const problems = {};
       if (!profile && !f.name.value.trim()) problems.name = "Enter a name";
       if (!profile && f.name.value.includes("/")) problems.name = "A name cannot hold /";
-      check(problems);
-      const payload = payloadOf(v);
-      const target = composeTarget(type, v);
+      const payload = payloadOf();
+      const target = await validateVfs(type, targetFields(), payload, problems);
       if (profile) {
         const body = { type, target };
         if (Object.keys(payload).length) body.payload = payload;
@@ -1364,7 +1278,7 @@
         toast(`Added “${made.name}”`);
         go("#/vfs");
       }
-    }, guessVfs);
+    }, guess);
     renderType();
     main.append(h("a", { class: "crumb", href: "#/vfs" }, "← VFS Library"),
       pageHead(profile ? profile.name : "Add a VFS", profile ? `${profile.type} · changed ${fmtTime(profile.updated)}` : "Choose a type, fill in where it is, and test the connection before you save."),

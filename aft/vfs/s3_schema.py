@@ -1,0 +1,28 @@
+"""The S3 profile: its fields and target grammar, readable without boto3 (see s3.py)."""
+
+from __future__ import annotations
+
+from aft.vfs.base import Field, VfsSchema
+
+
+class S3Schema(VfsSchema):
+    """Target ``s3://bucket/prefix?endpoint=...&region=...`` (no endpoint: AWS), payload
+    ``{"accessKeyId", "secretAccessKey"}`` (and ``"sessionToken"`` for temporary ones)."""
+
+    type_name = "S3"
+    summary = "Amazon S3 or any S3-compatible store"
+    noun = "an S3 target"
+    shape = "s3://bucket/prefix"
+    schemes = ("s3",)
+    target_fields = (
+        Field("bucket", "Bucket", part="host", kind="name", required=True, about="bucket"),
+        Field("prefix", "Prefix", part="path", kind="prefix", help="Folder in the bucket."),
+        Field("endpoint", "Endpoint", kind="url", placeholder="https://s3.example.com",
+              help="Leave empty for AWS.", about="endpoint"),
+        Field("region", "Region", default="us-east-1", about="region"),
+    )  # fmt: skip
+    payload_fields = (
+        Field("accessKeyId", "Access key id", about="access key"),
+        Field("secretAccessKey", "Secret access key", secret=True, about="signature"),
+        Field("sessionToken", "Session token", secret=True, advanced=True, about="token"),
+    )
