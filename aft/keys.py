@@ -20,13 +20,13 @@ import attrs
 
 from aft._store import Store
 from aft.exceptions import ApiKeyNotFound, AuthError, BadRequest, Forbidden
+from aft.models import name_problem
 
 #: Scopes from least to most: a key may do what its scope and every smaller one allow.
 SCOPES = ("run", "admin")
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _KEY_BYTES = 32
 _KEY_CHARS = 44  # 58**44 > 2**256, so every 32-byte key fits
-_MAX_NAME = 200
 _USE_RECORD_EVERY = 1.0  # seconds between writes of last_used
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 _COLUMNS = "id, name, scope, allow, created, last_used, revoked"
@@ -146,13 +146,9 @@ class ApiKeyStore:
         Raises:
             BadRequest: a bad or taken name, a bad scope or allowlist.
         """
-        if (
-            not isinstance(name, str)
-            or not name.strip()
-            or len(name) > _MAX_NAME
-            or not name.isprintable()
-        ):
-            raise BadRequest(f"an API key name is 1 to {_MAX_NAME} printable characters")
+        problem = name_problem(name, "API key")
+        if problem:
+            raise BadRequest(problem)
         if scope not in SCOPES:
             raise BadRequest(f"scope is one of {', '.join(SCOPES)}, not {scope!r}")
         networks = parse_allowlist(allow)

@@ -17,6 +17,28 @@ DEFAULT_GROUP = "default"
 _GROUP = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
+MAX_NAME = 200
+
+
+def name_problem(name: object, what: str, reserved: tuple[str, ...] = ()) -> str | None:
+    """What is wrong with the name of a named thing (script, secret, VFS entry, schedule,
+    API key), or None. One rule for all, so every name can be addressed in a URL path:
+    1 to 200 printable characters, no ``/``, no space at either end, not ``.`` or ``..``,
+    and none of ``reserved`` (route names that would shadow it), in any case.
+    """
+    rule = (
+        f"a {what} name is 1 to {MAX_NAME} printable characters, without / and without"
+        " spaces at either end"
+    )
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME or not name.isprintable():
+        return rule
+    if "/" in name or name != name.strip() or name in (".", ".."):
+        return rule
+    if name.lower() in reserved:
+        return f"{name!r} is a reserved word here: choose another {what} name"
+    return None
+
+
 def check_group(group: object) -> str:
     """A worker group name, validated.
 

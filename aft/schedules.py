@@ -33,6 +33,7 @@ from croniter import CroniterError, croniter
 from aft._store import Store
 from aft.exceptions import ScheduleError, ScheduleExists, ScheduleNotFound, ScriptNotFound
 from aft.jobs import JobQueue
+from aft.models import name_problem
 from aft.scripts_store import ScriptStore
 
 log = logging.getLogger("aft.schedules")
@@ -43,7 +44,6 @@ _COLUMNS = (
     " last_job_id, held, created, updated"
 )
 _FIND = f"SELECT {_COLUMNS} FROM schedules WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1"
-_MAX_NAME = 200
 _NEAR = timedelta(hours=3)  # how far around a time a DST change is looked for
 
 
@@ -176,14 +176,10 @@ def next_fire(cron: str, timezone: str, after: float) -> float:
 
 
 def _check_name(name: object) -> str:
-    if (
-        not isinstance(name, str)
-        or not name.strip()
-        or len(name) > _MAX_NAME
-        or not name.isprintable()
-    ):
-        raise ScheduleError(f"a schedule name is 1 to {_MAX_NAME} printable characters")
-    return name
+    problem = name_problem(name, "schedule")
+    if problem:
+        raise ScheduleError(problem)
+    return str(name)
 
 
 def _check_params(params: object) -> dict[str, Any]:

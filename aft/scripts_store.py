@@ -10,10 +10,9 @@ import attrs
 
 from aft._store import Connection, Store
 from aft.exceptions import ScriptError, ScriptExists, ScriptNotFound
-from aft.models import DEFAULT_GROUP, check_group
+from aft.models import DEFAULT_GROUP, check_group, name_problem
 
 _COLUMNS = "id, name, source, retries, retry_backoff, created, updated, grp, max_run_seconds"
-_MAX_NAME = 200
 _MAX_RETRIES = 100
 _MAX_BACKOFF = 86400.0
 _MAX_RUN = 7 * 86400
@@ -64,13 +63,8 @@ def _check(
     Raises:
         ScriptError: a field that is not valid.
     """
-    if (name is not None or not update) and (
-        not isinstance(name, str)
-        or not name.strip()
-        or len(name) > _MAX_NAME
-        or not name.isprintable()
-    ):
-        raise ScriptError(f"a script name is 1 to {_MAX_NAME} printable characters")
+    if (name is not None or not update) and (problem := name_problem(name, "script")):
+        raise ScriptError(problem)
     if source is not None or not update:
         if not isinstance(source, str):
             raise ScriptError("a script's source is text")

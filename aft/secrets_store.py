@@ -19,10 +19,10 @@ from pathlib import Path
 
 from aft._store import Store
 from aft.exceptions import ConfigError, SecretError, SecretNotFound
+from aft.models import name_problem
 
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
-_MAX_NAME = 200
 #: The settings row holding the master key's check value (not a setting users see).
 KEY_CHECK_ROW = "_master_key_check"
 
@@ -110,12 +110,11 @@ def check_master_key(store: Store, key: MasterKey) -> None:
 
 
 def check_name(name: object) -> str:
-    """Validate a secret name: 1-200 printable characters."""
-    if not isinstance(name, str) or not name or len(name) > _MAX_NAME:
-        raise SecretError(f"a secret name is 1 to {_MAX_NAME} characters")
-    if not name.isprintable():
-        raise SecretError("a secret name cannot hold control characters")
-    return name
+    """Validate a secret name (see :func:`aft.models.name_problem`)."""
+    problem = name_problem(name, "secret")
+    if problem:
+        raise SecretError(problem)
+    return str(name)
 
 
 class SecretStore:

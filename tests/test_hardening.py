@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from aft.exceptions import InvalidSetting
+from aft.exceptions import InvalidSetting, SecretError
 from aft.instance import Instance
 from aft.server.service import Service
 
@@ -208,3 +208,72 @@ def test_a_repeated_job_request_with_an_idempotency_key_returns_the_first_job(pl
     status, answer = plain.request("POST", "/v1/jobs", body, headers={"Idempotency-Key": "k" * 201})
     assert (status, answer["error"]) == (400, "bad_request")
     assert len(plain.service.instance.jobs.list()[0]) == 2
+
+
+@pytest.mark.parametrize("bad", ["a/b", " padded", "tail ", "..", "x" * 201, "tab\there"])
+def test_one_naming_rule_for_every_named_thing(plain, bad):
+    vfs = {"name": bad, "type": "Disk", "target": "/tmp"}
+    for method, path, body in [
+        ("POST", "/v1/scripts", {"name": bad, "source": "Log(1)"}),
+        ("POST", "/v1/vfs", vfs),
+        ("POST", "/v1/schedules", {"name": bad, "script": "Zürich report", "cron": "0 2 * * *"}),
+        ("POST", "/v1/apikeys", {"name": bad, "allow": ["127.0.0.1"]}),
+    ]:
+        status, answer = plain.request(method, path, json.dumps(body).encode())
+        assert status == 400 and "printable characters, without /" in answer["message"], path
+    with pytest.raises(SecretError, match="without /"):
+        plain.service.instance.secrets.set(bad, "v")
+
+
+@pytest.mark.parametrize("word", ["hostkey", "Test", "TYPES"])
+def test_names_that_would_shadow_a_route_are_reserved(plain, word):
+    body = {"name": word, "type": "Disk", "target": "/tmp"}
+    status, answer = plain.request("POST", "/v1/vfs", json.dumps(body).encode())
+    assert status == 400 and "reserved" in answer["message"]
+
+
+def test_every_name_the_rule_allows_is_addressable(plain):
+    name = "Nightly ? #1 % 100 Zürich"
+    quoted = "Nightly%20%3F%20%231%20%25%20100%20Z%C3%BCrich"
+    for method, path, body in [
+        ("POST", "/v1/scripts", {"name": name, "source": "Log(1)"}),
+        ("PUT", f"/v1/secrets/{quoted}", {"value": "s3cret"}),
+        ("POST", "/v1/vfs", {"name": name, "type": "Disk", "target": "/tmp"}),
+        ("POST", "/v1/schedules", {"name": name, "script": name, "cron": "0 2 * * *"}),
+    ]:
+        status, _ = plain.request(method, path, json.dumps(body).encode())
+        assert status in (200, 201), path
+    for path in ("/v1/scripts/", "/v1/vfs/", "/v1/schedules/"):
+        status, answer = plain.request("GET", path + quoted)
+        assert status == 200 and answer["name"] == name, path
+    for path in ("/v1/scripts/", "/v1/secrets/", "/v1/vfs/", "/v1/schedules/"):
+        status, _ = plain.request("DELETE", path + quoted)
+        assert status == 200, path
+
+
+def test_failed_api_key_attempts_are_limited_per_address(plain):
+    for _ in range(30):
+        status, _ = plain.request("GET", "/v1/jobs", headers={"X-API-Key": "guess"})
+        assert status == 401
+    status, answer = plain.request("GET", "/v1/jobs", headers={"X-API-Key": "guess"})
+    assert (status, answer["error"]) == (429, "too_many_attempts")
+    assert "failed API key attempts from 127.0.0.1" in answer["message"]
+    status, answer = plain.request("GET", "/v1/jobs")  # a good key waits out the window too
+    assert status == 429
+    assert plain.request("GET", "/v1/health", key=False)[0] == 200  # open routes stay open
+
+
+def test_https_answers_carry_strict_transport_security(aft_home):
+    import ssl
+    import urllib.request
+
+    with Instance(aft_home) as instance:
+        service = Service(instance, bind="127.0.0.1", port=0, tls=True)
+        service.start()
+        try:
+            context = ssl.create_default_context(cafile=str(aft_home / "tls-cert.pem"))
+            context.check_hostname = False
+            with urllib.request.urlopen(f"{service.url}/v1/health", context=context) as answer:
+                assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+        finally:
+            service.stop()

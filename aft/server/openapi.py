@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aft import __version__
+from aft.vfs import BACKENDS
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _ANY_OBJECT = {"type": "object"}
@@ -31,7 +32,7 @@ def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-_AUTH = _errors(400, 401, 403)
+_AUTH = _errors(400, 401, 403, 429)
 _JOB_ID = [_path_param("jobId")]
 _SCALAR = {"type": ["string", "number", "integer", "boolean", "null"]}
 _SCRIPT_FIELDS = {
@@ -44,7 +45,7 @@ _SCRIPT_FIELDS = {
 _VFS_FIELDS = {
     "properties": {
         "name": {"type": "string"},
-        "type": {"type": "string", "enum": ["Disk", "SFTP", "FTP", "S3", "Azure", "GCP"]},
+        "type": {"type": "string", "enum": list(BACKENDS)},
         "target": {"type": "string"},
         "payload": {"type": "object"},
     }
@@ -329,6 +330,25 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Try a profile that is not saved: connect and list its root",
                     "requestBody": _body(
                         {"type": "object", "required": ["type", "target"], **_VFS_FIELDS}
+                    ),
+                    "responses": {**_ok(), **_AUTH},
+                }
+            },
+            "/v1/vfs/types": {
+                "get": {
+                    "summary": "Each VFS type's schema: the fields of its target and payload",
+                    "responses": {**_ok(), **_AUTH},
+                }
+            },
+            "/v1/vfs/types/{type}/target": {
+                "post": {
+                    "summary": "Write and check a target from its fields: {target, errors}",
+                    "parameters": [_path_param("type")],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "properties": {"fields": _ANY_OBJECT, "payload": _ANY_OBJECT},
+                        }
                     ),
                     "responses": {**_ok(), **_AUTH},
                 }

@@ -15,13 +15,11 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-import bottle
-
 from aft._serde import to_json
 from aft.exceptions import AftError, BadRequest, VfsError
-from aft.server.http import Api, Caller, field, json_body, only
+from aft.server.http import Api, Caller, field, json_body, only, query_text
 from aft.vfs import BACKENDS, backend_class, open_vfs, schema_class
-from aft.vfs.library import check_target, secret_values
+from aft.vfs.library import RESERVED_NAMES, check_target, secret_values
 
 MASK = "********"
 _FIELDS = {"name", "type", "target", "payload"}
@@ -89,6 +87,10 @@ def compose_target(
     return {"target": target, "errors": errors}
 
 
+#: A profile's name in a path: any but the route words beside it (which no name may be).
+_NAME = "<name:re:(?!(?i:" + "|".join(RESERVED_NAMES) + ")$)[^/]+>"
+
+
 def add_vfs_routes(api: Api) -> None:
     """Register ``/v1/vfs`` (list, add, get, change, delete, test), ``/v1/vfs/hostkey`` and
     ``/v1/vfs/types``."""
@@ -129,7 +131,7 @@ def add_vfs_routes(api: Api) -> None:
 
     @route("GET", "/v1/vfs/hostkey", "admin")
     def host_key(who: Caller) -> Any:
-        url = bottle.request.query.get("url") or ""
+        url = query_text("url") or ""
         parts = urlsplit(url)
         if parts.scheme != "sftp" or not parts.hostname:
             raise BadRequest(f"give an SFTP address like sftp://host:22, not {url!r}")
@@ -150,7 +152,7 @@ def add_vfs_routes(api: Api) -> None:
             raise BadRequest("type and target are required")
         return _try_connection(type_name, target, _payload(body) or {})
 
-    @route("GET", "/v1/vfs/<name>", "admin")
+    @route("GET", f"/v1/vfs/{_NAME}", "admin")
     def get_vfs(name: str, who: Caller) -> Any:
         """The profile, with its target's fields (null when the target no longer parses)."""
         profile = instance.vfs.get(name)
@@ -160,7 +162,7 @@ def add_vfs_routes(api: Api) -> None:
             fields = None
         return {**profile_json(profile), "fields": fields}
 
-    @route("PUT", "/v1/vfs/<name>", "admin")
+    @route("PUT", f"/v1/vfs/{_NAME}", "admin")
     def change_vfs(name: str, who: Caller) -> Any:
         """Change type, target or payload; what is left out stays (the payload too)."""
         body = json_body()
@@ -178,12 +180,12 @@ def add_vfs_routes(api: Api) -> None:
             )
         )
 
-    @route("DELETE", "/v1/vfs/<name>", "admin")
+    @route("DELETE", f"/v1/vfs/{_NAME}", "admin")
     def remove_vfs(name: str, who: Caller) -> Any:
         instance.vfs.remove(name)
         return {"deleted": name}
 
-    @route("POST", "/v1/vfs/<name>/test", "admin")
+    @route("POST", f"/v1/vfs/{_NAME}/test", "admin")
     def test_saved(name: str, who: Caller) -> Any:
         library = instance.vfs
         profile = library.get(name)

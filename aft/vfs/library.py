@@ -11,17 +11,17 @@ from __future__ import annotations
 import json
 import time
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from aft._store import Store
 from aft.exceptions import VfsError, VfsExists, VfsNotFound, VfsPathError
+from aft.models import name_problem
 from aft.secrets_store import MasterKey
-from aft.vfs import BACKENDS, backend_class
+from aft.vfs import backend_class, schema_class
 from aft.vfs.base import Vfs
 
-#: The URL scheme each type's target uses (Disk takes an absolute path).
-SCHEMES = {"SFTP": "sftp", "FTP": "ftp", "S3": "s3", "Azure": "azure", "GCP": "gs"}
-_PINS = ("hostkeysha256", "hostkeysha1", "hostkeymd5")
+#: Words of the REST API under /v1/vfs/ that a profile's name would shadow.
+RESERVED_NAMES = ("hostkey", "test", "types")
 
 
 class VfsProfile(NamedTuple):
@@ -36,34 +36,23 @@ class VfsProfile(NamedTuple):
 
 
 def check_target(type_name: str, target: str) -> None:
-    """Refuse a target that does not fit its type (or an SFTP target without a host-key pin).
+    """Refuse a target that does not fit its type, by the rules of the type's backend (an
+    SFTP target, for one, must pin the server's host key). No target holds a password.
 
     Raises:
         VfsError: unknown type.
         VfsPathError: a malformed target.
     """
-    if type_name not in BACKENDS:
-        raise VfsError(f"unknown VFS type {type_name!r} (known: {', '.join(BACKENDS)})")
+    schema = schema_class(type_name)
     if not isinstance(target, str) or not target or "\x00" in target:
         raise VfsPathError("a VFS target is a non-empty string")
-    if type_name == "Disk":
-        if not (target.startswith("/") or target.startswith("file:/")):
-            raise VfsPathError(f"a Disk target is an absolute path, not {target!r}")
-        return
-    parts = urlsplit(target)
-    if parts.scheme != SCHEMES[type_name] or not parts.netloc:
-        raise VfsPathError(
-            f"a {type_name} target looks like {SCHEMES[type_name]}://..., not {target!r}"
-        )
-    if parts.password:
+    try:
+        password = urlsplit(target).password
+    except ValueError:
+        password = None  # a malformed URL: the backend says what is wrong with it
+    if password is not None:
         raise VfsPathError("a target holds no password: put credentials in the payload")
-    if type_name == "SFTP":
-        query = {k.lower() for k in parse_qs(parts.query)}
-        if not query & set(_PINS):
-            raise VfsPathError(
-                "an SFTP target must pin the server's host key (?hostKeySHA256=...);"
-                " aft vfs hostkey sftp://HOST:PORT prints it"
-            )
+    schema.check_target(target)
 
 
 class VfsLibrary:
@@ -88,13 +77,9 @@ class VfsLibrary:
         replace: bool = False,
     ) -> VfsProfile:
         """Store a profile. Raises VfsExists when the name is taken (unless ``replace``)."""
-        if (
-            not isinstance(name, str)
-            or not name.strip()
-            or len(name) > 200
-            or not name.isprintable()
-        ):
-            raise VfsError("a VFS name is 1 to 200 printable characters")
+        problem = name_problem(name, "VFS", reserved=RESERVED_NAMES)
+        if problem:
+            raise VfsError(problem)
         check_target(type_name, target)
         payload = payload or {}
         if not isinstance(payload, dict):
