@@ -1,21 +1,19 @@
 """A QuickJS context (from dukpy) whose scripts can call Python host functions.
 
-dukpy's public ``JSInterpreter`` also installs a Node-like module loader and its package
-``__init__`` imports compilers and an HTTP client; together they cost more start-up time
-than ``node`` needs for a whole script. aft needs only the native context, so this
-module loads dukpy's extension module by itself and speaks its small host protocol:
-``call_python(name, ...args)`` in JS reaches :meth:`Engine._call_python` with JSON
+dukpy's public ``JSInterpreter`` costs more start-up time than ``node`` needs for a whole
+script, so aft runs dukpy's native context directly, through
+:mod:`aft.syncjs._dukpy_adapter` (the only user of dukpy's private names):
+``call_python(name, ...args)`` in JS reaches :meth:`Engine.call_function` with JSON
 arguments and takes a JSON answer back.
 """
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
-import os
 from collections.abc import Callable
 from typing import Any
+
+from aft.syncjs._dukpy_adapter import JSRuntimeError, NativeContext
 
 HostFunction = Callable[..., Any]
 
@@ -28,31 +26,12 @@ class ScriptExit(Exception):
     """Raised by a host function to unwind the script after ``Exit()``."""
 
 
-def _load_native() -> Any:
-    spec = importlib.util.find_spec("dukpy")  # finds the package without running it
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("aft needs the dukpy package (pip install 'dukpy>=0.6')", name="dukpy")
-    folder = spec.submodule_search_locations[0]
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = os.path.join(folder, "_dukpy" + suffix)
-        if os.path.exists(path):
-            loader = importlib.machinery.ExtensionFileLoader("_dukpy", path)
-            module = importlib.util.module_from_spec(
-                importlib.machinery.ModuleSpec("_dukpy", loader, origin=path)
-            )
-            loader.exec_module(module)
-            return module
-    raise ImportError(f"dukpy's native module is missing from {folder}", name="dukpy")
-
-
-_native = _load_native()
-
 #: Raised by :meth:`Engine.eval` for any uncaught JS error; its text is QuickJS's
 #: message followed by the stack (``at fn (file:line:col)`` lines).
-JSError = _native.JSRuntimeError
+JSError = JSRuntimeError
 
 
-class Engine:
+class Engine(NativeContext):
     """One JS global context.
 
     Args:
@@ -62,7 +41,7 @@ class Engine:
 
     def __init__(self, functions: dict[str, HostFunction]) -> None:
         self._functions = functions
-        self._ctx = _native.create_context()
+        super().__init__()
 
     def eval(self, source: str, filename: str, **variables: Any) -> Any:
         """Run ``source`` as a global script named ``filename`` (in stack traces).
@@ -73,26 +52,21 @@ class Engine:
         Raises:
             JSError: on a syntax error or an uncaught exception.
         """
-        result = _native.eval_string(
-            self, source.encode(), json.dumps(variables).encode(), False, filename
-        )
+        result = self.eval_script(source.encode(), json.dumps(variables).encode(), filename)
         return None if result is None else json.loads(result)
 
-    # The two methods below are the protocol the native module calls back into.
+    def has_function(self, name: str) -> bool:
+        return name in self._functions
 
-    def _check_exported_function_exists(self, name: bytes) -> bool:
-        return name.decode() in self._functions
-
-    def _call_python(self, name: bytes, args: bytes) -> bytes:
+    def call_function(self, name: str, args: bytes) -> bytes:
         # The answer is an envelope the JS bridge (runtime.js) unwraps:
         # {"v": value} | {"t": TypeError text} | {"x": 1} for Exit | {"e": Error text}
-        function = name.decode()
         try:
-            answer = {"v": self._functions[function](*json.loads(args))}
+            answer = {"v": self._functions[name](*json.loads(args))}
         except HostTypeError as exc:
             answer = {"t": str(exc)}
         except ScriptExit:
             answer = {"x": 1}
         except Exception as exc:  # a bug in a host function: fail the script, not the process
-            answer = {"e": f"internal error in {function}: {exc!r}"}
+            answer = {"e": f"internal error in {name}: {exc!r}"}
         return json.dumps(answer).encode()

@@ -315,7 +315,9 @@ class _Exchange(threading.Thread):
     ) -> dict[str, Any]:
         import urllib3
 
-        pools = _pool_manager(insecure)
+        from aft.syncjs._urllib3_adapter import pool_manager
+
+        pools = pool_manager(_track, verify=not insecure)
         sent = {"User-Agent": "aft"}
         for name, value in headers:
             sent = {k: v for k, v in sent.items() if k.lower() != name.lower()}
@@ -352,40 +354,11 @@ class _Exchange(threading.Thread):
         }
 
 
-def _pool_manager(insecure: bool) -> urllib3.PoolManager:
-    """A PoolManager whose new sockets are handed to the current :class:`_Exchange`."""
-    import urllib3
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
-    class Http(HTTPConnection):
-        def _new_conn(self) -> socket.socket:
-            return _tracked(super()._new_conn())
-
-    class Https(HTTPSConnection):
-        def _new_conn(self) -> socket.socket:
-            return _tracked(super()._new_conn())
-
-    class HttpPool(HTTPConnectionPool):
-        ConnectionCls = Http
-
-    class HttpsPool(HTTPSConnectionPool):
-        ConnectionCls = Https
-
-    if insecure:
-        import warnings
-
-        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-    pools = urllib3.PoolManager(cert_reqs="CERT_NONE" if insecure else "CERT_REQUIRED")
-    pools.pool_classes_by_scheme = {"http": HttpPool, "https": HttpsPool}
-    return pools
-
-
-def _tracked(sock: socket.socket) -> socket.socket:
+def _track(sock: socket.socket) -> None:
+    """Hand a new socket to the current :class:`_Exchange`, so that abort shuts it down."""
     thread = threading.current_thread()
     if isinstance(thread, _Exchange):
         thread.track(sock)
-    return sock
 
 
 def _shut(sock: socket.socket) -> None:

@@ -12,7 +12,8 @@ as colon-separated hex), and :func:`host_key_fingerprint` tells what to pin.
 File data moves through :class:`SftpFile`: a bounded pipeline of read or write requests
 on paramiko's request layer. (paramiko's own prefetch reads the whole rest of a file
 when it is closed early, and its pipelined writes drop a failed write's status, so
-neither is used.)
+neither is used.) That layer, and the faster receive path of aft's connections, are
+paramiko internals: :mod:`aft.vfs._paramiko_adapter` holds every use of them.
 """
 
 from __future__ import annotations
@@ -25,26 +26,10 @@ import hmac
 import io
 import socket
 import stat as stat_mod
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, cast
-from urllib.parse import unquote, urlsplit
 
 import paramiko
-import paramiko.util
-from paramiko.buffered_pipe import BufferedPipe, PipeTimeout
-from paramiko.message import Message
-from paramiko.sftp import (
-    CMD_DATA,
-    CMD_EXTENDED,
-    CMD_EXTENDED_REPLY,
-    CMD_READ,
-    CMD_STATUS,
-    CMD_WRITE,
-    int64,
-)
 
 from aft.exceptions import (
     VfsConnectionError,
@@ -59,7 +44,9 @@ from aft.exceptions import (
     VfsUnsupported,
 )
 from aft.models import FileInfo
+from aft.vfs import _paramiko_adapter as adapter
 from aft.vfs.base import Vfs, normalize, vfs_error
+from aft.vfs.sftp_schema import SftpSchema
 
 #: Bytes per SFTP read or write request: what every server takes, and the most we ask
 #: of one that states larger limits (limits@openssh.com).
@@ -70,8 +57,6 @@ IN_FLIGHT = 4 * 1024 * 1024
 #: SSH channel window and packet size we offer: room for the whole pipeline.
 WINDOW = 16 * 1024 * 1024
 PACKET = 256 * 1024
-#: URL parameter (lower case) -> hash of the host key it pins.
-PIN_PARAMETERS = {"hostkeysha256": "sha256", "hostkeysha1": "sha1", "hostkeymd5": "md5"}
 _KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
 
 
@@ -128,7 +113,10 @@ def _open_transport(host: str, port: int, timeout: float) -> paramiko.Transport:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             transport = paramiko.Transport(
-                sock, default_window_size=WINDOW, default_max_packet_size=PACKET
+                sock,
+                default_window_size=WINDOW,
+                default_max_packet_size=PACKET,
+                packetizer_class=adapter.FastMacPacketizer,
             )
         except BaseException:
             sock.close()
@@ -175,10 +163,10 @@ def _load_key(pem: str, password: str | None) -> paramiko.PKey:
 def _request_sizes(sftp: paramiko.SFTPClient) -> tuple[int, int]:
     """The read and write request sizes the server takes (limits@openssh.com, else BLOCK)."""
     try:
-        t, msg = sftp._request(CMD_EXTENDED, "limits@openssh.com")
+        msg = adapter.extended_request(sftp, "limits@openssh.com")
     except OSError:  # not offered
         return BLOCK, BLOCK
-    if t != CMD_EXTENDED_REPLY:
+    if msg is None:
         return BLOCK, BLOCK
     msg.get_int64()  # packet length
     read, write = msg.get_int64(), msg.get_int64()  # 0 = no limit
@@ -188,102 +176,6 @@ def _request_sizes(sftp: paramiko.SFTPClient) -> tuple[int, int]:
 def _alive(sftp: paramiko.SFTPClient) -> bool:
     channel = sftp.get_channel()
     return not channel.closed and channel.get_transport().is_active()
-
-
-# ---- paramiko's receive path, made cheaper -------------------------------------------------
-# paramiko checks every packet's MAC with a Python loop; the standard library's
-# constant-time comparison does the same in C. (Same result, same timing guarantee.)
-paramiko.util.constant_time_bytes_eq = hmac.compare_digest
-
-
-class _ChunkPipe(BufferedPipe):
-    """A channel's receive buffer as a queue of the packets' bytes.
-
-    paramiko's own buffer is one array that every read shifts down (a copy of all it
-    holds, per read) and converts back to bytes; with a wide window that costs more than
-    the decryption. This one hands over whole packets without copying them.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._chunks: deque[bytes] = deque()
-        self._size = 0
-
-    def __len__(self) -> int:
-        with self._lock:
-            return self._size
-
-    def feed(self, data: bytes) -> None:
-        with self._lock:
-            if self._event is not None:
-                self._event.set()
-            self._chunks.append(bytes(data))
-            self._size += len(data)
-            self._cv.notify_all()
-
-    def read_ready(self) -> bool:
-        with self._lock:
-            return self._size > 0
-
-    def set_event(self, event: threading.Event) -> None:
-        with self._lock:
-            self._event = event
-            if self._closed or self._size:
-                event.set()
-            else:
-                event.clear()
-
-    def read(self, nbytes: int, timeout: float | None = None) -> bytes:
-        with self._lock:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while not self._size and not self._closed:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise PipeTimeout()
-                self._cv.wait(left)
-            return self._take(nbytes)
-
-    def empty(self) -> bytes:
-        with self._lock:
-            return self._take(self._size)
-
-    def _take(self, limit: int) -> bytes:
-        pieces, need = [], limit
-        while self._chunks and need > 0:
-            first = self._chunks[0]
-            if len(first) <= need:
-                pieces.append(self._chunks.popleft())
-                need -= len(first)
-            else:
-                pieces.append(first[:need])
-                self._chunks[0] = first[need:]
-                need = 0
-        self._size -= limit - need
-        if not self._size and self._event is not None and not self._closed:
-            self._event.clear()
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
-
-class _SftpClient(paramiko.SFTPClient):
-    """paramiko's SFTP client, gathering each reply in one join instead of repeated ``+=``."""
-
-    def _read_all(self, n: int) -> bytes:
-        pieces = []
-        while n > 0:
-            piece = self.sock.recv(n)
-            if not piece:
-                raise EOFError()
-            pieces.append(piece)
-            n -= len(piece)
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
-
-def _open_sftp(transport: paramiko.Transport) -> paramiko.SFTPClient:
-    """An SFTP session on a new channel of ``transport`` that receives through a _ChunkPipe."""
-    channel = transport.open_session(window_size=WINDOW, max_packet_size=PACKET)
-    channel.in_buffer = _ChunkPipe()  # before the server can send anything on it
-    channel.invoke_subsystem("sftp")
-    return _SftpClient(channel)
 
 
 def _info(path: str, attrs: paramiko.SFTPAttributes) -> FileInfo:
@@ -299,7 +191,7 @@ def _status_error(exc: OSError, what: str) -> VfsError:
     return (VfsUnsupported if text == "Operation unsupported" else VfsError)(f"{what}: {text}")
 
 
-class SftpVfs(Vfs):
+class SftpVfs(SftpSchema, Vfs):
     """A directory on an SFTP server as a VFS.
 
     Args:
@@ -317,8 +209,6 @@ class SftpVfs(Vfs):
         VfsError: for a missing credential or a key that cannot be loaded.
         VfsHostKeyError: for a malformed pin.
     """
-
-    type_name = "SFTP"
 
     def __init__(
         self,
@@ -353,30 +243,13 @@ class SftpVfs(Vfs):
     @classmethod
     def from_target(cls, target: str, payload: dict[str, Any]) -> SftpVfs:
         """Open ``sftp://user@host:port/base/path?hostKeySHA256=...`` with its payload."""
-        parts = urlsplit(target)
-        if parts.scheme.lower() != "sftp" or not parts.hostname:
-            raise VfsError("an SFTP target looks like sftp://user@host:port/path?hostKeySHA256=...")
-        if parts.password is not None:
-            raise VfsError("an SFTP target must not hold a password: put it in the payload")
-        try:
-            port = parts.port or 22
-        except ValueError:
-            raise VfsError(f"the SFTP target for {parts.hostname} has a bad port") from None
-        query = {}
-        for item in filter(None, parts.query.split("&")):
-            name, _, value = item.partition("=")
-            query[unquote(name).lower()] = unquote(value)  # unquote keeps "+" of base64
-        pins = [(PIN_PARAMETERS[k], query.pop(k)) for k in list(query) if k in PIN_PARAMETERS]
-        if query:
-            raise VfsError(f"unknown SFTP target parameter(s): {', '.join(sorted(query))}")
-        if len(pins) > 1:
-            raise VfsError("an SFTP target takes one host key pin")
-        algorithm, pin = pins[0] if pins else ("sha256", None)
+        fields = cls.parse_target(target)
+        algorithm, pin = cls.pin(fields) or ("sha256", None)
         return cls(
-            parts.hostname,
-            unquote(parts.username or ""),
-            port=port,
-            base=unquote(parts.path) or "/",
+            fields["host"],
+            fields["user"],
+            port=int(fields["port"] or 22),
+            base=fields["path"],
             password=payload.get("pass"),
             key=payload.get("key"),
             key_pass=payload.get("keyPass"),
@@ -402,7 +275,7 @@ class SftpVfs(Vfs):
                 with _connection_errors(self._where):
                     self._check_host_key(transport.get_remote_server_key())
                     self._authenticate(transport)
-                    sftp = _open_sftp(transport)
+                    sftp = adapter.open_sftp(transport, WINDOW, PACKET)
                     sftp.get_channel().settimeout(self.timeout)
                     self._sizes = _request_sizes(sftp)
             except BaseException:
@@ -616,7 +489,7 @@ class SftpVfs(Vfs):
             self._client().symlink(self._remote(normalize(target)), self._remote(vlink))
 
 
-class SftpFile(io.IOBase):
+class SftpFile(io.IOBase, adapter.ReplyReceiver):
     """An open remote file, read or written through a bounded pipeline of requests.
 
     Reading keeps up to :data:`IN_FLIGHT` bytes of requests of ``block`` bytes ahead of
@@ -643,7 +516,7 @@ class SftpFile(io.IOBase):
     ) -> None:
         super().__init__()
         self._vfs, self._vpath, self._handle = vfs, vpath, handle
-        self._sftp = handle.sftp
+        self._sftp, self._remote_handle = adapter.file_session(handle)
         self._block, self._depth = block, max(8, min(64, IN_FLIGHT // block))
         self._reading = size is not None
         self._pos = offset  # reading: next byte for the caller; writing: next byte to send
@@ -651,9 +524,9 @@ class SftpFile(io.IOBase):
         self._end = size or 0
         self._asked: dict[int, int] = {}  # reading: offset -> length, until taken
         self._pending: dict[int, int] = {}  # request number -> offset
-        self._ready: dict[int, bytes | OSError] = {}  # reading: offset -> data (b"" at EOF)
+        self._ready: dict[int, bytes | Exception] = {}  # reading: offset -> data (b"" at EOF)
         self._buffer = b""
-        self._error: OSError | None = None  # writing: the first failed write
+        self._error: Exception | None = None  # writing: the first failed write
 
     def readable(self) -> bool:
         return self._reading
@@ -664,29 +537,14 @@ class SftpFile(io.IOBase):
     def tell(self) -> int:
         return self._pos - len(self._buffer)
 
-    # ---- paramiko's request layer ----------------------------------------------
+    # ---- replies (see aft.vfs._paramiko_adapter) -------------------------------
 
-    def _request(self, cmd: int, offset: int, arg: int | bytes) -> None:
-        num = self._sftp._async_request(self, cmd, self._handle.handle, int64(offset), arg)
-        self._pending[num] = offset
-
-    def _async_response(self, t: int, msg: Message, num: int) -> None:
+    def on_reply(self, kind: int, msg: paramiko.Message, num: int) -> None:
         """paramiko hands over each reply to a request this object made."""
         offset = self._pending.pop(num, None)
         if offset is None:
             return
-        result: bytes | OSError | None = None
-        if t == CMD_DATA:
-            result = msg.get_string()
-        elif t == CMD_STATUS:
-            try:
-                self._sftp._convert_status(msg)
-            except EOFError:
-                result = b""
-            except OSError as exc:
-                result = exc
-        else:
-            result = paramiko.SFTPError(f"unexpected SFTP reply type {t}")  # type: ignore[assignment]
+        result = adapter.reply_result(self._sftp, kind, msg)
         if self._reading:
             self._ready[offset] = result if result is not None else b""
         elif isinstance(result, Exception) and self._error is None:
@@ -695,7 +553,8 @@ class SftpFile(io.IOBase):
     # ---- reading -----------------------------------------------------------------
 
     def _ask(self, offset: int, length: int) -> None:
-        self._request(CMD_READ, offset, length)
+        num = adapter.send_read(self._sftp, self, self._remote_handle, offset, length)
+        self._pending[num] = offset
         self._asked[offset] = length
 
     def _take(self) -> bytes:
@@ -708,7 +567,7 @@ class SftpFile(io.IOBase):
             self._ask(self._pos, self._block)
             self._next = max(self._next, self._pos + self._block)
         while self._pos not in self._ready:
-            self._sftp._read_response()
+            adapter.read_reply(self._sftp)
         data = self._ready[self._pos]
         if isinstance(data, Exception):
             raise data
@@ -751,10 +610,11 @@ class SftpFile(io.IOBase):
         with self._vfs._errors(self._vpath, sftp=self._sftp):
             for start in range(0, len(view), self._block):
                 while len(self._pending) >= self._depth:
-                    self._sftp._read_response()
+                    adapter.read_reply(self._sftp)
                 self._raise_error()
                 chunk = bytes(view[start : start + self._block])
-                self._request(CMD_WRITE, self._pos, chunk)
+                num = adapter.send_write(self._sftp, self, self._remote_handle, self._pos, chunk)
+                self._pending[num] = self._pos
                 self._pos += len(chunk)
         return len(view)
 
@@ -766,7 +626,7 @@ class SftpFile(io.IOBase):
             with self._vfs._errors(self._vpath, sftp=self._sftp):
                 try:
                     while self._pending and not self._reading:
-                        self._sftp._read_response()
+                        adapter.read_reply(self._sftp)
                     self._raise_error()
                 finally:
                     self._pending.clear()  # late replies to reads are dropped

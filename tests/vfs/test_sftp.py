@@ -369,9 +369,9 @@ def test_the_receive_buffer_hands_over_bytes_in_order() -> None:
     """The SFTP channel's receive buffer: partial reads, timeouts, close (no server needed)."""
     from paramiko.buffered_pipe import PipeTimeout
 
-    from aft.vfs.sftp import _ChunkPipe
+    from aft.vfs._paramiko_adapter import ChunkPipe
 
-    pipe = _ChunkPipe()
+    pipe = ChunkPipe()
     with pytest.raises(PipeTimeout):
         pipe.read(10, timeout=0.0)
     start = time.monotonic()
