@@ -12,6 +12,7 @@ import pytest
 from aft.exceptions import ParamsError, ScriptError, ScriptNotFound
 from aft.executor import Executor, HaltSignal, parse_params
 from aft.models import JobState, LogLevel
+from aft.syncjs.host import Masker
 from tests.script_helpers import js, texts
 
 
@@ -310,3 +311,26 @@ def test_past_the_log_quota_one_notice_then_nothing_and_the_job_runs_on(tmp_path
     notices = [line for line in result.log if "quota" in line.text]
     assert len(result.log) == 20 and len(notices) == 1 and result.log[-1] == notices[0]
     assert notices[0].level is LogLevel.WARN
+
+
+def test_secrets_are_masked_in_their_common_encodings(instance):
+    instance.secrets.set("pw", 'p@ss w/rd"ü')
+    r = run(
+        'var s = GetSecret("pw"); Log("url " + encodeURIComponent(s));'
+        ' Log("json " + JSON.stringify({p: s}));',
+        secrets=instance.secrets,
+    )
+    assert texts(r) == ["url ********", 'json {"p":"********"}']
+    mask = Masker()
+    mask.reveal('p@ss w/rd"ü')
+    assert mask("basic cEBzcyB3L3JkIsO8 and cEBzcyB3L3JkIsO8") == "basic ******** and ********"
+    assert mask("q=p%40ss+w%2Frd%22%C3%BC") == "q=********"
+
+
+def test_a_short_secret_is_masked_only_as_a_whole_word(instance):
+    instance.secrets.set("k", "s")
+    r = run(
+        'var k = GetSecret("k"); Log("UP   short: 1 entries in / (230 ms) key=" + k)',
+        secrets=instance.secrets,
+    )
+    assert texts(r) == ["UP   short: 1 entries in / (230 ms) key=********"]

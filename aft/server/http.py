@@ -15,13 +15,16 @@ import hmac
 import ipaddress
 import json
 import logging
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 import bottle
 
-from aft.exceptions import AftError, BadRequest, PayloadTooLarge, ServiceError
+from aft.exceptions import AftError, AuthError, BadRequest, PayloadTooLarge, ServiceError
 from aft.instance import Instance
 from aft.models import check_group
 
@@ -59,6 +62,8 @@ STATUS = {
 }
 
 
+#: Over HTTPS, browsers are told to use nothing else for this host for a year.
+HSTS = "max-age=31536000"
 #: Sent with every JSON answer (and the console's page).
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -71,6 +76,76 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+class TooManyAttempts(AuthError):
+    """Too many failed sign-in or API key attempts from one address (HTTP 429)."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AttemptLimiter:
+    """At most ``limit`` failed attempts (sign-ins, API keys) per client address in any
+    ``window`` seconds.
+
+    An attempt is counted before the credential is checked (so parallel requests cannot
+    slip past) and forgiven when it succeeds.
+
+    Args:
+        limit: attempts allowed per window.
+        window: seconds.
+        clock: a monotonic clock (tests pass their own).
+        what: what the attempts are, for the message.
+    """
+
+    def __init__(
+        self,
+        limit: int = 5,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        what: str = "sign-in attempts",
+    ) -> None:
+        self.limit = limit
+        self.what = what
+        self.window = window
+        self._clock = clock
+        self._attempts: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, address: str) -> None:
+        """Count an attempt from ``address``. Raises TooManyAttempts when over the limit."""
+        now = self._clock()
+        with self._lock:
+            if len(self._attempts) > 10_000:  # bounded memory under a flood of addresses
+                self._attempts = {
+                    a: q for a, q in self._attempts.items() if q and q[-1] > now - self.window
+                }
+            attempts = self._attempts.setdefault(address, deque())
+            while attempts and attempts[0] <= now - self.window:
+                attempts.popleft()
+            if len(attempts) >= self.limit:
+                wait = max(1, int(attempts[0] + self.window - now + 0.999))
+                raise TooManyAttempts(
+                    f"too many {self.what} from {address}: wait {wait} seconds, then try again",
+                    wait,
+                )
+            attempts.append(now)
+
+    def forgive(self, address: str) -> None:
+        """Uncount the last attempt from ``address`` (it succeeded)."""
+        with self._lock:
+            attempts = self._attempts.get(address)
+            if attempts:
+                attempts.pop()
+
+
+def is_https() -> bool:
+    # The server's own view, never X-Forwarded-Proto (which a caller can write).
+    return bool(bottle.request.environ.get("wsgi.url_scheme") == "https")
 
 
 @attrs.frozen
@@ -219,9 +294,16 @@ def send_json(result: Any, status: int = 200) -> str:
     bottle.response.status = status
     bottle.response.content_type = "application/json"
     bottle.response.set_header("Cache-Control", "no-store")
+    set_security_headers()
+    return json.dumps(result)
+
+
+def set_security_headers() -> None:
+    """The security headers of every answer (and, over HTTPS, Strict-Transport-Security)."""
     for name, value in SECURITY_HEADERS.items():
         bottle.response.set_header(name, value)
-    return json.dumps(result)
+    if is_https():
+        bottle.response.set_header("Strict-Transport-Security", HSTS)
 
 
 def send_error(exc: AftError) -> str:
@@ -270,6 +352,9 @@ class Api:
         self.app = bottle.Bottle()  # routes answer with JSON text they made themselves
         self.app.uninstall("json")
         self.authenticators: list[Callable[[str], Caller | None]] = []
+        self.key_attempts = AttemptLimiter(
+            int(ctx.instance.settings.get("failed_key_attempts")), what="failed API key attempts"
+        )
 
     def caller(self, scope: str) -> Caller:
         """Who is calling, with at least ``scope``. Raises AuthError (401) or Forbidden (403)."""
@@ -284,7 +369,9 @@ class Api:
                 found = authenticate(scope)
                 if found is not None:
                     return found
+        self.key_attempts.take(address)  # a guess costs; a good key is forgiven at once
         api_key = self.ctx.instance.api_keys.verify(key, address, scope)
+        self.key_attempts.forgive(address)
         return Caller(api_key.id, api_key.scope)
 
     def route(

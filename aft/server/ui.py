@@ -12,7 +12,7 @@ Security, in short:
   with the ``__Host-`` prefix. Only its hash is stored (:class:`AccountStore`).
 - Every change (any method but GET and HEAD) made with a session must carry the
   session's CSRF token in ``X-CSRF-Token``; the page reads it from ``/ui/session``.
-- Sign-in attempts are limited per client address (:class:`LoginLimiter`).
+- Sign-in attempts are limited per client address (:class:`AttemptLimiter`).
 - The setup wizard creates the first administrator; from an address other than the
   machine's own it also asks for the one-time code aft writes to ``ui-setup-code`` in
   the instance home, so nobody else on the network can claim a fresh instance.
@@ -26,10 +26,6 @@ import hmac
 import logging
 import os
 import secrets
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +35,16 @@ from aft import __version__
 from aft.accounts import AccountError, AccountStore, Session
 from aft.exceptions import AftError, AuthError, BadRequest, Forbidden
 from aft.server.http import (
-    SECURITY_HEADERS,
     Api,
+    AttemptLimiter,
     Caller,
     header,
+    is_https,
     is_loopback,
     json_body,
     only,
     remote_addr,
+    set_security_headers,
 )
 from aft.server.tls import CERT_NAME, fingerprint
 
@@ -60,72 +58,8 @@ SETUP_CODE_NAME = "ui-setup-code"
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
-class TooManyAttempts(AuthError):
-    """Too many sign-in attempts from one address (HTTP 429)."""
-
-    code = "too_many_attempts"
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class LoginLimiter:
-    """At most ``limit`` attempts per client address in any ``window`` seconds.
-
-    An attempt is counted before the password is checked (so parallel requests cannot
-    slip past) and forgiven when it succeeds.
-
-    Args:
-        limit: attempts allowed per window.
-        window: seconds.
-        clock: a monotonic clock (tests pass their own).
-    """
-
-    def __init__(
-        self, limit: int = 5, window: float = 60.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._attempts: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, address: str) -> None:
-        """Count an attempt from ``address``. Raises TooManyAttempts when over the limit."""
-        now = self._clock()
-        with self._lock:
-            if len(self._attempts) > 10_000:  # bounded memory under a flood of addresses
-                self._attempts = {
-                    a: q for a, q in self._attempts.items() if q and q[-1] > now - self.window
-                }
-            attempts = self._attempts.setdefault(address, deque())
-            while attempts and attempts[0] <= now - self.window:
-                attempts.popleft()
-            if len(attempts) >= self.limit:
-                wait = max(1, int(attempts[0] + self.window - now + 0.999))
-                raise TooManyAttempts(
-                    f"too many sign-in attempts from {address}:"
-                    f" wait {wait} seconds, then try again",
-                    wait,
-                )
-            attempts.append(now)
-
-    def forgive(self, address: str) -> None:
-        """Uncount the last attempt from ``address`` (it succeeded)."""
-        with self._lock:
-            attempts = self._attempts.get(address)
-            if attempts:
-                attempts.pop()
-
-
-def _is_https() -> bool:
-    # The server's own view, never X-Forwarded-Proto (which a caller can write).
-    return bool(bottle.request.environ.get("wsgi.url_scheme") == "https")
-
-
 def _cookie_name() -> str:
-    return COOKIE_TLS if _is_https() else COOKIE_PLAIN
+    return COOKIE_TLS if is_https() else COOKIE_PLAIN
 
 
 def _field_error(exc: AftError, field: str) -> AftError:
@@ -148,11 +82,11 @@ class Console:
         self,
         api: Api,
         accounts: AccountStore | None = None,
-        limiter: LoginLimiter | None = None,
+        limiter: AttemptLimiter | None = None,
     ) -> None:
         self.api = api
         self.accounts = accounts or api.ctx.instance.accounts
-        self.limiter = limiter or LoginLimiter()
+        self.limiter = limiter or AttemptLimiter()
 
     # ---- the session ------------------------------------------------------------------
 
@@ -180,7 +114,7 @@ class Console:
             _cookie_name(),
             token,
             path="/",
-            secure=_is_https(),
+            secure=is_https(),
             httponly=True,
             samesite="Strict",
         )
@@ -297,7 +231,7 @@ class Console:
                 self.authenticate("admin")  # a sign-out is a change: it needs the CSRF token
                 self.accounts.close_session(token)
             bottle.response.delete_cookie(
-                _cookie_name(), path="/", secure=_is_https(), httponly=True, samesite="Strict"
+                _cookie_name(), path="/", secure=is_https(), httponly=True, samesite="Strict"
             )
             return {"state": "login"}
 
@@ -361,7 +295,7 @@ class Console:
                 cert_fingerprint = None
             return {
                 "version": __version__,
-                "https": _is_https(),
+                "https": is_https(),
                 "certificateSha256": cert_fingerprint,
                 "certificateFiles": [CERT_NAME, "tls-key.pem"],
                 "cluster": self.api.ctx.instance.config.distributed,  # worker groups exist
@@ -374,8 +308,7 @@ class Console:
         html = (STATIC / "index.html").read_text(encoding="utf-8")
         bottle.response.content_type = "text/html; charset=utf-8"
         bottle.response.set_header("Cache-Control", "no-cache")
-        for name, value in SECURITY_HEADERS.items():
-            bottle.response.set_header(name, value)
+        set_security_headers()
         return html.replace("{{version}}", __version__)
 
     def asset(self, path: str) -> Any:

@@ -11,14 +11,18 @@ them, off the start-up path of ``aft run``.
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import os
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from aft.exceptions import AftError
 from aft.models import LogLevel
@@ -27,23 +31,52 @@ from aft.syncjs.engine import HostFunction, HostTypeError, ScriptExit
 MASK = "********"
 
 
+#: Secret values shorter than this are masked only as whole words.
+WHOLE_WORDS_BELOW = 4
+
+
 class Masker:
-    """Replaces every revealed secret value with ``********``."""
+    """Replaces every revealed secret value with ``********``, in the encodings a script
+    is likely to log it in too: base64, percent-encoding and JSON string escapes.
+
+    A value shorter than :data:`WHOLE_WORDS_BELOW` characters is masked only where it
+    stands as a whole word, so a one-letter secret does not cut every word that holds
+    that letter.
+    """
 
     def __init__(self) -> None:
         self._values: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
 
     def reveal(self, value: str) -> None:
         """Register a value that must never appear in a log line or an error."""
-        if value and value not in self._values:
-            # A new list, never sorted in place: watcher threads mask while this runs.
-            # Longest first: no half-masked overlaps.
-            self._values = sorted([*self._values, value], key=len, reverse=True)
+        if not value or value in self._values:
+            return
+        data = value.encode("utf-8", "surrogatepass")
+        forms = {
+            value,
+            base64.b64encode(data).decode(),
+            base64.b64encode(data).decode().rstrip("="),
+            base64.urlsafe_b64encode(data).decode().rstrip("="),
+            quote(value, safe=""),
+            quote_plus(value, safe=""),
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+        }
+        # Longest first, so no form is half-masked by a shorter one. A new list and
+        # pattern, never changed in place: watcher threads mask while this runs.
+        values = sorted({*self._values, *forms}, key=len, reverse=True)
+        self._values = values
+        self._pattern = re.compile(
+            "|".join(
+                re.escape(v) if len(v) >= WHOLE_WORDS_BELOW else rf"(?<!\w){re.escape(v)}(?!\w)"
+                for v in values
+            )
+        )
 
     def __call__(self, text: str) -> str:
-        for value in self._values:
-            text = text.replace(value, MASK)
-        return text
+        pattern = self._pattern
+        return text if pattern is None else pattern.sub(MASK, text)
 
 
 def want(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
