@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import tempfile
 import time
@@ -275,5 +276,63 @@ def test_https_answers_carry_strict_transport_security(aft_home):
             context.check_hostname = False
             with urllib.request.urlopen(f"{service.url}/v1/health", context=context) as answer:
                 assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+        finally:
+            service.stop()
+
+
+#: The operations a run-scope key may call; every other authenticated one needs admin.
+RUN_SCOPE = {"/v1/jobs", "/v1/jobs/{jobId}", "/v1/jobs/{jobId}/log", "/v1/jobs/{jobId}/halt"}
+
+
+def test_the_auth_matrix_over_every_documented_operation(aft_home):
+    from aft.server.openapi import openapi_document
+
+    with Instance(aft_home) as instance:
+        instance.settings.set("failed_key_attempts", 100000)  # this test sends many bad keys
+        keys = instance.api_keys
+        admin = keys.create("admin", ["127.0.0.1"], scope="admin")[1]
+        run = keys.create("runner", ["127.0.0.1"], scope="run")[1]
+        far = keys.create("far", ["10.0.0.0/8"], scope="admin")[1]
+        old_record, old = keys.create("old", ["127.0.0.1"], scope="admin")
+        keys.revoke(old_record.id)
+        service = Service(instance, bind="127.0.0.1", port=0, tls=False)
+        service.start()
+        try:
+            client = Plain(service, admin, run)
+            checked = 0
+            for path, operations in openapi_document()["paths"].items():
+                for method, operation in operations.items():
+                    if method not in {"get", "put", "post", "delete"}:
+                        continue  # path-level parameters
+                    if operation.get("security") == []:
+                        continue  # an open route
+                    url = re.sub(r"\{[^}]+\}", "x", path)
+                    admin_only = path not in RUN_SCOPE
+                    expected: list[tuple[object, set[int]]] = [
+                        (False, {401}),
+                        ("not-a-key", {401}),
+                        (old, {401}),
+                        (far, {403}),
+                        (b"\xff", {400}),
+                        (run, {403} if admin_only else set()),
+                        (admin, set()),
+                    ]
+                    for key, statuses in expected:
+                        headers = {"X-API-Key": key} if isinstance(key, bytes) else None
+                        status, answer = client.request(
+                            method.upper(),
+                            url,
+                            b"{}",
+                            headers=headers,
+                            key=False if isinstance(key, bytes) else key,  # type: ignore[arg-type]
+                        )
+                        where = f"{method.upper()} {path} with {key!r}"
+                        assert status < 500, where
+                        if statuses:
+                            assert status in statuses, (where, status, answer)
+                        else:
+                            assert status not in (401, 403, 429), (where, status, answer)
+                    checked += 1
+            assert checked >= 30
         finally:
             service.stop()
