@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import socket
+import tempfile
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +16,7 @@ from aft.instance import Instance
 from aft.jobs import ClusterQueue
 from aft.schedules import Scheduler
 from aft.server.app import create_app
+from aft.server.gate import Gate
 from aft.server.http import ServiceContext
 from aft.server.schedule_routes import add_schedule_routes
 from aft.server.tls import ensure_certificate, fingerprint
@@ -68,6 +72,8 @@ class Service:
         self._token = secrets.token_urlsafe(32)
         self._threads = threads
         self._server: Any = None
+        self._gate: Gate | None = None
+        self._private_dir = ""
         self._thread: threading.Thread | None = None
         self.fingerprint: str | None = None
 
@@ -91,28 +97,39 @@ class Service:
         context = ServiceContext(
             instance=self.instance, notify=self.pool.notify, local_token=self._token
         )
+        try:
+            listener = socket.create_server(
+                (self.bind, self.port),
+                family=socket.AF_INET6 if ":" in self.bind else socket.AF_INET,
+                backlog=1024,
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {self.bind}:{self.port}: {exc}") from None
+        # cheroot's workers take requests only from the gate; its own socket is private.
+        self._private_dir = tempfile.mkdtemp(prefix="aft-http-")
         server = wsgi.Server(
-            (self.bind, self.port),
+            os.path.join(self._private_dir, "workers.sock"),
             create_app(context, [add_vfs_routes, add_schedule_routes, add_ui]),
             numthreads=self._threads,
             server_name="aft",
         )
+        tls_context = None
         if self.tls:
             from cheroot.ssl.builtin import BuiltinSSLAdapter
 
             cert, key = ensure_certificate(self.instance.home)
             server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
+            tls_context = server.ssl_adapter.context
             self.fingerprint = fingerprint(cert.read_text())
-        try:
-            server.prepare()
-        except OSError as exc:
-            raise ConfigError(f"cannot listen on {self.bind}:{self.port}: {exc}") from None
-        self.port = server.bind_addr[1]
+        server.prepare()
+        self.port = listener.getsockname()[1]
         self._server = server
+        self._gate = Gate(listener, server, tls_context)
         self.pool.start()
         self.scheduler.start()
         self._thread = threading.Thread(target=server.serve, name="aft-http", daemon=True)
         self._thread.start()
+        self._gate.start()
         write_runtime_info(
             self.instance.home,
             {
@@ -128,7 +145,10 @@ class Service:
         if self._server is None:
             return  # never started: the runtime file, if any, is another service's
         remove_runtime_info(self.instance.home)
+        if self._gate is not None:
+            self._gate.stop()
         self._server.stop()
+        shutil.rmtree(self._private_dir, ignore_errors=True)
         if self._thread is not None:
             self._thread.join(10)
         self.scheduler.close()
