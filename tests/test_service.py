@@ -395,3 +395,52 @@ def test_the_instance_default_maximum_run_time_halts_a_polite_script(aft_home):
         assert "halted politely" in [ln["text"] for ln in client.job_log(job["jobId"])["lines"]]
     finally:
         service.stop()
+
+
+def test_clients_retrying_with_idempotency_keys_through_a_crash_get_one_job_each(aft_home):
+    """Four clients submit under load while the service is killed; after the restart each
+    retries what got no answer, with the same key: every key ends with exactly one job."""
+    keys = prepare(aft_home, concurrency=2)
+    first = ServeProcess(aft_home).start()
+    port = first.port
+    answered: dict[str, str] = {}
+    unanswered: list[str] = []
+    lock = threading.Lock()
+
+    def submit_many(client_no: int) -> None:
+        client = first.client(keys["admin"])
+        for n in range(40):
+            key = f"c{client_no}-{n}"
+            try:
+                job = client.submit_job(script_name="trivial", params={"n": n}, idempotency_key=key)
+            except Exception:  # the service died under this request
+                with lock:
+                    unanswered.append(key)
+            else:
+                with lock:
+                    answered[key] = job["jobId"]
+
+    threads = [threading.Thread(target=submit_many, args=(c,)) for c in range(4)]
+    for thread in threads:
+        thread.start()
+    while len(answered) < 40:
+        time.sleep(0.01)
+    first.stop(signal.SIGKILL)
+    for thread in threads:
+        thread.join(60)
+    second = ServeProcess(aft_home, port=port).start()
+    try:
+        client = second.client(keys["admin"])
+        for key in sorted(unanswered) + sorted(answered):  # the answered ones again too
+            again = client.submit_job(
+                script_name="trivial", params={"n": int(key.split("-")[1])}, idempotency_key=key
+            )["jobId"]
+            assert answered.setdefault(key, again) == again, key
+        assert len(answered) == 160
+        jobs = client.request("GET", "/v1/jobs", query={"limit": 500})["jobs"]
+        assert sorted(j["jobId"] for j in jobs) == sorted(answered.values())  # none twice
+        ended = [wait_for(client, job_id)["status"] for job_id in answered.values()]
+        assert set(ended) <= {"succeeded", "interrupted"}
+        assert ended.count("interrupted") <= 2  # only the ones running at the crash
+    finally:
+        second.stop()
