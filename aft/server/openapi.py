@@ -41,6 +41,12 @@ _SCRIPT_FIELDS = {
     "retries": {"type": "integer", "minimum": 0},
     "retryBackoff": {"type": "number", "minimum": 0},
     "group": {"type": "string", "description": "worker group of its jobs (cluster nodes only)"},
+    "maxRunSeconds": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 604800,
+        "description": "a job running longer is halted (0: the max_run_seconds setting)",
+    },
 }
 _VFS_FIELDS = {
     "properties": {
@@ -116,6 +122,15 @@ def openapi_document() -> dict[str, Any]:
             "/v1/jobs": {
                 "post": {
                     "summary": "Queue a job: exactly one of scriptName, scriptId, filePath",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "description": "the same key again within 24 hours returns the"
+                            " first job (409 if the request differs)",
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                        }
+                    ],
                     "requestBody": _body(
                         {
                             "type": "object",
@@ -152,7 +167,7 @@ def openapi_document() -> dict[str, Any]:
                             "202",
                         ),
                         **_AUTH,
-                        **_errors(404),
+                        **_errors(404, 409, 413),
                     },
                 },
                 "get": {
