@@ -93,22 +93,33 @@ def parse_pin(algorithm: str, text: str) -> bytes:
 
 
 @contextlib.contextmanager
-def _connection_errors(where: str) -> Iterator[None]:
-    """Translate failures to connect or log in to ``where`` into VfsConnectionError."""
+def _connection_errors(where: str, timeout: float) -> Iterator[None]:
+    """Translate failures to connect or log in to ``where`` into VfsConnectionError that
+    says what happened: refused, no answer, not an SSH server, login refused."""
     try:
         yield
     except VfsError:
         raise
     except paramiko.AuthenticationException as exc:
         raise VfsConnectionError(f"SFTP login to {where} failed: {exc}") from None
+    except ConnectionRefusedError:
+        raise VfsConnectionError(f"cannot connect to SFTP server {where}: refused") from None
+    except socket.gaierror as exc:
+        raise VfsConnectionError(f"cannot find SFTP server {where}: {exc.strerror}") from None
+    except TimeoutError:
+        raise VfsConnectionError(
+            f"cannot connect to SFTP server {where}: no answer within {timeout:g}s"
+        ) from None
     except (paramiko.SSHException, EOFError, OSError) as exc:
         reason = str(exc) or type(exc).__name__
+        if "banner" in reason or "No existing session" in reason:
+            reason = f"no SSH banner (waited up to {timeout:g}s): is it an SSH server?"
         raise VfsConnectionError(f"cannot connect to SFTP server {where}: {reason}") from exc
 
 
 def _open_transport(host: str, port: int, timeout: float) -> paramiko.Transport:
     """An SSH transport to ``host:port`` after key exchange, before authentication."""
-    with _connection_errors(f"{host}:{port}"):
+    with _connection_errors(f"{host}:{port}", timeout):
         sock = socket.create_connection((host, port), timeout=timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -124,6 +135,8 @@ def _open_transport(host: str, port: int, timeout: float) -> paramiko.Transport:
         transport.banner_timeout = transport.auth_timeout = timeout
         try:
             transport.start_client(timeout=timeout)
+            if not transport.is_active():
+                raise paramiko.SSHException("No existing session")
         except BaseException:
             transport.close()
             raise
@@ -140,7 +153,8 @@ def host_key_fingerprint(host: str, port: int = 22, timeout: float = 15.0) -> st
     """
     transport = _open_transport(host, port, timeout)
     try:
-        return fingerprint(transport.get_remote_server_key())
+        with _connection_errors(f"{host}:{port}", timeout):
+            return fingerprint(transport.get_remote_server_key())
     finally:
         transport.close()
 
@@ -272,7 +286,7 @@ class SftpVfs(SftpSchema, Vfs):
             self.close()
             transport = _open_transport(self.host, self.port, self.timeout)
             try:
-                with _connection_errors(self._where):
+                with _connection_errors(self._where, self.timeout):
                     self._check_host_key(transport.get_remote_server_key())
                     self._authenticate(transport)
                     sftp = adapter.open_sftp(transport, WINDOW, PACKET)

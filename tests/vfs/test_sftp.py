@@ -389,3 +389,54 @@ def test_the_receive_buffer_hands_over_bytes_in_order() -> None:
     pipe.close()
     assert pipe.empty() == b"rest"
     assert pipe.read(5) == b""  # closed and drained: the end of the stream
+
+
+def _listener(reply: bytes | None) -> tuple[Any, int]:
+    """A TCP server on 127.0.0.1 that says ``reply`` to each client (None: nothing)."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if reply is not None:
+                conn.sendall(reply)
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (None, r"no SSH banner \(waited up to 1s\): is it an SSH server\?"),
+        (b"HTTP/1.1 400 Bad Request\r\n\r\n", "no SSH banner"),
+    ],
+)
+def test_a_server_that_is_not_ssh_is_named_so(reply, expected):
+    server, port = _listener(reply)
+    try:
+        started = time.monotonic()
+        with pytest.raises(VfsConnectionError, match=expected):
+            host_key_fingerprint("127.0.0.1", port, timeout=1)
+        assert time.monotonic() - started < 5
+    finally:
+        server.close()
+
+
+def test_a_closed_port_is_refused():
+    import socket
+
+    with socket.socket() as unused:  # bound, never listening: connections are refused
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+        with pytest.raises(VfsConnectionError, match=f"127.0.0.1:{port}: refused$"):
+            host_key_fingerprint("127.0.0.1", port, timeout=1)
