@@ -62,7 +62,7 @@ def run_file(file: str, params: str | None = None) -> int:
                 halt=halt,
                 on_log=lambda line: print(line.format(), file=sys.stderr),
             )
-            return 0 if result.ok else 1
+            return 0 if result.clean else 1
 
         grace = float(instance.settings.get("halt_grace_seconds"))
         max_run = float(instance.settings.get("max_run_seconds"))
@@ -75,9 +75,10 @@ def _run_supervised(run: Callable[[Any], int], grace: float, max_run: float) -> 
     answers signals (a script busy in the engine cannot run a Python signal handler).
 
     SIGINT or SIGTERM, and ``max_run`` seconds passing (0: never), send the script the
-    halt signal; if it has not ended ``grace`` seconds later, or on a second signal, it
-    is killed and the exit status is 1. Writes go to temporary names first, so a killed
-    script leaves nothing half-written under a final name.
+    halt signal. A script halted by a signal that then ends without an error exits 0 (a
+    clean stop); one that ran past ``max_run``, or has not ended ``grace`` seconds after
+    the halt (or gets a second signal, and is killed), exits 1. Writes go to temporary
+    names first, so a killed script leaves nothing half-written under a final name.
     """
     from aft.executor import HaltSignal
 
@@ -101,7 +102,7 @@ def _run_supervised(run: Callable[[Any], int], grace: float, max_run: float) -> 
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
-    state = {"halted": False, "killed": ""}
+    state = {"halted": False, "killed": "", "timed_out": False}
 
     def halt_script(why: str) -> None:
         if state["halted"]:
@@ -124,6 +125,7 @@ def _run_supervised(run: Callable[[Any], int], grace: float, max_run: float) -> 
             kill_script(f"the script had not ended {grace:g}s after the halt signal")
         else:
             sys.stderr.write(f"aft: the script ran past its maximum of {max_run:g}s: halting it\n")
+            state["timed_out"] = True
             halt_script("")
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -139,6 +141,8 @@ def _run_supervised(run: Callable[[Any], int], grace: float, max_run: float) -> 
     if state["killed"]:
         sys.stderr.write(f"aft: {state['killed']}: killed\n")
         return 1
+    if state["timed_out"]:
+        return 1  # stopped, but not because anyone asked it to
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1
 
 
@@ -193,7 +197,9 @@ def _follow(client: Any, job_id: str, halt: Any = None) -> int:
         offset = page["nextOffset"]
         if not page["lines"]:
             if page["status"] in ("succeeded", "failed", "halted", "interrupted"):
-                return 0 if page["status"] == "succeeded" else 1
+                job = client.job(job_id)
+                clean = job["status"] == "halted" and job.get("exitCode") == 0
+                return 0 if job["status"] == "succeeded" or clean else 1
             if halt is not None:
                 halt.wait(0.1)
             else:
@@ -428,6 +434,20 @@ class VfsCommands:
         with _instance() as instance:
             profile = instance.vfs.add(name, type, target, payload)
         _print(f"vfs {profile.name} ({profile.type}) added")
+
+    def update(
+        self,
+        name: str,
+        type: str | None = None,
+        target: str | None = None,
+        payload_file: str | None = None,
+    ) -> None:
+        """Change a profile in place: NAME [--type T] [--target URL] [--payload-file FILE|-];
+        what is left out stays as it is (the credentials too)."""
+        payload = None if payload_file is None else _read_payload(payload_file)
+        with _instance() as instance:
+            profile = instance.vfs.update(name, type, target, payload)
+        _print(f"vfs {profile.name} ({profile.type}) updated")
 
     def list(self) -> None:
         """Every profile: name, type, target (never credentials)."""
@@ -788,9 +808,23 @@ def _prepare_argv(argv: list[str]) -> list[str]:
     return rest + ["--allow", ",".join(allowed)] if allowed else rest
 
 
+def _quiet_libraries() -> None:
+    """Libraries whose failures aft reports itself in one line (paramiko logs a
+    traceback from its transport thread) print nothing of their own."""
+    import logging
+
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aft`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
+    _quiet_libraries()
+    if argv in (["--version"], ["-V"]):
+        from aft import __version__
+
+        _print(f"aft {__version__}")
+        return 0
     try:
         if argv[:1] == ["run"]:
             return run_file(**_parse_run_args(argv[1:]))

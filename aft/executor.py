@@ -231,8 +231,8 @@ class Executor:
         if state is JobState.HALTED:
             emit(LogLevel.WARN.value, "halted on request")
         exit_code = host.exit_code if host.exit_code is not None else int(error is not None)
-        if state is not JobState.SUCCEEDED and exit_code == 0:
-            exit_code = 1
+        if state is JobState.FAILED and exit_code == 0:
+            exit_code = 1  # a halted script that ended without an error exits 0
         return RunResult(state, exit_code, tuple(lines), error, error_line)
 
     def _secret(self, name: str) -> str | None:

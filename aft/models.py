@@ -106,7 +106,14 @@ class RunResult(NamedTuple):
 
     @property
     def ok(self) -> bool:
+        """True when the script succeeded."""
         return self.state is JobState.SUCCEEDED
+
+    @property
+    def clean(self) -> bool:
+        """True when the script succeeded, or was asked to halt and then ended without
+        an error (a watcher stopped by Ctrl-C or SIGTERM, say)."""
+        return self.ok or (self.state is JobState.HALTED and self.exit_code == 0)
 
 
 class FileInfo(NamedTuple):

@@ -168,8 +168,16 @@ def test_signal_halts_the_script(aft_home, cli_run_on, tmp_path, signum):
     assert first.endswith("INFO  waiting\n")
     proc.send_signal(signum)
     rest = proc.communicate(timeout=10)[1]
-    assert proc.returncode == 1
+    assert proc.returncode == 0  # asked to stop, and it stopped cleanly
     assert "got halt true" in rest and "slept" in rest and "halted on request" in rest
+
+
+def test_a_script_that_fails_while_halting_exits_1(aft_home, cli_run_on, tmp_path):
+    proc = start(aft_home, script(tmp_path, WAIT_FOR_HALT + 'throw new Error("cleanup failed")'))
+    assert proc.stderr.readline().endswith("INFO  waiting\n")
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=10)[1]
+    assert proc.returncode == 1 and "cleanup failed" in rest
 
 
 def test_second_signal_ends_a_busy_script_at_once(aft_home, cli_run_on, tmp_path):
@@ -225,3 +233,43 @@ def test_a_scripts_group_needs_a_cluster(run_aft, tmp_path):
     done = run_aft("scripts", "group", "s", "beta")
     assert done.returncode == 1
     assert done.stderr == "aft: error: worker groups need a cluster (database_url and broker_url)\n"
+
+
+def test_version(run_aft):
+    from aft import __version__
+
+    for flag in ("--version", "-V"):
+        done = run_aft(flag)
+        assert (done.returncode, done.stdout) == (0, f"aft {__version__}\n")
+
+
+def test_hostkey_of_a_server_that_is_not_ssh_is_one_line(run_aft):
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer_like_http() -> None:
+        conn, _ = server.accept()
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        conn.close()
+
+    threading.Thread(target=answer_like_http, daemon=True).start()
+    try:
+        done = run_aft("vfs", "hostkey", f"sftp://127.0.0.1:{server.getsockname()[1]}")
+    finally:
+        server.close()
+    assert "no SSH banner" in one_line_error(done)
+
+
+def test_vfs_update_changes_a_profile_in_place(run_aft, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    assert run_aft("vfs", "add", "local", "--type", "Disk", "--target", str(first)).returncode == 0
+    done = run_aft("vfs", "update", "local", "--target", str(second))
+    assert (done.returncode, done.stdout) == (0, "vfs local (Disk) updated\n")
+    shown = run_aft("vfs", "show", "local")
+    assert f'"target": "{second}"' in shown.stdout
+    missing = run_aft("vfs", "update", "nope", "--target", str(second))
+    assert "no VFS named 'nope'" in one_line_error(missing)

@@ -95,6 +95,14 @@ def test_sleep_blocks_then_returns_false():
     assert texts(r) == ["false"]
 
 
+def test_a_script_that_fails_while_halting_is_not_clean():
+    halt = HaltSignal()
+    halt.set()
+    r = Executor().run('WaitForHaltSignal(); throw new Error("cleanup failed")', halt=halt)
+    assert r.state is JobState.HALTED and r.exit_code == 1 and not r.clean
+    assert "cleanup failed" in (r.error or "")
+
+
 def test_halt_ends_sleep_and_wait_early():
     halt = HaltSignal()
     threading.Timer(0.2, halt.set).start()
@@ -106,7 +114,7 @@ def test_halt_ends_sleep_and_wait_early():
     )
     assert time.monotonic() - start < 5
     assert texts(r)[:3] == ["false", "true", "boolean"]
-    assert r.state is JobState.HALTED and r.exit_code == 1
+    assert r.state is JobState.HALTED and r.exit_code == 0 and r.clean  # a clean stop
 
 
 def test_get_secret_and_masking(instance):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import aft
 from tests.conftest import REPO
@@ -13,23 +15,30 @@ CODE = ["aft", "tests", "benchmarks", "docs", "examples"]
 
 PUBLIC = [
     "AftError",
+    "ApiKeyStore",
     "Executor",
     "FileInfo",
     "HaltSignal",
     "Instance",
+    "Job",
+    "JobQueue",
     "JobState",
     "LogLine",
     "RunResult",
+    "ScheduleStore",
+    "Script",
+    "ScriptStore",
     "SecretStore",
     "Settings",
     "Vfs",
+    "VfsLibrary",
     "open_vfs",
     "parse_params",
 ]
 
 
 def test_all_is_sorted_and_pinned():
-    assert aft.__all__ == sorted(aft.__all__) == PUBLIC
+    assert aft.__all__ == sorted(aft.__all__) == PUBLIC == sorted(aft._EXPORTS)
     for name in PUBLIC:
         assert getattr(aft, name) is not None
 
@@ -65,5 +74,34 @@ def test_the_package_type_checks():
         cwd=REPO,
         capture_output=True,
         text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+USER_SCRIPT = """
+from aft import ApiKeyStore, Executor, Instance, JobQueue, RunResult, VfsLibrary
+
+
+def main() -> None:
+    with Instance("home") as instance:
+        jobs: JobQueue = instance.jobs
+        keys: ApiKeyStore = instance.api_keys
+        library: VfsLibrary = instance.vfs
+        executor: Executor = instance.executor()
+        result: RunResult = executor.run('Log("hi")')
+        print(result.ok, jobs.counts(), len(keys.list()), library.list())
+"""
+
+
+def test_a_user_script_on_the_top_level_names_is_strictly_typed(tmp_path):
+    """mypy --strict sees the real classes behind aft's lazy top-level names."""
+    (tmp_path / "user.py").write_text(USER_SCRIPT)
+    env = {**os.environ, "MYPYPATH": str(Path(aft.__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "user.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -167,16 +167,9 @@ def add_vfs_routes(api: Api) -> None:
         """Change type, target or payload; what is left out stays (the payload too)."""
         body = json_body()
         only(body, _FIELDS - {"name"})
-        library = instance.vfs
-        current = library.get(name)
-        payload = _payload(body)
         return profile_json(
-            library.add(
-                current.name,
-                field(body, "type", str) or current.type,
-                field(body, "target", str) or current.target,
-                library.payload(current.name) if payload is None else payload,
-                replace=True,
+            instance.vfs.update(
+                name, field(body, "type", str), field(body, "target", str), _payload(body)
             )
         )
 

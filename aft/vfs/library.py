@@ -99,6 +99,28 @@ class VfsLibrary:
             )
         return self.get(name)
 
+    def update(
+        self,
+        name: str,
+        type_name: str | None = None,
+        target: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> VfsProfile:
+        """Change a profile's type, target or payload in place; what is None stays.
+
+        Raises:
+            VfsNotFound: no such profile.
+            VfsError, VfsPathError: a bad type, target or payload.
+        """
+        current = self.get(name)
+        return self.add(
+            current.name,
+            type_name or current.type,
+            target or current.target,
+            self.payload(current.name) if payload is None else payload,
+            replace=True,
+        )
+
     def get(self, name: str) -> VfsProfile:
         """Raises VfsNotFound."""
         rows = self._store.query(
