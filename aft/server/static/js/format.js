@@ -1,0 +1,41 @@
+// Pure formatting for the page: times, how long ago, durations, a message's first letter.
+
+export const pad = (n, w = 2) => String(n).padStart(w, "0");
+
+// A Unix time as local "YYYY-MM-DD HH:MM:SS"; "—" for none.
+export function fmtTime(ts) {
+  if (!ts) return "—";
+  const d = new Date(ts * 1000);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+// A Unix time as the local time of day to the millisecond, "HH:MM:SS.mmm" (a log line's time).
+export function clockTime(ts) {
+  const d = new Date(ts * 1000);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+// How long before now a Unix time was: "just now", "5 min ago", ...; its date after 30 days.
+export function ago(ts, now = Date.now() / 1000) {
+  if (!ts) return "never";
+  const s = Math.max(0, now - ts);
+  if (s < 45) return "just now";
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  if (s < 86400 * 30) return `${Math.round(s / 86400)} d ago`;
+  return fmtTime(ts).slice(0, 10);
+}
+
+// How long a job ran (or has run until now): "820 ms", "4.2 s", "3 min 5 s", "2 h 10 min".
+export function duration(job, now = Date.now() / 1000) {
+  if (!job.started) return "—";
+  const s = (job.finished || now) - job.started;
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
+  if (s < 90) return `${s.toFixed(1)} s`;
+  if (s < 5400) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+}
+
+export function capitalize(text) {
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+}

@@ -1,0 +1,122 @@
+// One job's page: its state and details, its log as it is written, halt and run again.
+import { api, enc } from "../api.js";
+import { badge, button, card, pageHead } from "../blocks.js";
+import { confirmDialog, toast } from "../dialogs.js";
+import { clear, h } from "../dom.js";
+import { clockTime, duration, fmtTime } from "../format.js";
+import { FINAL } from "../job-states.js";
+import { go } from "../router.js";
+
+const LEVEL_NAMES = { debug: "DEBUG", info: "INFO", warn: "WARN", error: "ERROR" };
+
+export async function jobPage(main, jobId, ctx) {
+  let job = await api("GET", `/v1/jobs/${enc(jobId)}`);
+  if (!ctx.alive()) return;
+  const head = h("div");
+  const meta = h("div", { class: "card-body" });
+  const log = h("div", { class: "log", role: "log", "aria-label": "Job log", tabindex: "0" });
+  const follow = h("input", { type: "checkbox", checked: true, id: "follow" });
+  const liveNote = h("span", { class: "live" });
+  let offset = 0;
+  let logDone = false;  // a log page said the job had ended: every line is in
+
+  const renderHead = () => {
+    const live = !FINAL.has(job.status);
+    clear(head, h("a", { class: "crumb", href: "#/jobs" }, "← Jobs"),
+      pageHead(job.scriptName, null,
+        badge(job.status),
+        live ? button("Halt", { kind: "danger", icon: "stop", onclick: halt }) : null,
+        live ? null : button("Run again", { icon: "play", onclick: () => runAgain() })));
+    clear(liveNote, live ? [h("span", { class: "dot" }), "live"] : null);
+    const items = [
+      ["Job", h("span", { class: "mono" }, job.jobId)],
+      ["State", job.status],
+      ["Trigger", job.trigger],
+      ["Attempt", `${job.attempt} of ${job.maxAttempts}`],
+      ["Queued", fmtTime(job.created)],
+      ["Started", fmtTime(job.started)],
+      ["Finished", fmtTime(job.finished)],
+      ["Duration", duration(job)],
+      ["Exit code", job.exitCode ?? "—"],
+    ];
+    if (job.retryOf) items.push(["Retry of", h("a", { href: `#/jobs/${enc(job.retryOf)}`, class: "mono" }, job.retryOf)]);
+    clear(meta, h("dl", { class: "meta" }, items.map(([k, v]) => h("div", null, h("dt", { text: k }), h("dd", null, v)))),
+      Object.keys(job.params || {}).length ? h("div", { class: "job-error" }, h("h3", { text: "Params" }),
+        h("pre", { class: "json" }, JSON.stringify(job.params, null, 2))) : null,
+      job.error ? h("div", { class: "job-error form-error", role: "alert" },
+        job.errorLine ? `Line ${job.errorLine}: ${job.error}` : job.error) : null);
+  };
+
+  const addLines = (lines) => {
+    if (!lines.length) return;
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 48;
+    const empty = log.querySelector(".log-empty");
+    if (empty) empty.remove();
+    for (const line of lines) {
+      log.append(h("div", { class: `log-line ${line.level}` },
+        h("span", { class: "t", title: fmtTime(line.time) }, clockTime(line.time)),
+        h("span", { class: "l" }, LEVEL_NAMES[line.level] || line.level),
+        h("span", { class: "x" }, line.text)));
+    }
+    if (follow.checked && (atBottom || offset === 0)) log.scrollTop = log.scrollHeight;
+  };
+
+  async function poll() {
+    for (;;) {
+      const page = await api("GET", `/v1/jobs/${enc(jobId)}/log?offset=${offset}`);
+      if (!ctx.alive()) return;
+      addLines(page.lines);
+      offset = page.nextOffset;
+      if (FINAL.has(page.status)) logDone = true;
+      if (page.status !== job.status || (FINAL.has(page.status) && !job.finished)) {
+        job = await api("GET", `/v1/jobs/${enc(jobId)}`);
+        if (!ctx.alive()) return;
+        renderHead();
+      }
+      if (page.lines.length < 1000) break;
+    }
+    const empty = log.querySelector(".log-empty");
+    if (!log.querySelector(".log-line")) {
+      clear(log, h("div", { class: "log-empty" }, logDone ? "This job wrote no log lines." : "Waiting for the first log line…"));
+    } else if (empty) {
+      empty.remove();
+    }
+  }
+
+  async function halt() {
+    if (!(await confirmDialog({
+      title: "Halt this job?", confirm: "Halt job",
+      body: "The script gets the halt signal. If it has not stopped when the grace period ends, its process is killed.",
+    }))) return;
+    try {
+      const answer = await api("POST", `/v1/jobs/${enc(jobId)}/halt`);
+      toast(answer.status === "halted" ? "Job halted" : "Halt requested");
+      job = await api("GET", `/v1/jobs/${enc(jobId)}`);
+      renderHead();
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  }
+
+  async function runAgain() {
+    try {
+      const body = job.scriptId ? { scriptId: job.scriptId, params: job.params } : { scriptName: job.scriptName, params: job.params };
+      const again = await api("POST", "/v1/jobs", body);
+      toast(`Job ${again.jobId} queued`);
+      go(`#/jobs/${enc(again.jobId)}`);
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  }
+
+  renderHead();
+  main.append(head, card(null, null, meta),
+    h("section", { class: "card" },
+      h("div", { class: "card-head" }, h("div", null, h("h2", { text: "Log" })),
+        h("div", { class: "actions" }, liveNote, h("label", { class: "check", htmlFor: "follow" }, follow, h("span", null, "Follow")))),
+      log));
+  await poll();
+  ctx.every(1000, async () => {
+    if (!logDone) await poll();
+  });
+}

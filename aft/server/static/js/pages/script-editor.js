@@ -1,0 +1,64 @@
+// The script editor: a new script or a stored one, its settings and its source.
+import { api, enc } from "../api.js";
+import { button, card, pageHead } from "../blocks.js";
+import { codeEditor } from "../code-editor.js";
+import { toast } from "../dialogs.js";
+import { h } from "../dom.js";
+import { check, guessBy } from "../errors.js";
+import { fmtTime } from "../format.js";
+import { field, makeForm, onSubmit } from "../forms.js";
+import { go } from "../router.js";
+import { scriptProblems } from "../validate.js";
+import { deleteScript, runDialog } from "./script-actions.js";
+
+const NEW_SCRIPT = {
+  name: "", source: '// Param(name) reads a job parameter; GetVFS(name) opens a VFS Library entry.\nLog("Hello from " + ScriptName());\n', retries: 0, retryBackoff: 30, group: "default",
+};
+
+const guessScript = guessBy([[/retries/i, "retries"], [/backoff/i, "retryBackoff"], [/source/i, "source"], [/group/i, "group"], [/name/i, "name"]]);
+
+// The editor of the script name (a new one when name is null).
+export async function scriptEditor(main, name, ctx) {
+  const [script, about] = await Promise.all([
+    name ? api("GET", `/v1/scripts/${enc(name)}`) : { ...NEW_SCRIPT },
+    api("GET", "/ui/about").catch(() => null),
+  ]);
+  const cluster = Boolean(about && about.cluster);
+  if (!ctx.alive()) return;
+  let dirty = false;
+  ctx.guard = () => (dirty ? "The script has unsaved changes. Leave without saving them?" : null);
+  const form = makeForm(
+    h("div", { class: "form-row" },
+      field({ name: "name", label: "Name", value: script.name, hint: "Unique, any case. aft start -n NAME runs it." }),
+      field({ name: "retries", label: "Retries", type: "number", value: script.retries, min: 0, max: 100, inputmode: "numeric", hint: "Runs again after a failure, 0 to 100 times." }),
+      field({ name: "retryBackoff", label: "Backoff (seconds)", type: "number", value: script.retryBackoff, min: 0, max: 86400, hint: "Wait before the first retry; doubles each time." }),
+      cluster ? field({ name: "group", label: "Worker group", value: script.group, hint: "Its jobs run on the worker nodes of this group (aft worker --group)." }) : null),
+    codeEditor("source", script.source, "Source"),
+    h("div", { class: "form-actions" },
+      h("button", { type: "submit", class: "btn primary" }, name ? "Save" : "Create script"),
+      name ? button("Run now", { icon: "play", onclick: () => runDialog(script.name) }) : null,
+      h("span", { class: "spacer" }),
+      name ? button("Delete", { kind: "danger", onclick: () => deleteScript(script.name, () => { dirty = false; go("#/scripts"); }) }) : null));
+  form.addEventListener("input", () => { dirty = true; });
+  form.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && event.key === "s") {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  onSubmit(form, async (f) => {
+    check(scriptProblems({
+      name: f.name.value, retries: f.retries.value, retryBackoff: f.retryBackoff.value, group: cluster ? f.group.value : "",
+    }, cluster));
+    const body = { name: f.name.value.trim(), source: f.source.value, retries: Number(f.retries.value), retryBackoff: Number(f.retryBackoff.value) };
+    if (cluster) body.group = f.group.value.trim();
+    const saved = name ? await api("PUT", `/v1/scripts/${enc(name)}`, body) : await api("POST", "/v1/scripts", body);
+    dirty = false;
+    toast(name ? `Saved “${saved.name}”` : `Created “${saved.name}”`);
+    if (saved.name !== name) go(`#/scripts/${enc(saved.name)}`);
+  }, guessScript);
+  main.append(
+    h("a", { class: "crumb", href: "#/scripts" }, "← Scripts"),
+    pageHead(name ? script.name : "New script", name ? `Id ${script.id} · changed ${fmtTime(script.updated)}` : "Write a SyncJS script; it runs in its own process with the VFS Library and secrets of this instance."),
+    card(null, null, h("div", { class: "card-body" }, form)));
+}

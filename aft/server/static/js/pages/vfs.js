@@ -1,0 +1,40 @@
+// The VFS Library page: the named places to move files between, to test, edit or delete.
+import { api, enc } from "../api.js";
+import { badge, button, card, emptyState, loading, pageHead, table, when } from "../blocks.js";
+import { toast } from "../dialogs.js";
+import { clear, h } from "../dom.js";
+import { deleteVfs, vfsEditor } from "./vfs-editor.js";
+
+export async function vfsPage(main, parts, query, ctx) {
+  if (parts[0] === "new") return vfsEditor(main, null, ctx);
+  if (parts[0]) return vfsEditor(main, parts[0], ctx);
+  const body = h("div", null, loading());
+  main.append(pageHead("VFS Library", "Named places to move files between. Credentials are encrypted at rest and never shown again.",
+    button("Add VFS", { href: "#/vfs/new", kind: "primary", icon: "plus" })), card(null, null, body));
+  const { vfs } = await api("GET", "/v1/vfs");
+  if (!ctx.alive()) return;
+  clear(body, table([
+    { label: "Name", primary: true, cell: (p) => h("a", { href: `#/vfs/${enc(p.name)}`, class: "cell-main" }, p.name) },
+    { label: "Type", cell: (p) => badge(p.type, "plain plain") },
+    { label: "Target", cell: (p) => h("div", { class: "mono truncate", title: p.target }, p.target) },
+    { label: "Changed", cell: (p) => when(p.updated) },
+    { label: "Actions", class: "actions-cell", cell: (p) => h("div", { class: "actions" },
+      button("Test", { small: true, aria: `Test ${p.name}`, onclick: (e) => testSaved(p.name, e.currentTarget) }),
+      button("Edit", { small: true, href: `#/vfs/${enc(p.name)}` }),
+      button("Delete", { small: true, kind: "danger", aria: `Delete ${p.name}`, onclick: () => deleteVfs(p.name) })) },
+  ], vfs, emptyState("The library is empty", h("span", null, "Add a disk folder, an SFTP or FTP server, or a bucket with ", h("a", { href: "#/vfs/new" }, "Add VFS"), "."))));
+}
+
+async function testSaved(name, btn) {
+  btn.disabled = true;
+  btn.classList.add("busy");
+  try {
+    const answer = await api("POST", `/v1/vfs/${enc(name)}/test`);
+    toast(`${name}: ${answer.message}`);
+  } catch (error) {
+    toast(`${name}: ${error.message}`, "error");
+  } finally {
+    btn.disabled = false;
+    btn.classList.remove("busy");
+  }
+}

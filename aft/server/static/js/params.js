@@ -1,0 +1,20 @@
+// A job's params as typed in a form: a flat JSON object (pure: no DOM).
+import { FieldErrors } from "./errors.js";
+
+// Params typed as JSON; lone backslashes (Windows paths) are kept as typed, as `aft run -p` does.
+export function parseParams(text) {
+  if (!text.trim()) return {};
+  let value;
+  try {
+    value = JSON.parse(text.replace(/\\(\\|"|\/|u[0-9a-fA-F]{4})?/g, (m, kept) => (kept ? m : "\\\\")));
+  } catch (e) {
+    throw new FieldErrors({ params: `Params are not valid JSON: ${e.message}` });
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new FieldErrors({ params: 'Params must be a JSON object, like {"name": "value"}' });
+  }
+  for (const [key, item] of Object.entries(value)) {
+    if (item !== null && typeof item === "object") throw new FieldErrors({ params: `Params must be flat: "${key}" holds an object or array` });
+  }
+  return value;
+}

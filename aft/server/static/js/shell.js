@@ -1,0 +1,30 @@
+// The signed-in frame: the navigation (a drawer on small screens), sign-out and theme buttons.
+import { clear, h } from "./dom.js";
+import { icon } from "./icons.js";
+import { cycleTheme, paintTheme } from "./theme-switch.js";
+
+// The pages in the navigation: [path, label]; each path also names its icon.
+export const NAV = [
+  ["dashboard", "Dashboard"], ["scripts", "Scripts"], ["jobs", "Jobs"], ["schedules", "Schedules"],
+  ["vfs", "VFS Library"], ["secrets", "Secrets"], ["apikeys", "API Keys"], ["settings", "Settings"],
+];
+
+export function buildShell(signOut) {
+  clear(document.getElementById("nav"), NAV.map(([path, label]) =>
+    h("li", null, h("a", { class: "nav-link", href: `#/${path}`, "data-page": path }, icon(path), label))));
+  const menu = document.getElementById("menu-button");
+  clear(menu, icon("menu"));
+  const shell = document.getElementById("shell");
+  const setNav = (open) => {
+    shell.classList.toggle("nav-open", open);
+    menu.setAttribute("aria-expanded", String(open));
+    document.getElementById("scrim").hidden = !open;
+  };
+  menu.onclick = () => setNav(!shell.classList.contains("nav-open"));
+  document.getElementById("scrim").onclick = () => setNav(false);
+  document.getElementById("nav").onclick = () => setNav(false);
+  clear(document.getElementById("signout"), icon("signout"), "Sign out");
+  document.getElementById("signout").onclick = signOut;
+  document.querySelectorAll(".theme-button").forEach((b) => { b.onclick = cycleTheme; });
+  paintTheme();
+}
