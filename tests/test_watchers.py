@@ -340,7 +340,7 @@ def test_start_without_callback_or_folder_does_nothing(folder: Path) -> None:
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("w.InclusionFilter = '*.csv'", "FsWatcher.InclusionFilter must be an array"),
+        ("w.InclusionFilter = '*.csv'", "FsWatcher.InclusionFilter must be an array of strings"),
         ("w.DelayBySeconds = -1", "FsWatcher.DelayBySeconds must not be negative"),
         ("w.NotifyWrite = 'no'", "FsWatcher.NotifyWrite must be a boolean"),
         ("w.WatchDir(3)", "FsWatcher.WatchDir(path, recursive): path must be a string"),

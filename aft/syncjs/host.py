@@ -1,18 +1,17 @@
 """The Python side of the SyncJS job context and local-file helpers.
 
-Each public method of :class:`JobHost` named in :data:`JobHost.EXPORTS` is a host
-function that ``runtime.js`` calls. The conventions of the SyncJS contract hold here:
-a wrong argument type raises :class:`HostTypeError` (a JS ``TypeError``); an I/O
-failure returns ``False``/``None``/``[]`` and logs the reason at error level.
+Each method of :class:`JobHost` declared with
+:func:`~aft.syncjs.declarations.host_function` is a host function that ``runtime.js``
+calls. The conventions of the SyncJS contract hold here: a wrong argument type throws a
+JS ``TypeError`` (checked from the declaration); an I/O failure returns
+``False``/``None``/``[]`` and logs the reason at error level.
 
-Modules that only some helpers need (zipfile, shutil, subprocess) are imported inside
+Modules that only some helpers need (zipfile, shutil, subprocess, base64) are imported inside
 them, off the start-up path of ``aft run``.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
 import json
 import os
 import re
@@ -21,12 +20,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from pathlib import Path
+from types import FunctionType
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 from aft.exceptions import AftError
 from aft.models import LogLevel
-from aft.syncjs.engine import HostFunction, HostTypeError, ScriptExit
+from aft.syncjs.declarations import HostObject, bind, host_function
+from aft.syncjs.engine import HostFunction, ScriptExit
 
 MASK = "********"
 
@@ -52,6 +53,8 @@ class Masker:
         """Register a value that must never appear in a log line or an error."""
         if not value or value in self._values:
             return
+        import base64
+
         data = value.encode("utf-8", "surrogatepass")
         forms = {
             value,
@@ -79,34 +82,42 @@ class Masker:
         return text if pattern is None else pattern.sub(MASK, text)
 
 
-def want(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
-    """Return ``value`` if it is of ``kind``, else throw a JS TypeError naming ``what``."""
-    if isinstance(value, bool) and kind in (int, float, (int, float)):
-        raise HostTypeError(f"{what} must be a number")
-    if not isinstance(value, kind):
-        names = {str: "a string", bool: "a boolean", list: "an array", dict: "an object"}
-        expected = names.get(kind, "a number") if isinstance(kind, type) else "a number"
-        raise HostTypeError(f"{what} must be {expected}")
-    return value
+#: The failures of a host function's I/O: logged, never thrown to the script.
+IO_FAILURES = (OSError, AftError, ValueError)
+
+
+def describe_failure(exc: Exception) -> str:
+    """The log text for one of :data:`IO_FAILURES`."""
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    return str(exc)
+
+
+def wrapping(method: Callable[..., Any], wrapper: FunctionType) -> FunctionType:
+    """``wrapper`` dressed as ``method``: what ``functools.wraps`` does, for a fraction of its
+    cost (host functions are many, and all are made when ``aft run`` starts)."""
+    wrapper.__name__ = method.__name__
+    wrapper.__qualname__ = method.__qualname__
+    wrapper.__doc__ = method.__doc__
+    wrapper.__dict__["__wrapped__"] = method
+    return wrapper
 
 
 def io_call(default: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Make a host function return ``default`` and log the reason when its I/O fails."""
 
     def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(method)
+        name = method.__name__
+
         def run(self: JobHost, *args: Any) -> Any:
             try:
                 return method(self, *args)
-            except OSError as exc:
-                reason = exc.strerror or str(exc)
-                where = f": {exc.filename}" if exc.filename else ""
-                self.log(LogLevel.ERROR.value, f"{method.__name__}: {reason}{where}")
-            except (AftError, ValueError) as exc:
-                self.log(LogLevel.ERROR.value, f"{method.__name__}: {exc}")
+            except IO_FAILURES as exc:
+                self.log(LogLevel.ERROR.value, f"{name}: {describe_failure(exc)}")
             return default
 
-        return run
+        return wrapping(method, run)  # type: ignore[arg-type]
 
     return wrap
 
@@ -218,7 +229,7 @@ class Inbox:
         self.close()
 
 
-class JobHost:
+class JobHost(HostObject):
     """Host functions for one script run.
 
     Args:
@@ -230,12 +241,6 @@ class JobHost:
         allow_exec: whether ``Exec`` may start programs.
         inbox: the watchers' events (default: a new one on ``halt``).
     """
-
-    EXPORTS = (
-        "log", "Exit", "halted", "deadline", "next_event", "GetSecret",
-        "FileExists", "DirExists", "ReadTextFile", "WriteTextFile", "CopyFile", "MoveFile",
-        "DelFile", "ListLocal", "Zip", "Unzip", "Exec",
-    )  # fmt: skip
 
     def __init__(
         self,
@@ -257,38 +262,33 @@ class JobHost:
 
     def functions(self, *more: dict[str, HostFunction]) -> dict[str, HostFunction]:
         """This host's functions and ``more``, each refusing to run once ``Exit()`` was called."""
-
-        def guard(function: HostFunction) -> HostFunction:
-            def call(*args: Any) -> Any:
-                if self.exit_code is not None:
-                    raise ScriptExit()
-                return function(*args)
-
-            return call
-
-        table = {name: getattr(self, name) for name in self.EXPORTS}
+        table = _UntilExit(self)
+        table.update(bind(self))
         for extra in more:
             table.update(extra)
-        return {name: guard(function) for name, function in table.items()}
+        return table
 
     # ---- job context ----------------------------------------------------------------
 
+    @host_function("log", wrapped=True)
     def log(self, level: str, text: str) -> None:
         self._emit(LogLevel(level).value, self.mask(text))
 
-    def Exit(self, code: Any) -> None:
-        want(code, (int, float), "Exit(code): code")
+    @host_function("Exit", wrapped=True)
+    def Exit(self, code: float) -> None:
         self.exit_code = int(code)
         raise ScriptExit()
 
+    @host_function("HaltSignalReceived", wrapped=True)
     def halted(self) -> bool:
         return self.halt.is_set()
 
-    def deadline(self, ms: Any) -> float:
+    @host_function("Sleep", wrapped=True)
+    def deadline(self, ms: float) -> float:
         """When ``Sleep(ms)`` ends, on this host's clock (for :meth:`next_event`)."""
-        want(ms, (int, float), "Sleep(ms): ms")
         return time.monotonic() + max(ms, 0) / 1000
 
+    @host_function("nextEvent", wrapped=True)
     def next_event(self, deadline: float | None) -> tuple[int, Any] | None:
         """Wait for a watcher's ``(number, evt)``; None once halted or at ``deadline``.
 
@@ -300,8 +300,8 @@ class JobHost:
         left = deadline - time.monotonic()
         return None if left <= 0 else self.inbox.get(left)
 
-    def GetSecret(self, name: Any) -> str:
-        want(name, str, "GetSecret(name): name")
+    @host_function("GetSecret")
+    def GetSecret(self, name: str) -> str:
         value = self._secret(name)
         if value is None:
             return ""
@@ -310,28 +310,29 @@ class JobHost:
 
     # ---- local files ----------------------------------------------------------------
 
-    def FileExists(self, path: Any) -> bool:
-        return os.path.isfile(want(path, str, "FileExists(path): path"))
+    @host_function("FileExists")
+    def FileExists(self, path: str) -> bool:
+        return os.path.isfile(path)
 
-    def DirExists(self, path: Any) -> bool:
-        return os.path.isdir(want(path, str, "DirExists(path): path"))
+    @host_function("DirExists")
+    def DirExists(self, path: str) -> bool:
+        return os.path.isdir(path)
 
+    @host_function("ReadTextFile")
     @io_call(None)
-    def ReadTextFile(self, path: Any) -> str:
-        return Path(want(path, str, "ReadTextFile(path): path")).read_text(encoding="utf-8")
+    def ReadTextFile(self, path: str) -> str:
+        return Path(path).read_text(encoding="utf-8")
 
+    @host_function("WriteTextFile")
     @io_call(False)
-    def WriteTextFile(self, path: Any, text: Any) -> bool:
-        want(path, str, "WriteTextFile(path, text): path")
-        want(text, str, "WriteTextFile(path, text): text")
+    def WriteTextFile(self, path: str, text: str) -> bool:
         with _replacing(path) as tmp:
             Path(tmp).write_text(text, encoding="utf-8")
         return True
 
+    @host_function("CopyFile")
     @io_call(False)
-    def CopyFile(self, src: Any, dst: Any) -> bool:
-        want(src, str, "CopyFile(src, dst): src")
-        want(dst, str, "CopyFile(src, dst): dst")
+    def CopyFile(self, src: str, dst: str) -> bool:
         if os.path.isdir(dst):
             dst = os.path.join(dst, os.path.basename(src))
         import shutil
@@ -340,10 +341,9 @@ class JobHost:
             shutil.copy2(src, tmp)
         return True
 
+    @host_function("MoveFile")
     @io_call(False)
-    def MoveFile(self, src: Any, dst: Any) -> bool:
-        want(src, str, "MoveFile(src, dst): src")
-        want(dst, str, "MoveFile(src, dst): dst")
+    def MoveFile(self, src: str, dst: str) -> bool:
         if not os.path.lexists(src):
             raise FileNotFoundError(2, "No such file or directory", src)
         import shutil
@@ -351,32 +351,29 @@ class JobHost:
         shutil.move(src, dst)
         return True
 
+    @host_function("DelFile")
     @io_call(False)
-    def DelFile(self, path: Any) -> bool:
-        os.remove(want(path, str, "DelFile(path): path"))
+    def DelFile(self, path: str) -> bool:
+        os.remove(path)
         return True
 
+    @host_function("ListLocal")
     @io_call([])
-    def ListLocal(self, directory: Any, mask: Any = "*") -> list[dict[str, Any]]:
-        want(directory, str, "ListLocal(dir, mask): dir")
-        want(mask, str, "ListLocal(dir, mask): mask")
+    def ListLocal(self, dir_: str, mask: str = "*") -> list[dict[str, Any]]:
         import fnmatch
 
         items = []
-        with os.scandir(directory) as entries:
+        with os.scandir(dir_) as entries:
             for entry in entries:
                 if entry.is_file() and fnmatch.fnmatch(entry.name, mask):
                     st = entry.stat()
                     items.append(_dir_item(entry.name, entry.path, False, st.st_size, st.st_mtime))
         return sorted(items, key=lambda i: i["Name"])
 
+    @host_function("Zip")
     @io_call(False)
-    def Zip(self, files: Any, archive: Any) -> bool:
+    def Zip(self, files: list[str], archive: str) -> bool:
         """Zip files and folders (recursively) into ``archive``, named relative to their parent."""
-        want(files, list, "Zip(files, archive): files")
-        want(archive, str, "Zip(files, archive): archive")
-        for f in files:
-            want(f, str, "Zip(files, archive): each file")
         import zipfile
 
         with _replacing(archive) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
@@ -388,40 +385,37 @@ class JobHost:
                     z.write(path, os.path.relpath(path, base))
         return True
 
+    @host_function("Unzip")
     @io_call(False)
-    def Unzip(self, archive: Any, directory: Any) -> bool:
-        """Extract ``archive`` into ``directory``; refuses members that would land outside it."""
-        want(archive, str, "Unzip(archive, dir): archive")
-        want(directory, str, "Unzip(archive, dir): dir")
+    def Unzip(self, archive: str, dir_: str) -> bool:
+        """Extract ``archive`` into ``dir_``; refuses members that would land outside it."""
         import zipfile
 
-        root = os.path.realpath(directory)
+        root = os.path.realpath(dir_)
         try:
             with zipfile.ZipFile(archive) as z:
                 for member in z.namelist():
                     target = os.path.realpath(os.path.join(root, member))
                     if os.path.commonpath([root, target]) != root:
-                        raise ValueError(f"{archive}: {member!r} would land outside {directory}")
+                        raise ValueError(f"{archive}: {member!r} would land outside {dir_}")
                 os.makedirs(root, exist_ok=True)
                 z.extractall(root)
         except zipfile.BadZipFile as exc:
             raise ValueError(f"{archive} is not a valid zip archive ({exc})") from None
         return True
 
-    def Exec(self, command: Any, args: Any = None, timeout: Any = 0) -> dict[str, Any]:
+    @host_function("Exec")
+    def Exec(
+        self, cmd: str, args: list[str] | None = None, timeout_sec: float = 0
+    ) -> dict[str, Any]:
         """Run a program (no shell); ``{ExitCode, Stdout, Stderr}``; -1 when it could not run."""
-        want(command, str, "Exec(cmd, args, timeoutSec): cmd")
-        args = [] if args is None else want(args, list, "Exec(cmd, args, timeoutSec): args")
-        for a in args:
-            want(a, str, "Exec(cmd, args, timeoutSec): each arg")
-        want(timeout, (int, float), "Exec(cmd, args, timeoutSec): timeoutSec")
         if not self.allow_exec:
             return self._exec_failed("Exec is disabled: set allow_exec to true to allow it")
         import subprocess
 
         try:
             proc = subprocess.Popen(
-                [command, *args],
+                [cmd, *(args or [])],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -429,8 +423,8 @@ class JobHost:
                 errors="replace",
             )
         except OSError as exc:
-            return self._exec_failed(f"cannot run {command}: {exc.strerror}")
-        deadline = time.monotonic() + timeout if timeout > 0 else None
+            return self._exec_failed(f"cannot run {cmd}: {exc.strerror}")
+        deadline = time.monotonic() + timeout_sec if timeout_sec > 0 else None
         while True:
             try:
                 out, err = proc.communicate(timeout=0.1)
@@ -440,14 +434,28 @@ class JobHost:
                 if late or self.halt.is_set():
                     proc.kill()
                     out, err = proc.communicate()
-                    why = "halt signal" if self.halt.is_set() else f"{timeout}s timeout"
-                    self.log("error", f"Exec: {command} killed ({why})")
+                    why = "halt signal" if self.halt.is_set() else f"{timeout_sec}s timeout"
+                    self.log("error", f"Exec: {cmd} killed ({why})")
                     return {"ExitCode": -1, "Stdout": out, "Stderr": err}
         return {"ExitCode": proc.returncode, "Stdout": out, "Stderr": err}
 
     def _exec_failed(self, reason: str) -> dict[str, Any]:
         self.log("error", f"Exec: {reason}")
         return {"ExitCode": -1, "Stdout": "", "Stderr": reason}
+
+
+class _UntilExit(dict[str, HostFunction]):
+    """The engine's table of host functions: looking one up after ``Exit()`` unwinds the
+    script (so nothing runs after it, with no wrapper per function)."""
+
+    def __init__(self, host: JobHost) -> None:
+        super().__init__()
+        self._host = host
+
+    def __getitem__(self, name: str) -> HostFunction:
+        if self._host.exit_code is not None:
+            raise ScriptExit()
+        return super().__getitem__(name)
 
 
 def _dir_item(name: str, path: str, is_dir: bool, size: int, mtime: float) -> dict[str, Any]:

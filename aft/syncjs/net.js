@@ -1,7 +1,9 @@
-// HttpCli, SendMail and the PGP helpers: thin faces over aft/syncjs/net_host.py.
+// HttpCli: a thin face over aft/syncjs/net_host.py. The request is built here, in a
+// hidden plain object (its defaults come from Python) that Do() sends as its receiver.
+// SendMail and the PGP helpers are plain host functions (see runtime.js).
 (function (g) {
   "use strict";
-  var aft = g.__aft, host = aft.host, mark = aft.mark, slice = Array.prototype.slice;
+  var aft = g.__aft, mark = aft.mark;
 
   var hidden = mark(function (obj, name, value) {
     Object.defineProperty(obj, name, { value: value, writable: true });
@@ -39,7 +41,7 @@
 
   // ---- the request ----------------------------------------------------------------------
   function HttpCli() {
-    hidden(this, "_q", { url: "", timeout: 60, headers: [], body: null, insecure: false });
+    hidden(this, "_q", aft.copy(aft.api.defaults.HttpCli));
   }
   var proto = HttpCli.prototype;
   method(proto, "Url", function (url) {
@@ -71,21 +73,11 @@
     this._q.insecure = skip;
     return this;
   });
-  method(proto, "Do", function (verb) {
-    expect(verb, "string", "HttpCli.Do(verb): verb");
-    var q = this._q;
-    return new HttpResponse(host("http.do", {
-      method: verb, url: q.url, timeout: q.timeout, headers: q.headers, body: q.body,
-      insecure: q.insecure,
-    }));
+  aft.methods(proto, "HttpCli", function (c) { return c._q; }, function (r) {
+    return new HttpResponse(r);
   });
   ["Get", "Post", "Put", "Patch", "Delete", "Head"].forEach(function (name) {
     method(proto, name, function () { return this.Do(name.toUpperCase()); });
   });
   aft.define("HttpCli", HttpCli);
-
-  // ---- mail and PGP -------------------------------------------------------------------
-  ["SendMail", "PGPEncryptFile", "PGPDecryptFile"].forEach(function (n) {
-    aft.define(n, function () { return host.apply(null, [n].concat(slice.call(arguments))); });
-  });
 })(globalThis);

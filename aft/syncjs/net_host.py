@@ -1,5 +1,8 @@
 """The Python side of HttpCli, SendMail and the PGP helpers (see net.js).
 
+An HttpCli builds its request in JS (a hidden plain object, :class:`HttpRequest`); ``Do``
+sends that object as its receiver, and :meth:`HttpCli.Do` sends the request.
+
 Where the contract leaves room, this module chooses:
 
 - A request that gets no answer (bad URL, refused connection, TLS failure, timeout, halt)
@@ -17,16 +20,14 @@ Where the contract leaves room, this module chooses:
 - ``PGPDecryptFile(in, out, name)``: the armored private key is the secret ``name``; a
   key protected by a passphrase needs it in the secret ``name.passphrase``.
 
-urllib3, smtplib and pysequoia are imported on first use, off the start-up path of
-``aft run``.
+urllib3, smtplib, pysequoia (and socket) are imported on first use, off the start-up path
+of ``aft run``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import select
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -34,10 +35,20 @@ from typing import TYPE_CHECKING, Any
 
 from aft.exceptions import AftError
 from aft.models import LogLevel
+from aft.syncjs.declarations import (
+    BadArgument,
+    HostObject,
+    ScriptRecord,
+    bind,
+    bind_methods,
+    host_function,
+)
 from aft.syncjs.engine import HostFunction, HostTypeError
-from aft.syncjs.host import HaltSignal, io_call, want
+from aft.syncjs.host import HaltSignal, io_call
 
 if TYPE_CHECKING:
+    import socket
+
     import urllib3
 
     from aft.mail import MailSettings
@@ -55,7 +66,43 @@ class _Failed(Exception):
     """A request that got no usable answer; the text says why."""
 
 
-class NetHost:
+class HttpRequest(ScriptRecord):
+    """An HttpCli's request as its setters built it, and how a new HttpCli starts."""
+
+    url: str = ""
+    timeout: float = DEFAULT_TIMEOUT
+    headers: list[list[str]] = []  # [name, value] pairs, in the order set
+    body: str | None = None
+    insecure: bool = False
+
+
+class HttpCli(HostObject):
+    """A script's HttpCli at the moment it sends its request.
+
+    Args:
+        net: the run's network host.
+        request: the request the script built.
+    """
+
+    def __init__(self, net: NetHost, request: HttpRequest) -> None:
+        self.net = net
+        self.request = request
+
+    @host_function("HttpCli.Do")
+    def Do(self, verb: str) -> dict[str, Any]:
+        """Send the request with the method ``verb``.
+
+        Returns ``{valid, status, headers: [[name, value]...], body, error}``.
+        """
+        if not _METHOD.fullmatch(verb):
+            raise BadArgument(f"{verb!r} is not an HTTP method", argument="verb")
+        for pair in self.request.headers:
+            if len(pair) != 2:
+                raise HostTypeError("HttpCli.Header(name, value): give a name and a value")
+        return self.net.send(verb.upper(), self.request)
+
+
+class NetHost(HostObject):
     """Host functions for HTTP, mail and PGP in one script run.
 
     Args:
@@ -86,49 +133,26 @@ class NetHost:
         self._mail = mail
 
     def functions(self) -> dict[str, HostFunction]:
-        return {
-            "http.do": self.http_do,
-            "SendMail": self.SendMail,
-            "PGPEncryptFile": self.PGPEncryptFile,
-            "PGPDecryptFile": self.PGPDecryptFile,
-        }
+        """This host's functions and HttpCli's, for the engine's table."""
+        return {**bind(self), **bind_methods(HttpCli, self._http_cli)}
+
+    def _http_cli(self, request: Any) -> HttpCli:
+        """The HttpCli whose request (its hidden ``_q``) JS sent as the receiver."""
+        return HttpCli(self, HttpRequest.read(request, "HttpCli"))
 
     def close(self) -> None:
         """Nothing stays open between calls; here for symmetry with the other hosts."""
 
     # ---- HttpCli ---------------------------------------------------------------------
 
-    def http_do(self, request: Any) -> dict[str, Any]:
-        """Send one request: ``{method, url, headers, body, timeout, insecure}``.
-
-        Returns ``{valid, status, headers: [[name, value]...], body, error}``.
-        """
-        want(request, dict, "HttpCli request")
-        verb = want(request.get("method"), str, "HttpCli.Do(verb): verb")
-        if not _METHOD.fullmatch(verb):
-            raise HostTypeError(f"HttpCli.Do(verb): {verb!r} is not an HTTP method")
-        method = verb.upper()
-        url = want(request.get("url"), str, "HttpCli.Url(url): url")
-        headers = want(request.get("headers", []), list, "HttpCli.Header")
-        for pair in headers:
-            if not (
-                isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
-            ):
-                raise HostTypeError("HttpCli.Header(name, value): name and value must be strings")
-        body = request.get("body")
-        if body is not None:
-            want(body, str, "HttpCli.ReqBody(body): body")
-        timeout = want(
-            request.get("timeout", DEFAULT_TIMEOUT),
-            (int, float),
-            "HttpCli.Timeout(seconds): seconds",
-        )
-        insecure = want(
-            request.get("insecure", False), bool, "HttpCli.InsecureSkipVerify(skip): skip"
-        )
+    def send(self, method: str, request: HttpRequest) -> dict[str, Any]:
+        """Send ``request`` with ``method``; a request that gets no answer is logged."""
+        url, timeout = request.url, float(request.timeout)
         shown = self.mask(url)
         try:
-            answer = self._exchange(method, url, headers, body, float(timeout), insecure)
+            answer = self._exchange(
+                method, url, request.headers, request.body, timeout, request.insecure
+            )
         except _Failed as exc:
             reason = self.mask(str(exc))
             self.log(_ERROR, f"HttpCli: {method} {shown}: {reason}")
@@ -149,6 +173,8 @@ class NetHost:
         scheme = url.partition("://")[0].lower() if "://" in url else ""
         if scheme not in ("http", "https"):
             raise _Failed("the URL must start with http:// or https://" if url else "no URL set")
+        import select
+
         exchange = _Exchange((method, url, headers, body, timeout, insecure))
         deadline = time.monotonic() + timeout if timeout > 0 else None
         exchange.start()
@@ -169,20 +195,14 @@ class NetHost:
 
     # ---- SendMail ----------------------------------------------------------------------
 
+    @host_function("SendMail")
     def SendMail(
-        self, sender: Any, to: Any, subject: Any, body: Any, attachments: Any = ""
+        self, from_: str, to: str, subject: str, body: str, attachments: str | list[str] = ""
     ) -> bool:
-        what = "SendMail(from, to, subject, body, attachments)"
-        want(sender, str, f"{what}: from")
-        want(to, str, f"{what}: to")
-        want(subject, str, f"{what}: subject")
-        want(body, str, f"{what}: body")
         if isinstance(attachments, str):
             files = [p.strip() for p in attachments.split(",") if p.strip()]
         else:
-            files = want(attachments, list, f"{what}: attachments")
-            for f in files:
-                want(f, str, f"{what}: each attachment")
+            files = attachments
         from aft.mail import send_mail
 
         try:
@@ -190,7 +210,7 @@ class NetHost:
             password = None
             if settings.host and settings.user:
                 password = self._mail_password(settings)
-            sent_to = send_mail(settings, password, sender, to, subject, body, files)
+            sent_to = send_mail(settings, password, from_, to, subject, body, files)
         except AftError as exc:
             self.log(_ERROR, f"SendMail: {exc}")
             return False
@@ -220,26 +240,21 @@ class NetHost:
 
     # ---- PGP ---------------------------------------------------------------------------
 
+    @host_function("PGPEncryptFile")
     @io_call(False)
-    def PGPEncryptFile(self, src: Any, dst: Any, key: Any) -> bool:
-        what = "PGPEncryptFile(in, out, publicKeyPathOrArmored)"
-        want(src, str, f"{what}: in")
-        want(dst, str, f"{what}: out")
-        want(key, str, f"{what}: publicKeyPathOrArmored")
+    def PGPEncryptFile(self, in_: str, out: str, public_key_path_or_armored: str) -> bool:
         from aft.pgp import encrypt_file
 
-        encrypt_file(src, dst, key)
-        self.log(LogLevel.INFO.value, f"PGPEncryptFile: {src} -> {dst}")
+        encrypt_file(in_, out, public_key_path_or_armored)
+        self.log(LogLevel.INFO.value, f"PGPEncryptFile: {in_} -> {out}")
         return True
 
+    @host_function("PGPDecryptFile")
     @io_call(False)
-    def PGPDecryptFile(self, src: Any, dst: Any, name: Any) -> bool:
-        what = "PGPDecryptFile(in, out, privateKeySecretName)"
-        want(src, str, f"{what}: in")
-        want(dst, str, f"{what}: out")
-        want(name, str, f"{what}: privateKeySecretName")
+    def PGPDecryptFile(self, in_: str, out: str, private_key_secret_name: str) -> bool:
         from aft.pgp import PgpError, PgpPassphraseError, decrypt_file
 
+        name = private_key_secret_name
         key = self._secret(name)
         if key is None:
             raise PgpError(f"no secret named {name!r} (it should hold the armored private key)")
@@ -248,10 +263,10 @@ class NetHost:
             if value:
                 self._reveal(value)
         try:
-            decrypt_file(src, dst, key, passphrase)
+            decrypt_file(in_, out, key, passphrase)
         except PgpPassphraseError as exc:
             raise PgpError(f"{exc} (the secret {name}.passphrase holds it)") from None
-        self.log(LogLevel.INFO.value, f"PGPDecryptFile: {src} -> {dst}")
+        self.log(LogLevel.INFO.value, f"PGPDecryptFile: {in_} -> {out}")
         return True
 
 
@@ -362,6 +377,8 @@ def _track(sock: socket.socket) -> None:
 
 
 def _shut(sock: socket.socket) -> None:
+    import socket
+
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:

@@ -1,10 +1,15 @@
 // The SyncJS runtime: the bridge to Python host functions, the job context,
-// the global constants and the local-file helpers. Evaluated before every script.
+// the global constants and the plain host functions. Evaluated before every script.
+// The names come from Python (aft/syncjs/script_api.py), as dukpy.api (JSON text): its
+// `functions` (by owner; "" for globals), `constants`, `clients`, `defaults`, `response`.
 (function (g) {
   "use strict";
   var callPython = g.call_python;
   delete g.call_python; // scripts reach the host only through the functions below
   var slice = Array.prototype.slice;
+  var job = g.dukpy;
+  delete g.dukpy;
+  var api = JSON.parse(job.api);
 
   function AftExit() {}
   AftExit.prototype.toString = function () { return "Exit"; };
@@ -40,12 +45,28 @@
     Object.defineProperty(g, name, { value: value, writable: false, enumerable: false });
   }
 
-  // Host functions whose JS face is a plain call with the same arguments.
-  function passThrough(names) {
-    names.forEach(function (n) {
-      define(n, function () { return host.apply(null, [n].concat(slice.call(arguments))); });
+  // A fresh copy of a JSON value (a default that a script may change).
+  var copy = mark(function (value) { return JSON.parse(JSON.stringify(value)); }, "copy");
+
+  // A script object passed to a host function travels as its reference (see vfs.js).
+  var ref = mark(function (value) {
+    var own = value !== null && typeof value === "object"
+      && Object.prototype.hasOwnProperty.call(value, "_ref");
+    return own ? value._ref : value;
+  }, "ref");
+
+  // Define on `proto` each method Python declares for `owner`: it calls the host function
+  // "owner.Method" with receiver(this) first (what names the object on the Python side),
+  // then the arguments; answer(result), when given, makes the return value.
+  var methods = mark(function (proto, owner, receiver, answer) {
+    (api.functions[owner] || []).forEach(function (n) {
+      proto[n] = mark(function () {
+        var args = [owner + "." + n, receiver(this)].concat(slice.call(arguments).map(ref));
+        var r = host.apply(null, args);
+        return answer ? answer(r) : r;
+      }, n);
     });
-  }
+  }, "methods");
 
   // Watcher callbacks by watcher number (see watchers.js). Watcher threads never call JS:
   // Sleep and WaitForHaltSignal take their events from the host and run the callbacks here.
@@ -58,8 +79,8 @@
   // Run callbacks until the halt signal or `until` (the host's clock; null: no end).
   var waitUntil = mark(function (until) {
     for (;;) {
-      var next = host("next_event", until);
-      if (next === null) return host("halted");
+      var next = host("nextEvent", until);
+      if (next === null) return host("HaltSignalReceived");
       var l = listeners[next[0]];
       if (l) l.fn.call(l.watcher, next[1]);
     }
@@ -67,13 +88,12 @@
 
   Object.defineProperty(g, "__aft", {
     value: {
-      host: host, define: define, mark: mark, text: text, listen: listen, unlisten: unlisten,
+      api: api, host: host, define: define, mark: mark, text: text, copy: copy,
+      methods: methods, listen: listen, unlisten: unlisten,
     },
   });
 
   // ---- job context ----------------------------------------------------------------
-  var job = g.dukpy;
-  delete g.dukpy;
   var params = job.params;
 
   define("Param", function (name) {
@@ -100,30 +120,14 @@
     throw new AftExit();
   });
   Object.defineProperty(g, "HaltSignalReceived", {
-    get: mark(function () { return host("halted"); }, "HaltSignalReceived"),
+    get: mark(function () { return host("HaltSignalReceived"); }, "HaltSignalReceived"),
   });
-  define("Sleep", function (ms) { return waitUntil(host("deadline", ms)); });
+  define("Sleep", function (ms) { return waitUntil(host("Sleep", ms)); });
   define("WaitForHaltSignal", function () { return waitUntil(null); });
-  passThrough(["GetSecret"]);
 
-  // ---- constants --------------------------------------------------------------------
-  var constants = {
-    LIST_ALL: 0, LIST_FILES: 1, LIST_DIRS: 2,
-    NeverOverwrite: 0, AlwaysOverwrite: 1, OverwriteIfDiffSize: 2, OverwriteIfNewer: 3,
-    TLS_MODE_NONE: "none", TLS_MODE_EXPLICIT: "explicit", TLS_MODE_IMPLICIT: "implicit",
-    EVT_CREATE: "CREATE", EVT_WRITE: "WRITE", EVT_REMOVE: "REMOVE", EVT_RENAME: "RENAME",
-    EVT_CHMOD: "CHMOD",
-    VfsTypeDisk: "Disk", VfsTypeSFTP: "SFTP", VfsTypeFTP: "FTP", VfsTypeS3: "S3",
-    VfsTypeAzure: "Azure", VfsTypeGCS: "GCP",
-    SortByName: "name", SortByNameDirsFirst: "namedf", SortBySize: "size", SortByTime: "time",
-    SortAsc: "asc", SortDesc: "desc",
-    FromStart: 0, FromCurrent: 1, FromEnd: 2,
-  };
-  Object.keys(constants).forEach(function (k) { define(k, constants[k]); });
-
-  // ---- local-file helpers -------------------------------------------------------------
-  passThrough([
-    "FileExists", "DirExists", "ReadTextFile", "WriteTextFile", "CopyFile", "MoveFile",
-    "DelFile", "ListLocal", "Zip", "Unzip", "Exec",
-  ]);
+  // ---- constants and plain host functions (GetSecret, the local-file helpers...) -----
+  Object.keys(api.constants).forEach(function (k) { define(k, api.constants[k]); });
+  api.functions[""].forEach(function (n) {
+    define(n, function () { return host.apply(null, [n].concat(slice.call(arguments))); });
+  });
 })(globalThis);

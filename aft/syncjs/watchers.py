@@ -1,8 +1,11 @@
 """The Python side of FsWatcher and RemoteWatcher (see watchers.js).
 
-A watcher runs in threads of its own and never calls into JS: it puts each event into the
-run's :class:`~aft.syncjs.host.Inbox`, and ``Sleep``/``WaitForHaltSignal`` (runtime.js)
-take events out and run the matching callback on the script thread.
+A script holds each watcher by a handle (a small integer) that :class:`WatcherHost`
+resolves to a :class:`ScriptWatcher`; its settings are plain properties of the JS object
+(:class:`WatcherSettings`), sent with each call and read at ``Start()``. A watcher runs
+in threads of its own and never calls into JS: it puts each event into the run's
+:class:`~aft.syncjs.host.Inbox`, and ``Sleep``/``WaitForHaltSignal`` (runtime.js) take
+events out and run the matching callback on the script thread.
 
 Where the contract leaves room, this module chooses:
 
@@ -39,14 +42,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aft.exceptions import AftError
+from aft.syncjs.declarations import HostObject, ScriptRecord, bind, bind_methods, host_function
 from aft.syncjs.engine import HostFunction, HostTypeError
-from aft.syncjs.host import Inbox, want
+from aft.syncjs.host import Inbox
 
 if TYPE_CHECKING:
+    from watchdog.events import FileSystemEvent
+    from watchdog.observers.api import BaseObserver
+
     from aft.vfs.base import Vfs
     from aft.vfs.library import VfsLibrary
 
 CREATE, WRITE, REMOVE, RENAME, CHMOD = "CREATE", "WRITE", "REMOVE", "RENAME", "CHMOD"
+#: The script constants of this module.
+CONSTANTS = {f"EVT_{event}": event for event in (CREATE, WRITE, REMOVE, RENAME, CHMOD)}
 NOTIFY = {
     "NotifyCreate": CREATE,
     "NotifyWrite": WRITE,
@@ -60,38 +69,52 @@ FALLBACK_POLL_SECONDS = 1.0
 Signature = tuple[int, int]  # (size, mtime) of a file
 
 
+class WatcherSettings(ScriptRecord):
+    """An FsWatcher's settings: plain properties of the JS object, read at ``Start()``."""
+
+    InclusionFilter: list[str] | None = []
+    ExclusionFilter: list[str] | None = []
+    DelayBySeconds: float = 0
+    NotifyCreate: bool = True
+    NotifyWrite: bool = True
+    NotifyRemove: bool = True
+    NotifyRename: bool = True
+    NotifyChmod: bool = True
+
+
+class RemoteWatcherSettings(WatcherSettings):
+    """A RemoteWatcher's settings: an FsWatcher's, and how often it lists the VFS."""
+
+    PollSeconds: float = 30
+
+
 class _Config:
-    """A watcher's settings as the script set them, checked."""
+    """A watcher's folders and settings as the script set them, checked.
 
-    def __init__(self, what: str, config: Any, remote: bool) -> None:
-        want(config, dict, f"{what}: settings")
+    Args:
+        what: the watcher's JS class, for messages.
+        dirs: the folders ``WatchDir`` named, each with whether it is watched recursively.
+        state: the JS object's own properties.
+        remote: whether it is a RemoteWatcher (which has ``PollSeconds``).
+    """
+
+    def __init__(
+        self, what: str, dirs: list[tuple[str, bool]], state: dict[str, Any], remote: bool
+    ) -> None:
         self.what = what
-        self.dirs: list[tuple[str, bool]] = []
-        for entry in want(config.get("dirs", []), list, f"{what}: dirs"):
-            path, recursive = entry
-            want(path, str, f"{what}.WatchDir(path, recursive): path")
-            want(recursive, bool, f"{what}.WatchDir(path, recursive): recursive")
-            self.dirs.append((path, recursive))
-        self.include = self._globs(config, "InclusionFilter")
-        self.exclude = self._globs(config, "ExclusionFilter")
-        self.delay = self._number(config, "DelayBySeconds", 0)
-        self.poll = self._number(config, "PollSeconds", 30) if remote else 0.0
-        if remote and self.poll <= 0:
-            raise HostTypeError(f"{what}.PollSeconds must be more than 0")
-        self.notify = set()
-        for field, event in NOTIFY.items():
-            if want(config.get(field, True), bool, f"{what}.{field}"):
-                self.notify.add(event)
+        self.dirs = list(dirs)
+        settings = (RemoteWatcherSettings if remote else WatcherSettings).read(state, what)
+        self.include = settings.InclusionFilter or []
+        self.exclude = settings.ExclusionFilter or []
+        self.delay = self._not_negative("DelayBySeconds", settings.DelayBySeconds)
+        self.poll = 0.0
+        if isinstance(settings, RemoteWatcherSettings):
+            self.poll = self._not_negative("PollSeconds", settings.PollSeconds)
+            if self.poll <= 0:
+                raise HostTypeError(f"{what}.PollSeconds must be more than 0")
+        self.notify = {event for field, event in NOTIFY.items() if getattr(settings, field)}
 
-    def _globs(self, config: dict[str, Any], field: str) -> list[str]:
-        value = config.get(field)
-        globs = [] if value is None else want(value, list, f"{self.what}.{field}")
-        for glob in globs:
-            want(glob, str, f"{self.what}.{field}: each glob")
-        return globs
-
-    def _number(self, config: dict[str, Any], field: str, default: float) -> float:
-        value = want(config.get(field, default), (int, float), f"{self.what}.{field}")
+    def _not_negative(self, field: str, value: float) -> float:
         if value < 0:
             raise HostTypeError(f"{self.what}.{field} must not be negative")
         return float(value)
@@ -135,7 +158,7 @@ class _Watcher:
         self.inbox.drop(self.number)
 
 
-def _native_observer() -> Any:
+def _native_observer() -> BaseObserver:
     from watchdog.observers import Observer
 
     return Observer()
@@ -144,11 +167,13 @@ def _native_observer() -> Any:
 class _FsWatch(_Watcher):
     """FsWatcher: OS file events through watchdog, its polling observer as the fallback."""
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(
+        self, number: int, config: _Config, inbox: Inbox, log: Callable[[str, str], None]
+    ) -> None:
+        super().__init__(number, config, inbox, log)
         self.dirs = [(os.path.abspath(p), r) for p, r in self.config.dirs]
         self._pending: dict[str, list[Any]] = {}  # path -> [event, signature, since]
-        self._observer: Any = None
+        self._observer: BaseObserver | None = None
         self._delayer: threading.Thread | None = None
 
     def start(self) -> bool:
@@ -173,7 +198,7 @@ class _FsWatch(_Watcher):
             self._delayer.start()
         return True
 
-    def _observe(self, observer: Any) -> Any:
+    def _observe(self, observer: BaseObserver) -> BaseObserver:
         from watchdog.events import FileSystemEventHandler
 
         handler = FileSystemEventHandler()
@@ -208,7 +233,7 @@ class _FsWatch(_Watcher):
                 return relative.replace(os.sep, "/")
         return None
 
-    def _on_event(self, event: Any) -> None:
+    def _on_event(self, event: FileSystemEvent) -> None:
         if event.is_directory:
             return
         kind = event.event_type
@@ -282,9 +307,18 @@ class _RemoteWatch(_Watcher):
     """RemoteWatcher: lists a VFS every PollSeconds and compares with what it reported."""
 
     def __init__(
-        self, *args: Any, vfs: Vfs, vfs_name: str, state: Path | None, script: str
+        self,
+        number: int,
+        config: _Config,
+        inbox: Inbox,
+        log: Callable[[str, str], None],
+        *,
+        vfs: Vfs,
+        vfs_name: str,
+        state: Path | None,
+        script: str,
     ) -> None:
-        super().__init__(*args)
+        super().__init__(number, config, inbox, log)
         self.vfs = vfs
         self.vfs_name = vfs_name
         self.dirs = [(posixpath.normpath("/" + p.strip("/")), r) for p, r in self.config.dirs]
@@ -414,7 +448,72 @@ class _RemoteWatch(_Watcher):
             self.log("error", f"RemoteWatcher({self.vfs_name}): cannot save {path}: {exc}")
 
 
-class WatcherHost:
+class ScriptWatcher(HostObject):
+    """A script's FsWatcher or RemoteWatcher: the folders it watches, and once started,
+    the watcher that runs.
+
+    Args:
+        host: the run's watcher host.
+        number: its handle; its events carry it.
+        script_class: ``"FsWatcher"`` or ``"RemoteWatcher"``.
+        vfs_name: the VFS Library entry a RemoteWatcher watches (None for FsWatcher).
+    """
+
+    def __init__(
+        self, host: WatcherHost, number: int, script_class: str, vfs_name: str | None
+    ) -> None:
+        self.host = host
+        self.number = number
+        self.script_class = script_class
+        self.vfs_name = vfs_name
+        self.dirs: list[tuple[str, bool]] = []
+        self.running: _Watcher | None = None
+        #: The JS object's own properties (its settings), as of the current call.
+        self.state: dict[str, Any] = {}
+
+    @host_function("Watcher.WatchDir")
+    def WatchDir(self, path: str, recursive: bool = False) -> None:
+        self.dirs.append((path, recursive))
+
+    @host_function("Watcher.Start", wrapped=True)
+    def Start(self) -> bool:
+        """Start watching; False (logged) when it cannot or already runs."""
+        what = self.script_class
+        if self.running is not None:
+            self.host.log("warn", f"{what}.Start: already started")
+            return False
+        remote = self.vfs_name is not None
+        settings = _Config(what, self.dirs, self.state, remote=remote)
+        if remote and not settings.dirs:
+            settings.dirs = [("/", True)]  # the whole VFS
+        if not settings.dirs:
+            self.host.log("warn", f"{what}.Start: no folder to watch (call WatchDir first)")
+            return False
+        watcher = self.host.make(self.number, settings, self.vfs_name)
+        if watcher is None:
+            return False
+        try:
+            started = watcher.start()
+        except BaseException:
+            watcher.stop()
+            raise
+        if not started:
+            watcher.stop()
+            return False
+        self.running = watcher
+        return True
+
+    @host_function("Watcher.Stop", wrapped=True)
+    def Stop(self) -> bool:
+        """Stop watching; False when it was not running. No callback runs afterwards."""
+        watcher, self.running = self.running, None
+        if watcher is None:
+            return False
+        watcher.stop()
+        return True
+
+
+class WatcherHost(HostObject):
     """Host functions for the watchers of one script run.
 
     Args:
@@ -437,22 +536,22 @@ class WatcherHost:
         state_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._inbox = inbox
-        self._log = log
+        self.log = log
         self._reveal = reveal
         self._library = library
         self._script = script_name
         self._state_dir = None if state_dir is None else Path(state_dir)
-        self._watchers: dict[int, _Watcher] = {}
-        self._count = 0
+        self._watchers: dict[int, ScriptWatcher] = {}
 
     def functions(self) -> dict[str, HostFunction]:
-        return {"watch.start": self.start, "watch.stop": self.stop}
+        """This host's functions and its watchers' methods, for the engine's table."""
+        return {**bind(self), **bind_methods(ScriptWatcher, self._watcher)}
 
     def close(self) -> None:
         """Stop every watcher still running."""
         watchers, self._watchers = self._watchers, {}
         for watcher in watchers.values():
-            watcher.stop()
+            watcher.Stop()
 
     def __enter__(self) -> WatcherHost:
         return self
@@ -460,47 +559,45 @@ class WatcherHost:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start(self, kind: Any, vfs_name: Any, config: Any) -> int | None:
-        """Start a watcher; its number (events carry it), or None (logged) when it cannot."""
-        what = "RemoteWatcher" if kind == "remote" else "FsWatcher"
-        settings = _Config(what, config, remote=kind == "remote")
-        if kind == "remote" and not settings.dirs:
-            settings.dirs = [("/", True)]  # the whole VFS
-        if not settings.dirs:
-            self._log("warn", f"{what}.Start: no folder to watch (call WatchDir first)")
-            return None
-        self._count += 1
-        watcher: _FsWatch | _RemoteWatch
-        if kind == "remote":
-            want(vfs_name, str, "new RemoteWatcher(vfsName): vfsName")
-            vfs = self._open(vfs_name)
-            if vfs is None:
-                return None
-            state = self._state_dir
-            watcher = _RemoteWatch(
-                self._count, settings, self._inbox, self._log,
-                vfs=vfs, vfs_name=vfs_name, state=state, script=self._script,
-            )  # fmt: skip
-        else:
-            watcher = _FsWatch(self._count, settings, self._inbox, self._log)
-        try:
-            started = watcher.start()
-        except BaseException:
-            watcher.stop()
-            raise
-        if not started:
-            watcher.stop()
-            return None
-        self._watchers[self._count] = watcher
-        return self._count
+    @host_function("new FsWatcher", wrapped=True)
+    def new_fs_watcher(self) -> int:
+        """A handle for a new FsWatcher."""
+        return self._add("FsWatcher", None)
 
-    def stop(self, number: Any) -> bool:
-        """Stop watcher ``number``; False when it was not running."""
-        watcher = self._watchers.pop(number, None) if isinstance(number, int) else None
+    @host_function("new RemoteWatcher", wrapped=True)
+    def new_remote_watcher(self, vfs_name: str) -> int:
+        """A handle for a new RemoteWatcher of the VFS Library entry ``vfs_name``."""
+        return self._add("RemoteWatcher", vfs_name)
+
+    def _add(self, script_class: str, vfs_name: str | None) -> int:
+        number = len(self._watchers) + 1
+        self._watchers[number] = ScriptWatcher(self, number, script_class, vfs_name)
+        return number
+
+    def _watcher(self, receiver: Any) -> ScriptWatcher:
+        """The watcher a JS receiver ``{handle, state}`` names, with the state it sent."""
+        watcher = None
+        if isinstance(receiver, dict) and isinstance(receiver.get("state"), dict):
+            number = receiver.get("handle")
+            watcher = self._watchers.get(number) if isinstance(number, int) else None
         if watcher is None:
-            return False
-        watcher.stop()
-        return True
+            raise HostTypeError("not a watcher")
+        watcher.state = receiver["state"]
+        return watcher
+
+    def make(
+        self, number: int, settings: _Config, vfs_name: str | None
+    ) -> _FsWatch | _RemoteWatch | None:
+        """The watcher to run for handle ``number``; None (logged) when its VFS cannot open."""
+        if vfs_name is None:
+            return _FsWatch(number, settings, self._inbox, self.log)
+        vfs = self._open(vfs_name)
+        if vfs is None:
+            return None
+        return _RemoteWatch(
+            number, settings, self._inbox, self.log,
+            vfs=vfs, vfs_name=vfs_name, state=self._state_dir, script=self._script,
+        )  # fmt: skip
 
     def _open(self, name: str) -> Vfs | None:
         """Open VFS Library entry ``name`` with its credentials masked; None (logged) if not."""
@@ -516,5 +613,5 @@ class WatcherHost:
                 self._reveal(value)
             return open_vfs(profile.type, profile.target, payload)
         except (AftError, OSError, ValueError) as exc:
-            self._log("error", f"RemoteWatcher.Start: {exc}")
+            self.log("error", f"RemoteWatcher.Start: {exc}")
             return None

@@ -1,0 +1,238 @@
+"""``client.Options`` and how a remote client's Upload or Download batch follows them.
+
+Where the contract leaves room, this module chooses:
+
+- Kept versions of a replaced file (``VersionedUpload``/``VersionedDownload``) are named
+  ``name.~1~`` (the newest) up to ``name.~N~`` (N = ``VersionsToKeepRemote``/``Local``);
+  older ones are deleted. A file skipped by the overwrite policy is not versioned.
+- ``Upload``/``Download``: a path without ``*?[`` must name a file; a glob (in the last part
+  only) that matches nothing is no failure (logged at info). A file skipped by the
+  overwrite policy counts as done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aft.exceptions import VfsError, VfsIsADirectory, VfsNotFound, VfsUnsupported
+from aft.syncjs.declarations import ScriptRecord
+from aft.syncjs.engine import HostTypeError
+
+if TYPE_CHECKING:
+    from typing import Literal
+
+    from aft.models import FileInfo
+    from aft.syncjs.host import HaltSignal
+    from aft.vfs.base import Vfs
+
+    Operation = Literal["Upload", "Download"]
+
+#: The overwrite policies, by their script constants' values (0, 1, 2, 3).
+POLICIES = ("NeverOverwrite", "AlwaysOverwrite", "OverwriteIfDiffSize", "OverwriteIfNewer")
+NEVER, ALWAYS, IF_DIFF_SIZE, IF_NEWER = range(len(POLICIES))
+#: The script constants of this module.
+CONSTANTS: dict[str, Any] = {name: value for value, name in enumerate(POLICIES)}
+
+
+class TransferOptions(ScriptRecord):
+    """``client.Options``: each client's copy starts with these defaults."""
+
+    UploadPolicy: int = NEVER
+    DownloadPolicy: int = NEVER
+    StopOnTransferError: bool = False
+    UploadWithTempName: bool = True
+    DownloadWithTempName: bool = True
+    DeleteSourceAfterUpload: bool = False
+    DeleteSourceAfterDownload: bool = False
+    AdjustTimeOnUpload: bool = False
+    AdjustTimeOnDownload: bool = False
+    VersionedUpload: bool = False
+    VersionedDownload: bool = False
+    VersionsToKeepRemote: int = 3
+    VersionsToKeepLocal: int = 3
+
+
+class TransferPolicy:
+    """What ``client.Options`` say for one Upload or Download batch.
+
+    Args:
+        op: ``"Upload"`` or ``"Download"``.
+        policy: the overwrite policy (an index of :data:`POLICIES`).
+        temp_name: write to a temporary name, renamed when complete.
+        delete_source: remove each source file once it is sent.
+        adjust_time: give each target its source's modification time.
+        versions: versions of a replaced file to keep; 0: none.
+        stop_on_error: stop the batch at the first failed file.
+    """
+
+    __slots__ = (
+        "op", "policy", "temp_name", "delete_source", "adjust_time", "versions",
+        "stop_on_error",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        op: Operation,
+        policy: int,
+        temp_name: bool,
+        delete_source: bool,
+        adjust_time: bool,
+        versions: int,
+        stop_on_error: bool,
+    ) -> None:
+        self.op = op
+        self.policy = policy
+        self.temp_name = temp_name
+        self.delete_source = delete_source
+        self.adjust_time = adjust_time
+        self.versions = versions
+        self.stop_on_error = stop_on_error
+
+    @classmethod
+    def read(cls, options: Any, op: Operation, owner: str) -> TransferPolicy:
+        """Read and check the options for ``op``.
+
+        Args:
+            options: the script's ``client.Options``.
+            op: ``"Upload"`` or ``"Download"``.
+            owner: how messages name the options (``"SftpClient.Options"``).
+        """
+        given = TransferOptions.read(options, owner)
+        policy = getattr(given, f"{op}Policy")
+        if policy not in range(len(POLICIES)):
+            raise HostTypeError(
+                f"{owner}.{op}Policy: unknown policy {policy} (use {', '.join(POLICIES)})"
+            )
+        keep = given.VersionsToKeepRemote if op == "Upload" else given.VersionsToKeepLocal
+        return cls(
+            op,
+            policy,
+            getattr(given, f"{op}WithTempName"),
+            getattr(given, f"DeleteSourceAfter{op}"),
+            getattr(given, f"AdjustTimeOn{op}"),
+            max(keep, 0) if getattr(given, f"Versioned{op}") else 0,
+            given.StopOnTransferError,
+        )
+
+    def replaces(self, src: FileInfo, existing: FileInfo) -> bool:
+        """Whether the policy lets ``src`` replace the ``existing`` target."""
+        return (
+            self.policy == ALWAYS
+            or (self.policy == IF_DIFF_SIZE and src.size != existing.size)
+            or (self.policy == IF_NEWER and int(src.mtime) > int(existing.mtime))
+        )
+
+
+class Batch:
+    """One Upload or Download: the files a path or glob names, sent as a policy says.
+
+    Args:
+        policy: what the options say.
+        log: ``log(level, text)`` into the job log.
+        halt: the run's halt signal; the batch stops between files once it is set.
+    """
+
+    def __init__(
+        self, policy: TransferPolicy, log: Callable[[str, str], None], halt: HaltSignal
+    ) -> None:
+        self.policy = policy
+        self.log = log
+        self.halt = halt
+
+    def run(self, src: Vfs, pattern: str, dst: Vfs, dst_dir: str) -> bool:
+        """Send the files ``pattern`` names into ``dst_dir``; True if every one went."""
+        from aft.vfs.base import join
+
+        op = self.policy.op
+        if not any(c in pattern for c in "*?["):
+            info = src.stat(pattern)
+            if info.is_dir:
+                raise VfsIsADirectory(
+                    f"{pattern}: is a directory (to send its files, use {join(pattern, '*')})"
+                )
+            files = [info]
+        else:
+            files = src.glob(pattern)
+            if not files:
+                self.log("info", f"{op}: no file matches {pattern}")
+        ok = True
+        for done, info in enumerate(files):
+            if self.halt.is_set():
+                stopped = f"stopped after {done} of {len(files)} files"
+                self.log("warn", f"{op}: halt signal received; {stopped}")
+                return False
+            try:
+                self.send(src, info, dst, join(dst_dir, info.name))
+            except VfsError as exc:
+                self.log("error", f"{op}: {info.path}: {exc}")
+                ok = False
+                if self.policy.stop_on_error:
+                    stopped = "stopped at the first failed file (StopOnTransferError)"
+                    self.log("warn", f"{op}: {stopped}")
+                    break
+        return ok
+
+    def send(self, src: Vfs, info: FileInfo, dst: Vfs, dst_path: str) -> None:
+        """One file of the batch, as the policy says."""
+        from aft.vfs.base import temp_name
+
+        policy, op = self.policy, self.policy.op
+        existing = lookup(dst, dst_path)
+        if existing is not None:
+            if existing.is_dir:
+                raise VfsIsADirectory(f"{dst_path}: is a directory")
+            if not policy.replaces(info, existing):
+                why = f"{dst_path} exists ({POLICIES[policy.policy]})"
+                self.log("info", f"{op}: skipped {info.path}: {why}")
+                return
+        temp = policy.temp_name and not dst.atomic_writes
+        keep = policy.versions if existing is not None else 0
+        if keep and temp:  # the old file is kept as a version only once the new one is complete
+            tmp = temp_name(dst_path)
+            copy(src, info.path, dst, tmp, use_temp_name=False)
+            try:
+                keep_versions(dst, dst_path, keep)
+                dst.rename(tmp, dst_path)
+            except BaseException:
+                with contextlib.suppress(VfsError):
+                    dst.remove(tmp)
+                raise
+        else:
+            if keep:
+                keep_versions(dst, dst_path, keep)
+            copy(src, info.path, dst, dst_path, use_temp_name=temp)
+        if policy.adjust_time:
+            try:
+                dst.chtimes(dst_path, info.mtime, info.mtime)
+            except VfsUnsupported as exc:
+                self.log("warn", f"{op}: {dst_path}: time not kept ({exc})")
+        if policy.delete_source:
+            src.remove(info.path)
+        self.log("info", f"{op}: {info.path} -> {dst_path} ({info.size} bytes)")
+
+
+def copy(src: Vfs, src_path: str, dst: Vfs, dst_path: str, *, use_temp_name: bool = True) -> None:
+    """:func:`aft.vfs.base.copy_file`, imported on first use."""
+    from aft.vfs.base import copy_file
+
+    copy_file(src, src_path, dst, dst_path, use_temp_name=use_temp_name)
+
+
+def lookup(vfs: Vfs, path: str) -> FileInfo | None:
+    """What is at ``path``, or None when nothing is."""
+    try:
+        return vfs.stat(path)
+    except VfsNotFound:
+        return None
+
+
+def keep_versions(vfs: Vfs, path: str, keep: int) -> None:
+    """Rename ``path`` to ``path.~1~``, shifting older versions up to ``path.~keep~``."""
+    names = [path, *(f"{path}.~{n}~" for n in range(1, keep + 1))]
+    with contextlib.suppress(VfsNotFound):
+        vfs.remove(names[-1])
+    for n in range(keep, 0, -1):
+        with contextlib.suppress(VfsNotFound):
+            vfs.rename(names[n - 1], names[n])
