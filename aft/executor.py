@@ -6,6 +6,7 @@ import json
 import os
 import re
 import stat
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,6 +18,7 @@ from aft.secrets_store import SecretStore
 from aft.syncjs.engine import Engine, JSError
 from aft.syncjs.host import HaltSignal, Inbox, JobHost, Masker
 from aft.syncjs.net_host import NetHost
+from aft.syncjs.script_api import script_api_json
 from aft.syncjs.vfs_host import VfsHost
 from aft.syncjs.watchers import WatcherHost
 
@@ -62,6 +64,21 @@ def check_params(value: Any) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         raise ParamsError(f"params must be plain JSON values: {exc}") from None
     return dict(value)
+
+
+#: Job log levels as the standard library's logging numbers.
+_STDLIB_LEVELS = {LogLevel.DEBUG: 10, LogLevel.INFO: 20, LogLevel.WARN: 30, LogLevel.ERROR: 40}
+
+
+def _job_logger() -> Any:
+    """The ``aft.job`` logger of the standard library's logging, when the program has
+    configured logging (importing it only for this would slow every ``aft run``, and
+    without a handler, logging would print warnings a second time)."""
+    logging = sys.modules.get("logging")
+    if logging is None:
+        return None
+    logger = logging.getLogger("aft.job")
+    return logger if logger.hasHandlers() else None
 
 
 class Executor:
@@ -121,7 +138,9 @@ class Executor:
             name: what ``ScriptName()`` returns; default the file's base name.
             job_id: what ``JobID()`` returns.
             halt: a halt signal to set from elsewhere (a signal handler, another thread).
-            on_log: called with each log line as it happens.
+            on_log: called with each log line as it happens. Each line also goes to the
+                standard library's logger ``aft.job`` (with ``job_id`` and ``script`` as
+                record attributes), secrets masked, when the program uses logging.
 
         Returns:
             A :class:`RunResult`; a script's own failure is a result, not an exception.
@@ -142,6 +161,8 @@ class Executor:
         halt = halt or HaltSignal()
         lines: list[LogLine] = []
         budget = [self._log_quota_bytes]
+        forward = _job_logger()
+        context = {"job_id": job_id, "script": name}
 
         def emit(level: str, text: str) -> None:
             if budget[0] <= 0:
@@ -161,6 +182,8 @@ class Executor:
             lines.append(line)
             if on_log is not None:
                 on_log(line)
+            if forward is not None:
+                forward.log(_STDLIB_LEVELS[line.level], "%s", text, extra=context)
 
         masker = Masker()
         inbox = Inbox(halt)
@@ -197,11 +220,14 @@ class Executor:
             mail=self._mail,
         )
         engine = Engine(host.functions(vfs.functions(), watchers.functions(), net.functions()))
+        api = script_api_json()  # the names Python declares, for runtime.js
         error = error_line = None
         try:
             for runtime_file in _RUNTIME_FILES:
                 text = (_RUNTIME_DIR / runtime_file).read_text(encoding="utf-8")
-                engine.eval(text, runtime_file, params=params, jobId=job_id, scriptName=name)
+                engine.eval(
+                    text, runtime_file, api=api, params=params, jobId=job_id, scriptName=name
+                )
             # The appended line keeps the script's own completion value (which may be
             # a function, not JSON) from being returned.
             engine.eval(source + "\n;undefined", name)

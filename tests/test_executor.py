@@ -342,3 +342,18 @@ def test_a_short_secret_is_masked_only_as_a_whole_word(instance):
         secrets=instance.secrets,
     )
     assert texts(r) == ["UP   short: 1 entries in / (230 ms) key=********"]
+
+
+def test_log_lines_reach_stdlib_logging_masked(instance, caplog):
+    import logging
+
+    instance.secrets.set("pw", "hunter2-secret")
+    with caplog.at_level(logging.DEBUG, logger="aft.job"):
+        Executor(secrets=instance.secrets).run(
+            'Log.Warn("pw " + GetSecret("pw")); Log.Debug("fine")', job_id="job_1", name="t.js"
+        )
+    records = [(r.levelname, r.getMessage(), r.job_id, r.script) for r in caplog.records]
+    assert records == [
+        ("WARNING", "pw ********", "job_1", "t.js"),
+        ("DEBUG", "fine", "job_1", "t.js"),
+    ]
