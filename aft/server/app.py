@@ -15,7 +15,7 @@ from typing import Any
 
 import bottle
 
-from aft import __version__
+from aft._version import __version__
 from aft.exceptions import BadRequest, MethodNotAllowed, NotFound, ServiceError
 from aft.server.http import Api, ServiceContext, send_error
 from aft.server.jobs_routes import add_jobs_routes

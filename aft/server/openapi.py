@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aft import __version__
+from aft._version import __version__
 from aft.vfs import BACKENDS
 
 _ERROR = {"$ref": "#/components/responses/Error"}

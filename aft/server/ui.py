@@ -31,7 +31,7 @@ from typing import Any
 
 import bottle
 
-from aft import __version__
+from aft._version import __version__
 from aft.accounts import AccountError, AccountStore, Session
 from aft.exceptions import AftError, AuthError, BadRequest, Forbidden
 from aft.server.http import (
