@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from aft.exceptions import AftError, CliRunDisabled
@@ -33,65 +33,24 @@ def _instance() -> Any:
 
 
 def run_file(file: str, params: str | None = None) -> int:
-    """Run a script file and wait for it; 0 when it succeeded, else 1.
+    """Run a script file and wait for it; 0 when it succeeded (or stopped cleanly when
+    asked to halt), else 1.
 
-    When ``aft serve`` runs for this instance the run is delegated to it (so the script
-    has the service's VFS Library and secrets); else it runs here, supervised (see
-    :func:`_run_supervised`). Either way log lines stream to stderr as they happen, and
-    SIGINT or SIGTERM sends the halt signal.
+    The work happens in a child process forked at once (see :func:`_supervise`), so this
+    process can always answer signals, even while the script is busy in the engine. When
+    ``aft serve`` runs for this instance the run is delegated to it (so the script has the
+    service's VFS Library and secrets); else it runs in the child. Either way log lines
+    stream to stderr as they happen, and SIGINT or SIGTERM sends the halt signal.
     """
-    from aft.executor import HaltSignal, parse_params
-
-    values = parse_params(params) if params else {}
-    with _instance() as instance:
-        if not instance.settings.get("allow_cli_run"):
-            raise CliRunDisabled(
-                "aft run is disabled on this instance (setting allow_cli_run is off);"
-                " an administrator can turn it on: aft settings set allow_cli_run true"
-            )
-        service = _local_service(instance)
-        if service is not None:
-            with _halt_on_signals(HaltSignal()) as halt:
-                job = service.submit_job(file_path=os.path.abspath(file), params=values)
-                return _follow(service, job["jobId"], halt)
-
-        def run(halt: HaltSignal) -> int:
-            result = instance.executor().run(
-                file=file,
-                params=values,
-                halt=halt,
-                on_log=lambda line: print(line.format(), file=sys.stderr),
-            )
-            return 0 if result.clean else 1
-
-        grace = float(instance.settings.get("halt_grace_seconds"))
-        max_run = float(instance.settings.get("max_run_seconds"))
-        instance.store.close()  # the script's process opens its own connections
-        return _run_supervised(run, grace, max_run)
-
-
-def _run_supervised(run: Callable[[Any], int], grace: float, max_run: float) -> int:
-    """Run ``run(halt)`` in a forked process and wait for it, from a parent that always
-    answers signals (a script busy in the engine cannot run a Python signal handler).
-
-    SIGINT or SIGTERM, and ``max_run`` seconds passing (0: never), send the script the
-    halt signal. A script halted by a signal that then ends without an error exits 0 (a
-    clean stop); one that ran past ``max_run``, or has not ended ``grace`` seconds after
-    the halt (or gets a second signal, and is killed), exits 1. Writes go to temporary
-    names first, so a killed script leaves nothing half-written under a final name.
-    """
-    from aft.executor import HaltSignal
-
     sys.stdout.flush()
     sys.stderr.flush()
+    limits_read, limits_write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the script's process
+    if pid == 0:  # the child: everything but the supervision
+        os.close(limits_read)
         code = 1
         try:
-            halt = HaltSignal()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, lambda *_: halt.set())
-            code = run(halt)
+            code = _run_here(file, params, limits_write)
         except AftError as exc:
             sys.stderr.write(f"aft: error: {' '.join(str(exc).split())}\n")
         except BaseException:
@@ -102,7 +61,66 @@ def _run_supervised(run: Callable[[Any], int], grace: float, max_run: float) -> 
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
-    state = {"halted": False, "killed": "", "timed_out": False}
+    os.close(limits_write)
+    return _supervise(pid, limits_read)
+
+
+def _run_here(file: str, params: str | None, limits: int) -> int:
+    """The child's part of :func:`run_file`; it tells the parent the instance's
+    ``halt_grace_seconds`` and ``max_run_seconds`` through the ``limits`` pipe."""
+    asked: list[int] = []  # a signal before the halt signal exists is kept for it
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: asked.append(1))
+    from aft.executor import HaltSignal, parse_params
+
+    halt = HaltSignal()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: halt.set())
+    if asked:
+        halt.set()
+    values = parse_params(params) if params else {}
+    with _instance() as instance:
+        if not instance.settings.get("allow_cli_run"):
+            raise CliRunDisabled(
+                "aft run is disabled on this instance (setting allow_cli_run is off);"
+                " an administrator can turn it on: aft settings set allow_cli_run true"
+            )
+        grace = instance.settings.get("halt_grace_seconds")
+        max_run = instance.settings.get("max_run_seconds")
+        service = _local_service(instance)
+        if service is not None:
+            max_run = 0  # the service holds its jobs to their limits
+        os.write(limits, f"{grace} {max_run}\n".encode())
+        os.close(limits)
+        if service is not None:
+            job = service.submit_job(file_path=os.path.abspath(file), params=values)
+            return _follow(service, job["jobId"], halt)
+        result = instance.executor().run(
+            file=file,
+            params=values,
+            halt=halt,
+            on_log=lambda line: print(line.format(), file=sys.stderr),
+        )
+    return 0 if result.clean else 1
+
+
+def _supervise(pid: int, limits: int) -> int:
+    """Wait for the child running the script, answering signals for it.
+
+    SIGINT or SIGTERM, and ``max_run_seconds`` passing (0: never), send the script the
+    halt signal. A script halted by a signal that then ends without an error exits 0 (a
+    clean stop); one that ran past ``max_run_seconds``, or has not ended
+    ``halt_grace_seconds`` after the halt (or gets a second signal, and is killed), exits
+    1. Writes go to temporary names first, so a killed script leaves nothing half-written
+    under a final name.
+    """
+    state: dict[str, Any] = {
+        "halted": False,
+        "killed": "",
+        "timed_out": False,
+        "grace": 3.0,
+        "max_run": 0.0,
+    }
 
     def halt_script(why: str) -> None:
         if state["halted"]:
@@ -110,7 +128,7 @@ def _run_supervised(run: Callable[[Any], int], grace: float, max_run: float) -> 
             return
         state["halted"] = True
         os.kill(pid, signal.SIGTERM)
-        signal.setitimer(signal.ITIMER_REAL, max(grace, 0.001))
+        signal.setitimer(signal.ITIMER_REAL, max(state["grace"], 0.001))
 
     def kill_script(why: str) -> None:
         if not state["killed"]:
@@ -122,17 +140,22 @@ def _run_supervised(run: Callable[[Any], int], grace: float, max_run: float) -> 
 
     def on_alarm(signum: int, frame: object) -> None:
         if state["halted"]:
-            kill_script(f"the script had not ended {grace:g}s after the halt signal")
+            kill_script(f"the script had not ended {state['grace']:g}s after the halt signal")
         else:
-            sys.stderr.write(f"aft: the script ran past its maximum of {max_run:g}s: halting it\n")
+            limit = state["max_run"]
+            sys.stderr.write(f"aft: the script ran past its maximum of {limit:g}s: halting it\n")
             state["timed_out"] = True
             halt_script("")
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        if max_run > 0:
-            signal.setitimer(signal.ITIMER_REAL, max_run)
+        with os.fdopen(limits, "rb") as pipe:
+            told = pipe.readline().split()  # nothing: the child ended before it could say
+        if told:
+            state["grace"], state["max_run"] = float(told[0]), float(told[1])
+            if state["max_run"] > 0 and not state["halted"]:
+                signal.setitimer(signal.ITIMER_REAL, state["max_run"])
         _, status = os.waitpid(pid, 0)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -426,7 +449,8 @@ class JobsCommands:
 
 
 class VfsCommands:
-    """The VFS Library: add, list, show, test, remove, and hostkey to read an SFTP pin."""
+    """The VFS Library: add, update, list, show, test, remove, and hostkey to read an SFTP
+    pin."""
 
     def add(self, name: str, type: str, target: str, payload_file: str | None = None) -> None:
         """Add a profile: NAME --type T --target URL [--payload-file FILE|-] (credentials JSON)."""

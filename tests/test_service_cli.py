@@ -193,7 +193,7 @@ def test_run_delegated_halts_on_signal(cli, setup, aft_home, tmp_path):
         assert proc.stderr.readline().endswith("waiting\n")
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=15)[1]
-        assert proc.returncode == 1 and "halted in the service" in rest
+        assert proc.returncode == 0 and "halted in the service" in rest  # a clean stop
     finally:
         service.stop()
 
