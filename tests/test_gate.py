@@ -143,18 +143,59 @@ def test_a_head_over_the_cap_gets_431(http):
     sock.close()
 
 
+def read_answer(sock: socket.socket) -> bytes:
+    """One whole HTTP answer (head and Content-Length body) from a kept-alive socket."""
+    answer = b""
+    while True:
+        head, found, body = answer.partition(b"\r\n\r\n")
+        if found:
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            if len(body) >= length:
+                return answer
+        chunk = sock.recv(65536)
+        assert chunk, answer
+        answer += chunk
+
+
+def test_kept_alive_connections_wait_at_the_gate_not_in_a_thread(http):
+    """Each client sends one request and keeps its connection: more idle connections
+    than worker threads, and every one can still send a second request."""
+    service = http
+    held = []
+    try:
+        for _ in range(40):
+            sock = connect(service, "127.0.0.3")
+            sock.settimeout(5)
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: aft\r\n\r\n")
+            assert read_answer(sock).startswith(b"HTTP/1.1 200")
+            held.append(sock)
+        assert health(service) < 1.0
+        for sock in held:
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: aft\r\n\r\n")
+            assert read_answer(sock).startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def test_the_cheroot_names_the_gate_relies_on_exist():
     """The gate hands connections to cheroot through these; an upgrade that drops one
     fails here, naming it."""
     for owner, name in [
         (server.HTTPServer, "process_conn"),
-        (server.HTTPServer, "ConnectionClass"),
-        (server.HTTPConnection, "RequestHandlerClass"),
-        (server.HTTPRequest, "close_connection"),
-        (server.HTTPRequest, "read_request_headers"),
-        (makefile, "StreamReader"),
+        (server.HTTPServer, "put_conn"),
+        (server.HTTPServer, "ssl_adapter"),
+        (makefile.StreamReader, "has_data"),
         (makefile, "MakeFile"),
     ]:
         assert hasattr(owner, name), f"cheroot no longer has {owner.__name__}.{name}"
     connection = server.HTTPConnection.__init__.__code__.co_varnames
     assert connection[:4] == ("self", "server", "sock", "makefile"), connection
+    for attribute in ("rfile", "remote_addr", "remote_port", "ssl_env"):
+        assert attribute in server.HTTPConnection.__init__.__code__.co_names or hasattr(
+            server.HTTPConnection, attribute
+        ), f"cheroot's HTTPConnection no longer has {attribute}"

@@ -6,16 +6,16 @@ hold every thread and the service stops answering. The gate takes that part over
 accepts on the public socket, finishes TLS handshakes and reads each request's head and
 its ``Content-Length`` body (up to :data:`MAX_BODY`) without blocking, with a deadline,
 a size cap and a limit on the connections one address may have waiting; only a complete
-request is handed to cheroot's workers, which then never wait on a client. Each
-connection serves one request (``Connection: close``).
+request is handed to cheroot's workers, which then never wait on a client. A kept-alive
+connection comes back to the gate between requests (:class:`GatedServer`), so waiting
+for a client's next request holds no thread either.
 
 cheroot itself listens only on a private Unix socket nobody connects to; the gate hands
-it connections through these of its public names: ``Server.process_conn``,
-``Server.ConnectionClass``, ``Server.ssl_adapter`` (``context``, ``get_environ``),
-``HTTPConnection(server, sock, makefile)`` with its ``remote_addr``, ``remote_port`` and
-``ssl_env`` attributes, ``HTTPConnection.RequestHandlerClass``,
-``HTTPRequest.close_connection`` and ``HTTPRequest.read_request_headers``, and
-``cheroot.makefile.StreamReader``/``MakeFile``. ``tests/test_gate.py`` checks them.
+it connections through these of its public names: ``Server.process_conn`` and
+``Server.put_conn``, ``Server.ssl_adapter`` (``context``, ``get_environ``),
+``HTTPConnection(server, sock, makefile)`` with its ``rfile``, ``remote_addr``,
+``remote_port`` and ``ssl_env`` attributes, and ``cheroot.makefile.StreamReader`` (with
+``has_data``) and ``MakeFile``. ``tests/test_gate.py`` checks them.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ import threading
 import time
 from typing import Any
 
+from cheroot import wsgi
 from cheroot.makefile import MakeFile, StreamReader
-from cheroot.server import HTTPConnection, HTTPRequest
+from cheroot.server import HTTPConnection
 
 log = logging.getLogger("aft.server")
 
@@ -57,21 +58,16 @@ _HEAD_TOO_LARGE = (
 )
 
 
-class OneRequest(HTTPRequest):
-    """A request that closes its connection after the answer (the gate reads the next)."""
+class GatedServer(wsgi.Server):  # type: ignore[misc]
+    """cheroot's WSGI server whose kept-alive connections go back to the gate."""
 
-    close_connection = True
+    gate: Gate | None = None
 
-    def read_request_headers(self) -> bool:
-        done = bool(super().read_request_headers())
-        self.close_connection = True  # an HTTP/1.0 keep-alive would have turned it off
-        return done
-
-
-class OneRequestConnection(HTTPConnection):
-    """cheroot's connection with :class:`OneRequest` as its request class."""
-
-    RequestHandlerClass = OneRequest
+    def put_conn(self, conn: Any) -> None:
+        if self.ready and self.gate is not None:
+            self.gate.keep(conn)
+        else:
+            conn.close()
 
 
 class _Seeded(io.RawIOBase):
@@ -102,8 +98,11 @@ class _SeededReader(StreamReader):  # type: ignore[misc]
 class _Waiting:
     """A connection whose request has not arrived whole yet."""
 
-    def __init__(self, sock: socket.socket, address: str, port: int, tls: bool) -> None:
+    def __init__(
+        self, sock: socket.socket, address: str, port: int, tls: bool, conn: Any = None
+    ) -> None:
         self.sock = sock
+        self.conn = conn  # a kept-alive connection's, for its next request
         self.address = address
         self.port = port
         self.deadline = time.monotonic() + REQUEST_SECONDS
@@ -138,15 +137,20 @@ class Gate:
 
     Args:
         listener: the bound, listening public socket.
-        server: a prepared cheroot server (its ``ConnectionClass`` is set here).
+        server: a prepared :class:`GatedServer` (its kept-alive connections come here).
         context: the TLS context for HTTPS, or None for plain HTTP.
     """
 
-    def __init__(self, listener: socket.socket, server: Any, context: ssl.SSLContext | None):
+    def __init__(
+        self, listener: socket.socket, server: GatedServer, context: ssl.SSLContext | None
+    ):
         self._listener = listener
         self._server = server
         self._context = context
-        server.ConnectionClass = OneRequestConnection
+        server.gate = self
+        self._returning: list[Any] = []
+        self._lock = threading.Lock()
+        self._wake_read, self._wake_write = socket.socketpair()
         self._selector = selectors.DefaultSelector()
         self._waiting_by_address: dict[str, int] = {}
         self._stopping = threading.Event()
@@ -154,18 +158,37 @@ class Gate:
 
     def start(self) -> None:
         self._listener.setblocking(False)
+        self._wake_read.setblocking(False)
+        self._wake_write.setblocking(False)
         self._selector.register(self._listener, selectors.EVENT_READ, None)
+        self._selector.register(self._wake_read, selectors.EVENT_READ, self._wake_read)
         self._thread.start()
+
+    def keep(self, conn: Any) -> None:
+        """Take a kept-alive connection back after an answer (from a worker thread)."""
+        if conn.rfile.has_data():  # its next request is here already
+            self._server.process_conn(conn)
+            return
+        with self._lock:
+            self._returning.append(conn)
+        try:
+            self._wake_write.send(b"!")
+        except OSError:  # the wake-up is already pending
+            pass
 
     def stop(self) -> None:
         """Stop accepting and close every connection still waiting."""
         self._stopping.set()
         self._thread.join(5)
         for key in list(self._selector.get_map().values()):
-            if key.data is not None:
+            if isinstance(key.data, _Waiting):
                 key.data.sock.close()
+        for conn in self._returning:
+            conn.close()
         self._selector.close()
         self._listener.close()
+        self._wake_read.close()
+        self._wake_write.close()
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -173,13 +196,31 @@ class Gate:
                 try:
                     if key.data is None:
                         self._accept()
+                    elif key.data is self._wake_read:
+                        self._take_back()
                     else:
                         self._advance(key.data)
                 except Exception:  # one connection's trouble never stops the gate
                     log.exception("aft: a connection failed at the gate")
-                    if key.data is not None:
+                    if isinstance(key.data, _Waiting):
                         self._drop(key.data)
             self._expire()
+
+    def _take_back(self) -> None:
+        try:
+            while self._wake_read.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        with self._lock:
+            returning, self._returning = self._returning, []
+        for conn in returning:
+            sock = conn.socket
+            sock.setblocking(False)
+            address = str(conn.remote_addr or "")
+            self._waiting_by_address[address] = self._waiting_by_address.get(address, 0) + 1
+            entry = _Waiting(sock, address, int(conn.remote_port or 0), False, conn)
+            self._selector.register(sock, selectors.EVENT_READ, entry)
 
     def _accept(self) -> None:
         for _ in range(64):  # then let the waiting ones move too
@@ -257,7 +298,11 @@ class Gate:
                 return _SeededReader(s, head, bufsize)
             return MakeFile(s, mode, bufsize)
 
-        conn = OneRequestConnection(self._server, sock, makefile)
+        if entry.conn is not None:  # a kept-alive connection's next request
+            entry.conn.rfile = _SeededReader(sock, head, io.DEFAULT_BUFFER_SIZE)
+            self._server.process_conn(entry.conn)
+            return
+        conn = HTTPConnection(self._server, sock, makefile)
         conn.remote_addr, conn.remote_port = entry.address, entry.port
         adapter = self._server.ssl_adapter
         conn.ssl_env = adapter.get_environ(sock) if self._context is not None else {}
@@ -273,7 +318,7 @@ class Gate:
     def _drop(self, entry: _Waiting) -> None:
         self._forget(entry)
         try:
-            entry.sock.close()
+            (entry.conn or entry.sock).close()
         except OSError:
             pass
 
@@ -292,5 +337,8 @@ class Gate:
         now = time.monotonic()
         for key in list(self._selector.get_map().values()):
             entry = key.data
-            if entry is not None and entry.deadline < now:
-                self._answer(entry, _TIMED_OUT)
+            if isinstance(entry, _Waiting) and entry.deadline < now:
+                if entry.data:
+                    self._answer(entry, _TIMED_OUT)
+                else:
+                    self._drop(entry)  # an idle kept-alive connection, or one that said nothing

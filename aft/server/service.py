@@ -16,7 +16,7 @@ from aft.instance import Instance
 from aft.jobs import ClusterQueue
 from aft.schedules import Scheduler
 from aft.server.app import create_app
-from aft.server.gate import Gate
+from aft.server.gate import Gate, GatedServer
 from aft.server.http import ServiceContext
 from aft.server.schedule_routes import add_schedule_routes
 from aft.server.tls import ensure_certificate, fingerprint
@@ -107,7 +107,7 @@ class Service:
             raise ConfigError(f"cannot listen on {self.bind}:{self.port}: {exc}") from None
         # cheroot's workers take requests only from the gate; its own socket is private.
         self._private_dir = tempfile.mkdtemp(prefix="aft-http-")
-        server = wsgi.Server(
+        server = GatedServer(
             os.path.join(self._private_dir, "workers.sock"),
             create_app(context, [add_vfs_routes, add_schedule_routes, add_ui]),
             numthreads=self._threads,
