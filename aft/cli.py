@@ -795,41 +795,10 @@ def _show(value: object) -> str:
 
 
 def _fire(argv: list[str]) -> None:
-    import fire
+    from aft._fire_adapter import run_fire
 
-    # Fire shows a function's attributes in its help as sub-commands; its own parse-fn
-    # metadata, kept under a dunder name, stays out of sight.
-    fire.decorators.FIRE_METADATA = "__fire_metadata__"
-    # Every argument arrives as the text typed: no Python-literal evaluation.
     command_classes = [AftCommands, *(type(group) for group in vars(AftCommands()).values())]
-    for command_class in command_classes:
-        for attr, function in list(vars(command_class).items()):
-            if callable(function) and not attr.startswith("_"):
-                setattr(command_class, attr, fire.decorators.SetParseFn(str)(function))
-    fire.Fire(AftCommands(), command=_prepare_argv(argv), name="aft")
-
-
-def _prepare_argv(argv: list[str]) -> list[str]:
-    """Adapt argv to Fire: ``--flag -`` (stdin) becomes ``--flag=-``, which Fire would read
-    as a boolean flag; repeated ``--allow A --allow B`` become ``--allow A,B`` (Fire keeps
-    only the last of a repeated flag)."""
-    allowed, rest, i = [], [], 0
-    while i < len(argv):
-        token = argv[i]
-        value = argv[i + 1] if i + 1 < len(argv) else None
-        if token == "--allow" and value is not None:
-            allowed.append(value)
-            i += 2
-            continue
-        if token.startswith("--allow="):
-            allowed.append(token.split("=", 1)[1])
-        elif token.startswith("--") and "=" not in token and value == "-":
-            rest.append(f"{token}=-")
-            i += 1
-        else:
-            rest.append(token)
-        i += 1
-    return rest + ["--allow", ",".join(allowed)] if allowed else rest
+    run_fire(AftCommands(), command_classes, argv)
 
 
 def _quiet_libraries() -> None:

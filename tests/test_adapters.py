@@ -302,3 +302,43 @@ def test_the_native_context_calls_back_into_python() -> None:
     assert answer is not None and json.loads(answer) == [21, 21]
     with pytest.raises(_dukpy_adapter.JSRuntimeError, match="No Python Function named nope"):
         context.eval_script(b"call_python('nope')", b"{}", "<test>")
+
+
+# ---- Fire (aft/_fire_adapter.py) ----------------------------------------------------------
+
+
+def test_fire_still_has_the_names_the_cli_adapter_sets():
+    import fire
+
+    from aft import _fire_adapter
+
+    assert _fire_adapter.PRIVATE_NAMES == ("fire.decorators.FIRE_METADATA",)
+    assert isinstance(getattr(fire.decorators, "FIRE_METADATA", None), str), (
+        f"fire {getattr(fire, '__version__', '?')} no longer has decorators.FIRE_METADATA,"
+        " which aft/_fire_adapter.py sets"
+    )
+    assert callable(fire.decorators.SetParseFn) and callable(fire.decorators.GetMetadata)
+
+
+def test_fire_argv_is_prepared_for_stdin_and_repeated_allows():
+    from aft._fire_adapter import prepare_argv
+
+    assert prepare_argv(["vfs", "add", "x", "--payload-file", "-"]) == [
+        "vfs",
+        "add",
+        "x",
+        "--payload-file=-",
+    ]
+    assert prepare_argv(["apikeys", "create", "--allow", "a", "--allow=b", "--name", "n"]) == [
+        "apikeys",
+        "create",
+        "--name",
+        "n",
+        "--allow",
+        "a,b",
+    ]
+
+
+def test_arguments_reach_commands_as_typed_text(run_aft):
+    done = run_aft("scripts", "show", "007")
+    assert "no script named '007'" in done.stderr  # not 7: no literal evaluation

@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("composition root", ["aft.instance"]),
     ("runners", ["aft.worker", "aft.cluster"]),
     ("service and client", ["aft.server", "aft.client"]),
-    ("command line", ["aft.cli"]),
+    ("command line", ["aft.cli", "aft._fire_adapter"]),
     ("the package's front: its lazily loaded public names", ["aft"]),
 ]
 #: Siblings in one layer that must never import each other.
