@@ -9,7 +9,11 @@ settings, jobs and their logs) run unchanged. What differs is translated here:
 - Python booleans are sent as the integers 0 and 1, the way SQLite stores them;
 - ``transaction()`` takes one cluster-wide advisory lock, so write transactions are
   serialised as SQLite's ``BEGIN IMMEDIATE`` serialises them: a read-then-write inside one
-  (a compare-and-set, a uniqueness check) holds across every node.
+  (a compare-and-set, a uniqueness check) holds across every node;
+- a statement that gets no answer within its deadline ends: a watchdog shuts its
+  connection's socket down (the next call connects afresh), so a path to the server that
+  swallows packets without a reset can block no caller for longer than the deadline; the
+  connection's failures (lost, refused, timed out, cancelled) are :class:`StoreError`.
 
 The schema has its own migrations, kept in step with :data:`aft._store.MIGRATIONS` (same
 tables and columns), plus what only a cluster needs on ``jobs``: the worker group, when
@@ -20,11 +24,14 @@ NOCASE folds ASCII letters only, ``citext`` folds every letter.
 from __future__ import annotations
 
 import functools
+import os
 import re
+import socket
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from aft.exceptions import SchemaTooNew, StoreError
 
@@ -186,6 +193,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN max_run_seconds DOUBLE PRECISION NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN halt_reason TEXT;
     """,
+    # aft._store migration 10: set once, when the first node with a broker opens the
+    # database; from then on a node without a broker refuses to serve it.
+    """
+    CREATE TABLE cluster_info (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        since DOUBLE PRECISION NOT NULL,
+        first_node TEXT NOT NULL
+    );
+    """,
 )
 
 # Any constant: the one advisory lock that every write transaction holds.
@@ -193,6 +209,9 @@ _WRITE_LOCK = 0x61667400
 _MIGRATE_LOCK = 0x61667401
 _NOCASE = re.compile(r"\s+COLLATE\s+NOCASE\b", re.IGNORECASE)
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
+_STATEMENT_TIMEOUT = re.compile(r"statement_timeout\s*=\s*(\d+(?:\.\d+)?)\s*(ms|s|min)?\b")
+_UNITS = {None: 0.001, "ms": 0.001, "s": 1.0, "min": 60.0}
+T = TypeVar("T")
 
 
 def translate(sql: str) -> str:
@@ -213,32 +232,113 @@ def translate(sql: str) -> str:
 class _Connection:
     """What ``transaction()`` yields: the ``execute`` / ``executemany`` a sqlite3 connection has."""
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, call: Callable[[Any, Callable[[], Any]], Any]) -> None:
         self._raw = raw
+        self._call = call
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        return self._raw.execute(translate(sql), tuple(args))
+        return self._call(self._raw, lambda: self._raw.execute(translate(sql), tuple(args)))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
         cursor = self._raw.cursor()
         rows = [tuple(r) for r in rows]
         if rows:
-            cursor.executemany(translate(sql), rows)
+            self._call(self._raw, lambda: cursor.executemany(translate(sql), rows))
         return cursor
+
+
+class _Watchdog:
+    """Ends statements that run past a deadline: it shuts their connection's socket down,
+    which makes the blocked call fail at once (the socket stays open until its owner closes
+    it, so its descriptor is never reused under the caller)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Condition()
+        self._running: dict[int, tuple[float, Any]] = {}
+        self._fired: set[int] = set()
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def begin(self, raw: Any) -> int:
+        """Watch a statement about to run on ``raw``; returns the key for :meth:`end`."""
+        with self._lock:
+            self._next += 1
+            self._running[self._next] = (time.monotonic() + self.seconds, raw)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="aft-db-deadline")
+                self._thread.daemon = True
+                self._thread.start()
+            self._lock.notify()
+            return self._next
+
+    def end(self, key: int) -> bool:
+        """Stop watching; True when the deadline passed and the connection was cut."""
+        with self._lock:
+            del self._running[key]
+            if key in self._fired:
+                self._fired.discard(key)
+                return True
+            return False
+
+    def close(self) -> None:
+        """Stop the watching thread (a later :meth:`begin` starts another)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._lock.notify_all()
+        if thread is not None:
+            thread.join(5)
+
+    def _watch(self) -> None:
+        with self._lock:
+            while self._thread is threading.current_thread():
+                now = time.monotonic()
+                waiting = [
+                    (deadline, key, raw)
+                    for key, (deadline, raw) in self._running.items()
+                    if key not in self._fired
+                ]
+                for deadline, key, raw in waiting:
+                    if deadline <= now:
+                        self._fired.add(key)
+                        _shut_down(raw)
+                nearest = min((d for d, _, _ in waiting if d > now), default=None)
+                self._lock.wait(None if nearest is None else nearest - now)
+
+
+def _shut_down(raw: Any) -> None:
+    """Shut down the socket of a psycopg connection (from any thread)."""
+    try:
+        fd = raw.pgconn.socket
+        sock = socket.socket(fileno=os.dup(fd))
+    except Exception:  # closed meanwhile: nothing to cut
+        return
+    with sock:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class PostgresStore:
     """The instance database on PostgreSQL (psycopg 3), one connection per thread.
 
     Args:
-        url: ``postgresql://user@host:port/dbname`` (libpq's URL form).
+        url: ``postgresql://user@host:port/dbname`` (libpq's URL form, with any of its
+            connection parameters; see :meth:`aft.config.ClusterConfig.database_options`).
+        deadline: seconds a statement may wait for its answer before its connection is cut
+            and it fails with :class:`StoreError`; by default the URL's server-side
+            ``statement_timeout`` plus a tenth of it (at least 1 s), or none when it sets
+            none. Migrations have no deadline.
     Raises:
         StoreError: the database cannot be reached.
         SchemaTooNew: the database was migrated by a newer aft.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, deadline: float | None = None) -> None:
         self.url = url
+        self.deadline = _deadline_of(url) if deadline is None else deadline
+        self._watchdog = _Watchdog(self.deadline) if self.deadline else None
         self._local = threading.local()
         self._pg_connections: list[Any] = []
         self._lock = threading.Lock()
@@ -253,22 +353,56 @@ class PostgresStore:
         if conn is not None and not conn._raw.closed:
             return conn
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
 
+        defaults: dict[str, Any] = {"connect_timeout": 10, "fallback_application_name": "aft"}
         try:
-            raw = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            given = conninfo_to_dict(self.url)
+            extra = {k: v for k, v in defaults.items() if k not in given}
+            raw = psycopg.connect(self.url, autocommit=True, **extra)
         except psycopg.Error as exc:
-            reason = " ".join(str(exc).split())  # libpq's messages run over several lines
-            raise StoreError(f"cannot open database {redacted(self.url)}: {reason}") from None
+            raise StoreError(
+                f"cannot open database {redacted(self.url)}: {_one_line(exc)}"
+            ) from None
         raw.adapters.register_dumper(bool, _bool_as_integer())
         with self._lock:
+            self._pg_connections = [c for c in self._pg_connections if not c.closed]
             self._pg_connections.append(raw)
-        conn = _Connection(raw)
+        conn = _Connection(raw, self._call)
         self._local.pg = conn
         return conn
+
+    def _call(self, raw: Any, run: Callable[[], T]) -> T:
+        """``run()``, a call on the connection ``raw``, within the deadline; a failure of the
+        connection (lost, refused, cancelled, cut by the deadline) is a :class:`StoreError`."""
+        import psycopg
+
+        watchdog = self._watchdog
+        key = watchdog.begin(raw) if watchdog is not None else 0
+        try:
+            result = run()
+        except psycopg.Error as exc:
+            if watchdog is not None and watchdog.end(key):
+                raise StoreError(
+                    f"database {redacted(self.url)} did not answer within {self.deadline:g}s"
+                ) from None
+            if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+                raise StoreError(f"database {redacted(self.url)}: {_one_line(exc)}") from None
+            raise
+        except BaseException:
+            if watchdog is not None:
+                watchdog.end(key)
+            raise
+        if watchdog is not None:
+            watchdog.end(key)
+        return result
 
     def _pg_migrate(self) -> None:
         conn = self._pg()
         with conn._raw.transaction():
+            # However slow the migration: the URL's deadlines are for the stores' calls.
+            conn._raw.execute("SET LOCAL statement_timeout = 0")
+            conn._raw.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             conn._raw.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
             conn._raw.execute("CREATE TABLE IF NOT EXISTS aft_schema (version INTEGER NOT NULL)")
             row = conn._raw.execute("SELECT version FROM aft_schema").fetchone()
@@ -288,9 +422,21 @@ class PostgresStore:
     def transaction(self) -> Iterator[_Connection]:
         """A write transaction, serialised cluster-wide (nested ones become savepoints)."""
         conn = self._pg()
-        with conn._raw.transaction():
-            conn._raw.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+        block = conn._raw.transaction()
+        self._call(conn._raw, block.__enter__)
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (_WRITE_LOCK,))
             yield conn
+        except BaseException as exc:
+            try:
+                end = functools.partial(block.__exit__, type(exc), exc, exc.__traceback__)
+                suppressed = self._call(conn._raw, end)
+            except Exception:  # the connection is gone, and the transaction with it
+                suppressed = False
+            if not suppressed:
+                raise
+        else:
+            self._call(conn._raw, lambda: block.__exit__(None, None, None))
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._pg().execute(sql, args).fetchall()  # type: ignore[no-any-return]
@@ -301,6 +447,8 @@ class PostgresStore:
 
     def close(self) -> None:
         """Close every thread's connection."""
+        if self._watchdog is not None:
+            self._watchdog.close()
         with self._lock:
             for raw in self._pg_connections:
                 raw.close()
@@ -312,6 +460,26 @@ class PostgresStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _deadline_of(url: str) -> float:
+    """The default deadline of a statement on ``url``: its ``statement_timeout`` and a
+    tenth more (at least 1 s); 0 (none) when the URL sets no statement timeout."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        options = str(conninfo_to_dict(url).get("options") or "")
+    except Exception:  # a malformed URL: connecting says what is wrong with it
+        return 0.0
+    found = _STATEMENT_TIMEOUT.search(options)
+    if found is None:
+        return 0.0
+    seconds = float(found.group(1)) * _UNITS[found.group(2)]
+    return 0.0 if seconds <= 0 else seconds + max(1.0, seconds / 10)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())  # libpq's messages run over several lines
 
 
 @functools.cache
@@ -330,5 +498,5 @@ def _bool_as_integer() -> type:
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url)
+    """The URL without its password and its connection parameters, for messages."""
+    return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url.split("?", 1)[0])

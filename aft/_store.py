@@ -168,6 +168,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN max_run_seconds REAL NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN halt_reason TEXT;
     """,
+    # Set once, when the first node with a broker opens the database (PostgreSQL only; the
+    # table is here too so that the two schemas keep the same tables).
+    """
+    CREATE TABLE cluster_info (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        since REAL NOT NULL,
+        first_node TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -732,6 +732,12 @@ class AftCommands:
             f"this instance uses it from now on ({config}); every node needs a copy of"
             f" {instance.master_key.path}"
         )
+        _print(
+            f"to make it a cluster: add broker_url = redis://HOST:6379/0 to the [cluster]"
+            f" section of {config} (or set AFT_BROKER_URL) on this and every other node, then"
+            " run `aft serve` and `aft worker --group default` nodes; a node without a broker"
+            " refuses a cluster's database (see docs/cluster.md)"
+        )
 
 
 def _refuse_while_serving(instance: Any) -> None:

@@ -36,6 +36,7 @@ resembles, so ``except FileNotFoundError`` works as well as ``except AftError``:
     │   ├── JobNotFound (LookupError)
     │   ├── JobAlreadyEnded
     │   ├── JobConflict                 an idempotency key reused for another request
+    │   ├── JobWaitTimeout (TimeoutError)  a job not ended when its waiter gave up
     │   └── CliRunDisabled (PermissionError)
     └── VfsError                        any file-system or transfer failure
         ├── VfsNotFound (FileNotFoundError)
@@ -197,6 +198,10 @@ class JobAlreadyEnded(JobError):
 
 class JobConflict(JobError):
     code = "job_conflict"
+
+
+class JobWaitTimeout(JobError, TimeoutError):
+    code = "job_wait_timeout"
 
 
 class CliRunDisabled(JobError, PermissionError):

@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from aft._store import Store
-from aft.exceptions import JobAlreadyEnded, JobConflict, JobNotFound
+from aft.exceptions import JobAlreadyEnded, JobConflict, JobNotFound, JobWaitTimeout
 from aft.models import DEFAULT_GROUP, JobState, LogLevel, LogLine, RunResult, check_group
 
 TRIGGERS = ("api", "cli", "cron", "ui")
@@ -209,6 +211,25 @@ class JobQueue:
             raise JobNotFound(f"no job {job_id!r}")
         return Job._from_row(rows[0])
 
+    def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.1) -> Job:
+        """The job once it has ended (succeeded, failed, halted or interrupted).
+
+        Whoever runs it (a :class:`~aft.worker.WorkerPool`, ``aft serve``, worker nodes)
+        may be in another process: this polls the record every ``poll`` seconds.
+
+        Raises:
+            JobNotFound: no such job.
+            JobWaitTimeout: it has not ended after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get(job_id)
+            if job.state.is_final:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise JobWaitTimeout(f"job {job_id} is still {job.state.value} after {timeout:g}s")
+            time.sleep(poll)
+
     def source(self, job_id: str) -> str:
         """The script text the job runs (as it was when queued)."""
         rows = self._store.query("SELECT source FROM jobs WHERE id = ?", (job_id,))
@@ -386,10 +407,51 @@ class JobQueue:
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
-    def recover(self, reason: str = "the service stopped while the job ran") -> JobIds:
-        """Mark every running job interrupted (after a crash); returns their ids."""
-        ids = [r[0] for r in self._store.query("SELECT id FROM jobs WHERE state = 'running'")]
-        return [job_id for job_id in ids if self.interrupt(job_id, reason)]
+    def recover(
+        self, reason: str = "the service stopped while the job ran", *, host: str | None = None
+    ) -> JobIds:
+        """Mark running jobs interrupted after a crash; returns their ids.
+
+        Args:
+            reason: what the jobs' records say.
+            host: only the jobs of worker processes of this host (worker ``host:pid``) that
+                are gone: no process of that id, or one that started after the job did (its
+                id was reused). A node on a database that other nodes use recovers its own
+                jobs only, whatever they run. None: every running job (the node's own
+                database).
+        """
+        rows = self._store.query("SELECT id, worker, started FROM jobs WHERE state = 'running'")
+
+        def gone(worker: str | None, started: float | None) -> bool:
+            name, _, pid_text = (worker or "").rpartition(":")
+            if host is None:
+                return True
+            if name != host or not pid_text.isdigit():
+                return False
+            pid = int(pid_text)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                pass  # another user's process: alive
+            try:  # Linux: a zombie is gone; a process younger than the job is another one
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                boot = next(
+                    float(line.split()[1])
+                    for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime ")
+                )
+                born = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+            except (OSError, ValueError, IndexError, StopIteration):
+                return False
+            return fields[0] in ("Z", "X") or born > (started or 0.0) + 1.0
+
+        return [
+            job_id
+            for job_id, worker, started in rows
+            if gone(worker, started) and self.interrupt(job_id, reason)
+        ]
 
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state."""
@@ -418,7 +480,9 @@ class ClusterQueue(JobQueue):
       running job whose heartbeat went stale ``interrupted`` (again one node wins), and the
       retry policy queues the next attempt, which any worker of the group may take.
 
-    Heartbeats use the database's clock, so the nodes' clocks need not agree.
+    Heartbeats use the database's clock, so the nodes' clocks need not agree. The first
+    node with a broker to open the database marks it a cluster's (:meth:`join`), so that a
+    node without one refuses to serve it (see :meth:`membership`).
 
     Args:
         store: the shared database.
@@ -433,10 +497,26 @@ class ClusterQueue(JobQueue):
         self.stale_after = stale_after
         self.republish_after = republish_after
 
-    def recover(self, reason: str = "") -> JobIds:
+    def recover(self, reason: str = "", *, host: str | None = None) -> JobIds:
         """Nothing to do when a serve node starts: the jobs other nodes' workers run are
         theirs, and the reaper interrupts those whose workers died."""
         return []
+
+    # ---- membership -------------------------------------------------------------------
+
+    def join(self, node: str) -> None:
+        """Mark the database a cluster's, if no node has yet (``node`` names the first)."""
+        self._store.execute(
+            "INSERT INTO cluster_info (id, since, first_node) VALUES (1, ?, ?)"
+            " ON CONFLICT (id) DO NOTHING",
+            (time.time(), node),
+        )
+
+    @staticmethod
+    def membership(store: Store) -> tuple[float, str] | None:
+        """When ``store`` became a cluster's database and its first node; None if it has not."""
+        rows = store.query("SELECT since, first_node FROM cluster_info WHERE id = 1")
+        return None if not rows else (float(rows[0][0]), str(rows[0][1]))
 
     # ---- serve nodes ------------------------------------------------------------------
 
@@ -451,6 +531,14 @@ class ClusterQueue(JobQueue):
                 (time.time(), self.republish_after, limit),
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    def unpublish(self, job_ids: Sequence[str]) -> None:
+        """Forget the stamp of queued jobs whose message could not be sent, so that the
+        next :meth:`to_publish` sends them again (not ``republish_after`` later)."""
+        self._store.execute(
+            "UPDATE jobs SET published = NULL WHERE id = ANY(?) AND state = 'queued'",
+            (list(job_ids),),
+        )
 
     def reap(self) -> JobIds:
         """Interrupt running jobs whose heartbeat is stale (queueing their retries)."""
@@ -483,19 +571,93 @@ class ClusterQueue(JobQueue):
 
     def claim_id(self, job_id: str, worker: str) -> bool:
         """Take job ``job_id`` if it is queued and due; False if it is not (any more)."""
+        return self.take(job_id, worker) is not None
+
+    def take(self, job_id: str, worker: str, *, started: float | None = None) -> float | None:
+        """Claim job ``job_id`` if it is queued and due: its maximum run time in seconds (0:
+        none), or None when it is not queued (any more).
+
+        Args:
+            job_id: the job.
+            worker: the claiming worker's name.
+            started: the claim's time (default now); :meth:`release` names the claim by it.
+        """
+        rows = self._store.query(
+            f"UPDATE jobs SET state = 'running', started = ?, worker = ?, heartbeat = {_NOW}"
+            " WHERE id = ? AND state = 'queued' AND not_before <= ? RETURNING max_run_seconds",
+            (time.time() if started is None else started, worker, job_id, time.time()),
+        )
+        return float(rows[0][0]) if rows else None
+
+    def release(self, job_id: str, worker: str, started: float) -> bool:
+        """Put back a job that ``worker`` claimed at ``started`` but never ran (the claim's
+        answer was lost); it is published again. False when that claim did not happen or
+        the job has moved on."""
         return bool(
             self._store.execute(
-                f"UPDATE jobs SET state = 'running', started = ?, worker = ?, heartbeat = {_NOW}"
-                " WHERE id = ? AND state = 'queued' AND not_before <= ?",
-                (time.time(), worker, job_id, time.time()),
+                "UPDATE jobs SET state = 'queued', started = NULL, worker = NULL,"
+                " heartbeat = NULL, published = NULL"
+                " WHERE id = ? AND state = 'running' AND worker = ? AND started = ?",
+                (job_id, worker, started),
             )
         )
 
     def beat(self, job_id: str, worker: str) -> tuple[bool, bool]:
         """Renew a running job's heartbeat: ``(still ours, halt requested)``."""
+        halts = self.beat_all([job_id], worker)
+        return (job_id in halts, halts.get(job_id, False))
+
+    def beat_all(self, job_ids: Sequence[str], worker: str) -> dict[str, bool]:
+        """Renew the heartbeat of ``worker``'s running jobs, in one statement.
+
+        Returns:
+            Job id -> halt requested, for the jobs still running as ``worker``'s (a job
+            missing from it was reaped, halted or ended elsewhere).
+        """
         rows = self._store.query(
             f"UPDATE jobs SET heartbeat = {_NOW}"
-            " WHERE id = ? AND state = 'running' AND worker = ? RETURNING halt_requested",
-            (job_id, worker),
+            " WHERE id = ANY(?) AND state = 'running' AND worker = ?"
+            " RETURNING id, halt_requested",
+            (list(job_ids), worker),
         )
-        return (bool(rows), bool(rows) and rows[0][0] is not None)
+        return {str(job_id): halt is not None for job_id, halt in rows}
+
+    def fenced(self, job_id: str, worker: str, note: str) -> bool:
+        """Record that ``worker`` killed its run of the job itself, and why (``note``).
+
+        A job still running as ``worker``'s ends ``interrupted`` with ``note`` (and is
+        retried as its policy says); one that a reaper interrupted meanwhile gets ``note``
+        after the reaper's reason. Either way the note is also the last line of the job's
+        log. Safe to repeat.
+
+        Returns:
+            False when there was nothing to record (the job ended otherwise).
+        """
+        now = time.time()
+        with self._store.transaction() as db:
+            changed = db.execute(
+                "UPDATE jobs SET state = 'interrupted', finished = ?,"
+                " error = COALESCE(halt_reason || '; ' || ?, halt_reason, ?)"
+                " WHERE id = ? AND state = 'running' AND worker = ?",
+                (now, note, note, job_id, worker),
+            ).rowcount
+            if changed:
+                self._queue_retry(db, job_id, now)
+            else:
+                changed = db.execute(
+                    "UPDATE jobs SET error = COALESCE(error || '; ', '') || ?"
+                    " WHERE id = ? AND state = 'interrupted' AND worker = ?"
+                    " AND strpos(COALESCE(error, ''), ?) = 0",
+                    (note, job_id, worker, note),
+                ).rowcount
+            if changed:
+                self.append_log(job_id, [LogLine(now, LogLevel.ERROR, note)])
+        return bool(changed)
+
+    def ping(self) -> None:
+        """One round trip to the database.
+
+        Raises:
+            StoreError: the database cannot be reached.
+        """
+        self._store.query("SELECT 1")

@@ -6,10 +6,13 @@ Heartbeats every 0.5 s and a stale time of 3 s keep the worker-death tests short
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from aft.cluster.celery_app import make_app, publish
 from aft.config import save_database_url
 from aft.exceptions import BadRequest, ScriptNotFound
 from aft.instance import Instance
-from aft.jobs import ClusterQueue, Job
+from aft.jobs import ClusterQueue, Job, JobQueue
 from aft.keys import ApiKeyStore
 from aft.models import JobState
 from aft.schedules import ScheduleStore
@@ -53,15 +56,16 @@ class Cluster:
         shutil.copy(self.home / "master.key", home / "master.key")  # secrets decrypt anywhere
         return home
 
-    def worker(self, name: str, group: str = "default", concurrency: int = 1) -> str:
-        """Start ``aft worker``; returns its job-owner prefix (``host:pid``) once it is ready."""
+    def worker(self, name: str, group: str = "default", concurrency: int = 1, **env: str) -> str:
+        """Start ``aft worker`` (``env``: more environment variables); returns its job-owner
+        prefix (``host:pid``) once it is ready."""
         proc = subprocess.Popen(
             [aft_command(), "worker", "--group", group, "--concurrency", str(concurrency)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
-            env={**self.env, "AFT_HOME": str(self.node_home(name))},
+            env={**self.env, "AFT_HOME": str(self.node_home(name)), **env},
         )
         self.workers[name] = proc
         assert proc.stdout is not None
@@ -77,8 +81,9 @@ class Cluster:
                 return line.split()[2]
         raise AssertionError(f"aft worker not ready: {''.join(seen)}")
 
-    def serve(self, name: str) -> ServeProcess:
-        serve = ServeProcess(self.node_home(name), "--http", env=self.env).start()
+    def serve(self, name: str, **env: str) -> ServeProcess:
+        """Start ``aft serve`` (``env``: more environment variables) and wait until it listens."""
+        serve = ServeProcess(self.node_home(name), "--http", env={**self.env, **env}).start()
         self.serves.append(serve)
         return serve
 
@@ -206,6 +211,13 @@ def test_a_job_posted_for_a_group_runs_on_that_group_only(cluster):
     done = [cluster.wait(i) for i in ids]
     assert {j.worker for j in done} == {beta}
     assert {cluster.queue.get(i).group for i in ids} == {"beta"}
+    with AftClient(serve.url, key) as client:
+        assert client.job(ids[0])["group"] == "beta"
+    env = {**cluster.env, "AFT_HOME": str(cluster.home)}
+    shown = subprocess.run(
+        [aft_command(), "jobs", "show", ids[0]], env=env, check=True, capture_output=True, text=True
+    )
+    assert json.loads(shown.stdout)["group"] == "beta"
 
 
 def test_a_stored_scripts_group_routes_its_jobs(cluster):
@@ -350,3 +362,112 @@ def test_with_two_serve_nodes_a_schedule_fires_once_per_tick(cluster):
     gaps = [b - a for a, b in zip(created, created[1:], strict=False)]
     assert min(gaps) > 0.05, gaps  # ... and a tick fired twice makes two jobs ms apart
     assert sum(c > stopped + 0.5 for c in created) >= 2  # the remaining node fired alone
+
+
+def test_a_node_without_a_broker_refuses_a_cluster_database(cluster):
+    """A node that would run every group's jobs in its own pool, and take the cluster's
+    running jobs for its own after a restart, does not start."""
+    first = cluster.worker("w1")  # the first node with a broker marks the database
+    since, node = ClusterQueue.membership(cluster.instance.store)
+    assert node == f"worker {first}" and since <= time.time()
+    env = {**cluster.env, "AFT_HOME": str(cluster.node_home("single"))}
+    del env["AFT_BROKER_URL"]
+    refused = subprocess.run(
+        [aft_command(), "serve", "--http", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert refused.returncode == 1, refused.stdout
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "belongs to a cluster" in refused.stderr and "AFT_BROKER_URL" in refused.stderr
+    assert "broker_url" in refused.stderr
+
+
+def test_recovery_after_a_crash_leaves_other_nodes_running_jobs_alone(tmp_path, cluster_urls):  # noqa: F811
+    """Two nodes without a broker share one database (no cluster): one is killed with -9
+    and restarted; its own job ends interrupted, the other node's job runs on."""
+    env = {**os.environ, "AFT_DATABASE_URL": cluster_urls.database_url}
+    env.pop("AFT_HOME", None)
+    env.pop("AFT_BROKER_URL", None)
+    with _open_instance(tmp_path / "admin", cluster_urls.database_url) as admin:
+        admin.settings.set("concurrency", 1)  # each node runs one job at a time
+        queue = admin.jobs
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            shutil.copy(tmp_path / "admin" / "master.key", tmp_path / name / "master.key")
+        waiting = 'Log("up"); WaitForHaltSignal(); Log("halted")'
+        a = ServeProcess(tmp_path / "a", "--http", env=env).start()
+        b = ServeProcess(tmp_path / "b", "--http", env=env)
+        try:
+            on_a = queue.submit(waiting, script_name="on a")
+            _wait_running(queue, on_a.id)
+            b.start()
+            on_b = queue.submit(waiting, script_name="on b")  # a is busy: b takes it
+            _wait_running(queue, on_b.id)
+            assert queue.get(on_a.id).worker != queue.get(on_b.id).worker
+            b.stop(signal.SIGKILL)
+            b.start()  # recovers from the crash
+            lost = queue.get(on_b.id)
+            assert lost.state is JobState.INTERRUPTED and "service stopped" in (lost.error or "")
+            time.sleep(1)
+            assert queue.get(on_a.id).state is JobState.RUNNING  # not a's to lose
+            queue.request_halt(on_a.id)
+            deadline = time.monotonic() + 30
+            while not queue.get(on_a.id).state.is_final:
+                assert time.monotonic() < deadline, "the job on a never ended"
+                time.sleep(0.1)
+            assert queue.get(on_a.id).state is JobState.HALTED
+            assert [ln.text for ln in queue.log(on_a.id)[0]][:2] == ["up", "halted"]
+        finally:
+            b.stop()
+            a.stop()
+
+
+def test_recovery_on_a_shared_database_takes_only_this_hosts_dead_processes(cluster):
+    """``recover(host=...)``: a job of a live process stays, one of a process that is gone
+    (or whose id a younger process now has) ends interrupted, another host's stays."""
+    queue = cluster.queue
+    host = socket.gethostname()
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(ended.stdout)
+    jobs = {}
+    for name, worker in {
+        "alive": f"{host}:{os.getpid()}",
+        "dead": f"{host}:{dead_pid}",
+        "reused": f"{host}:{os.getpid()}",
+        "elsewhere": f"another-host:{dead_pid}",
+    }.items():
+        jobs[name] = submit(cluster, "Log(1)").id
+        assert queue.claim_id(jobs[name], worker)
+    cluster.instance.store.execute("UPDATE jobs SET started = 1 WHERE id = ?", (jobs["reused"],))
+    recovered = JobQueue(cluster.instance.store).recover("gone", host=host)
+    assert sorted(recovered) == sorted([jobs["dead"], jobs["reused"]])
+    states = {name: queue.get(job_id).state for name, job_id in jobs.items()}
+    assert states == {
+        "alive": JobState.RUNNING,
+        "dead": JobState.INTERRUPTED,
+        "reused": JobState.INTERRUPTED,
+        "elsewhere": JobState.RUNNING,
+    }
+
+
+def _wait_running(queue, job_id: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while queue.get(job_id).state is not JobState.RUNNING:
+        assert time.monotonic() < deadline, f"{job_id} never started"
+        time.sleep(0.05)
+
+
+def test_move_to_postgres_says_how_to_become_a_cluster(aft_home, run_aft, postgres_server):  # noqa: F811
+    from tests.servers.cluster import fresh_database
+
+    with Instance(aft_home):
+        pass  # a single node's home, on SQLite
+    moved = run_aft("move-to-postgres", fresh_database(postgres_server))
+    assert moved.returncode == 0, moved.stderr
+    assert "broker_url" in moved.stdout and "AFT_BROKER_URL" in moved.stdout
+    assert "docs/cluster.md" in moved.stdout

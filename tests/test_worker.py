@@ -8,24 +8,18 @@ import time
 
 import pytest
 
-from aft.jobs import JobQueue
+from aft.exceptions import JobWaitTimeout
 from aft.models import JobState
 from aft.worker import WorkerPool
 
 
 def wait_final(queue, job_id, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = queue.get(job_id)
-        if job.state.is_final:
-            return job
-        time.sleep(0.02)
-    raise AssertionError(f"{job_id} still {queue.get(job_id).state.value} after {timeout}s")
+    return queue.wait(job_id, timeout=timeout, poll=0.02)
 
 
 @pytest.fixture
 def pool(instance):
-    queue = JobQueue(instance.store)
+    queue = instance.jobs
     pool = WorkerPool(instance.home, queue, concurrency=2, grace=1.0, memory_mb=512)
     pool.start()
     yield pool, queue
@@ -99,7 +93,7 @@ def test_a_dead_worker_interrupts_its_job_and_retries(pool):
 
 
 def test_stop_halts_running_jobs(instance):
-    queue = JobQueue(instance.store)
+    queue = instance.jobs
     pool = WorkerPool(instance.home, queue, concurrency=1, grace=1.0)
     pool.start()
     job = queue.submit('Log("x"); while (true) {}', script_name="t")
@@ -110,3 +104,11 @@ def test_stop_halts_running_jobs(instance):
     pool.stop()
     assert time.monotonic() - started < 5
     assert queue.get(job.id).state is JobState.INTERRUPTED
+
+
+def test_waiting_for_a_job_that_does_not_end_times_out(instance):
+    job = instance.jobs.submit('Log("never run: no pool")', script_name="t.syncjs")
+    started = time.monotonic()
+    with pytest.raises(JobWaitTimeout, match=r"still queued after 0.3s"):
+        instance.jobs.wait(job.id, timeout=0.3)
+    assert time.monotonic() - started < 2

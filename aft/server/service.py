@@ -8,6 +8,8 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aft._paths import read_runtime_info, remove_runtime_info, write_runtime_info
@@ -53,11 +55,19 @@ class Service:
         self.tls = bool(tls if tls is not None else settings.get("tls"))
         self.queue = instance.jobs
         self.pool: WorkerPool | Dispatcher
+        # After a crash: a cluster's reaper interrupts the jobs of dead workers; a node on
+        # its own database interrupts every running job; one without a broker on a shared
+        # database, the jobs of its own processes only.
+        self._recover: Callable[[], object] = self.queue.recover
         if isinstance(self.queue, ClusterQueue):  # jobs go to `aft worker` nodes via Celery
             from aft.cluster.node import Dispatcher
 
             self.pool = Dispatcher(self.queue, instance.config)
         else:
+            if instance.config.database_url is not None:
+                _refuse_cluster_database(instance)
+                host = socket.gethostname()
+                self._recover = lambda: self.queue.recover(host=host)
             self.pool = WorkerPool(
                 instance.home,
                 self.queue,
@@ -88,12 +98,11 @@ class Service:
         Raises:
             ConfigError: another service runs for this instance, or the address is taken.
         """
-        from cheroot import wsgi
 
         running = read_runtime_info(self.instance.home)
         if running is not None:
             raise ConfigError(f"aft serve already runs for this instance (pid {running['pid']})")
-        self.queue.recover()
+        self._recover()
         context = ServiceContext(
             instance=self.instance, notify=self.pool.notify, local_token=self._token
         )
@@ -161,3 +170,19 @@ class Service:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _refuse_cluster_database(instance: Instance) -> None:
+    """Refuse to run jobs in this node's own pool on a cluster's database.
+
+    Raises:
+        ConfigError: the database is a cluster's and this node has no broker.
+    """
+    joined = ClusterQueue.membership(instance.store)
+    if joined is not None:
+        since = time.strftime("%Y-%m-%d", time.localtime(joined[0]))
+        raise ConfigError(
+            f"this database belongs to a cluster (since {since}, first node {joined[1]})"
+            " and this node has no broker: add broker_url to the [cluster] section of"
+            " cluster.conf, or set AFT_BROKER_URL, as on the cluster's other nodes"
+        )

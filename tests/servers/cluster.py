@@ -6,6 +6,11 @@ directory (as ``nobody`` when the tests run as root: PostgreSQL refuses root), w
 authentication on 127.0.0.1 only. Both are session-wide; ``cluster_urls`` gives each test
 a fresh database and an empty broker. A missing server fails the tests with the reason
 (``scripts/install-test-deps`` installs both): never a skip.
+
+:class:`TcpProxy` sits between a node and a server on 127.0.0.1 and cuts the path on
+demand: ``blackhole`` keeps every connection open and forwards nothing (a partition
+that a firewall makes silently), ``refuse`` refuses new connections and resets the
+open ones (a server or route that is down).
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ import os
 import secrets
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -154,6 +162,137 @@ def cluster_urls(redis_server: str, postgres_server: str) -> ClusterUrls:
 
     redis.Redis.from_url(redis_server).flushall()
     return ClusterUrls(fresh_database(postgres_server), redis_server)
+
+
+class TcpProxy:
+    """A TCP proxy on 127.0.0.1 to ``127.0.0.1:target``, whose path can be cut.
+
+    Modes (:meth:`set_mode`): ``forward`` relays both ways; ``blackhole`` keeps every
+    connection (new ones are left in the listen queue) and relays nothing, so what is sent
+    waits in the kernel's buffers as if the packets were lost until the path heals;
+    ``refuse`` closes the listening socket (connecting is refused) and resets the open
+    connections. Back in ``forward``, what waited is relayed.
+
+    Args:
+        target: the server's port.
+    """
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.port = free_port()
+        self.mode = "forward"
+        self._lock = threading.Lock()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._listener: socket.socket | None = None
+        self._closed = False
+        self._listen()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def url(self, url: str) -> str:
+        """``url`` (``scheme://user@127.0.0.1:target/...``) through this proxy."""
+        parts = urlsplit(url)
+        netloc = parts.netloc.replace(f":{self.target}", f":{self.port}")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def set_mode(self, mode: str) -> None:
+        assert mode in ("forward", "blackhole", "refuse")
+        with self._lock:
+            self.mode = mode
+            if mode == "refuse":
+                if self._listener is not None:
+                    self._listener.close()
+                    self._listener = None
+                for pair in self._pairs:
+                    for sock in pair:
+                        _reset(sock)
+                self._pairs.clear()
+            elif self._listener is None:
+                self._listen()
+
+    def close(self) -> None:
+        self._closed = True
+        self.set_mode("refuse")
+        self._thread.join(5)
+
+    def _listen(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        listener.settimeout(0.1)
+        self._listener = listener
+
+    def _accept(self) -> None:
+        while not self._closed:
+            with self._lock:
+                listener = self._listener if self.mode == "forward" else None
+            if listener is None:
+                time.sleep(0.05)
+                continue
+            try:
+                client, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target), 5)
+            except OSError:
+                _reset(client)
+                continue
+            with self._lock:
+                if self.mode == "refuse":
+                    _reset(client)
+                    _reset(server)
+                    continue
+                self._pairs.append((client, server))
+            for source, sink in ((client, server), (server, client)):
+                source.settimeout(0.1)
+                threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
+
+    def _relay(self, source: socket.socket, sink: socket.socket) -> None:
+        while not self._closed:
+            if self.mode == "blackhole":
+                time.sleep(0.05)
+                continue
+            try:
+                data = source.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            while self.mode == "blackhole" and not self._closed:
+                time.sleep(0.05)  # read just before the cut: it waits too
+            if self.mode == "refuse":
+                break
+            try:
+                sink.sendall(data)
+            except OSError:
+                break
+        with self._lock:
+            for pair in [p for p in self._pairs if source in p]:
+                self._pairs.remove(pair)
+                for sock in pair:
+                    _reset(sock)
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close ``sock`` with a reset (RST), not an orderly end."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+@contextlib.contextmanager
+def tcp_proxy(target: int) -> Iterator[TcpProxy]:
+    """A :class:`TcpProxy` to ``127.0.0.1:target``, closed afterwards."""
+    proxy = TcpProxy(target)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
