@@ -803,7 +803,8 @@ def _show(value: object) -> str:
 def _fire(argv: list[str]) -> None:
     from aft._fire_adapter import run_fire
 
-    command_classes = [AftCommands, *(type(group) for group in vars(AftCommands()).values())]
+    command_classes: list[type] = [AftCommands]
+    command_classes += [type(group) for group in vars(AftCommands()).values()]
     run_fire(AftCommands(), command_classes, argv)
 
 
