@@ -230,6 +230,8 @@ class Gate:
                 return
             except OSError:  # out of descriptors, or the peer went already
                 return
+            # An answer written in two parts must not wait for the client's delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             address, port = str(peer[0]), int(peer[1])
             waiting = self._waiting_by_address.get(address, 0)
             if waiting >= WAITING_PER_ADDRESS or len(self._selector.get_map()) > WAITING_IN_ALL:
