@@ -252,3 +252,13 @@ def test_records_check_each_field_and_keep_defaults() -> None:
 def test_runtime_files_exist() -> None:
     for name in RUNTIME_FILES:
         assert Path(RUNTIME_DIR / name).is_file()
+
+
+def test_transfer_options_refuse_what_aft_does_not_honour() -> None:
+    from aft.syncjs.transfer_policy import TransferOptions
+
+    assert TransferOptions.read({"OTFE": False, "OTFEKey": ""}, "SftpClient.Options")
+    with pytest.raises(HostTypeError, match=r"^SftpClient\.Options\.OnDownloadGrantTo is refused"):
+        TransferOptions.read({"OnDownloadGrantTo": "DOMAIN\\ops"}, "SftpClient.Options")
+    with pytest.raises(HostTypeError, match=r"UplaodPolicy is refused: aft has no such option"):
+        TransferOptions.read({"UplaodPolicy": 1}, "SftpClient.Options")

@@ -36,8 +36,22 @@ NEVER, ALWAYS, IF_DIFF_SIZE, IF_NEWER = range(len(POLICIES))
 CONSTANTS: dict[str, Any] = {name: value for value, name in enumerate(POLICIES)}
 
 
+#: Options of the original product that aft does not implement: a script that turns one
+#: on is refused, never sent on as if it had worked (OTFE would upload plain text).
+NOT_IMPLEMENTED = {
+    "OTFE": "on-the-fly encryption is not available in aft; nothing was sent",
+    "OTFEKey": "on-the-fly encryption is not available in aft; nothing was sent",
+    "OTFEKeyFromSecret": "on-the-fly encryption is not available in aft; nothing was sent",
+    "OnDownloadGrantTo": "Windows ACLs cannot be granted here; nothing was sent",
+}
+
+
 class TransferOptions(ScriptRecord):
-    """``client.Options``: each client's copy starts with these defaults."""
+    """``client.Options``: each client's copy starts with these defaults.
+
+    An option aft does not know, or knows but does not implement, is refused when it is
+    set (to anything but off or empty): never silently ignored.
+    """
 
     UploadPolicy: int = NEVER
     DownloadPolicy: int = NEVER
@@ -52,6 +66,23 @@ class TransferOptions(ScriptRecord):
     VersionedDownload: bool = False
     VersionsToKeepRemote: int = 3
     VersionsToKeepLocal: int = 3
+
+    @classmethod
+    def read(cls, given: Any, owner: str) -> TransferOptions:
+        """The options a script set, checked; one aft does not honour is refused.
+
+        Raises:
+            HostTypeError: a field of the wrong type, or an option set that aft does not
+                implement (``OTFE``, ...) or does not know.
+        """
+        if isinstance(given, dict):
+            known = cls.defaults()
+            for name, value in given.items():
+                if name in known or value in (False, None, "", 0):
+                    continue
+                reason = NOT_IMPLEMENTED.get(name, "aft has no such option")
+                raise HostTypeError(f"{owner}.{name} is refused: {reason}")
+        return super().read(given, owner)
 
 
 class TransferPolicy:
