@@ -3,6 +3,7 @@ the Python guide's examples run."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -122,3 +123,19 @@ def test_the_python_guide_runs(block, tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, f"block {block}:\n{code}\n{done.stdout}{done.stderr}"
+
+
+def test_optional_pages_join_the_navigation_only_when_present(tmp_path):
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+
+    def nav_after(*present: str) -> list[object]:
+        for name in present:
+            (tmp_path / name).write_text("# page\n")
+        config = {"docs_dir": str(tmp_path), "nav": [{"SyncJS scripts": ["syncjs/index.md"]}]}
+        return hooks.on_config(config)["nav"][0]["SyncJS scripts"]
+
+    assert nav_after() == ["syncjs/index.md"]
+    assert nav_after("otfe.md") == ["syncjs/index.md", {"On-the-fly encryption": "otfe.md"}]
