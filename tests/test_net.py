@@ -105,6 +105,56 @@ def test_request_headers_and_body(instance: Any, http_server: Any) -> None:
     assert json.loads(body) == {"name": "café", "n": 3}
 
 
+def test_vendor_sample_dialect_without_new_bearer_and_post_body(
+    instance: Any, http_server: Any
+) -> None:
+    """The original product's workflow sample: HttpCli() without new, Bearer, Post(body)."""
+    instance.secrets.set("flow-token", "tok-9f8e7d6c")
+    out, r = outcome(
+        instance,
+        f"""
+        var resp = HttpCli().Url({js(http_server.url + "/jobs")})
+          .Bearer(GetSecret("flow-token")).Header("Content-Type", "application/json")
+          .Post(JSON.stringify({{job: "nightly"}}));
+        out.ok = resp.Ok();
+        out.same = HttpCli() instanceof HttpCli;
+        Log("sent with Bearer tok-9f8e7d6c");
+        """,
+    )
+    assert out == {"ok": True, "same": True}
+    [(method, path, headers, body)] = http_server.requests
+    assert (method, path) == ("POST", "/jobs")
+    assert headers["Authorization"] == "Bearer tok-9f8e7d6c"
+    assert json.loads(body) == {"job": "nightly"}
+    assert "sent with Bearer ********" in texts(r)
+    assert all("tok-9f8e7d6c" not in t for t in texts(r))
+
+
+@pytest.mark.parametrize("verb", ["Post", "Put", "Patch"])
+def test_a_body_given_to_the_verb_replaces_req_body(
+    instance: Any, http_server: Any, verb: str
+) -> None:
+    out, _ = outcome(
+        instance,
+        f"""
+        var base = {js(http_server.url)};
+        out.text = new HttpCli().Url(base + "/a").ReqBody("old").{verb}("new").Ok();
+        out.obj = HttpCli().Url(base + "/b").{verb}({{n: 1, s: "é"}}).Ok();
+        out.typed = HttpCli().Url(base + "/c").Header("content-type", "text/x-json")
+          .{verb}({{n: 2}}).Ok();
+        out.kept = HttpCli().Url(base + "/d").ReqBody("kept").{verb}().Ok();
+        """,
+    )
+    assert out == {"text": True, "obj": True, "typed": True, "kept": True}
+    got = {
+        path: (headers.get("Content-Type"), body) for _, path, headers, body in http_server.requests
+    }
+    assert got["/a"][1] == b"new"
+    assert got["/b"][0] == "application/json" and json.loads(got["/b"][1]) == {"n": 1, "s": "é"}
+    assert got["/c"][0] == "text/x-json" and json.loads(got["/c"][1]) == {"n": 2}
+    assert got["/d"][1] == b"kept"
+
+
 def test_response_status_headers_and_body(instance: Any, http_server: Any) -> None:
     http_server.respond(
         "/missing",
@@ -266,6 +316,11 @@ def test_secrets_are_masked_in_urls_and_errors(instance: Any) -> None:
         "new HttpCli().Do(7)",
         'new HttpCli().Do("GE T")',
         'new HttpCli().Url("http://127.0.0.1:9/").Get().Header(3)',
+        "HttpCli().Bearer(5)",
+        'HttpCli().Url("http://127.0.0.1:9/").Get("body")',
+        'HttpCli().Url("http://127.0.0.1:9/").Delete("body")',
+        'HttpCli().Url("http://127.0.0.1:9/").Post(5)',
+        'HttpCli().Url("http://127.0.0.1:9/").Post("a", "b")',
     ],
 )
 def test_wrong_argument_types_throw_type_error(instance: Any, call: str) -> None:

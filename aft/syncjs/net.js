@@ -40,7 +40,9 @@
   });
 
   // ---- the request ----------------------------------------------------------------------
+  // HttpCli() without `new` gives a new one too (the original product's samples use both).
   function HttpCli() {
+    if (!(this instanceof HttpCli)) return new HttpCli();
     hidden(this, "_q", aft.copy(aft.api.defaults.HttpCli));
   }
   var proto = HttpCli.prototype;
@@ -63,6 +65,11 @@
     this._q.headers.push([name, value]);
     return this;
   });
+  // Sets "Authorization: Bearer <token>" (the token is masked in the job log).
+  method(proto, "Bearer", function (token) {
+    expect(token, "string", "HttpCli.Bearer(token): token");
+    return this.Header("Authorization", "Bearer " + token);
+  });
   method(proto, "ReqBody", function (body) {
     expect(body, "string", "HttpCli.ReqBody(body): body");
     this._q.body = body;
@@ -76,8 +83,35 @@
   aft.methods(proto, "HttpCli", function (c) { return c._q; }, function (r) {
     return new HttpResponse(r);
   });
-  ["Get", "Post", "Put", "Patch", "Delete", "Head"].forEach(function (name) {
-    method(proto, name, function () { return this.Do(name.toUpperCase()); });
+  // Post, Put and Patch take an optional body (a string, or an object sent as JSON) that
+  // replaces ReqBody; Get, Delete and Head take none, so one given to them is refused.
+  ["Post", "Put", "Patch"].forEach(function (name) {
+    method(proto, name, function (body) {
+      if (arguments.length > 1) {
+        throw new TypeError("HttpCli." + name + "(body): too many arguments (" + arguments.length + ")");
+      }
+      if (body !== undefined && body !== null) {
+        if (typeof body === "object") {
+          this._q.body = JSON.stringify(body);
+          var typed = this._q.headers.some(function (h) {
+            return h[0].toLowerCase() === "content-type";
+          });
+          if (!typed) this.Header("Content-Type", "application/json");
+        } else {
+          expect(body, "string", "HttpCli." + name + "(body): body");
+          this._q.body = body;
+        }
+      }
+      return this.Do(name.toUpperCase());
+    });
+  });
+  ["Get", "Delete", "Head"].forEach(function (name) {
+    method(proto, name, function () {
+      if (arguments.length) {
+        throw new TypeError("HttpCli." + name + "() takes no body: set it with ReqBody(body)");
+      }
+      return this.Do(name.toUpperCase());
+    });
   });
   aft.define("HttpCli", HttpCli);
 })(globalThis);

@@ -17,6 +17,8 @@ Where the contract leaves room, this module chooses:
 - ``SendMail`` reads the SMTP settings when it is called; the password comes from the
   secret that ``smtp_password_secret`` names. ``attachments`` is ``""``, a comma-separated
   list of paths, or an array of paths.
+- The credential of an ``Authorization`` header (``Bearer(token)``...) is masked in the
+  job log like a secret.
 - ``PGPDecryptFile(in, out, name)``: the armored private key is the secret ``name``; a
   key protected by a passphrase needs it in the secret ``name.passphrase``.
 
@@ -60,6 +62,8 @@ DEFAULT_TIMEOUT = 60.0
 _METHOD = re.compile(r"[A-Za-z]+")
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 _ERROR = LogLevel.ERROR.value
+#: Request headers whose value (after the scheme, such as ``Bearer``) is a credential.
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization")
 
 
 class _Failed(Exception):
@@ -148,6 +152,9 @@ class NetHost(HostObject):
     def send(self, method: str, request: HttpRequest) -> dict[str, Any]:
         """Send ``request`` with ``method``; a request that gets no answer is logged."""
         url, timeout = request.url, float(request.timeout)
+        for name, value in request.headers:
+            if name.lower() in _CREDENTIAL_HEADERS:  # a token is a secret: masked from now on
+                self._reveal(value.partition(" ")[2].strip() or value)
         shown = self.mask(url)
         try:
             answer = self._exchange(
