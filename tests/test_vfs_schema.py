@@ -15,6 +15,7 @@ from aft.keys import ApiKeyStore
 from aft.vfs import BACKENDS, backend_class, schema_class
 from aft.vfs.library import check_target
 from tests.service_helpers import ServeProcess
+from tests.test_web_ui import browser, page, served  # noqa: F401 (fixtures for the form)
 
 PIN = "SHA256:ab+/cd" + "A" * 37
 
@@ -53,6 +54,13 @@ FIELDS: dict[str, list[dict[str, str]]] = {
         {
             "account": "devstoreaccount1", "container": "in", "prefix": "a/b",
             "endpoint": "http://127.0.0.1:10000/devstoreaccount1?x=1&y=2",
+        },
+    ],
+    "R2FS": [
+        {"account": "0123abcd", "bucket": "backups", "prefix": "", "endpoint": ""},
+        {
+            "account": "0123abcd", "bucket": "b-2", "prefix": "2026/q1 & q2",
+            "endpoint": "https://0123abcd.eu.r2.cloudflarestorage.com",
         },
     ],
     "GCP": [
@@ -125,6 +133,9 @@ def test_targets_as_written_today_read_as_before():
         ("Azure", "azure://acct", "Container is required"),
         ("Azure", "gs://acct/c", "azure://"),
         ("GCP", "gs://b?endpoint=ftp://x", "http:// or https://"),
+        ("R2FS", "r2://0123abcd", "Bucket is required"),
+        ("R2FS", "r2://acc@0123abcd/b", "r2://account/bucket/prefix"),
+        ("R2FS", "r2://0123abcd/b?region=us-east-1", "unknown R2FS target parameter"),
         ("Nope", "/x", "unknown VFS type"),
     ],
 )
@@ -237,3 +248,31 @@ def test_a_profile_comes_with_its_fields(service):
         assert profile["target"] == target and profile["fields"] == fields
     finally:
         client.request("DELETE", "/v1/vfs/blobs")
+
+
+def test_r2_form_round_trip(page, served, monkeypatch, tmp_path):  # noqa: F811
+    """The console's form, built from the schema, makes and edits an R2 profile."""
+    from tests import test_web_ui
+
+    r2 = (
+        "R2FS",
+        {"Account id": "0123abcd", "Bucket": "backups", "Prefix": "2026/q1",
+         "Endpoint": "http://127.0.0.1:8333"},
+        {"Access key id": "AKID", "Secret access key": "SK"},
+        "r2://0123abcd/backups/2026/q1?endpoint=http://127.0.0.1:8333",
+    )  # fmt: skip
+    monkeypatch.setattr(test_web_ui, "VFS_FORMS", [r2])
+    test_web_ui.test_vfs_form_round_trip_of_every_type(page, served, tmp_path)
+
+
+def test_cli_adds_an_r2_profile(run_aft):
+    target = "r2://0123abcd/backups?endpoint=http://127.0.0.1:8333"
+    payload = json.dumps({"accessKeyId": "AKID", "secretAccessKey": "SK"})
+    add = run_aft(
+        "vfs", "add", "cf", "--type", "R2FS", "--target", target, "--payload-file", "-",
+        input=payload,
+    )  # fmt: skip
+    assert add.returncode == 0, add.stderr
+    assert add.stdout.strip() == "vfs cf (R2FS) added"
+    bad = run_aft("vfs", "add", "cf2", "--type", "R2FS", "--target", "r2://0123abcd")
+    assert bad.returncode != 0 and "Bucket is required" in bad.stderr

@@ -54,6 +54,7 @@ VFS_TYPES = {
     "VfsTypeS3": "S3",
     "VfsTypeAzure": "Azure",
     "VfsTypeGCS": "GCP",
+    "VfsTypeR2FS": "R2FS",
 }
 #: The script constants of this module.
 CONSTANTS: dict[str, Any] = {

@@ -35,6 +35,7 @@ BACKENDS: dict[str, Backend] = {
     "S3": Backend("aft.vfs.s3:S3Vfs", "aft.vfs.s3_schema:S3Schema", "s3"),
     "Azure": Backend("aft.vfs.azure:AzureVfs", "aft.vfs.azure_schema:AzureSchema", "azure"),
     "GCP": Backend("aft.vfs.gcs:GcsVfs", "aft.vfs.gcs_schema:GcsSchema", "gcp"),
+    "R2FS": Backend("aft.vfs.r2:R2Vfs", "aft.vfs.r2_schema:R2Schema", "s3"),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aft.vfs.base import Field, VfsSchema
 
 
@@ -14,14 +16,14 @@ class S3Schema(VfsSchema):
     noun = "an S3 target"
     shape = "s3://bucket/prefix"
     schemes = ("s3",)
-    target_fields = (
+    target_fields: ClassVar[tuple[Field, ...]] = (
         Field("bucket", "Bucket", part="host", kind="name", required=True, about="bucket"),
         Field("prefix", "Prefix", part="path", kind="prefix", help="Folder in the bucket."),
         Field("endpoint", "Endpoint", kind="url", placeholder="https://s3.example.com",
               help="Leave empty for AWS.", about="endpoint"),
         Field("region", "Region", default="us-east-1", about="region"),
     )  # fmt: skip
-    payload_fields = (
+    payload_fields: ClassVar[tuple[Field, ...]] = (
         Field("accessKeyId", "Access key id", about="access key"),
         Field("secretAccessKey", "Secret access key", secret=True, about="signature"),
         Field("sessionToken", "Session token", secret=True, advanced=True, about="token"),
