@@ -328,6 +328,8 @@ def test_copy_and_move_between_disk_vfss(instance: Any, tmp_path: Path, root: Pa
         "v.ReadDir('/', SortByName, 'up')",
         "v.Chmod('/f', '755')",
         "v.Chtimes('/f', 'now', 1)",
+        "v.Chown('/f', '0', 0)",
+        "v.Chown('/f', 0)",
         "v.ReadFileAsText('/f', 1, 0, 7)",
         "v.ReadFileAsText('/f', 'all')",
         "v.ReadFileAsText('/f', 1, 0, FromStart, 'extra')",
@@ -890,6 +892,53 @@ def test_ftp_vfs_reports_unsupported_operations(instance: Any, ftp_server: Any) 
         "var s = v.Symlink('/a', '/b'); out.s = [s.Ok(), s.ErrorMsg()];",
     )
     assert out == {"s": [False, "Symlink: FTP VFS does not support symlinks"]}
+
+
+def test_chown_on_disk(instance: Any, root: Path) -> None:
+    (root / "f").write_text("x")
+    (root / "g").write_text("y")
+    mine = os.getuid() == 0  # root gives a file away; anyone else may only keep it
+    uid, gid = (12345, 23456) if mine else (os.getuid(), os.getgid())
+    out, _ = outcome(
+        instance,
+        disk(root) + f"out.f = v.Chown('/f', {uid}, {gid}).Ok();"
+        f"out.keep = v.Chown('/g', -1, {gid}).Ok();"
+        "var m = v.Chown('/missing', 1, 1); out.missing = [m.Ok(), m.ErrorMsg()];",
+    )
+    assert out == {"f": True, "keep": True, "missing": [False, out["missing"][1]]}
+    assert "/missing" in out["missing"][1]
+    assert ((root / "f").stat().st_uid, (root / "f").stat().st_gid) == (uid, gid)
+    assert ((root / "g").stat().st_uid, (root / "g").stat().st_gid) == (os.getuid(), gid)
+
+
+def test_chown_over_sftp(instance: Any, sshd_server: Any, remote: Path) -> None:
+    instance.vfs.add("remote", "SFTP", sshd_server.target(remote), {"pass": sshd_server.password})
+    (remote / "f").write_text("x")
+    owner = remote.stat()
+    os.chown(remote / "f", 0, 0)  # the server's user may take back only what is its own
+    os.chown(remote / "f", owner.st_uid, owner.st_gid)
+    out, r = outcome(
+        instance,
+        f"var s = GetVFS('remote'); out.own = s.Chown('/f', -1, {owner.st_gid}).Ok();"
+        "var d = s.Chown('/f', 0, 0); out.denied = [d.Ok(), d.ErrorMsg()];",
+    )
+    assert out["own"] is True
+    assert out["denied"][0] is False and "Chown" in out["denied"][1]
+    assert (remote / "f").stat().st_uid == owner.st_uid
+    assert errors(r) == [out["denied"][1]]
+
+
+def test_chown_elsewhere_is_refused_with_a_reason(
+    instance: Any, s3_server: Any, s3_bucket: str
+) -> None:
+    out, r = outcome(
+        instance,
+        f"var v = new VirtualFS(VfsTypeS3, {js(s3_server.target(s3_bucket))},"
+        f" {js(s3_server.payload)});"
+        "var s = v.Chown('/a', 1000, 1000); out.s = [s.Ok(), s.ErrorMsg()];",
+    )
+    assert out == {"s": [False, "Chown: S3 VFS has no file owners, so it cannot chown"]}
+    assert errors(r) == [out["s"][1]]
 
 
 def test_s3_vfs_reports_unsupported_operations(

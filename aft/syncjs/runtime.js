@@ -96,13 +96,19 @@
   // ---- job context ----------------------------------------------------------------
   var params = job.params;
 
-  define("Param", function (name) {
-    if (typeof name !== "string") throw new TypeError("Param(name): name must be a string");
+  var param = mark(function (who, name) {
+    if (typeof name !== "string") throw new TypeError(who + "(name): name must be a string");
     if (!Object.prototype.hasOwnProperty.call(params, name)) return "";
     var v = params[name];
     return typeof v === "string" ? v : JSON.stringify(v);
+  }, "param");
+  define("Param", function (name) { return param("Param", name); });
+  // Params(name) is Param(name) (the original product's spelling); Params() with no
+  // argument (or undefined) gives every parameter as an object.
+  define("Params", function (name) {
+    if (name === undefined) return JSON.parse(JSON.stringify(params));
+    return param("Params", name);
   });
-  define("Params", function () { return JSON.parse(JSON.stringify(params)); });
   define("JobID", function () { return job.jobId; });
   define("ScriptName", function () { return job.scriptName; });
 

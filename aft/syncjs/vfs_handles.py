@@ -242,6 +242,12 @@ class VirtualFsHandle(Handle):
     def Chmod(self, path: str, mode: int) -> None:
         self.fs.chmod(path, mode)
 
+    @host_function("VirtualFS.Chown")
+    @responding
+    def Chown(self, path: str, uid: int, gid: int) -> None:
+        """Set the owner and group by number (-1 keeps one); Disk and SFTP only."""
+        self.fs.chown(path, uid, gid)
+
     @host_function("VirtualFS.Chtimes")
     @responding
     def Chtimes(self, path: str, atime: float, mtime: float) -> None:

@@ -474,6 +474,10 @@ class Vfs(VfsSchema, abc.ABC):
     def chmod(self, path: str, mode: int) -> None:
         raise VfsUnsupported(f"{self.type_name} VFS does not support chmod")
 
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        """Set the owner and group of ``path`` by number (-1 leaves one as it is)."""
+        raise VfsUnsupported(f"{self.type_name} VFS has no file owners, so it cannot chown")
+
     def chtimes(self, path: str, atime: float, mtime: float) -> None:
         raise VfsUnsupported(f"{self.type_name} VFS does not support setting times")
 

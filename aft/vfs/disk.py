@@ -262,6 +262,11 @@ class DiskVfs(DiskSchema, Vfs):
         with _oserrors(vpath):
             os.chmod(self._real(vpath), mode)
 
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        vpath = normalize(path)
+        with _oserrors(vpath):
+            os.chown(self._real(vpath), uid, gid)
+
     def chtimes(self, path: str, atime: float, mtime: float) -> None:
         vpath = normalize(path)
         with _oserrors(vpath):

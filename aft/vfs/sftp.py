@@ -490,6 +490,12 @@ class SftpVfs(SftpSchema, Vfs):
     def chmod(self, path: str, mode: int) -> None:
         self._call("chmod", path, mode)
 
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        if uid == -1 or gid == -1:  # SFTP sets both at once: keep the one not given
+            info = self._call("stat", path)
+            uid, gid = (info.st_uid if uid == -1 else uid), (info.st_gid if gid == -1 else gid)
+        self._call("chown", path, uid, gid)
+
     def chtimes(self, path: str, atime: float, mtime: float) -> None:
         self._call("utime", path, (atime, mtime))
 
