@@ -14,7 +14,10 @@
   var method = mark(function (proto, name, fn) { proto[name] = mark(fn, name); }, "method");
 
   // ---- the response -------------------------------------------------------------------
-  function HttpResponse(r) { hidden(this, "_r", r); }
+  function HttpResponse(r) {
+    hidden(this, "_r", r);
+    return aft.guard(this, "HttpRes");
+  }
   method(HttpResponse.prototype, "IsValid", function () { return this._r.valid; });
   method(HttpResponse.prototype, "Ok", function () {
     return this._r.valid && this._r.status >= 200 && this._r.status <= 299;
@@ -44,6 +47,7 @@
   function HttpCli() {
     if (!(this instanceof HttpCli)) return new HttpCli();
     hidden(this, "_q", aft.copy(aft.api.defaults.HttpCli));
+    return aft.guard(this, "HttpCli");
   }
   var proto = HttpCli.prototype;
   method(proto, "Url", function (url) {

@@ -68,6 +68,32 @@
     });
   }, "methods");
 
+  // A script object that refuses what it does not have: writing a property that is not
+  // one of its own (a misspelt field, an option aft lacks) throws a TypeError instead of
+  // being kept and ignored, and reading a name the original product documents but aft
+  // does not implement (api.absent[owner]) throws a TypeError that says why. `also`
+  // lists more names that may be written (the options that are checked when used).
+  var own = Object.prototype.hasOwnProperty;
+  var guard = mark(function (obj, owner, also) {
+    var absent = api.absent[owner] || {};
+    var check = function (t, k) {
+      if (typeof k !== "string" || own.call(t, k) || (also && also.indexOf(k) >= 0)) return;
+      if (own.call(absent, k)) {
+        throw new TypeError(owner + "." + k + " is not available in aft: " + absent[k]);
+      }
+      throw new TypeError(owner + " has no property " + JSON.stringify(k) +
+        " (the SyncJS reference lists what it has)");
+    };
+    return new Proxy(obj, {
+      get: function (t, k, r) {
+        if (typeof k === "string" && own.call(absent, k) && !own.call(t, k)) check(t, k);
+        return Reflect.get(t, k, r);
+      },
+      set: function (t, k, v) { check(t, k); t[k] = v; return true; },
+      defineProperty: function (t, k, d) { check(t, k); return Reflect.defineProperty(t, k, d); },
+    });
+  }, "guard");
+
   // Watcher callbacks by watcher number (see watchers.js). Watcher threads never call JS:
   // Sleep and WaitForHaltSignal take their events from the host and run the callbacks here.
   var listeners = {};
@@ -89,7 +115,7 @@
   Object.defineProperty(g, "__aft", {
     value: {
       api: api, host: host, define: define, mark: mark, text: text, copy: copy,
-      methods: methods, listen: listen, unlisten: unlisten,
+      methods: methods, listen: listen, unlisten: unlisten, guard: guard,
     },
   });
 

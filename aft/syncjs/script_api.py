@@ -34,6 +34,26 @@ DECLARING: tuple[type[HostObject], ...] = (
 )
 
 
+_V4_EVENTS = "removed in AFT! v4: give Start() a callback and wait with WaitForHaltSignal()"
+#: Names the original product documents on a script object that aft does not implement,
+#: by object, with the reason: reading one throws a ``TypeError`` that gives it.
+#: (docs/syncjs-names.md lists every published name with its status.)
+ABSENT: dict[str, dict[str, str]] = {
+    "FsWatcher": {"Events": _V4_EVENTS},
+    "RemoteWatcher": {"Events": _V4_EVENTS},
+}
+#: The names of ``client.Options`` that the original product documents: a script may set
+#: them (one aft does not honour is refused when a transfer uses it); any other name is
+#: refused when set.
+OPTION_NAMES = (
+    "StopOnTransferError", "DownloadPolicy", "UploadPolicy", "OnDownloadGrantTo",
+    "AdjustTimeOnDownload", "AdjustTimeOnUpload", "DownloadWithTempName", "UploadWithTempName",
+    "DeleteSourceAfterDownload", "DeleteSourceAfterUpload", "VersionedDownload",
+    "VersionedUpload", "VersionsToKeepLocal", "VersionsToKeepRemote", "OTFE", "OTFEKey",
+    "OTFEKeyFromSecret",
+)  # fmt: skip
+
+
 def declared_functions() -> dict[str, HostFunction]:
     """Every declared host function, by name."""
     found: dict[str, HostFunction] = {}
@@ -61,6 +81,8 @@ def script_api() -> dict[str, Any]:
             "HttpCli": HttpRequest.defaults(),
         },
         "response": vfs_handles.RESPONSE_FIELDS,
+        "absent": ABSENT,
+        "optionNames": list(OPTION_NAMES),
     }
 
 

@@ -10,7 +10,10 @@
   }, "hidden");
 
   // ---- response objects: one method per key of api.response ---------------------------
-  var Response = mark(function (r) { hidden(this, "_r", r); }, "Response");
+  var Response = mark(function (r) {
+    hidden(this, "_r", r);
+    return aft.guard(this, "VirtualFS response");
+  }, "Response");
   Object.keys(api.response).forEach(function (n) {
     Response.prototype[n] = mark(function () {
       return n in this._r ? this._r[n] : aft.copy(api.response[n]);
@@ -22,7 +25,7 @@
     var v = Object.create(VirtualFS.prototype);
     hidden(v, "_h", h);
     hidden(v, "_ref", { "class": "VirtualFS", handle: h }); // when passed to a host function
-    return v;
+    return aft.guard(v, "VirtualFS");
   }, "wrap");
 
   // new VirtualFS(name) or new VirtualFS(type, target, payload). A constructor cannot
@@ -42,10 +45,12 @@
 
   // ---- remote clients -----------------------------------------------------------------
   // Connection fields and Options are plain properties, sent with each call (the state).
+  // Options take the names the original product documents; one aft does not honour is
+  // refused when a transfer uses it (see aft/syncjs/transfer_policy.py).
   var Client = mark(function (name) {
     hidden(this, "_h", host("new Client", name));
     Object.assign(this, aft.copy(api.defaults[name]));
-    this.Options = aft.copy(api.defaults.Options);
+    this.Options = aft.guard(aft.copy(api.defaults.Options), name + ".Options", api.optionNames);
   }, "Client");
   var receiver = mark(function (c) { return { handle: c._h, state: Object.assign({}, c) }; },
     "receiver");
@@ -58,7 +63,10 @@
   }, "Configure");
 
   api.clients.forEach(function (name) {
-    var C = function () { Client.call(this, name); };
+    var C = function () {
+      Client.call(this, name);
+      return aft.guard(this, name);
+    };
     C.prototype = Object.create(Client.prototype, { constructor: { value: C } });
     aft.define(name, C);
   });

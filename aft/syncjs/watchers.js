@@ -13,9 +13,13 @@
   var receiver = mark(function (w) { return { handle: w._h, state: Object.assign({}, w) }; },
     "receiver");
 
-  function FsWatcher() { init(this, "FsWatcher", host("new FsWatcher")); }
+  function FsWatcher() {
+    init(this, "FsWatcher", host("new FsWatcher"));
+    return aft.guard(this, "FsWatcher");
+  }
   function RemoteWatcher(vfsName) {
     init(this, "RemoteWatcher", host("new RemoteWatcher", vfsName));
+    return aft.guard(this, "RemoteWatcher");
   }
   [FsWatcher, RemoteWatcher].forEach(function (C) {
     var name = C.name;
