@@ -158,7 +158,15 @@
   define("WaitForHaltSignal", function () { return waitUntil(null); });
 
   // ---- constants and plain host functions (GetSecret, the local-file helpers...) -----
-  Object.keys(api.constants).forEach(function (k) { define(k, api.constants[k]); });
+  // A constant refuses to be assigned (a TypeError in sloppy code too, never ignored).
+  Object.keys(api.constants).forEach(function (k) {
+    var value = api.constants[k];
+    Object.defineProperty(g, k, {
+      get: mark(function () { return value; }, k),
+      set: mark(function () { throw new TypeError(k + " is a constant"); }, k),
+      enumerable: false,
+    });
+  });
   api.functions[""].forEach(function (n) {
     define(n, function () { return host.apply(null, [n].concat(slice.call(arguments))); });
   });
