@@ -941,6 +941,21 @@ def test_chown_elsewhere_is_refused_with_a_reason(
     assert errors(r) == [out["s"][1]]
 
 
+def test_r2_vfs_in_a_script(instance: Any, s3_server: Any, s3_bucket: str) -> None:
+    """VfsTypeR2FS, as scripts of the original product name it; here R2 is SeaweedFS."""
+    target = f"r2://0123abcd/{s3_bucket}/r2?endpoint={s3_server.endpoint}"
+    out, _ = outcome(
+        instance,
+        f"var v = new VirtualFS(VfsTypeR2FS, {js(target)}, {js(s3_server.payload)});"
+        "out.type = VfsTypeR2FS; out.write = v.WriteFileAsText('/a.txt', 'on r2').Ok();"
+        "out.read = v.ReadFileAsText('/a.txt').Data();"
+        "out.names = v.ReadDir('/').Infos().map(function (i) { return i.Name; });",
+    )
+    assert out == {"type": "R2FS", "write": True, "read": "on r2", "names": ["a.txt"]}
+    got = s3_server.client().get_object(Bucket=s3_bucket, Key="r2/a.txt")["Body"].read()
+    assert got == b"on r2"
+
+
 def test_s3_vfs_reports_unsupported_operations(
     instance: Any, s3_server: Any, s3_bucket: str
 ) -> None:
