@@ -215,3 +215,13 @@ def test_vfs_type_r2fs_opens_an_r2_vfs() -> None:
     assert r.ok, r.error
     assert texts(r)[0] == "R2FS"
     assert "Bucket is required" in " ".join(errors(r))
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["new SftpClient().Hots = 'x';", "new FsWatcher().Events();", "VfsTypeS3 = 'x';"],
+)
+def test_a_refusal_names_the_script_line(line: str) -> None:
+    r = run_result(f"var a = 1;\n\n{line}\n")
+    assert not r.ok and r.error.startswith("TypeError: ")
+    assert r.error_line == 3

@@ -76,21 +76,24 @@
   var own = Object.prototype.hasOwnProperty;
   var guard = mark(function (obj, owner, also) {
     var absent = api.absent[owner] || {};
-    var check = function (t, k) {
+    var check = mark(function (t, k) {
       if (typeof k !== "string" || own.call(t, k) || (also && also.indexOf(k) >= 0)) return;
       if (own.call(absent, k)) {
         throw new TypeError(owner + "." + k + " is not available in aft: " + absent[k]);
       }
       throw new TypeError(owner + " has no property " + JSON.stringify(k) +
         " (the SyncJS reference lists what it has)");
-    };
+    }, "check");
     return new Proxy(obj, {
-      get: function (t, k, r) {
+      get: mark(function (t, k, r) {
         if (typeof k === "string" && own.call(absent, k) && !own.call(t, k)) check(t, k);
         return Reflect.get(t, k, r);
-      },
-      set: function (t, k, v) { check(t, k); t[k] = v; return true; },
-      defineProperty: function (t, k, d) { check(t, k); return Reflect.defineProperty(t, k, d); },
+      }, "get"),
+      set: mark(function (t, k, v) { check(t, k); t[k] = v; return true; }, "set"),
+      defineProperty: mark(function (t, k, d) {
+        check(t, k);
+        return Reflect.defineProperty(t, k, d);
+      }, "defineProperty"),
     });
   }, "guard");
 
