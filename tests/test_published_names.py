@@ -225,3 +225,22 @@ def test_a_refusal_names_the_script_line(line: str) -> None:
     r = run_result(f"var a = 1;\n\n{line}\n")
     assert not r.ok and r.error.startswith("TypeError: ")
     assert r.error_line == 3
+
+
+def test_the_table_lists_what_aft_offers_on_those_objects() -> None:
+    """A name aft adds to one of the product's objects is listed too (or the table is stale)."""
+    from aft.syncjs.script_api import script_api
+
+    api = script_api()
+    listed: dict[str, set[str]] = {}
+    for row in published():
+        listed.setdefault(row.section, set()).add(row.name)
+    assert set(api["functions"]["VirtualFS"]) <= listed["VirtualFS"]
+    assert set(api["functions"]["Client"]) <= listed["Remote clients"]
+    assert set(api["response"]) <= listed["VirtualFS response"]
+    assert set(api["constants"]) - {"VfsTypeFTP"} <= listed["Constants"]
+    for section in ("SftpClient", "FtpsClient", "S3Client", "AzureClient", "GCSClient"):
+        assert set(api["defaults"][section]) <= listed[section], section
+    assert set(api["defaults"]["Options"]) | set(api["optionNames"]) <= listed["Options"]
+    for section in ("FsWatcher", "RemoteWatcher"):
+        assert set(api["defaults"][section]) <= listed[section], section
