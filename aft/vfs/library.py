@@ -1,7 +1,7 @@
 """The VFS Library: named connection profiles whose credentials are encrypted at rest.
 
 A profile is ``name`` (unique, case-insensitive), ``type`` (Disk, SFTP, FTP, S3, Azure,
-GCP), ``target`` (a URL-like locator holding no secret) and ``payload`` (a JSON object
+GCP, R2FS), ``target`` (a URL-like locator holding no secret) and ``payload`` (a JSON object
 of credentials, sealed with the instance master key and never returned by the public
 methods except to open a connection).
 """
