@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "aft.migrate",
             "aft.mail",
             "aft.pgp",
+            "aft.otfe",
             "aft.vfs",
         ],
     ),
