@@ -257,7 +257,8 @@ def test_runtime_files_exist() -> None:
 def test_transfer_options_refuse_what_aft_does_not_honour() -> None:
     from aft.syncjs.transfer_policy import TransferOptions
 
-    assert TransferOptions.read({"OTFE": False, "OTFEKey": ""}, "SftpClient.Options")
+    honoured = {"OTFE": True, "OTFEKey": "k", "OTFEKeyFromSecret": "", "UploadPolicy": 1}
+    assert vars(TransferOptions.read(honoured, "SftpClient.Options")).items() >= honoured.items()
     with pytest.raises(HostTypeError, match=r"^SftpClient\.Options\.OnDownloadGrantTo is refused"):
         TransferOptions.read({"OnDownloadGrantTo": "DOMAIN\\ops"}, "SftpClient.Options")
     with pytest.raises(HostTypeError, match=r"UplaodPolicy is refused: aft has no such option"):

@@ -220,6 +220,8 @@ class RemoteClient(Handle):
                 raise BadArgument(f"unknown setting {key!r}")
         for field in CREDENTIALS:
             self.host.reveal(fields.get(field, ""))
+        if isinstance(options.get("OTFEKey"), str):
+            self.host.reveal(options["OTFEKey"])
         return {"fields": fields, "options": options}
 
     def _setting(self, field: str, value: Any, key: str) -> Any:
@@ -393,7 +395,9 @@ class RemoteClient(Handle):
     def _policy(self, op: Operation) -> TransferPolicy:
         """What ``client.Options`` say for ``op`` (messages name ``SftpClient.Options``)."""
         options = self.state.get("Options")
-        return TransferPolicy.read(options, op, f"{self.script_class}.Options")
+        policy = TransferPolicy.read(options, op, f"{self.script_class}.Options", self.host.secret)
+        self.host.reveal(policy.otfe_key or "")
+        return policy
 
     def _batch(self, policy: TransferPolicy) -> Batch:
         return Batch(policy, self.log, self.host.halt)

@@ -8,6 +8,11 @@ Where the contract leaves room, this module chooses:
 - ``Upload``/``Download``: a path without ``*?[`` must name a file; a glob (in the last part
   only) that matches nothing is no failure (logged at info). A file skipped by the
   overwrite policy counts as done.
+- ``OTFE``: the remote copy is an OpenPGP message (:mod:`aft.otfe`). ``OverwriteIfDiffSize``
+  compares the remote size with the size the local file has once encrypted, exact for
+  files aft encrypted. A key set while ``OTFE`` is false is refused: the script meant to
+  encrypt. A download that fails to decrypt (wrong key, damaged or foreign file) keeps
+  nothing, not even the plain text decrypted before the check at the message's end.
 """
 
 from __future__ import annotations
@@ -16,7 +21,14 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aft.exceptions import VfsError, VfsIsADirectory, VfsNotFound, VfsUnsupported
+from aft.exceptions import (
+    PgpError,
+    VfsError,
+    VfsIntegrityError,
+    VfsIsADirectory,
+    VfsNotFound,
+    VfsUnsupported,
+)
 from aft.syncjs.declarations import ScriptRecord
 from aft.syncjs.engine import HostTypeError
 
@@ -37,12 +49,9 @@ CONSTANTS: dict[str, Any] = {name: value for value, name in enumerate(POLICIES)}
 
 
 #: Options of the original product that aft does not implement: a script that turns one
-#: on is refused, never sent on as if it had worked (OTFE would upload plain text).
+#: on is refused, never sent on as if it had worked.
 NOT_IMPLEMENTED = {
-    "OTFE": "on-the-fly encryption is not available in aft; nothing was sent",
-    "OTFEKey": "on-the-fly encryption is not available in aft; nothing was sent",
-    "OTFEKeyFromSecret": "on-the-fly encryption is not available in aft; nothing was sent",
-    "OnDownloadGrantTo": "Windows ACLs cannot be granted here; nothing was sent",
+    "OnDownloadGrantTo": "Windows ACLs cannot be granted on this system; nothing was sent",
 }
 
 
@@ -66,6 +75,9 @@ class TransferOptions(ScriptRecord):
     VersionedDownload: bool = False
     VersionsToKeepRemote: int = 3
     VersionsToKeepLocal: int = 3
+    OTFE: bool = False
+    OTFEKey: str = ""
+    OTFEKeyFromSecret: str = ""
 
     @classmethod
     def read(cls, given: Any, owner: str) -> TransferOptions:
@@ -96,11 +108,12 @@ class TransferPolicy:
         adjust_time: give each target its source's modification time.
         versions: versions of a replaced file to keep; 0: none.
         stop_on_error: stop the batch at the first failed file.
+        otfe_key: the key of on-the-fly encryption; None: none.
     """
 
     __slots__ = (
         "op", "policy", "temp_name", "delete_source", "adjust_time", "versions",
-        "stop_on_error",
+        "stop_on_error", "otfe_key",
     )  # fmt: skip
 
     def __init__(
@@ -112,6 +125,7 @@ class TransferPolicy:
         adjust_time: bool,
         versions: int,
         stop_on_error: bool,
+        otfe_key: str | None = None,
     ) -> None:
         self.op = op
         self.policy = policy
@@ -120,15 +134,29 @@ class TransferPolicy:
         self.adjust_time = adjust_time
         self.versions = versions
         self.stop_on_error = stop_on_error
+        self.otfe_key = otfe_key
 
     @classmethod
-    def read(cls, options: Any, op: Operation, owner: str) -> TransferPolicy:
+    def read(
+        cls,
+        options: Any,
+        op: Operation,
+        owner: str,
+        secret: Callable[[str], str | None] = lambda name: None,
+    ) -> TransferPolicy:
         """Read and check the options for ``op``.
 
         Args:
             options: the script's ``client.Options``.
             op: ``"Upload"`` or ``"Download"``.
             owner: how messages name the options (``"SftpClient.Options"``).
+            secret: a secret's value by its name (None when missing), for
+                ``OTFEKeyFromSecret``.
+
+        Raises:
+            HostTypeError: an option of the wrong type or value, or OTFE options that do
+                not give exactly one key.
+            VfsError: ``OTFEKeyFromSecret`` names no secret.
         """
         given = TransferOptions.read(options, owner)
         policy = getattr(given, f"{op}Policy")
@@ -145,15 +173,56 @@ class TransferPolicy:
             getattr(given, f"AdjustTimeOn{op}"),
             max(keep, 0) if getattr(given, f"Versioned{op}") else 0,
             given.StopOnTransferError,
+            otfe_key(given, owner, secret),
         )
 
     def replaces(self, src: FileInfo, existing: FileInfo) -> bool:
-        """Whether the policy lets ``src`` replace the ``existing`` target."""
+        """Whether the policy lets ``src`` replace the ``existing`` target.
+
+        With OTFE, sizes are compared as stored: the plain side's size once encrypted.
+        """
+        src_size, dst_size = src.size, existing.size
+        if self.otfe_key is not None:
+            from aft.otfe import encrypted_size
+
+            if self.op == "Upload":
+                src_size = encrypted_size(src_size)
+            else:
+                dst_size = encrypted_size(dst_size)
         return (
             self.policy == ALWAYS
-            or (self.policy == IF_DIFF_SIZE and src.size != existing.size)
+            or (self.policy == IF_DIFF_SIZE and src_size != dst_size)
             or (self.policy == IF_NEWER and int(src.mtime) > int(existing.mtime))
         )
+
+
+def otfe_key(given: TransferOptions, owner: str, secret: Callable[[str], str | None]) -> str | None:
+    """The OTFE key the options give (None: no OTFE); refused unless there is exactly one."""
+    key, name = given.OTFEKey, given.OTFEKeyFromSecret
+    if not given.OTFE:
+        if key or name:
+            field = "OTFEKey" if key else "OTFEKeyFromSecret"
+            raise HostTypeError(
+                f"{owner}.{field} is set but {owner}.OTFE is false: set OTFE = true to "
+                "encrypt (or clear the key); nothing was sent"
+            )
+        return None
+    if key and name:
+        raise HostTypeError(
+            f"{owner}: set OTFEKey or OTFEKeyFromSecret, not both; nothing was sent"
+        )
+    if not (key or name):
+        raise HostTypeError(
+            f"{owner}.OTFE is true but no key is given: set OTFEKey or OTFEKeyFromSecret; "
+            "nothing was sent"
+        )
+    if key:
+        return key
+    found = secret(name)
+    if not found:
+        why = "is empty" if found == "" else "does not exist"
+        raise VfsError(f"{owner}.OTFEKeyFromSecret: the secret {name!r} {why}; nothing was sent")
+    return found
 
 
 class Batch:
@@ -222,7 +291,7 @@ class Batch:
         keep = policy.versions if existing is not None else 0
         if keep and temp:  # the old file is kept as a version only once the new one is complete
             tmp = temp_name(dst_path)
-            copy(src, info.path, dst, tmp, use_temp_name=False)
+            self.copy(src, info, dst, tmp, use_temp_name=False)
             try:
                 keep_versions(dst, dst_path, keep)
                 dst.rename(tmp, dst_path)
@@ -233,7 +302,7 @@ class Batch:
         else:
             if keep:
                 keep_versions(dst, dst_path, keep)
-            copy(src, info.path, dst, dst_path, use_temp_name=temp)
+            self.copy(src, info, dst, dst_path, use_temp_name=temp)
         if policy.adjust_time:
             try:
                 dst.chtimes(dst_path, info.mtime, info.mtime)
@@ -243,12 +312,67 @@ class Batch:
             src.remove(info.path)
         self.log("info", f"{op}: {info.path} -> {dst_path} ({info.size} bytes)")
 
+    def copy(
+        self, src: Vfs, info: FileInfo, dst: Vfs, dst_path: str, *, use_temp_name: bool
+    ) -> None:
+        """One file's bytes: :func:`copy`, or through OTFE."""
+        key = self.policy.otfe_key
+        if key is None:
+            copy(src, info.path, dst, dst_path, use_temp_name=use_temp_name)
+        else:
+            copy_otfe(src, info, dst, dst_path, key, self.policy.op == "Upload", use_temp_name)
+
 
 def copy(src: Vfs, src_path: str, dst: Vfs, dst_path: str, *, use_temp_name: bool = True) -> None:
     """:func:`aft.vfs.base.copy_file`, imported on first use."""
     from aft.vfs.base import copy_file
 
     copy_file(src, src_path, dst, dst_path, use_temp_name=use_temp_name)
+
+
+def copy_otfe(
+    src: Vfs, info: FileInfo, dst: Vfs, dst_path: str, key: str, seal: bool, use_temp_name: bool
+) -> None:
+    """Stream one file from ``src`` to ``dst``, encrypted (``seal``) or decrypted with ``key``.
+
+    As :func:`aft.vfs.base.copy_file`, the bytes go to a temporary name renamed when
+    complete; on any failure what was written is removed, so a file that does not decrypt
+    leaves nothing behind.
+
+    Raises:
+        VfsIntegrityError: the file does not decrypt, or changed while it was read.
+    """
+    from aft.otfe import PART, decrypting, encrypted_size, encrypting
+    from aft.vfs.base import temp_name
+
+    direct = dst.atomic_writes or not use_temp_name
+    target = dst_path if direct else temp_name(dst_path)
+    try:
+        written = 0
+        with src.open_read(info.path) as raw, dst.open_write(target) as writer:
+            stream = encrypting(raw, key) if seal else decrypting(raw, key)
+            while chunk := stream.read(PART):
+                writer.write(chunk)
+                written += len(chunk)
+            if seal and written != encrypted_size(info.size):  # raised here, an upload aborts
+                raise VfsIntegrityError(f"{info.path}: changed while it was read")
+        if not direct:
+            dst.rename(target, dst_path)
+    except PgpError as exc:
+        _discard(dst, target)
+        raise VfsIntegrityError(
+            f"OTFE: cannot decrypt {info.path}: {exc}; nothing was kept"
+        ) from None
+    except BaseException:
+        _discard(dst, target)
+        raise
+
+
+def _discard(vfs: Vfs, path: str) -> None:
+    """Remove what a failed write left at ``path`` (an object store wrote nothing)."""
+    if not vfs.atomic_writes:
+        with contextlib.suppress(VfsError, OSError):
+            vfs.remove(path)
 
 
 def lookup(vfs: Vfs, path: str) -> FileInfo | None:
