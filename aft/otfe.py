@@ -206,8 +206,14 @@ def _decrypt(source: _Source, key: bytes) -> Iterator[bytes]:
         else:
             raise PgpError("not an OpenPGP message encrypted with a key (a passphrase)")
     plain = _Source(_integrity_checked(body, *sessions[0]))
-    yield from _literal(plain)
-    if plain.some(1) or source.some(1):
+    try:
+        yield from _literal(plain)
+        rest = plain.some(1)
+    except PgpError as exc:  # in what was decrypted, nonsense is a wrong key or damage
+        if str(exc).startswith("unsupported"):
+            raise
+        raise PgpError(DAMAGED) from None
+    if rest or source.some(1):
         raise PgpError(f"{DAMAGED} (data after the message)")
 
 
@@ -218,6 +224,8 @@ def _session(skesk: bytes, key: bytes) -> tuple[int, bytes]:
     algo, s2k, hash_id = skesk[1], skesk[2], skesk[3]
     if algo not in _AES or hash_id not in _HASHES or s2k not in (0, 1, 3):
         raise PgpError("unsupported OpenPGP cipher or key derivation (AES and RFC 4880 S2K only)")
+    if len(skesk) < {0: 4, 1: 12, 3: 13}[s2k]:
+        raise PgpError(DAMAGED)
     salt = skesk[4:12] if s2k else b""
     count = _count(skesk[12]) if s2k == 3 else 0
     rest = skesk[4 + len(salt) + (s2k == 3) :]
@@ -303,7 +311,7 @@ def _packet(source: _Source) -> tuple[int, Iterator[bytes]]:
     """The next packet's tag and a stream of its body (partial lengths joined)."""
     first = source.exact(1)[0]
     if not first & 0x80:
-        raise PgpError(f"not an OpenPGP message, or {DAMAGED}")
+        raise PgpError("not an OpenPGP message (was it stored without OTFE?)")
     if first & 0x40:
         return first & 0x3F, _new_body(source)
     kind = first & 3

@@ -119,6 +119,20 @@ def test_a_truncated_file_is_refused(cut: int) -> None:
         opened(stored[:cut])
 
 
+def test_any_damage_is_a_pgp_error() -> None:
+    """Each byte of the headers flipped, and cuts anywhere: a PgpError, never another error."""
+    stored = sealed(os.urandom(70_000))
+    for where in [*range(40), *range(len(stored) - 30, len(stored))]:
+        for flip in (0x01, 0xFF):
+            damaged = bytearray(stored)
+            damaged[where] ^= flip
+            with pytest.raises(PgpError):
+                opened(bytes(damaged))
+    for cut in range(0, len(stored), 4999):
+        with pytest.raises(PgpError):
+            opened(stored[:cut])
+
+
 def test_plain_text_is_not_taken_for_a_message() -> None:
     with pytest.raises(PgpError, match="not an OpenPGP message"):
         opened(b"id;amount\n1;2\n")
