@@ -311,7 +311,12 @@ def _packet(source: _Source) -> tuple[int, Iterator[bytes]]:
     """The next packet's tag and a stream of its body (partial lengths joined)."""
     first = source.exact(1)[0]
     if not first & 0x80:
-        raise PgpError("not an OpenPGP message (was it stored without OTFE?)")
+        armored = first == ord("-") and source.some(13) == b"----BEGIN PGP"
+        raise PgpError(
+            "ASCII-armored OpenPGP is not read (binary only)"
+            if armored
+            else "not an OpenPGP message (was it stored without OTFE?)"
+        )
     if first & 0x40:
         return first & 0x3F, _new_body(source)
     kind = first & 3

@@ -133,9 +133,14 @@ def test_any_damage_is_a_pgp_error() -> None:
             opened(stored[:cut])
 
 
-def test_plain_text_is_not_taken_for_a_message() -> None:
-    with pytest.raises(PgpError, match="not an OpenPGP message"):
+def test_plain_text_is_not_taken_for_a_message(tmp_path: Path) -> None:
+    with pytest.raises(
+        PgpError, match=r"^not an OpenPGP message \(was it stored without OTFE\?\)$"
+    ):
         opened(b"id;amount\n1;2\n")
+    armored = gpg(tmp_path, "--symmetric", "--armor", "--output", "-", data=b"x")
+    with pytest.raises(PgpError, match=r"^ASCII-armored OpenPGP is not read \(binary only\)$"):
+        opened(armored)
 
 
 class Endless(io.RawIOBase):
