@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aft.exceptions import ParamsError, ScriptError, ScriptNotFound, SecretNotFound
 from aft.models import JobState, LogLevel, LogLine, RunResult
 from aft.secrets_store import SecretStore
-from aft.syncjs.engine import Engine, JSError
+from aft.syncjs.engine import EngineKilled, Step, run_isolated
 from aft.syncjs.host import HaltSignal, Inbox, JobHost, Masker
 from aft.syncjs.net_host import NetHost
 from aft.syncjs.script_api import script_api_json
@@ -97,6 +98,14 @@ class Executor:
         log_line_bytes: a longer log line is cut to this many bytes (UTF-8), with a marker.
         log_quota_bytes: after this many bytes of log, one notice says so and further
             lines are dropped (the job runs on).
+        halt_grace_seconds: how long a script may go on after the halt signal (or its
+            timeout) before it is killed.
+
+    Each run's JavaScript executes in a child process of its own (see
+    :func:`aft.syncjs.engine.run_isolated`): the caller's other threads keep running while
+    a script computes, and a script that ignores the halt signal is killed after the grace
+    without harming the caller. Host functions (logging, secrets, VFS, mail...) run in the
+    calling thread.
     """
 
     def __init__(
@@ -109,7 +118,10 @@ class Executor:
         mail: MailSettings | Settings | None = None,
         log_line_bytes: int = 16384,
         log_quota_bytes: int = 64 * 1024 * 1024,
+        halt_grace_seconds: float = 3.0,
     ) -> None:
+        if halt_grace_seconds < 0:
+            raise ValueError(f"halt_grace_seconds must be 0 or more, not {halt_grace_seconds}")
         self._secrets = secrets
         self._vfs_library = vfs_library
         self._allow_exec = allow_exec
@@ -117,6 +129,7 @@ class Executor:
         self._mail = mail
         self._log_line_bytes = log_line_bytes
         self._log_quota_bytes = log_quota_bytes
+        self._grace = float(halt_grace_seconds)
 
     def run(
         self,
@@ -128,6 +141,7 @@ class Executor:
         job_id: str = "",
         halt: HaltSignal | None = None,
         on_log: Callable[[LogLine], None] | None = None,
+        timeout: float | None = None,
     ) -> RunResult:
         """Run a script to its end and return how it went.
 
@@ -141,15 +155,23 @@ class Executor:
             on_log: called with each log line as it happens. Each line also goes to the
                 standard library's logger ``aft.job`` (with ``job_id`` and ``script`` as
                 record attributes), secrets masked, when the program uses logging.
+            timeout: seconds the script may run (None: no limit). Then it gets the halt
+                signal (``halt``, when given, is set), and ``halt_grace_seconds`` later
+                it is killed; either way the result is ``halted``, exit code 1, with an
+                error that says so.
 
         Returns:
             A :class:`RunResult`; a script's own failure is a result, not an exception.
+            A script killed after the halt signal ends ``halted`` with exit code 1.
 
         Raises:
             ScriptNotFound: the file is missing or unreadable.
             ScriptError: the file is not UTF-8 text.
             ParamsError: params are not a JSON object.
+            ValueError: ``timeout`` is not a positive number.
         """
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         if file is not None and source is None:
             source = read_script(file)
             name = name or Path(file).name
@@ -219,32 +241,53 @@ class Executor:
             secret=self._secret,
             mail=self._mail,
         )
-        engine = Engine(host.functions(vfs.functions(), watchers.functions(), net.functions()))
-        api = script_api_json()  # the names Python declares, for runtime.js
+        functions = host.functions(vfs.functions(), watchers.functions(), net.functions())
+        variables = {
+            "api": script_api_json(),  # the names Python declares, for runtime.js
+            "params": params,
+            "jobId": job_id,
+            "scriptName": name,
+        }
+        steps: list[Step] = [
+            ((_RUNTIME_DIR / f).read_text(encoding="utf-8"), f, variables) for f in _RUNTIME_FILES
+        ]
+        # The appended line keeps the script's own completion value (which may be a
+        # function, not JSON) from being returned.
+        steps.append((source + "\n;undefined", name, {}))
         error = error_line = None
+        timed_out: list[bool] = []
+        timer = None
+        if timeout is not None:
+
+            def time_out() -> None:
+                timed_out.append(True)
+                halt.set()
+
+            timer = threading.Timer(timeout, time_out)
+            timer.daemon = True
+            timer.start()
         try:
-            for runtime_file in _RUNTIME_FILES:
-                text = (_RUNTIME_DIR / runtime_file).read_text(encoding="utf-8")
-                engine.eval(
-                    text, runtime_file, api=api, params=params, jobId=job_id, scriptName=name
-                )
-            # The appended line keeps the script's own completion value (which may be
-            # a function, not JSON) from being returned.
-            engine.eval(source + "\n;undefined", name)
-        except JSError as exc:
-            if host.exit_code is None:
-                error, error_line = _describe(str(exc))
+            failure = run_isolated(functions, steps, halt, self._grace)
+            if failure is not None and host.exit_code is None:
+                error, error_line = _describe(failure)
+        except EngineKilled as exc:
+            error = str(exc)
         finally:
+            if timer is not None:
+                timer.cancel()
             watchers.close()
             net.close()
             vfs.close()
             inbox.close()
             if own_halt:
                 halt.close()
+        if timed_out:
+            why = f"halted: it ran past its timeout of {timeout:g}s"
+            error = f"{why} ({error})" if error else why
 
         if host.exit_code not in (None, 0):
             error = error or f"Exit({host.exit_code})"
-        if halt.is_set():
+        if halt.is_set() or timed_out:
             state = JobState.HALTED
         elif error is not None:
             state = JobState.FAILED
@@ -254,7 +297,7 @@ class Executor:
             error = masker(error)
             where = f" (line {error_line})" if error_line else ""
             emit(LogLevel.ERROR.value, f"{error}{where}")
-        if state is JobState.HALTED:
+        if state is JobState.HALTED and not timed_out:
             emit(LogLevel.WARN.value, "halted on request")
         exit_code = host.exit_code if host.exit_code is not None else int(error is not None)
         if state is JobState.FAILED and exit_code == 0:

@@ -325,7 +325,9 @@ def worker_main() -> int:
             current.append(halt)
             try:
                 job = queue.get(job_id)
-                executor = instance.executor()  # the settings as they are now
+                executor = instance.executor(  # the settings as they are now
+                    halt_grace_seconds=instance.settings.get("halt_grace_seconds")
+                )
 
                 def log(line: LogLine, job_id: str = job_id) -> None:
                     queue.append_log(job_id, [line])

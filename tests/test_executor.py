@@ -117,6 +117,74 @@ def test_halt_ends_sleep_and_wait_early():
     assert r.state is JobState.HALTED and r.exit_code == 0 and r.clean  # a clean stop
 
 
+class Ticker:
+    """A thread of the caller that ticks every 0.05 s while the script runs."""
+
+    def __init__(self):
+        self.ticks = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(0.05):
+            self.ticks += 1
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def test_a_busy_loop_is_stopped_by_its_timeout_while_the_caller_runs_on():
+    with Ticker() as ticker:
+        start = time.monotonic()
+        r = Executor(halt_grace_seconds=0.5).run('Log("spinning"); while (true) {}', timeout=2)
+        took = time.monotonic() - start
+    assert 2.4 < took < 4.0  # the timeout, then the grace, then killed
+    assert ticker.ticks >= 20  # the engine held no lock the caller's threads need
+    assert r.state is JobState.HALTED and r.exit_code == 1 and not r.clean
+    assert (
+        r.error
+        == "halted: it ran past its timeout of 2s (killed: still running 0.5s after the halt)"
+    )
+    assert texts(r) == ["spinning", r.error]
+
+
+def test_a_busy_loop_is_killed_a_grace_after_the_halt_signal_from_another_thread():
+    halt = HaltSignal()
+    threading.Timer(0.3, halt.set).start()
+    start = time.monotonic()
+    r = Executor(halt_grace_seconds=0.5).run("while (true) {}", halt=halt)
+    assert 0.8 <= time.monotonic() - start < 2.5
+    assert r.state is JobState.HALTED and r.exit_code == 1 and not r.clean
+    assert r.error == "killed: still running 0.5s after the halt"
+    assert texts(r)[-1] == "halted on request"
+
+
+def test_a_script_that_heeds_its_timeout_ends_halted_not_clean():
+    start = time.monotonic()
+    r = Executor(halt_grace_seconds=30).run('WaitForHaltSignal(); Log("tidying up")', timeout=0.3)
+    assert time.monotonic() - start < 5  # ended by itself, long before the grace
+    assert r.state is JobState.HALTED and r.exit_code == 1 and not r.clean
+    assert texts(r) == ["tidying up", "halted: it ran past its timeout of 0.3s"]
+
+
+def test_a_script_that_ends_in_time_is_untouched_by_its_timeout():
+    r = Executor().run('Log("quick")', timeout=30)
+    assert r.ok and texts(r) == ["quick"]
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan")])
+def test_a_timeout_must_be_positive(timeout):
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        Executor().run('Log("never")', timeout=timeout)
+    with pytest.raises(ValueError, match="halt_grace_seconds"):
+        Executor(halt_grace_seconds=-1)
+
+
 def test_get_secret_and_masking(instance):
     instance.secrets.set("pw", "hunter2-secret")
     r = run(
