@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from aft.exceptions import AftError
     from aft.executor import Executor, HaltSignal, parse_params
     from aft.instance import Instance
-    from aft.jobs import Job, JobQueue
+    from aft.jobs import Job, JobQueue, QueuedJob
     from aft.keys import ApiKeyStore
     from aft.models import FileInfo, JobState, LogLine, RunResult
     from aft.schedules import ScheduleStore
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from aft.vfs import open_vfs
     from aft.vfs.base import Vfs
     from aft.vfs.library import VfsLibrary
+    from aft.worker import WorkerPool
 
 _EXPORTS = {
     "AftError": "aft.exceptions",
@@ -36,6 +37,7 @@ _EXPORTS = {
     "JobQueue": "aft.jobs",
     "JobState": "aft.models",
     "LogLine": "aft.models",
+    "QueuedJob": "aft.jobs",
     "RunResult": "aft.models",
     "ScheduleStore": "aft.schedules",
     "Script": "aft.scripts_store",
@@ -44,6 +46,7 @@ _EXPORTS = {
     "Settings": "aft.settings",
     "Vfs": "aft.vfs.base",
     "VfsLibrary": "aft.vfs.library",
+    "WorkerPool": "aft.worker",
     "open_vfs": "aft.vfs",
     "parse_params": "aft.executor",
 }
@@ -59,6 +62,7 @@ __all__ = [
     "JobQueue",
     "JobState",
     "LogLine",
+    "QueuedJob",
     "RunResult",
     "ScheduleStore",
     "Script",
@@ -67,6 +71,7 @@ __all__ = [
     "Settings",
     "Vfs",
     "VfsLibrary",
+    "WorkerPool",
     "open_vfs",
     "parse_params",
 ]

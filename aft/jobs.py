@@ -79,6 +79,62 @@ class Job:
         return cls(*values)
 
 
+@attrs.frozen(eq=False)
+class QueuedJob(Job):
+    """A job as :meth:`JobQueue.submit` returns it: its record when it was queued, and a
+    handle on the queue to follow it with.
+
+    Its fields do not change; :meth:`wait` and :meth:`result` read the job as it is now.
+    Someone must run the queue meanwhile: a :class:`~aft.worker.WorkerPool`,
+    ``aft serve``, or worker nodes.
+    """
+
+    queue: JobQueue = attrs.field(kw_only=True, repr=False)
+
+    def record(self) -> Job:
+        """The job's record as queued, without the handle."""
+        return Job(**{f.name: getattr(self, f.name) for f in attrs.fields(Job)})
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a :class:`Job` (or QueuedJob) with the same record."""
+        if isinstance(other, QueuedJob):
+            return self.record() == other.record()
+        if isinstance(other, Job):
+            return self.record() == other
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def wait(self, timeout: float | None = None) -> Job:
+        """The job's record once it has ended (succeeded, failed, halted or interrupted).
+
+        Raises:
+            JobWaitTimeout: it has not ended after ``timeout`` seconds.
+        """
+        return self.queue.wait(self.id, timeout)
+
+    def result(self, timeout: float | None = None) -> RunResult:
+        """How the run went, once it has ended, as :meth:`aft.executor.Executor.run`
+        returns it: state, exit code, the whole log, error and error line.
+
+        Raises:
+            JobWaitTimeout: it has not ended after ``timeout`` seconds.
+        """
+        job = self.wait(timeout)
+        lines: list[LogLine] = []
+        while True:
+            page, _ = self.queue.log(self.id, offset=len(lines))
+            if not page:
+                break
+            lines.extend(page)
+        exit_code = job.exit_code
+        if exit_code is None:
+            exit_code = 0 if job.state is JobState.SUCCEEDED else 1
+        return RunResult(job.state, exit_code, tuple(lines), job.error, job.error_line)
+
+
 # Return types named before JobQueue defines its own `list` method.
 JobPage = tuple[list[Job], "int | None"]
 LogPage = tuple[list[LogLine], int]
@@ -115,7 +171,7 @@ class JobQueue:
         retry_backoff: float = 0.0,
         group: str | None = None,
         idempotency_key: str | None = None,
-    ) -> Job:
+    ) -> QueuedJob:
         """Queue a run of ``source``. The job is committed when this returns; inside a
         transaction of this thread that is open already, when that one commits.
 
@@ -134,6 +190,9 @@ class JobQueue:
             retry_backoff: seconds before the first retry (doubling after each).
             group: the worker group; by default the stored script's, else ``default``.
             idempotency_key: the client's key for this request (1 to 200 characters).
+
+        Returns:
+            The job as queued, with :meth:`QueuedJob.wait` and :meth:`QueuedJob.result`.
 
         Raises:
             ValueError: a bad trigger, group name or idempotency key.
@@ -159,7 +218,7 @@ class JobQueue:
                 fingerprint = hashlib.sha256(json.dumps(request).encode()).hexdigest()
                 first = self._first_job(db, api_key_id or "", idempotency_key, fingerprint, now)
                 if first is not None:
-                    return self.get(first)
+                    return self._queued(first)
             db.execute(
                 "INSERT INTO jobs (id, script_id, script_name, source, params, trigger,"
                 " api_key_id, state, attempt, max_attempts, retry_backoff, not_before, created,"
@@ -186,7 +245,10 @@ class JobQueue:
                     " VALUES (?, ?, ?, ?, ?)",
                     (api_key_id or "", idempotency_key, fingerprint, job_id, now),
                 )
-        return self.get(job_id)
+        return self._queued(job_id)
+
+    def _queued(self, job_id: str) -> QueuedJob:
+        return QueuedJob(**attrs.asdict(self.get(job_id), recurse=False), queue=self)
 
     @staticmethod
     def _first_job(db: Any, owner: str, key: str, fingerprint: str, now: float) -> str | None:

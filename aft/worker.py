@@ -24,9 +24,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aft.exceptions import AftError
 from aft.jobs import JobQueue
+
+if TYPE_CHECKING:
+    from aft.instance import Instance
 
 _PR_SET_PDEATHSIG = 1
 
@@ -157,6 +161,16 @@ class JobProcess:
 class WorkerPool:
     """Keeps ``concurrency`` worker processes busy with queued jobs.
 
+    ``aft serve`` runs one; a program runs its own to work through the queue in-process
+    (the jobs still run in worker processes, so a runaway script is halted, then killed,
+    without harming the program)::
+
+        with Instance() as instance, WorkerPool.for_instance(instance):
+            print(instance.jobs.submit('Log("hi")', script_name="adhoc").result(timeout=60))
+
+    Used as a context manager it is started on entry and stopped on exit. It picks up
+    newly queued jobs within a quarter of a second; :meth:`notify` makes that at once.
+
     Args:
         home: the instance home the workers open.
         queue: the job queue.
@@ -189,7 +203,40 @@ class WorkerPool:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="aft-worker-pool", daemon=True)
 
+    @classmethod
+    def for_instance(cls, instance: Instance, *, concurrency: int | None = None) -> WorkerPool:
+        """A pool for ``instance``'s queue, with its ``concurrency``, ``halt_grace_seconds``,
+        ``job_memory_mb`` and ``max_run_seconds`` settings (``concurrency`` overrides the
+        setting).
+
+        Raises:
+            ValueError: the instance's jobs are taken by worker nodes (a cluster).
+        """
+        from aft.jobs import ClusterQueue
+
+        if isinstance(instance.jobs, ClusterQueue):
+            raise ValueError("this instance's jobs run on worker nodes (aft worker), not here")
+        settings = instance.settings
+        if concurrency is not None and concurrency < 1:
+            raise ValueError(f"concurrency must be 1 or more, not {concurrency}")
+        return cls(
+            instance.home,
+            instance.jobs,
+            concurrency=concurrency or int(settings.get("concurrency")),
+            grace=float(settings.get("halt_grace_seconds")),
+            memory_mb=int(settings.get("job_memory_mb")),
+            max_run=float(settings.get("max_run_seconds")),
+        )
+
+    def __enter__(self) -> WorkerPool:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def start(self) -> None:
+        """Start the worker processes and the thread that feeds them."""
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         for _ in range(self._concurrency):
             self._spawn()

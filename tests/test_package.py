@@ -24,6 +24,7 @@ PUBLIC = [
     "JobQueue",
     "JobState",
     "LogLine",
+    "QueuedJob",
     "RunResult",
     "ScheduleStore",
     "Script",
@@ -32,6 +33,7 @@ PUBLIC = [
     "Settings",
     "Vfs",
     "VfsLibrary",
+    "WorkerPool",
     "open_vfs",
     "parse_params",
 ]
