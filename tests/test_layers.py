@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("composition root", ["aft.instance"]),
     ("runners", ["aft.worker", "aft.cluster"]),
     ("service and client", ["aft.server", "aft.client"]),
+    ("test harness: pytest fixtures over the library and the service", ["aft.testing"]),
     ("command line", ["aft.cli", "aft._fire_adapter"]),
     ("the package's front: its lazily loaded public names", ["aft"]),
 ]

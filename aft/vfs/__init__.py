@@ -10,6 +10,7 @@ classmethod that reads the profile triple described in the service contract.
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any, NamedTuple
 
 from aft.exceptions import MissingExtra, VfsError
@@ -37,6 +38,58 @@ BACKENDS: dict[str, Backend] = {
     "GCP": Backend("aft.vfs.gcs:GcsVfs", "aft.vfs.gcs_schema:GcsSchema", "gcp"),
     "R2FS": Backend("aft.vfs.r2:R2Vfs", "aft.vfs.r2_schema:R2Schema", "s3"),
 }
+#: The types aft ships; :func:`register_backend` adds others.
+_BUILT_IN = frozenset(BACKENDS)
+
+
+def register_backend(
+    type_name: str,
+    vfs: str | type[Vfs],
+    schema: str | type[VfsSchema] | None = None,
+    extra: str | None = None,
+) -> None:
+    """Make a VFS type known to this process: the VFS Library, scripts' ``GetVFS`` and
+    the service in this process open it like a built-in one. (Worker processes started
+    by a :class:`~aft.worker.WorkerPool` know only the built-in types and the types their
+    own imports register.)
+
+    Args:
+        type_name: the name profiles give as their type (letters, digits, ``-``, ``_``).
+        vfs: its ``Vfs`` class, or ``"module:Class"`` to import it on first use.
+        schema: its :class:`~aft.vfs.base.VfsSchema`, if the ``Vfs`` class imports a heavy
+            library (default: the ``Vfs`` class itself).
+        extra: the extra that installs that library, for the error when it is missing.
+
+    Raises:
+        VfsError: a bad type name, or one already registered for another backend.
+    """
+
+    def where(thing: str | type[Any]) -> str:
+        if isinstance(thing, str):
+            if not re.fullmatch(r"[\w.]+:[\w.]+", thing):
+                raise VfsError(f"a backend is given as 'module:Class', not {thing!r}")
+            return thing
+        return f"{thing.__module__}:{thing.__qualname__}"
+
+    if not re.fullmatch(r"[A-Za-z][\w-]{0,39}", type_name):
+        raise VfsError(f"a VFS type name is a letter then letters, digits, - or _: {type_name!r}")
+    backend = Backend(where(vfs), where(schema if schema is not None else vfs), extra)
+    known = BACKENDS.get(type_name)
+    if known is not None and known != backend:
+        raise VfsError(f"the VFS type {type_name!r} is already registered ({known.vfs})")
+    BACKENDS[type_name] = backend
+
+
+def unregister_backend(type_name: str) -> None:
+    """Forget a type :func:`register_backend` made known (the built-in ones stay).
+
+    Raises:
+        VfsError: for an unknown or built-in type.
+    """
+    if type_name in _BUILT_IN:
+        raise VfsError(f"the built-in VFS type {type_name!r} cannot be unregistered")
+    if BACKENDS.pop(type_name, None) is None:
+        raise VfsError(f"unknown VFS type {type_name!r}")
 
 
 def _backend(type_name: str) -> Backend:
