@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("script runtime", ["aft.syncjs", "aft.executor"]),
     ("composition root", ["aft.instance"]),
+    ("other libraries' views of an instance (fsspec)", ["aft.fsspec"]),
     ("runners", ["aft.worker", "aft.cluster"]),
     ("service and client", ["aft.server", "aft.client"]),
     ("test harness: pytest fixtures over the library and the service", ["aft.testing"]),
