@@ -22,7 +22,7 @@ import os
 import select
 import signal
 import struct
-import time
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, Protocol
 
@@ -101,9 +101,9 @@ class EngineKilled(Exception):
 class HaltFlag(Protocol):
     """What :func:`run_isolated` needs of a halt signal (``aft.syncjs.host.HaltSignal``)."""
 
-    def is_set(self) -> bool: ...
-
-    def fileno(self) -> int: ...
+    def fileno(self) -> int:
+        """A descriptor that becomes readable once the halt signal is set."""
+        ...
 
 
 def run_isolated(
@@ -135,37 +135,63 @@ def run_isolated(
         _child(functions, steps, answers_r, requests_w, parent)
     os.close(requests_w)
     os.close(answers_r)
-    done = False
+    watchdog = _Watchdog(pid, halt, grace)
+    requests = _Frames(requests_r)
+    outcome: dict[str, str | None] = {}
     try:
-        kill_at: float | None = None
-        while True:
-            if kill_at is None and halt.is_set():
-                kill_at = time.monotonic() + grace
-            watch = [requests_r] if kill_at is not None else [requests_r, halt.fileno()]
-            wait = None if kill_at is None else max(0.0, kill_at - time.monotonic())
-            ready, _, _ = select.select(watch, [], [], wait)
-            if requests_r in ready:
-                frame = _receive(requests_r)
-                if frame is None:
-                    _, status = os.waitpid(pid, 0)
-                    done = True
-                    return f"Error: the script engine process died ({_describe_status(status)})"
-                kind, payload = frame
-                if kind == b"r":
-                    os.waitpid(pid, 0)
-                    done = True
-                    error: str | None = json.loads(payload)["error"]
-                    return error
-                name, _, args = payload.partition(b"\0")
+        while (frame := requests.next()) is not None:
+            kind, payload = frame
+            if kind == b"r":
+                outcome["error"] = json.loads(payload)["error"]
+                break
+            name, _, args = payload.partition(b"\0")
+            try:
                 _send(answers_w, b"a", host_answer(functions, name.decode(), args))
-            elif kill_at is not None and time.monotonic() >= kill_at:
-                raise EngineKilled(f"killed: still running {grace:g}s after the halt")
+            except BrokenPipeError:
+                break  # it was killed meanwhile
     finally:
+        watchdog.stop()  # from here on, nothing kills it but this
         os.close(requests_r)
         os.close(answers_w)
-        if not done:  # killed, or the caller was interrupted (Ctrl-C in a notebook)
+        if not outcome:  # killed, died, or the caller was interrupted (Ctrl-C)
             os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
+    if outcome:
+        return outcome["error"]
+    if watchdog.killed:
+        raise EngineKilled(f"killed: still running {grace:g}s after the halt")
+    return f"Error: the script engine process died ({_describe_status(status)})"
+
+
+class _Watchdog:
+    """A thread that kills the engine process ``grace`` seconds after the halt signal,
+    unless :meth:`stop` comes first."""
+
+    def __init__(self, pid: int, halt: HaltFlag, grace: float) -> None:
+        self.killed = False
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(pid, halt.fileno(), grace),
+            name="script-engine-watchdog",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(self, pid: int, halt: int, grace: float) -> None:
+        ready, _, _ = select.select([self._stop_r, halt], [], [])
+        if self._stop_r in ready:
+            return
+        ready, _, _ = select.select([self._stop_r], [], [], grace)
+        if not ready:
+            self.killed = True
+            os.kill(pid, signal.SIGKILL)  # not yet reaped: the pid is still the child's
+
+    def stop(self) -> None:
+        os.write(self._stop_w, b"!")
+        self._thread.join()
+        os.close(self._stop_r)
+        os.close(self._stop_w)
 
 
 class _ChildContext(Engine):
@@ -173,7 +199,7 @@ class _ChildContext(Engine):
 
     def __init__(self, names: set[str], answers: int, requests: int) -> None:
         self._names = names
-        self._answers = answers
+        self._answers = _Frames(answers)
         self._requests = requests
         super().__init__({})
 
@@ -182,7 +208,7 @@ class _ChildContext(Engine):
 
     def call_function(self, name: str, args: bytes) -> bytes:
         _send(self._requests, b"c", name.encode() + b"\0" + args)
-        frame = _receive(self._answers)
+        frame = self._answers.next()
         if frame is None:  # the parent is gone
             os._exit(1)
         return frame[1]
@@ -230,25 +256,32 @@ def _send(fd: int, kind: bytes, payload: bytes) -> None:
         data = data[os.write(fd, data) :]
 
 
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    chunks, left = [], size
-    while left:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+class _Frames:
+    """Reads the frames (kind, payload) that :func:`_send` writes to a pipe, buffered so
+    that a small frame takes one ``read``."""
 
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = bytearray()
 
-def _receive(fd: int) -> tuple[bytes, bytes] | None:
-    """One frame (kind, payload), or None at end of file."""
-    header = _read_exactly(fd, _HEADER.size)
-    if header is None:
-        return None
-    kind, size = _HEADER.unpack(header)
-    payload = _read_exactly(fd, size) if size else b""
-    return None if payload is None else (kind, payload)
+    def next(self) -> tuple[bytes, bytes] | None:
+        """The next frame, or None at end of file."""
+        buffer = self._buffer
+        while True:
+            if len(buffer) >= _HEADER.size:
+                kind, size = _HEADER.unpack_from(buffer)
+                end = _HEADER.size + size
+                if len(buffer) >= end:
+                    payload = bytes(buffer[_HEADER.size : end])
+                    del buffer[:end]
+                    return kind, payload
+                want = end - len(buffer)
+            else:
+                want = _HEADER.size
+            chunk = os.read(self._fd, max(want, 1 << 16))
+            if not chunk:
+                return None
+            buffer += chunk
 
 
 def _describe_status(status: int) -> str:
