@@ -425,3 +425,48 @@ def test_log_lines_reach_stdlib_logging_masked(instance, caplog):
         ("WARNING", "pw ********", "job_1", "t.js"),
         ("DEBUG", "fine", "job_1", "t.js"),
     ]
+
+
+def _children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def _gone(pid, within):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True  # ended, not yet reaped by its new parent
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("how", ["killed", "interrupted"])
+def test_the_engine_process_never_outlives_its_caller(how):
+    """A caller killed (or interrupted by Ctrl-C) while its script spins leaves no
+    engine process behind."""
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from aft.executor import Executor; print('go', flush=True); "
+        "Executor().run('while (true) {}')"
+    )
+    caller = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert caller.stdout.readline() == "go\n"
+        deadline = time.monotonic() + 10
+        while not (engines := _children(caller.pid)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(engines) == 1
+        caller.send_signal(signal.SIGKILL if how == "killed" else signal.SIGINT)
+        assert caller.wait(10) != 0
+        assert _gone(engines[0], within=3)
+    finally:
+        caller.kill()
+        caller.wait()

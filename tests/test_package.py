@@ -81,7 +81,10 @@ def test_the_package_type_checks():
 
 
 USER_SCRIPT = """
-from aft import ApiKeyStore, Executor, Instance, JobQueue, RunResult, VfsLibrary
+from aft import (
+    ApiKeyStore, Executor, HaltSignal, Instance, Job, JobQueue, QueuedJob, RunResult,
+    VfsLibrary, WorkerPool,
+)
 
 
 def main() -> None:
@@ -89,9 +92,13 @@ def main() -> None:
         jobs: JobQueue = instance.jobs
         keys: ApiKeyStore = instance.api_keys
         library: VfsLibrary = instance.vfs
-        executor: Executor = instance.executor()
-        result: RunResult = executor.run('Log("hi")')
+        executor: Executor = instance.executor(halt_grace_seconds=1)
+        result: RunResult = executor.run('Log("hi")', timeout=10.0, halt=HaltSignal())
         print(result.ok, jobs.counts(), len(keys.list()), library.list())
+        with WorkerPool.for_instance(instance, concurrency=1):
+            queued: QueuedJob = jobs.submit('Log("hi")', script_name="adhoc")
+            ended: Job = queued.wait(timeout=60)
+            print(ended.state, queued.result(timeout=1).log)
 """
 
 
