@@ -12,7 +12,8 @@ process and could not be stopped. :func:`run_isolated` therefore runs the engine
 forked child process that holds nothing but QuickJS: every host function still runs here,
 in the calling thread, answered over a pair of pipes, and a script that has not ended
 ``grace`` seconds after the halt signal is killed (SIGKILL) without harming its caller.
-A fork costs about a millisecond and a host call two pipe round trips.
+A fork costs about a millisecond; a host call is one round trip over the pipes (about
+15 µs more CPU than a call in-process).
 """
 
 from __future__ import annotations
