@@ -470,3 +470,42 @@ def test_the_engine_process_never_outlives_its_caller(how):
     finally:
         caller.kill()
         caller.wait()
+
+
+def _thread_children():
+    """The processes forked by any thread of this one."""
+    found = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as f:
+            found += [int(p) for p in f.read().split()]
+    return found
+
+
+def test_the_engine_process_holds_none_of_the_callers_sockets():
+    """A connection the caller closes is closed: the engine keeps no copy of its socket."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        done = threading.Event()
+        runner = threading.Thread(
+            target=lambda: (Executor().run("while (true) {}", timeout=5), done.set())
+        )
+        runner.start()
+        deadline = time.monotonic() + 10
+        while not (engines := _thread_children()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert engines
+        fds = f"/proc/{engines[0]}/fd"
+        while time.monotonic() < deadline:  # from a moment after the fork
+            held = [os.readlink(f"{fds}/{fd}") for fd in os.listdir(fds)]
+            if not [h for h in held if h.startswith("socket:")]:
+                break
+            time.sleep(0.05)
+        assert not [h for h in held if h.startswith("socket:")], held
+        assert len([h for h in held if h.startswith("pipe:")]) >= 2
+    finally:
+        listener.close()
+        runner.join(15)
+    assert done.is_set()

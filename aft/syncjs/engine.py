@@ -235,6 +235,7 @@ def _child(
 
         signal.signal(signal.SIGALRM, orphaned)
         signal.setitimer(signal.ITIMER_REAL, 0.5, 0.5)
+        _close_inherited(answers, requests)
         engine = _ChildContext(set(functions), answers, requests)
         error = None
         try:
@@ -246,6 +247,19 @@ def _child(
         code = 0
     finally:
         os._exit(code)
+
+
+def _close_inherited(*keep: int) -> None:
+    """Close every descriptor the caller had open except ``keep`` and the standard three.
+
+    A forked child shares its parent's sockets and files: while it held them, a connection
+    the caller closes (or loses) would stay open until the script ended.
+    """
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 _HEADER = struct.Struct(">cI")
