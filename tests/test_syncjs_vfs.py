@@ -791,6 +791,47 @@ def test_copy_and_move_between_disk_and_sftp(
     assert tree(remote) == {"down.bin": b"from the server"}
 
 
+def test_copy_and_move_create_missing_folders(
+    instance: Any, sshd_server: Any, remote: Path, root: Path, s3_server: Any, s3_bucket: str
+) -> None:
+    instance.vfs.add("remote", "SFTP", sshd_server.target(remote), {"pass": sshd_server.password})
+    (root / "a.csv").write_bytes(b"a,b\n")
+    out, r = outcome(
+        instance,
+        disk(root) + "var s = GetVFS('remote');"
+        f"var o = new VirtualFS(VfsTypeS3, {js(s3_server.target(s3_bucket))},"
+        f" {js(s3_server.payload)});"
+        "o.WriteFileAsText('/in/b.csv', 'from s3');"
+        "out.copy = v.CopyToVFS('/a.csv', s, '/relay/deep/a.csv').Ok();"
+        "out.move = o.MoveToVFS('/in/b.csv', s, '/relay/b.csv').Ok();"
+        "out.left = o.ReadDir('/in').Infos().length;",
+    )
+    assert out == {"copy": True, "move": True, "left": 0}, errors(r)
+    assert tree(remote) == {
+        "relay": None, "relay/b.csv": b"from s3", "relay/deep": None,
+        "relay/deep/a.csv": b"a,b\n",
+    }  # fmt: skip
+
+
+def test_a_failed_copy_names_the_users_path_never_the_temporary_one(
+    instance: Any, sshd_server: Any, remote: Path, root: Path
+) -> None:
+    instance.vfs.add("remote", "SFTP", sshd_server.target(remote), {"pass": sshd_server.password})
+    (root / "a.csv").write_bytes(b"a,b\n")
+    (remote / "taken").mkdir()
+    (remote / "plain").write_bytes(b"a file")
+    out, _ = outcome(
+        instance,
+        disk(root) + "var s = GetVFS('remote');"
+        "out.dir = v.CopyToVFS('/a.csv', s, '/taken').ErrorMsg();"
+        "out.file = v.MoveToVFS('/a.csv', s, '/plain/a.csv').ErrorMsg();",
+    )
+    assert "/taken" in out["dir"] and "/plain" in out["file"], out
+    assert TEMP_MARKER not in out["dir"] + out["file"], out
+    assert tree(remote) == {"plain": b"a file", "taken": None}
+    assert (root / "a.csv").exists()
+
+
 # ---- FtpsClient, S3Client, AzureClient, GCSClient against their real servers -------------
 
 

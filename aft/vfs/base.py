@@ -605,13 +605,16 @@ def copy_file(
     use_temp_name: bool = True,
     retries: int = 3,
     backoff: float = 0.5,
+    source: FileInfo | None = None,
 ) -> FileInfo:
     """Stream one file from ``src`` to ``dst`` (any two backends, no local staging).
 
     The bytes go to a temporary sibling name and are renamed to ``dst_path`` only
     when complete and the size (and a server checksum where both sides offer the
     same kind) matches, so a failure never leaves a partial file under the final
-    name. A dropped connection is retried ``retries`` times with exponential backoff.
+    name. A folder missing above ``dst_path`` is created. Errors name ``dst_path``, never
+    the temporary name. A dropped connection is retried ``retries`` times with exponential
+    backoff. ``source``, when the caller has it from a listing, saves a stat of the source.
 
     Returns:
         The :class:`FileInfo` of the written file.
@@ -622,7 +625,7 @@ def copy_file(
     attempt = 0
     while True:
         try:
-            return _copy_once(src, src_path, dst, dst_path, use_temp_name)
+            return _copy_once(src, src_path, dst, dst_path, use_temp_name, source)
         except VfsConnectionError:
             attempt += 1
             if attempt > retries:
@@ -630,8 +633,10 @@ def copy_file(
             time.sleep(backoff * 2 ** (attempt - 1))
 
 
-def _copy_once(src: Vfs, src_path: str, dst: Vfs, dst_path: str, use_temp_name: bool) -> FileInfo:
-    info = src.stat(src_path)
+def _copy_once(
+    src: Vfs, src_path: str, dst: Vfs, dst_path: str, use_temp_name: bool, source: FileInfo | None
+) -> FileInfo:
+    info = source or src.stat(src_path)
     if info.is_dir:
         raise VfsIsADirectory(f"{src_path} is a directory")
     direct = dst.atomic_writes or not use_temp_name
@@ -639,7 +644,7 @@ def _copy_once(src: Vfs, src_path: str, dst: Vfs, dst_path: str, use_temp_name: 
     try:
         # The byte count is what the destination acknowledged: a write or close that
         # failed has raised already. (A stat per file would cost a round trip on SFTP.)
-        with src.open_read(src_path) as reader, dst.open_write(target) as writer:
+        with src.open_read(src_path) as reader, _create(dst, target) as writer:
             written = _pump(reader, writer)
         if written != info.size:
             raise VfsIntegrityError(f"{dst_path}: wrote {written} bytes, source has {info.size}")
@@ -649,11 +654,43 @@ def _copy_once(src: Vfs, src_path: str, dst: Vfs, dst_path: str, use_temp_name: 
             raise VfsIntegrityError(f"{dst_path}: {src_sum[0]} checksum does not match the source")
         if not direct:
             dst.rename(target, dst_path)
+    except VfsError as exc:
+        if not dst.atomic_writes:
+            _discard(dst, target)
+        raise _naming(exc, target, dst_path) from exc
     except BaseException:
         if not dst.atomic_writes:
             _discard(dst, target)
         raise
     return FileInfo(normalize(dst_path), False, written, time.time())
+
+
+def _create(dst: Vfs, path: str) -> BinaryIO:
+    """``dst.open_write(path)``, first creating the missing folders above ``path``.
+
+    The folders are made only when the first attempt says they are missing, so a
+    transfer into an existing folder costs no extra round trip.
+    """
+    try:
+        return dst.open_write(path)
+    except VfsNotFound:
+        parent = posixpath.dirname(normalize(path))
+        if dst.isdir(parent):
+            raise
+        dst.makedirs(parent)
+        return dst.open_write(path)
+
+
+def _naming(exc: VfsError, temporary: str, final: str) -> VfsError:
+    """``exc`` with the temporary name in its message replaced by the user's ``final`` path."""
+    temporary, final = normalize(temporary), normalize(final)
+    text = str(exc)
+    if temporary == final or temporary not in text:
+        return exc
+    renamed = type(exc)(
+        text.replace(f"rename {temporary} -> {final}", final).replace(temporary, final)
+    )
+    return renamed
 
 
 def _pump(reader: BinaryIO, writer: BinaryIO) -> int:
