@@ -19,7 +19,7 @@ import pytest
 
 from aft.executor import Executor, HaltSignal
 from aft.models import JobState, RunResult
-from aft.vfs.base import TEMP_MARKER
+from aft.vfs.base import TEMP_MARKER, TRANSFER_WORKERS
 from aft.vfs.disk import DiskVfs
 from aft.vfs.sftp import SftpVfs
 from tests.script_helpers import errors, js, texts
@@ -743,28 +743,32 @@ def test_options_of_the_wrong_type_throw(instance: Any, sshd_server: Any, remote
     assert r.state is JobState.FAILED and "UploadPolicy: unknown policy 7" in r.error
 
 
-def test_halt_stops_a_batch_between_files(
+def test_halt_starts_no_further_file_of_a_batch(
     instance: Any, sshd_server: Any, remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("a", "b", "c"):
-        write(tmp_path / name, name)
+    names = [f"f{n:02d}" for n in range(3 * TRANSFER_WORKERS)]
+    for name in names:
+        write(tmp_path / name, name * 1000)
     halt = HaltSignal()
     open_read = DiskVfs.open_read
 
     def read_then_halt(self: DiskVfs, path: str, offset: int = 0) -> Any:
-        halt.set()  # arrives while the first file is on its way
+        halt.set()  # arrives while the first files are on their way
         return open_read(self, path, offset)
 
     monkeypatch.setattr(DiskVfs, "open_read", read_then_halt)
     r = Executor(vfs_library=instance.vfs).run(
         sftp_client(sshd_server)
-        + f"c.Connect(); Log('result ' + c.Upload({js(str(tmp_path) + '/?')}, {js(remote)}));",
+        + f"c.Connect(); Log('result ' + c.Upload({js(str(tmp_path) + '/f*')}, {js(remote)}));",
         halt=halt,
     )
     assert r.state is JobState.HALTED
-    assert "Upload: halt signal received; stopped after 1 of 3 files" in texts(r)
+    sent = sorted(os.listdir(remote))
+    assert 1 <= len(sent) <= TRANSFER_WORKERS
+    stopped = f"Upload: halt signal received; stopped after {len(sent)} of {len(names)} files"
+    assert stopped in texts(r)
     assert "result false" in texts(r)
-    assert os.listdir(remote) == ["a"]
+    assert all((remote / name).read_text() == name * 1000 for name in sent)  # none partial
 
 
 # ---- CopyToVFS between Disk and SFTP ------------------------------------------------------

@@ -18,6 +18,7 @@ Where the contract leaves room, this module chooses:
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -228,22 +229,34 @@ def otfe_key(given: TransferOptions, owner: str, secret: Callable[[str], str | N
 class Batch:
     """One Upload or Download: the files a path or glob names, sent as a policy says.
 
+    Several files are in flight at once (:func:`aft.vfs.base.in_parallel`), each through
+    the same per-file steps as alone; with ``StopOnTransferError`` one at a time, in order,
+    so that no file after the first failed one is sent. The destination folder is listed
+    once for the policy, and made when missing. Each failed file is logged once, naming
+    its path. Once the halt signal is set no file starts; those under way end.
+
     Args:
         policy: what the options say.
         log: ``log(level, text)`` into the job log.
-        halt: the run's halt signal; the batch stops between files once it is set.
+        halt: the run's halt signal; no file starts once it is set.
     """
 
     def __init__(
         self, policy: TransferPolicy, log: Callable[[str, str], None], halt: HaltSignal
     ) -> None:
         self.policy = policy
-        self.log = log
+        self._log = log
+        self._lock = threading.Lock()
         self.halt = halt
+
+    def log(self, level: str, text: str) -> None:
+        """``log(level, text)``, one line at a time from any thread."""
+        with self._lock:
+            self._log(level, text)
 
     def run(self, src: Vfs, pattern: str, dst: Vfs, dst_dir: str) -> bool:
         """Send the files ``pattern`` names into ``dst_dir``; True if every one went."""
-        from aft.vfs.base import join
+        from aft.vfs.base import TRANSFER_WORKERS, in_parallel, join
 
         op = self.policy.op
         if not any(c in pattern for c in "*?["):
@@ -257,29 +270,39 @@ class Batch:
             files = src.glob(pattern)
             if not files:
                 self.log("info", f"{op}: no file matches {pattern}")
-        ok = True
-        for done, info in enumerate(files):
-            if self.halt.is_set():
-                stopped = f"stopped after {done} of {len(files)} files"
-                self.log("warn", f"{op}: halt signal received; {stopped}")
-                return False
-            try:
-                self.send(src, info, dst, join(dst_dir, info.name))
-            except VfsError as exc:
-                self.log("error", f"{op}: {info.path}: {exc}")
-                ok = False
-                if self.policy.stop_on_error:
-                    stopped = "stopped at the first failed file (StopOnTransferError)"
-                    self.log("warn", f"{op}: {stopped}")
-                    break
-        return ok
+                return True
+        present = targets(dst, dst_dir)
+        failed = done = 0
 
-    def send(self, src: Vfs, info: FileInfo, dst: Vfs, dst_path: str) -> None:
-        """One file of the batch, as the policy says."""
+        def send(src: Vfs, dst: Vfs, info: FileInfo) -> None:
+            target = join(dst_dir, info.name)
+            self.send(src, info, dst, target, present.get(target))
+
+        def stop() -> bool:
+            return self.halt.is_set() or bool(failed and self.policy.stop_on_error)
+
+        workers = 1 if self.policy.stop_on_error else TRANSFER_WORKERS
+        for info, error in in_parallel(src, dst, files, send, workers=workers, stop=stop):
+            done += 1
+            if error is not None:
+                self.log("error", f"{op}: {info.path}: {error}")
+                failed += 1
+        if done < len(files) and self.halt.is_set():
+            stopped = f"stopped after {done} of {len(files)} files"
+            self.log("warn", f"{op}: halt signal received; {stopped}")
+            return False
+        if failed and done < len(files):
+            stopped = "stopped at the first failed file (StopOnTransferError)"
+            self.log("warn", f"{op}: {stopped}")
+        return not failed
+
+    def send(
+        self, src: Vfs, info: FileInfo, dst: Vfs, dst_path: str, existing: FileInfo | None
+    ) -> None:
+        """One file of the batch, as the policy says; ``existing``: what is at ``dst_path``."""
         from aft.vfs.base import temp_name
 
         policy, op = self.policy, self.policy.op
-        existing = lookup(dst, dst_path)
         if existing is not None:
             if existing.is_dir:
                 raise VfsIsADirectory(f"{dst_path}: is a directory")
@@ -318,16 +341,33 @@ class Batch:
         """One file's bytes: :func:`copy`, or through OTFE."""
         key = self.policy.otfe_key
         if key is None:
-            copy(src, info.path, dst, dst_path, use_temp_name=use_temp_name)
+            copy(src, info.path, dst, dst_path, use_temp_name=use_temp_name, source=info)
         else:
             copy_otfe(src, info, dst, dst_path, key, self.policy.op == "Upload", use_temp_name)
 
 
-def copy(src: Vfs, src_path: str, dst: Vfs, dst_path: str, *, use_temp_name: bool = True) -> None:
+def targets(dst: Vfs, folder: str) -> dict[str, FileInfo]:
+    """What is in ``folder`` already (by path): one listing, made when it is missing."""
+    try:
+        return {info.path: info for info in dst.listdir(folder)}
+    except VfsNotFound:
+        dst.makedirs(folder)
+        return {}
+
+
+def copy(
+    src: Vfs,
+    src_path: str,
+    dst: Vfs,
+    dst_path: str,
+    *,
+    use_temp_name: bool = True,
+    source: FileInfo | None = None,
+) -> None:
     """:func:`aft.vfs.base.copy_file`, imported on first use."""
     from aft.vfs.base import copy_file
 
-    copy_file(src, src_path, dst, dst_path, use_temp_name=use_temp_name)
+    copy_file(src, src_path, dst, dst_path, use_temp_name=use_temp_name, source=source)
 
 
 def copy_otfe(

@@ -27,9 +27,11 @@ import fnmatch
 import os
 import posixpath
 import re
+import threading
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any, BinaryIO, ClassVar, NamedTuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, BinaryIO, ClassVar, NamedTuple, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from aft.exceptions import (
@@ -48,7 +50,9 @@ from aft.exceptions import (
 from aft.models import FileInfo
 
 CHUNK_SIZE = 1024 * 1024
-TREE_WORKERS = 8
+#: Files a batch (a client's Upload or Download, :func:`copy_tree`) keeps in flight at once.
+#: Across the internet round trips, not bytes, decide how long many files take.
+TRANSFER_WORKERS = 8
 TEMP_MARKER = ".aft-part-"
 
 _ERRNO_ERRORS: dict[int, type[VfsError]] = {
@@ -64,6 +68,7 @@ _ERRNO_ERRORS: dict[int, type[VfsError]] = {
     errno.ENAMETOOLONG: VfsPathError,
 }
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+T = TypeVar("T")
 
 
 def vfs_error(exc: OSError, what: str) -> VfsError:
@@ -491,6 +496,17 @@ class Vfs(VfsSchema, abc.ABC):
         """A server-side ``(algorithm, hexdigest)`` of file ``path``, if the protocol offers one."""
         return None
 
+    def sibling(self) -> Vfs:
+        """A handle on the same file system for another thread: ``self`` when thread-safe.
+
+        A backend that is one thread at a time may return a new handle sharing what it
+        safely can (SFTP: the SSH connection); whoever asked closes it. The default, for a
+        backend that offers none, raises VfsUnsupported: its batches go one file at a time.
+        """
+        if self.thread_safe:
+            return self
+        raise VfsUnsupported(f"{self.type_name} VFS has no handle for a second thread")
+
     def close(self) -> None:  # noqa: B027 - optional hook: a Disk VFS holds nothing
         """Release the connection; the object may not be used afterwards."""
 
@@ -723,17 +739,94 @@ def _pump(reader: BinaryIO, writer: BinaryIO) -> int:
     return total
 
 
+def in_parallel(
+    src: Vfs,
+    dst: Vfs,
+    jobs: Sequence[T],
+    work: Callable[[Vfs, Vfs, T], object],
+    *,
+    workers: int = TRANSFER_WORKERS,
+    stop: Callable[[], bool] = lambda: False,
+) -> Iterator[tuple[T, VfsError | None]]:
+    """Run ``work(src, dst, job)`` for each job, up to ``workers`` at once.
+
+    Each thread works with its own pair of handles (the given ones first, then
+    :meth:`Vfs.sibling` handles, closed at the end); a side that offers no sibling keeps
+    the batch to one job at a time. Yields ``(job, error)`` as each job ends (``error``
+    is the :class:`VfsError` it raised, else None); any other exception is raised here.
+    Once ``stop()`` is true no further job starts; those under way end and are yielded.
+    """
+    free: list[tuple[Vfs, Vfs]] = [(src, dst)]
+    extra: list[Vfs] = []
+    lock = threading.Lock()
+    width = min(workers, len(jobs)) if _siblings_possible(src, dst) else 1
+
+    def pair() -> tuple[Vfs, Vfs]:
+        with lock:
+            if free:
+                return free.pop()
+        twins = (src.sibling(), dst.sibling())
+        with lock:
+            extra.extend(
+                twin for twin, given in zip(twins, (src, dst), strict=True) if twin is not given
+            )
+        return twins
+
+    def attempt(job: T) -> tuple[T, VfsError | None]:
+        handles = pair()
+        try:
+            work(handles[0], handles[1], job)
+        except VfsError as exc:
+            return job, exc
+        finally:
+            with lock:
+                free.append(handles)
+        return job, None
+
+    if width <= 1:
+        for job in jobs:
+            if stop():
+                return
+            yield attempt(job)
+        return
+    queued = iter(jobs)
+    try:
+        with ThreadPoolExecutor(width) as pool:
+            running: set[Future[tuple[T, VfsError | None]]] = set()
+            while True:
+                while len(running) < width and not stop():
+                    try:
+                        job = next(queued)
+                    except StopIteration:
+                        break
+                    running.add(pool.submit(attempt, job))
+                if not running:
+                    return
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+    finally:
+        for vfs in extra:
+            vfs.close()
+
+
+def _siblings_possible(src: Vfs, dst: Vfs) -> bool:
+    """Whether both sides can give a second thread a handle (see :meth:`Vfs.sibling`)."""
+    return all(v.thread_safe or type(v).sibling is not Vfs.sibling for v in (src, dst))
+
+
 def copy_tree(
     src: Vfs, src_path: str, dst: Vfs, dst_path: str, *, use_temp_name: bool = True
 ) -> int:
     """Copy the directory ``src_path`` and everything below it to ``dst_path``.
 
-    Directories are made first, then each file goes through :func:`copy_file`: several at
-    once (``TREE_WORKERS`` threads) when both sides are thread-safe, which hides the
-    per-request latency of object stores.
+    Directories are made first, then the files go through :func:`copy_file`, several at
+    once (:func:`in_parallel`), which hides the per-request latency of remote sides.
 
     Returns:
         How many files were copied.
+    Raises:
+        VfsError: the first file that failed (the others under way end first).
     """
     root, target = normalize(src_path), normalize(dst_path)
     dst.makedirs(target)
@@ -743,18 +836,15 @@ def copy_tree(
         if info.is_dir:
             dst.makedirs(join(target, relative))
         else:
-            files.append((info.path, join(target, relative)))
+            files.append((info, join(target, relative)))
 
-    def copy(pair: tuple[str, str]) -> None:
-        copy_file(src, pair[0], dst, pair[1], use_temp_name=use_temp_name)
+    def copy(src: Vfs, dst: Vfs, pair: tuple[FileInfo, str]) -> None:
+        copy_file(src, pair[0].path, dst, pair[1], use_temp_name=use_temp_name, source=pair[0])
 
-    if src.thread_safe and dst.thread_safe and len(files) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(TREE_WORKERS) as pool:
-            for _ in pool.map(copy, files):  # re-raises the first failure
-                pass
-    else:
-        for pair in files:
-            copy(pair)
+    failed: list[VfsError] = []
+    for _, error in in_parallel(src, dst, files, copy, stop=lambda: bool(failed)):
+        if error is not None:
+            failed.append(error)
+    if failed:
+        raise failed[0]
     return len(files)

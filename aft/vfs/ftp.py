@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import copy
 import ftplib
 import functools
 import io
@@ -529,6 +530,12 @@ class FtpVfs(FtpSchema, Vfs):
                 raise VfsUnsupported(f"the FTP server {self._host} cannot set times (no MFMT)")
             stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(mtime)))
             self._cmd(ftp, f"MFMT {stamp}", path, _ANY)
+
+    def sibling(self) -> FtpVfs:
+        """A handle for another thread: the same server, its own connections."""
+        twin = copy.copy(self)
+        twin._idle, twin._lock, twin._closed = [], threading.Lock(), False
+        return twin
 
     def close(self) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import copy
 import hashlib
 import hmac
 import io
@@ -253,6 +254,9 @@ class SftpVfs(SftpSchema, Vfs):
         self._transport: paramiko.Transport | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self._sizes = (BLOCK, BLOCK)  # read and write request sizes of the connection
+        #: Another handle's connection to open the next session on (see :meth:`sibling`).
+        self._borrow: paramiko.Transport | None = None
+        self._owns_transport = True
 
     @classmethod
     def from_target(cls, target: str, payload: dict[str, Any]) -> SftpVfs:
@@ -284,6 +288,10 @@ class SftpVfs(SftpSchema, Vfs):
         """The SFTP session, opened (again) when there is none or it dropped."""
         if self._sftp is None or self._transport is None or not self._transport.is_active():
             self.close()
+            borrow, self._borrow = self._borrow, None
+            if borrow is not None and borrow.is_active() and self._open_on(borrow):
+                assert self._sftp is not None
+                return self._sftp
             transport = _open_transport(self.host, self.port, self.timeout)
             try:
                 with _connection_errors(self._where, self.timeout):
@@ -295,8 +303,34 @@ class SftpVfs(SftpSchema, Vfs):
             except BaseException:
                 transport.close()
                 raise
-            self._transport, self._sftp = transport, sftp
+            self._transport, self._sftp, self._owns_transport = transport, sftp, True
         return self._sftp
+
+    def _open_on(self, transport: paramiko.Transport) -> bool:
+        """Open this handle's session on another handle's connection; False if refused.
+
+        A server limits the sessions of one connection (OpenSSH: ``MaxSessions``, 10 by
+        default): past it, this handle opens a connection of its own.
+        """
+        try:
+            sftp = adapter.open_sftp(transport, WINDOW, PACKET)
+        except (paramiko.SSHException, EOFError, OSError):
+            return False
+        sftp.get_channel().settimeout(self.timeout)
+        self._transport, self._sftp, self._owns_transport = transport, sftp, False
+        return True
+
+    def sibling(self) -> SftpVfs:
+        """A handle for another thread: its own SFTP session on this handle's connection.
+
+        Its session opens on first use, on this connection while it is up (else on a
+        connection of its own); closing it closes that session only.
+        """
+        twin = copy.copy(self)
+        twin._sftp = twin._transport = None
+        twin._owns_transport = True
+        twin._borrow = self._transport
+        return twin
 
     def _check_host_key(self, key: paramiko.PKey) -> None:
         actual = fingerprint(key)
@@ -331,9 +365,11 @@ class SftpVfs(SftpSchema, Vfs):
             )
 
     def close(self) -> None:
-        """Close the connection (the next call would open a new one)."""
+        """Close the session, and the connection unless borrowed (the next call reopens)."""
         sftp, transport = self._sftp, self._transport
         self._sftp = self._transport = None
+        if not self._owns_transport:
+            transport = None
         for resource in (sftp, transport):
             if resource is not None:
                 with contextlib.suppress(Exception):
