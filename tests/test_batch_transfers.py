@@ -1,0 +1,145 @@
+"""Batches with several files in flight, against a real OpenSSH sshd.
+
+A client's Upload and Download send several files at once, on several SFTP sessions of
+one SSH connection, and keep every guarantee of a file sent alone: a connection cut in the
+middle leaves no partial file under a final name, each file's outcome is logged once, and
+the same batch run again completes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import aft.vfs.base
+import aft.vfs.sftp
+from aft.executor import Executor
+from aft.models import RunResult
+from aft.vfs.base import TEMP_MARKER, TRANSFER_WORKERS
+from tests.script_helpers import errors, js, texts
+from tests.test_syncjs_vfs import sftp_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from delay_line import DelayLine  # noqa: E402
+
+
+def run(instance: Any, source: str) -> RunResult:
+    return Executor(vfs_library=instance.vfs).run(source)
+
+
+def make_files(folder: Path, count: int, size: int) -> dict[str, bytes]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {f"f{n:03d}.dat": os.urandom(size) for n in range(count)}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return files
+
+
+def final_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if TEMP_MARKER not in p.name}
+
+
+@pytest.mark.parametrize("direction", ["Upload", "Download"])
+def test_a_batch_keeps_several_files_in_flight_on_one_connection(
+    instance: Any,
+    sshd_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    direction: str,
+) -> None:
+    remote, local = sshd_server.new_dir(), tmp_path / "local"
+    src, dst = (local, remote) if direction == "Upload" else (remote, local)
+    files = make_files(src, 3 * TRANSFER_WORKERS, 20_000)
+    local.mkdir(exist_ok=True)
+    busy, most, lock = [0], [0], threading.Lock()
+    pump, connect = aft.vfs.base._pump, aft.vfs.sftp._open_transport
+    connections: list[object] = []
+
+    def counted_pump(reader: Any, writer: Any) -> int:
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.05)  # long enough for the others to start
+        try:
+            return pump(reader, writer)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    def counted_connect(*args: Any) -> Any:
+        connections.append(args)
+        return connect(*args)
+
+    monkeypatch.setattr(aft.vfs.base, "_pump", counted_pump)
+    monkeypatch.setattr(aft.vfs.sftp, "_open_transport", counted_connect)
+    call = f"c.{direction}({js(str(src) + '/*.dat')}, {js(dst)})"
+    r = run(instance, sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});")
+    assert "result true" in texts(r), errors(r)
+    assert final_files(dst) == files
+    assert not [name for name in os.listdir(dst) if TEMP_MARKER in name]
+    assert 1 < most[0] <= TRANSFER_WORKERS
+    assert len(connections) == 1  # the other sessions share the SSH connection
+
+
+def test_stop_on_transfer_error_sends_nothing_after_the_first_failure(
+    instance: Any, sshd_server: Any, tmp_path: Path
+) -> None:
+    remote = sshd_server.new_dir()
+    make_files(tmp_path, 2 * TRANSFER_WORKERS, 1000)
+    (remote / "f003.dat").mkdir()  # the fourth file cannot be written
+    r = run(
+        instance,
+        sftp_client(sshd_server) + "c.Connect(); c.Options.StopOnTransferError = true;"
+        f"Log('result ' + c.Upload({js(str(tmp_path) + '/*.dat')}, {js(remote)}));",
+    )
+    assert "result false" in texts(r)
+    assert sorted(os.listdir(remote)) == ["f000.dat", "f001.dat", "f002.dat", "f003.dat"]
+    assert len(errors(r)) == 1 and "f003.dat" in errors(r)[0]
+
+
+def test_a_cut_connection_leaves_no_partial_file_and_a_retry_completes(
+    instance: Any, sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote, local = sshd_server.new_dir(), tmp_path / "local"
+    files = make_files(local, TRANSFER_WORKERS + 4, 200_000)
+    line = DelayLine(sshd_server.port, 0).start()
+    pump, rename, renamed = aft.vfs.base._pump, aft.vfs.sftp.SftpVfs.rename, [0]
+
+    def counted_rename(self: Any, src: str, dst: str) -> None:
+        rename(self, src, dst)
+        renamed[0] += 1
+
+    def cut_in_the_middle(reader: Any, writer: Any) -> int:
+        if renamed[0] >= 2:  # two files are complete, others on their way
+            writer.write(reader.read(1000))  # this one half sent ...
+            line.cut()  # ... when the network goes
+        return pump(reader, writer)
+
+    monkeypatch.setattr(aft.vfs.base, "_pump", cut_in_the_middle)
+    monkeypatch.setattr(aft.vfs.sftp.SftpVfs, "rename", counted_rename)
+    client = sftp_client(sshd_server, Host=f"127.0.0.1:{line.port}")
+    upload = f"Log('result ' + c.Upload({js(str(local) + '/*.dat')}, {js(remote)}));"
+    try:
+        r = run(instance, client + "c.Connect();" + upload)
+    finally:
+        line.close()
+    assert "result false" in texts(r)
+    sent = final_files(remote)
+    assert sent and len(sent) < len(files)
+    assert all(files[name] == data for name, data in sent.items())  # none partial
+    for name in files:  # each file's outcome, once
+        outcomes = [t for t in texts(r) if f"/{name}" in t]
+        assert len(outcomes) == 1, (name, outcomes)
+        # (a file whose rename was done but its reply lost is reported failed, yet complete)
+        assert "-> " not in outcomes[0] or name in sent, outcomes[0]
+    monkeypatch.setattr(aft.vfs.base, "_pump", pump)
+    with DelayLine(sshd_server.port, 0, port=line.port):
+        again = run(instance, client + "c.Connect();" + upload)
+    assert "result true" in texts(again), errors(again)
+    assert final_files(remote) == files
