@@ -23,6 +23,9 @@ OpenSSH's ``sftp`` (see ``benchmarks/results.md``).
   (:func:`reply_result`).
 - ``SFTPClient._request``: one ``limits@openssh.com`` request (:func:`extended_request`),
   to move 256 KiB per request instead of 32 KiB where the server allows it.
+- ``SFTPFile._close``: close a file read to its end without waiting for the reply, with
+  paramiko's own bookkeeping, so the server's handle is never closed twice
+  (:func:`close_without_waiting`).
 - ``SFTPFile.handle`` and ``SFTPFile.sftp`` (undocumented attributes): the server's handle
   of an open file and its session (:func:`file_session`).
 - ``paramiko.sftp.CMD_READ``, ``CMD_WRITE``, ``CMD_DATA``, ``CMD_STATUS``,
@@ -106,6 +109,7 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     ),
     PrivateName("paramiko.SFTPClient", "_convert_status", "callable"),
     PrivateName("paramiko.SFTPClient", "_request", "callable"),
+    PrivateName("paramiko.SFTPFile", "_close", "callable"),
     PrivateName("paramiko.SFTPFile", "handle", "instance attribute"),
     PrivateName("paramiko.SFTPFile", "sftp", "instance attribute"),
     PrivateName("paramiko.sftp", "CMD_READ", "attribute"),
@@ -311,6 +315,11 @@ class ReplyReceiver:
 def file_session(handle: paramiko.SFTPFile) -> tuple[paramiko.SFTPClient, bytes]:
     """The session an open paramiko file belongs to and the server's handle for it."""
     return handle.sftp, handle.handle
+
+
+def close_without_waiting(handle: paramiko.SFTPFile) -> None:
+    """Send the close of ``handle`` and return at once (its reply is dropped on arrival)."""
+    handle._close(async_=True)
 
 
 def send_read(

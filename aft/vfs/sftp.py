@@ -675,18 +675,27 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
         return len(view)
 
     def close(self) -> None:
-        """Wait for outstanding writes, then close the handle; reports a failed write."""
+        """Close the handle; after writing, report a failed write.
+
+        Writing, the close request follows the outstanding writes at once (the server
+        handles one file's requests in order) and their statuses arrive while it waits:
+        one round trip, not two. Reading, nothing is waited for: late replies are dropped.
+        """
         if self.closed:
             return
         try:
             with self._vfs._errors(self._vpath, sftp=self._sftp):
+                if self._reading:
+                    self._pending.clear()
+                    self._ready.clear()
+                    adapter.close_without_waiting(self._handle)
+                    return
                 try:
-                    while self._pending and not self._reading:
+                    self._handle.close()
+                    while self._pending:
                         adapter.read_reply(self._sftp)
                     self._raise_error()
                 finally:
-                    self._pending.clear()  # late replies to reads are dropped
-                    self._ready.clear()
-                    self._handle.close()
+                    self._pending.clear()
         finally:
             super().close()
