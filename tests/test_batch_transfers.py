@@ -87,6 +87,26 @@ def test_a_batch_keeps_several_files_in_flight_on_one_connection(
     assert len(connections) == 1  # the other sessions share the SSH connection
 
 
+def test_past_the_servers_session_limit_a_handle_opens_its_own_connection(
+    instance: Any, sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = sshd_server.new_dir()
+    files = make_files(tmp_path / "local", 2 * TRANSFER_WORKERS, 5000)
+    connect, connections = aft.vfs.sftp._open_transport, []
+
+    def counted_connect(*args: Any) -> Any:
+        connections.append(args)
+        return connect(*args)
+
+    monkeypatch.setattr(aft.vfs.sftp, "_open_transport", counted_connect)
+    monkeypatch.setattr(aft.vfs.sftp.SftpVfs, "_open_on", lambda self, transport: False)
+    call = f"c.Upload({js(str(tmp_path / 'local') + '/*.dat')}, {js(remote)})"
+    r = run(instance, sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});")
+    assert "result true" in texts(r), errors(r)
+    assert final_files(remote) == files
+    assert 1 < len(connections) <= TRANSFER_WORKERS
+
+
 def test_stop_on_transfer_error_sends_nothing_after_the_first_failure(
     instance: Any, sshd_server: Any, tmp_path: Path
 ) -> None:

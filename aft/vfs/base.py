@@ -52,7 +52,7 @@ from aft.models import FileInfo
 CHUNK_SIZE = 1024 * 1024
 #: Files a batch (a client's Upload or Download, :func:`copy_tree`) keeps in flight at once.
 #: Across the internet round trips, not bytes, decide how long many files take.
-TRANSFER_WORKERS = 8
+TRANSFER_WORKERS = 16
 TEMP_MARKER = ".aft-part-"
 
 _ERRNO_ERRORS: dict[int, type[VfsError]] = {
