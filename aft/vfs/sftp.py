@@ -477,18 +477,21 @@ class SftpVfs(SftpSchema, Vfs):
         return FileInfo(vpath, False, 0, attrs.st_mtime or 0)
 
     def open_read(self, path: str, offset: int = 0) -> BinaryIO:
+        """A reader of ``path``; its first block is asked for with the size, in one round trip."""
         vpath = normalize(path)
         handle = self._call("open", vpath, "rb", expect="file")
+        reader = SftpFile(self, vpath, handle, self._sizes[0], offset, 0)
         with self._errors(vpath):
             try:
+                reader.ask_first()
                 attrs = handle.stat()
                 if stat_mod.S_ISDIR(attrs.st_mode or 0):
                     raise VfsIsADirectory(f"{vpath}: is a directory")
             except BaseException:
                 with contextlib.suppress(Exception):
-                    handle.close()
+                    reader.close()
                 raise
-        reader = SftpFile(self, vpath, handle, self._sizes[0], offset, attrs.st_size or 0)
+        reader.sized(attrs.st_size or 0)
         return cast(BinaryIO, reader)
 
     def open_write(self, path: str) -> BinaryIO:
@@ -608,6 +611,15 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
 
     # ---- reading -----------------------------------------------------------------
 
+    def ask_first(self) -> None:
+        """Ask for the first block before the size is known (see :meth:`sized`)."""
+        self._ask(self._next, self._block)
+        self._next += self._block
+
+    def sized(self, size: int) -> None:
+        """The file's size, once known: reading ahead stops there."""
+        self._end = size
+
     def _ask(self, offset: int, length: int) -> None:
         num = adapter.send_read(self._sftp, self, self._remote_handle, offset, length)
         self._pending[num] = offset
@@ -635,13 +647,20 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
         return data
 
     def read(self, size: int | None = -1) -> bytes:
-        """Up to ``size`` bytes (all the rest when negative); fewer only at the end."""
+        """Up to ``size`` bytes (all the rest when negative); fewer only at the end.
+
+        A bounded read that reaches the size seen at open returns what it has: whether
+        the file goes on is asked by the next call (a round trip), not by this one too.
+        """
         if not self._reading:
             raise io.UnsupportedOperation("not open for reading")
-        pieces, have = [], 0
+        pieces: list[bytes] = []
+        have = 0
         with self._vfs._errors(self._vpath, sftp=self._sftp):
             while size is None or size < 0 or have < size:
                 if not self._buffer:
+                    if pieces and size is not None and size >= 0 and self._pos >= self._end:
+                        break  # at the size seen at open: the next call looks for more
                     self._buffer = self._take()
                     if not self._buffer:
                         break
