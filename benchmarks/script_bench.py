@@ -14,7 +14,7 @@ Names: ``sftp-big`` (256 MiB, loopback), ``sftp-many`` (1,000 x 16 KiB, loopback
 ``wan-big`` (64 MiB) and ``wan-many`` (200 x 16 KiB), each at 20 and 80 ms round trip
 through the delay line (``benchmarks/delay_line.py``), ``s3-many`` (1,000 x 16 KiB, up,
 SeaweedFS on loopback and at 20 ms). ``SCRIPT_BENCH_ROUNDS`` sets the counted rounds
-(default 5).
+(default 5), ``SCRIPT_BENCH_WARMUP`` the uncounted ones before them (default 1).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ sys.path.insert(0, str(HERE))
 from delay_line import DelayLine  # noqa: E402
 
 ROUNDS = int(os.environ.get("SCRIPT_BENCH_ROUNDS", "5"))
+WARMUP = int(os.environ.get("SCRIPT_BENCH_WARMUP", "1"))
 MiB = 1024 * 1024
 BIN = Path(sys.executable).parent
 # rclone and boto3 reach a plain-HTTP local endpoint only without a CA bundle override.
@@ -69,11 +70,11 @@ def compare(
     """
     times: dict[str, list[float]] = {name: [] for name in tools}
     rss = 0.0
-    for n in range(ROUNDS + 1):
+    for n in range(WARMUP + ROUNDS):
         for name, command in tools.items():
             reset()
             took, peak = timed(command(), ENV_AFT if name == "aft" else None)
-            if n:
+            if n >= WARMUP:
                 times[name].append(took)
             if name == "aft":
                 rss = max(rss, peak)
