@@ -14,7 +14,8 @@ Names: ``sftp-big`` (256 MiB, loopback), ``sftp-many`` (1,000 x 16 KiB, loopback
 ``wan-big`` (64 MiB) and ``wan-many`` (200 x 16 KiB), each at 20 and 80 ms round trip
 through the delay line (``benchmarks/delay_line.py``), ``s3-many`` (1,000 x 16 KiB, up,
 SeaweedFS on loopback and at 20 ms). ``SCRIPT_BENCH_ROUNDS`` sets the counted rounds
-(default 5), ``SCRIPT_BENCH_WARMUP`` the uncounted ones before them (default 1).
+(default 5), ``SCRIPT_BENCH_WARMUP`` the uncounted ones before them (default 1),
+``SCRIPT_BENCH_RTTS`` the round trips of the wan rows in ms (default ``20,80``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from delay_line import DelayLine  # noqa: E402
 
 ROUNDS = int(os.environ.get("SCRIPT_BENCH_ROUNDS", "5"))
 WARMUP = int(os.environ.get("SCRIPT_BENCH_WARMUP", "1"))
+RTTS = [int(ms) for ms in os.environ.get("SCRIPT_BENCH_RTTS", "20,80").split(",")]
 MiB = 1024 * 1024
 BIN = Path(sys.executable).parent
 # rclone and boto3 reach a plain-HTTP local endpoint only without a CA bundle override.
@@ -146,7 +148,7 @@ def sftp_rows(work: Path, names: list[str]) -> None:
             sftp_pair(work, server, key, remote, server.port, "sftp-big", "sftp-big", "loopback")
         if "sftp-many" in names:
             sftp_pair(work, server, key, remote, server.port, "sftp-many", "sftp-many", "loopback")
-        for rtt in (20, 80):
+        for rtt in RTTS:
             wanted = [n for n in ("wan-big", "wan-many") if n in names]
             if not wanted:
                 continue
