@@ -107,6 +107,23 @@ def test_past_the_servers_session_limit_a_handle_opens_its_own_connection(
     assert 1 < len(connections) <= TRANSFER_WORKERS
 
 
+@pytest.mark.parametrize("direction", ["Upload", "Download"])
+def test_a_missing_destination_folder_is_made(
+    instance: Any, sshd_server: Any, tmp_path: Path, direction: str
+) -> None:
+    remote, local = sshd_server.new_dir(), tmp_path / "local"
+    src, dst = (
+        (local, remote / "new" / "deep")
+        if direction == "Upload"
+        else (remote, local / "new" / "deep")
+    )
+    files = make_files(src, 3, 1000)
+    call = f"c.{direction}({js(str(src) + '/*.dat')}, {js(dst)})"
+    r = run(instance, sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});")
+    assert "result true" in texts(r), errors(r)
+    assert final_files(dst) == files
+
+
 def test_stop_on_transfer_error_sends_nothing_after_the_first_failure(
     instance: Any, sshd_server: Any, tmp_path: Path
 ) -> None:
