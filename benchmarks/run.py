@@ -179,6 +179,7 @@ SCRIPT_TARGETS = {
     **{(f"wan-big 20ms {d}", "OpenSSH sftp"): 0.5 for d in ("up", "down")},
     **{(f"wan-{w} 80ms {d}", "rclone"): 1.0 for w in ("big", "many") for d in ("up", "down")},
     **{(row, "rclone"): 1.0 for row in ("s3-many up", "s3-many 20ms up")},
+    **{(f"ftps-many {d}", "rclone"): 1.0 for d in ("up", "down")},
 }
 
 
@@ -210,6 +211,7 @@ BENCHMARKS: dict[str, Callable[[Path], list[Row]]] = {
     "sftp-scripts": lambda bin_dir: scripts(bin_dir, ("sftp-big", "sftp-many")),
     "wan-scripts": lambda bin_dir: scripts(bin_dir, ("wan-big", "wan-many")),
     "s3-scripts": lambda bin_dir: scripts(bin_dir, ("s3-many",)),
+    "ftps-scripts": lambda bin_dir: scripts(bin_dir, ("ftps-many",)),
     "sftp": library(("sftp-big", "sftp-many")),
     "disk-tree": library(("disk-tree",)),
     "s3": library(("s3-big", "s3-many")),

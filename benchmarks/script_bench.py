@@ -13,7 +13,8 @@ rounds is reported, with the peak RSS of aft's process.
 Names: ``sftp-big`` (256 MiB, loopback), ``sftp-many`` (1,000 x 16 KiB, loopback),
 ``wan-big`` (64 MiB) and ``wan-many`` (200 x 16 KiB), each at 20 and 80 ms round trip
 through the delay line (``benchmarks/delay_line.py``), ``s3-many`` (1,000 x 16 KiB, up,
-SeaweedFS on loopback and at 20 ms). ``SCRIPT_BENCH_ROUNDS`` sets the counted rounds
+SeaweedFS on loopback and at 20 ms), ``ftps-many`` (200 x 16 KiB, pyftpdlib, loopback).
+``SCRIPT_BENCH_ROUNDS`` sets the counted rounds
 (default 5), ``SCRIPT_BENCH_WARMUP`` the uncounted ones before them (default 1),
 ``SCRIPT_BENCH_RTTS`` the round trips of the wan rows in ms (default ``20,80``).
 """
@@ -287,6 +288,61 @@ def s3_row(work: Path, server: Any, source: Path, endpoint: str, rtt: int) -> No
     emit(label, f"1,000 x 16 KiB, SeaweedFS, {where}", medians, rss)
 
 
+# ---- FTPS -------------------------------------------------------------------------------
+
+
+def ftps_rows(work: Path) -> None:
+    """``ftps-many up`` and ``down``: 200 x 16 KiB over explicit TLS to pyftpdlib, loopback.
+
+    (FTP's data connections go to ports the server names, past a delay line: loopback only.)
+    """
+    from tests.servers.ftpd import make_tls_files, start_ftp_server
+
+    tls_dir, root = work / "ftps-tls", work / "ftps-root"
+    for folder in (tls_dir, root):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+    server = start_ftp_server(root, make_tls_files(tls_dir), "explicit", work / "ftps.log")
+    try:
+        source = work / "ftps-src"
+        make_many(source, 200, 16 * 1024)
+        shutil.copytree(source, root / "src")
+        secret = subprocess.run(
+            [*rclone(), "obscure", server.password], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        remote = (
+            f":ftp,host=127.0.0.1,port={server.port},user={server.user},pass={secret},"
+            "explicit_tls=true,no_check_certificate=true:"
+        )
+        client = (
+            "var c = new FtpsClient();"
+            f"c.Host = '127.0.0.1:{server.port}'; c.User = '{server.user}';"
+            f"c.Pass = {json.dumps(server.password)}; c.TLSInsecure = true;"
+            "if (!c.Connect()) throw new Error('no connection');"
+        )
+        down = work / "ftps-down"
+        for direction, pattern, dst, rclone_args in (
+            ("up", f"{source}/*.dat", "/up", [str(source), f"{remote}/up"]),
+            ("down", "/src/*.dat", str(down), [f"{remote}/src", str(down)]),
+        ):
+            call = "Upload" if direction == "up" else "Download"
+            aft = script(
+                work,
+                f"ftps-many-{direction}",
+                client + f"if (!c.{call}({json.dumps(pattern)}, {json.dumps(dst)}))"
+                " throw new Error('transfer failed'); c.Close();",
+            )
+            tools = {
+                "aft": lambda a=aft: a,
+                "rclone": lambda r=rclone_args: [*rclone(), "copy", *r],
+            }
+            target = root / "up" if direction == "up" else down
+            medians, rss = compare(tools, emptied(target))
+            emit(f"ftps-many {direction}", "200 x 16 KiB, explicit TLS, loopback", medians, rss)
+    finally:
+        server.stop()
+
+
 @contextlib.contextmanager
 def aft_home(work: Path) -> Iterator[None]:
     """An aft home where ``aft run`` is allowed, for the aft processes."""
@@ -307,6 +363,8 @@ def main(work: Path, names: list[str]) -> None:
             sftp_rows(work, names)
         if "s3-many" in names:
             s3_rows(work, names)
+        if "ftps-many" in names:
+            ftps_rows(work)
 
 
 if __name__ == "__main__":
