@@ -202,6 +202,33 @@ MIGRATIONS: tuple[str, ...] = (
         first_node TEXT NOT NULL
     );
     """,
+    # aft._store migration 11: the audit trail, append-only.
+    """
+    CREATE TABLE audit (
+        seq BIGINT PRIMARY KEY,
+        time DOUBLE PRECISION NOT NULL,
+        actor TEXT NOT NULL,
+        address TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_time ON audit (time);
+    CREATE FUNCTION aft_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'the audit trail is append-only';
+    END $$;
+    CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+        FOR EACH ROW EXECUTE FUNCTION aft_audit_append_only();
+    CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+        FOR EACH STATEMENT EXECUTE FUNCTION aft_audit_append_only();
+    """,
+    # aft._store migration 12.
+    """
+    ALTER TABLE jobs ADD COLUMN started_by TEXT;
+    """,
 )
 
 # Any constant: the one advisory lock that every write transaction holds.

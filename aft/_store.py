@@ -177,7 +177,44 @@ MIGRATIONS: tuple[str, ...] = (
         first_node TEXT NOT NULL
     );
     """,
+    # The audit trail (aft.audit): append-only, each entry chained to the one before.
+    """
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        time REAL NOT NULL,
+        actor TEXT NOT NULL,
+        address TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_time ON audit (time);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    """,
+    # Who or what started a job: the schedule, API key or account (a run of `aft run`:
+    # the OS user).
+    """
+    ALTER TABLE jobs ADD COLUMN started_by TEXT;
+    """,
 )
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration (a trigger's body holds ``;`` of its own)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        yield pending
 
 
 class Connection(Protocol):
@@ -278,9 +315,8 @@ class SqliteStore:
                 # Re-read inside the write lock: another process may have migrated meanwhile.
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
+                    for statement in _statements(script):
+                        db.execute(statement)
                     db.execute(f"PRAGMA user_version = {number}")
         except sqlite3.DatabaseError as exc:
             raise self._corrupt(exc) from None

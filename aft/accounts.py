@@ -20,6 +20,7 @@ import time
 import argon2
 import attrs
 
+from aft import audit
 from aft._store import Store
 from aft.exceptions import AftError, AuthError, BadRequest
 
@@ -159,6 +160,7 @@ class AccountStore:
                 " VALUES (?, ?, ?, ?, ?)",
                 (account_id, username, hashed, now, now),
             )
+            audit.record(db, "account.create", username, id=account_id, first=first)
         return self.get(account_id)
 
     def authenticate(self, username: str, password: str) -> Account:
@@ -181,6 +183,14 @@ class AccountStore:
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             ok = False
         if not ok:
+            # The name only when it is an account's: a password typed into the name field
+            # must not land in the audit trail.
+            audit.record_now(
+                self._store,
+                "auth.signin_failed",
+                self.get(rows[0][0]).username if rows else "",
+                reason="wrong password" if rows else "unknown user name",
+            )
             raise AuthError("wrong user name or password")
         account_id = rows[0][0]
         now = time.time()
@@ -189,8 +199,12 @@ class AccountStore:
                 "UPDATE accounts SET hash = ? WHERE id = ?",
                 (self._hasher.hash(password), account_id),
             )
-        self._store.execute("UPDATE accounts SET last_login = ? WHERE id = ?", (now, account_id))
-        return self.get(account_id)
+        with self._store.transaction() as db:
+            db.execute("UPDATE accounts SET last_login = ? WHERE id = ?", (now, account_id))
+            account = self.get(account_id)
+            with audit.acting_as(f"account:{account.username}", audit.current_actor()[1]):
+                audit.record(db, "account.signin", account.username, id=account_id)
+        return account
 
     def _dummy_hash(self) -> str:
         if self._dummy is None:
@@ -221,6 +235,7 @@ class AccountStore:
                 (hashed, time.time(), account.id),
             )
             db.execute("DELETE FROM ui_sessions WHERE account_id = ?", (account.id,))
+            audit.record(db, "account.set_password", account.username, id=account.id)
         return self.get(account.id)
 
     def remove(self, id_or_username: str) -> None:
@@ -231,12 +246,14 @@ class AccountStore:
                 raise AccountError("the last administrator cannot be removed")
             db.execute("DELETE FROM ui_sessions WHERE account_id = ?", (account.id,))
             db.execute("DELETE FROM accounts WHERE id = ?", (account.id,))
+            audit.record(db, "account.remove", account.username, id=account.id)
 
     def reset(self) -> None:
         """Forget every administrator and session (``aft reinit``): setup starts again."""
         with self._store.transaction() as db:
             db.execute("DELETE FROM ui_sessions")
             db.execute("DELETE FROM accounts")
+            audit.record(db, "account.reset", "*")
 
     # ---- sessions -----------------------------------------------------------------------
 

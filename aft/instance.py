@@ -21,6 +21,7 @@ from aft.settings import Settings
 
 if TYPE_CHECKING:
     from aft.accounts import AccountStore
+    from aft.audit import AuditLog
     from aft.executor import Executor
     from aft.jobs import JobQueue
     from aft.keys import ApiKeyStore
@@ -114,6 +115,13 @@ class Instance:
         from aft.accounts import AccountStore
 
         return AccountStore(self.store)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        """The audit trail of administrative actions (read and verify it here)."""
+        from aft.audit import AuditLog
+
+        return AuditLog(self.store)
 
     def executor(self, **overrides: Any) -> Executor:
         """An :class:`~aft.executor.Executor` configured from this instance: its secrets, VFS

@@ -22,6 +22,8 @@ import hashlib
 import json
 import os
 import secrets
+import socket
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -30,6 +32,7 @@ from typing import Any
 import attrs
 
 from aft._store import Store
+from aft.audit import current_actor
 from aft.exceptions import JobAlreadyEnded, JobConflict, JobNotFound, JobWaitTimeout
 from aft.models import DEFAULT_GROUP, JobState, LogLevel, LogLine, RunResult, check_group
 
@@ -39,7 +42,7 @@ IDEMPOTENCY_SECONDS = 24 * 3600
 _COLUMNS = (
     "id, script_id, script_name, params, trigger, api_key_id, state, exit_code, error,"
     " error_line, attempt, max_attempts, retry_backoff, retry_of, not_before, created,"
-    " started, finished, worker, halt_requested, grp, max_run_seconds, halt_reason"
+    " started, finished, worker, halt_requested, grp, max_run_seconds, halt_reason, started_by"
 )
 
 
@@ -70,6 +73,7 @@ class Job:
     group: str = DEFAULT_GROUP
     max_run_seconds: float = 0.0
     halt_reason: str | None = None
+    started_by: str | None = None
 
     @classmethod
     def _from_row(cls, row: Sequence[Any]) -> Job:
@@ -171,6 +175,7 @@ class JobQueue:
         retry_backoff: float = 0.0,
         group: str | None = None,
         idempotency_key: str | None = None,
+        started_by: str | None = None,
     ) -> QueuedJob:
         """Queue a run of ``source``. The job is committed when this returns; inside a
         transaction of this thread that is open already, when that one commits.
@@ -190,6 +195,9 @@ class JobQueue:
             retry_backoff: seconds before the first retry (doubling after each).
             group: the worker group; by default the stored script's, else ``default``.
             idempotency_key: the client's key for this request (1 to 200 characters).
+            started_by: who or what asked: ``schedule:NAME``, ``key:NAME (ID)``,
+                ``account:NAME``, ``cli:OSUSER``; by default the actor of
+                :func:`aft.audit.acting_as`.
 
         Returns:
             The job as queued, with :meth:`QueuedJob.wait` and :meth:`QueuedJob.result`.
@@ -206,6 +214,8 @@ class JobQueue:
             raise ValueError("an idempotency key is 1 to 200 characters")
         job_id = new_job_id()
         now = time.time()
+        if started_by is None:
+            started_by = current_actor()[0]
         with self._store.transaction() as db:
             row = db.execute(
                 "SELECT grp, max_run_seconds FROM scripts WHERE id = ?", (script_id,)
@@ -222,8 +232,8 @@ class JobQueue:
             db.execute(
                 "INSERT INTO jobs (id, script_id, script_name, source, params, trigger,"
                 " api_key_id, state, attempt, max_attempts, retry_backoff, not_before, created,"
-                " grp, max_run_seconds)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 1, ?, ?, 0, ?, ?, ?)",
+                " grp, max_run_seconds, started_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 1, ?, ?, 0, ?, ?, ?, ?)",
                 (
                     job_id,
                     script_id,
@@ -237,6 +247,7 @@ class JobQueue:
                     now,
                     group,
                     max_run,
+                    started_by,
                 ),
             )
             if idempotency_key is not None:
@@ -357,6 +368,44 @@ class JobQueue:
 
     # ---- what workers do ----------------------------------------------------------------
 
+    def start_here(
+        self,
+        source: str,
+        *,
+        script_name: str,
+        params: dict[str, Any],
+        worker: str,
+        trigger: str = "cli",
+        started_by: str | None = None,
+    ) -> str:
+        """Record a run that starts now in the calling process (``aft run``): a job that is
+        ``running`` from the start (no worker ever claims it) and that :meth:`finish` ends.
+
+        Returns:
+            The job's id.
+        """
+        if trigger not in TRIGGERS:
+            raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}")
+        job_id = new_job_id()
+        now = time.time()
+        self._store.execute(
+            "INSERT INTO jobs (id, script_name, source, params, trigger, state, attempt,"
+            " max_attempts, retry_backoff, not_before, created, started, worker, started_by)"
+            " VALUES (?, ?, ?, ?, ?, 'running', 1, 1, 0, 0, ?, ?, ?, ?)",
+            (
+                job_id,
+                script_name,
+                source,
+                json.dumps(params, allow_nan=False),
+                trigger,
+                now,
+                now,
+                worker,
+                started_by,
+            ),
+        )
+        return job_id
+
     def claim(self, worker: str) -> Job | None:
         """Take the oldest queued job that may start now, or None."""
         with self._store.transaction() as db:
@@ -420,9 +469,9 @@ class JobQueue:
         db.execute(
             "INSERT INTO jobs (id, script_id, script_name, source, params, trigger, api_key_id,"
             " state, attempt, max_attempts, retry_backoff, retry_of, not_before, created, grp,"
-            " max_run_seconds) SELECT ?, script_id, script_name, source, params, trigger,"
-            " api_key_id, 'queued', attempt + 1, max_attempts, retry_backoff, id, ?, ?, grp,"
-            " max_run_seconds FROM jobs WHERE id = ?",
+            " max_run_seconds, started_by) SELECT ?, script_id, script_name, source, params,"
+            " trigger, api_key_id, 'queued', attempt + 1, max_attempts, retry_backoff, id, ?, ?,"
+            " grp, max_run_seconds, started_by FROM jobs WHERE id = ?",
             (new_job_id(), now + backoff * 2 ** (attempt - 1), now, job_id),
         )
 
@@ -480,15 +529,17 @@ class JobQueue:
                 are gone: no process of that id, or one that started after the job did (its
                 id was reused). A node on a database that other nodes use recovers its own
                 jobs only, whatever they run. None: every running job (the node's own
-                database).
+                database) but the runs of ``aft run`` on this host whose process lives.
         """
-        rows = self._store.query("SELECT id, worker, started FROM jobs WHERE state = 'running'")
+        rows = self._store.query(
+            "SELECT id, worker, started, trigger FROM jobs WHERE state = 'running'"
+        )
 
-        def gone(worker: str | None, started: float | None) -> bool:
+        def gone(worker: str | None, started: float | None, trigger: str) -> bool:
             name, _, pid_text = (worker or "").rpartition(":")
-            if host is None:
+            if host is None and trigger != "cli":
                 return True
-            if name != host or not pid_text.isdigit():
+            if name != (host or socket.gethostname()) or not pid_text.isdigit():
                 return False
             pid = int(pid_text)
             try:
@@ -511,14 +562,77 @@ class JobQueue:
 
         return [
             job_id
-            for job_id, worker, started in rows
-            if gone(worker, started) and self.interrupt(job_id, reason)
+            for job_id, worker, started, trigger in rows
+            if gone(worker, started, trigger) and self.interrupt(job_id, reason)
         ]
 
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state."""
         rows = self._store.query("SELECT state, COUNT(*) FROM jobs GROUP BY state")
         return {state.value: 0 for state in JobState} | dict(rows)
+
+
+class LocalRun:
+    """A script run in the calling process (``aft run``), recorded as a job.
+
+    The job is written once when it starts and once when it ends; log lines reach it in
+    batches: every ``every`` seconds (a background thread) or every ``batch`` lines,
+    whichever comes first, so a chatty script costs few write transactions.
+
+    Args:
+        queue: the instance's job queue.
+        job_id: the job :meth:`JobQueue.start_here` recorded.
+        every: seconds between batches.
+        batch: lines that make a batch at once.
+    """
+
+    def __init__(self, queue: JobQueue, job_id: str, every: float = 1.0, batch: int = 500):
+        self.queue = queue
+        self.job_id = job_id
+        self._batch = batch
+        self._pending: list[LogLine] = []
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(every,), daemon=True)
+        self._thread.start()
+
+    def log(self, line: LogLine) -> None:
+        """Keep a log line for the next batch (an ``on_log`` for :meth:`Executor.run`)."""
+        with self._lock:
+            self._pending.append(line)
+            full = len(self._pending) >= self._batch
+        if full:
+            self._flush()
+
+    def finish(self, result: RunResult) -> None:
+        """Write the remaining lines and how the run ended (once; later calls do nothing)."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join()
+        self._flush()
+        self.queue.finish(self.job_id, result)
+
+    def __enter__(self) -> LocalRun:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        """A run that raised instead of returning a result is recorded as failed."""
+        if exc is not None:
+            error = " ".join(str(exc).split()) or type(exc).__name__
+            self.finish(RunResult(JobState.FAILED, 1, (), error=error))
+
+    def _flush(self) -> None:
+        with self._writing:  # batches are written in the order they were taken
+            with self._lock:
+                lines, self._pending = self._pending, []
+            if lines:
+                self.queue.append_log(self.job_id, lines)
+
+    def _loop(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self._flush()
 
 
 # ---- several nodes ---------------------------------------------------------------------

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 import attrs
 
+from aft import audit
 from aft._store import Store
 from aft.exceptions import ApiKeyNotFound, AuthError, BadRequest, Forbidden
 from aft.models import name_problem
@@ -167,6 +168,7 @@ class ApiKeyStore:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (key_id, name, _hash(key), scope, json.dumps(networks), self._clock()),
             )
+            audit.record(db, "api_key.create", name, id=key_id, scope=scope, allow=networks)
         return self.get(key_id), key
 
     def verify(self, key: str, remote_addr: str, need_scope: str = "run") -> ApiKey:
@@ -195,13 +197,17 @@ class ApiKeyStore:
         digest = _hash(key)
         rows = self._store.query(f"SELECT {_COLUMNS}, hash FROM api_keys WHERE hash = ?", (digest,))
         if not rows or not hmac.compare_digest(rows[0][-1], digest):
+            self._refused("", "unknown API key", remote_addr)
             raise AuthError("unknown or revoked API key")
         record = _record(rows[0][:-1])
         if record.revoked:
+            self._refused(record.name, f"revoked API key {record.id}", remote_addr)
             raise AuthError("unknown or revoked API key")
         if not _admits(record.allow, remote_addr):
+            self._refused(record.name, f"API key {record.id} used from outside", remote_addr)
             raise Forbidden(f"API key {record.name!r} is not allowed from {remote_addr}")
         if SCOPES.index(record.scope) < SCOPES.index(need_scope):
+            self._refused(record.name, f"API key {record.id} lacks {need_scope}", remote_addr)
             raise Forbidden(
                 f"API key {record.name!r} has scope {record.scope}; this needs {need_scope}"
             )
@@ -215,6 +221,10 @@ class ApiKeyStore:
                 pass  # database busy: last_used is bookkeeping, never a reason to refuse
             record = attrs.evolve(record, last_used=now)
         return record
+
+    def _refused(self, name: str, reason: str, address: str) -> None:
+        # Never the key: an unknown one may be another system's secret sent here by mistake.
+        audit.record_now(self._store, "auth.refused", name, reason=reason, address=address)
 
     def get(self, id_or_name: str) -> ApiKey:
         """A key's record by id, or by name in any case (the live key before revoked ones).
@@ -246,7 +256,9 @@ class ApiKeyStore:
             ApiKeyNotFound: no key has this id or name.
         """
         record = self.get(id_or_name)
-        self._store.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?", (record.id,))
+        with self._store.transaction() as db:
+            db.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?", (record.id,))
+            audit.record(db, "api_key.revoke", record.name, id=record.id)
         return attrs.evolve(record, revoked=True)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 from croniter import CroniterError, croniter
 
+from aft import audit
 from aft._store import Store
 from aft.exceptions import ScheduleError, ScheduleExists, ScheduleNotFound, ScriptNotFound
 from aft.jobs import JobQueue
@@ -291,6 +292,19 @@ class ScheduleStore:
                     now,
                 ),
             )
+            audit.record(
+                db,
+                "schedule.add",
+                name,
+                id=schedule_id,
+                script=script_name,
+                cron=cron,
+                timezone=timezone,
+                enabled=enabled,
+                overlap=overlap,
+                catch_up=catch_up,
+                param_names=sorted(values),  # names only: a value may be sensitive
+            )
         self._changed()
         return self.get(schedule_id)
 
@@ -374,6 +388,20 @@ class ScheduleStore:
             ).rowcount
             if not changed:
                 raise ScheduleNotFound(f"no schedule named {name_or_id!r}")
+            audit.record(
+                db,
+                "schedule.update",
+                current.name,
+                id=current.id,
+                name=new.name,
+                script=new.script,
+                cron=new.cron,
+                timezone=new.timezone,
+                enabled=new.enabled,
+                overlap=new.overlap,
+                catch_up=new.catch_up,
+                param_names=sorted(new.params),
+            )
         self._changed()
         return self.get(current.id)
 
@@ -394,6 +422,7 @@ class ScheduleStore:
         with self.store.transaction() as db:
             schedule = _found(db.execute(_FIND, (name_or_id,) * 3).fetchall(), name_or_id)
             db.execute("DELETE FROM schedules WHERE id = ?", (schedule.id,))
+            audit.record(db, "schedule.remove", schedule.name, id=schedule.id)
         self._changed()
         return schedule
 
@@ -559,6 +588,7 @@ class Scheduler:
             script_name=script.name,
             params=schedule.params,
             trigger="cron",
+            started_by=f"schedule:{schedule.name}",
             script_id=script.id,
             retries=script.retries,
             retry_backoff=script.retry_backoff,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import secrets
 import time
 
 import attrs
 
+from aft import audit
 from aft._store import Connection, Store
 from aft.exceptions import ScriptError, ScriptExists, ScriptNotFound
 from aft.models import DEFAULT_GROUP, check_group, name_problem
@@ -163,6 +165,7 @@ class ScriptStore:
                     max_run_seconds,
                 ),
             )
+            audit.record(db, "script.add", name, id=script_id, sha256=_sha256(source))
         return self.get(script_id)
 
     def get(self, name_or_id: str) -> Script:
@@ -218,6 +221,19 @@ class ScriptStore:
                     current.id,
                 ),
             )
+            given = {
+                "name": name,
+                "source": source,
+                "retries": retries,
+                "retry_backoff": retry_backoff,
+                "group": group,
+                "max_run_seconds": max_run_seconds,
+            }
+            changed = sorted(k for k, v in given.items() if v is not None)
+            hashed = {} if source is None else {"sha256": _sha256(source)}
+            audit.record(
+                db, "script.update", current.name, id=current.id, changed=changed, **hashed
+            )
         return self.get(current.id)
 
     def remove(self, name_or_id: str) -> Script:
@@ -232,4 +248,9 @@ class ScriptStore:
         with self._store.transaction() as db:
             script = _found(db.execute(_FIND, (name_or_id,) * 3).fetchall(), name_or_id)
             db.execute("DELETE FROM scripts WHERE id = ?", (script.id,))
+            audit.record(db, "script.remove", script.name, id=script.id)
         return script
+
+
+def _sha256(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()

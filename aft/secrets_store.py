@@ -17,6 +17,7 @@ import os
 import time
 from pathlib import Path
 
+from aft import audit
 from aft._store import Store
 from aft.exceptions import ConfigError, SecretError, SecretNotFound
 from aft.models import name_problem
@@ -135,12 +136,14 @@ class SecretStore:
         if not isinstance(value, str):
             raise SecretError("a secret value is text")
         nonce, sealed = self._key.seal(value.encode(), b"secret:" + name.encode())
-        self._store.execute(
-            "INSERT INTO secrets (name, nonce, ciphertext, updated) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(name) DO UPDATE SET nonce = excluded.nonce,"
-            " ciphertext = excluded.ciphertext, updated = excluded.updated",
-            (name, nonce, sealed, time.time()),
-        )
+        with self._store.transaction() as db:
+            db.execute(
+                "INSERT INTO secrets (name, nonce, ciphertext, updated) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET nonce = excluded.nonce,"
+                " ciphertext = excluded.ciphertext, updated = excluded.updated",
+                (name, nonce, sealed, time.time()),
+            )
+            audit.record(db, "secret.set", name)  # the name only, never the value
 
     def get(self, name: str) -> str:
         """The plaintext of ``name``. Raises SecretNotFound."""
@@ -155,5 +158,7 @@ class SecretStore:
 
     def delete(self, name: str) -> None:
         """Remove ``name``. Raises SecretNotFound."""
-        if not self._store.execute("DELETE FROM secrets WHERE name = ?", (name,)):
-            raise SecretNotFound(f"no secret named {name!r}")
+        with self._store.transaction() as db:
+            if not db.execute("DELETE FROM secrets WHERE name = ?", (name,)).rowcount:
+                raise SecretNotFound(f"no secret named {name!r}")
+            audit.record(db, "secret.delete", name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from aft import audit
 from aft._store import Store
 from aft.exceptions import InvalidSetting, UnknownSetting
 
@@ -68,6 +69,12 @@ SETTINGS: dict[str, SettingDef] = {
     for d in (
         SettingDef(
             "allow_cli_run", bool, False, "let `aft run` execute script files in the calling shell"
+        ),
+        SettingDef(
+            "record_cli_runs",
+            bool,
+            True,
+            "record each `aft run` as a job (trigger cli) with its log, in the job list",
         ),
         SettingDef("allow_exec", bool, False, "let scripts start local programs with Exec()"),
         SettingDef(
@@ -165,11 +172,13 @@ class Settings:
         """Parse and store ``value`` for ``key``; returns the stored value."""
         parsed = self.definition(key).parse(value)
         text = str(parsed).lower() if isinstance(parsed, bool) else str(parsed)
-        self._store.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, text),
-        )
+        with self._store.transaction() as db:
+            db.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, text),
+            )
+            audit.record(db, "setting.set", key, value=text)  # no setting holds a secret
         return parsed
 
     def all(self) -> dict[str, Value]:
@@ -183,4 +192,6 @@ class Settings:
     def reset(self) -> None:
         """Forget every stored value (back to the defaults)."""
         marks = ", ".join("?" * len(SETTINGS))
-        self._store.execute(f"DELETE FROM settings WHERE key IN ({marks})", tuple(SETTINGS))
+        with self._store.transaction() as db:
+            db.execute(f"DELETE FROM settings WHERE key IN ({marks})", tuple(SETTINGS))
+            audit.record(db, "setting.reset", "*")

@@ -1,5 +1,6 @@
 """The stores on PostgreSQL: the SQLite suites of jobs, scripts, keys, secrets, settings,
-the VFS Library and accounts, run again on a PostgresStore (a real server per session)."""
+the VFS Library, accounts and the audit trail, run again on a PostgresStore (a real server
+per session)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aft._pgstore import MIGRATIONS, PostgresStore, translate
 from aft.instance import Instance
 from tests.servers.cluster import cluster_urls, postgres_server, redis_server  # noqa: F401
 from tests.test_accounts import *  # noqa: F403
+from tests.test_audit import *  # noqa: F403
 from tests.test_jobs import *  # noqa: F403
 from tests.test_keys import *  # noqa: F403
 from tests.test_schedules import *  # noqa: F403

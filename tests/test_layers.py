@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("values", ["aft.exceptions", "aft.models", "aft._version"]),
     (
         "storage and configuration",
-        ["aft._paths", "aft._serde", "aft._store", "aft._pgstore", "aft.config"],
+        ["aft._paths", "aft._serde", "aft._store", "aft._pgstore", "aft.config", "aft.audit"],
     ),
     (
         "stores, queue and backends",

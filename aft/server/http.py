@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 import bottle
 
+from aft import audit
 from aft.exceptions import AftError, AuthError, BadRequest, PayloadTooLarge, ServiceError
 from aft.instance import Instance
 from aft.models import check_group
@@ -150,11 +151,14 @@ def is_https() -> bool:
 
 @attrs.frozen
 class Caller:
-    """Who is calling: an API key's id and scope, or the local CLI of the same instance."""
+    """Who is calling: an API key's id and scope, or the local CLI of the same instance;
+    ``actor`` is how the audit trail and job records name them (``key:NAME (ID)``,
+    ``account:NAME``, ``cli:OSUSER``)."""
 
     key_id: str
     scope: str
     trigger: str = "api"
+    actor: str = ""
 
 
 @attrs.define
@@ -362,8 +366,8 @@ class Api:
         address = remote_addr()
         token = self.ctx.local_token
         if token and key and hmac.compare_digest(key.encode(), token.encode()):
-            if is_loopback(address):
-                return Caller("local", "admin", "cli")
+            if is_loopback(address):  # the instance's own CLI, run by the service's OS user
+                return Caller("local", "admin", "cli", audit.cli_actor())
         if not key:
             for authenticate in self.authenticators:
                 found = authenticate(scope)
@@ -372,7 +376,7 @@ class Api:
         self.key_attempts.take(address)  # a guess costs; a good key is forgiven at once
         api_key = self.ctx.instance.api_keys.verify(key, address, scope)
         self.key_attempts.forgive(address)
-        return Caller(api_key.id, api_key.scope)
+        return Caller(api_key.id, api_key.scope, actor=f"key:{api_key.name} ({api_key.id})")
 
     def route(
         self, method: str, path: str, scope: str | None, status: int = 200
@@ -386,10 +390,15 @@ class Api:
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(handler)
             def wrapper(**kwargs: Any) -> str:
+                address = remote_addr()
                 try:
-                    if scope is not None:
-                        kwargs["who"] = self.caller(scope)
-                    result = handler(**kwargs)
+                    with audit.acting_as("anonymous", address):
+                        if scope is not None:
+                            kwargs["who"] = who = self.caller(scope)
+                            with audit.acting_as(who.actor or "anonymous", address):
+                                result = handler(**kwargs)
+                        else:
+                            result = handler(**kwargs)
                 except AftError as exc:
                     return send_error(exc)
                 except Exception:

@@ -106,7 +106,7 @@ class Console:
             sent = header(CSRF_HEADER)
             if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
                 raise Forbidden("this change lacks the page's CSRF token: reload the page")
-        return Caller(session.account_id, "admin", "ui")
+        return Caller(session.account_id, "admin", "ui", f"account:{session.username}")
 
     def _start_session(self, account_id: str) -> dict[str, Any]:
         token, session = self.accounts.open_session(account_id)

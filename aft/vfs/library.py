@@ -13,6 +13,7 @@ import time
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from aft import audit
 from aft._store import Store
 from aft.exceptions import VfsError, VfsExists, VfsNotFound, VfsPathError
 from aft.models import name_problem
@@ -97,6 +98,14 @@ class VfsLibrary:
                 "INSERT INTO vfs_profiles VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (name, type_name, target, nonce, sealed, exists[0] if exists else now, now),
             )
+            audit.record(
+                db,
+                "vfs.update" if exists else "vfs.add",
+                name,
+                type=type_name,
+                target=target,
+                payload_fields=sorted(payload),
+            )
         return self.get(name)
 
     def update(
@@ -138,8 +147,11 @@ class VfsLibrary:
         return [VfsProfile(*row) for row in rows]
 
     def remove(self, name: str) -> None:
-        if not self._store.execute("DELETE FROM vfs_profiles WHERE name = ?", (name,)):
-            raise VfsNotFound(f"no VFS named {name!r} in the library")
+        """Raises VfsNotFound."""
+        with self._store.transaction() as db:
+            if not db.execute("DELETE FROM vfs_profiles WHERE name = ?", (name,)).rowcount:
+                raise VfsNotFound(f"no VFS named {name!r} in the library")
+            audit.record(db, "vfs.remove", name)
 
     def payload(self, name: str) -> dict[str, Any]:
         """The decrypted credentials of ``name``: for opening connections, never for display."""

@@ -1,0 +1,263 @@
+"""The audit trail: an append-only, hash-chained log of administrative actions.
+
+Every change to scripts, the VFS Library, secrets (their names, never their values), API
+keys, settings, schedules and accounts, every sign-in and every refused authentication is
+one entry, written by the store that makes the change, inside the same write transaction.
+So the CLI, the REST API and the library leave the same trace, and an entry exists exactly
+when its change committed.
+
+Each entry carries the SHA-256 of the one before it (``prev``) and its own ``hash``: SHA-256
+over a canonical encoding of its fields and ``prev``. The table refuses UPDATE and DELETE
+(triggers); an edit made behind them (trigger dropped, file edited) breaks the chain, and
+:meth:`AuditLog.verify` names the first entry that was changed, removed or inserted. The
+previous hash is read and the new entry inserted in one write transaction, which every
+writer (every process, every node) takes in turn, so the chain never forks.
+
+Who acted comes from :func:`acting_as`, a context variable: the REST server sets it to the
+calling account or API key; outside it, the actor is ``cli:`` and the operating system user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import getpass
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+from aft._store import Connection, Store
+
+#: The ``prev`` of the first entry.
+GENESIS = "0" * 64
+#: How many recent hashes :meth:`AuditLog.verify` remembers to tell an insertion.
+_REMEMBERED = 4096
+_COLUMNS = "seq, time, actor, address, action, target, detail, prev, hash"
+_ACTOR: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "aft_audit_actor", default=None
+)
+
+
+class AuditEntry(NamedTuple):
+    """One entry of the audit trail.
+
+    Attributes:
+        seq: its position, from 1.
+        time: Unix seconds.
+        actor: who acted: ``account:NAME``, ``key:NAME (ID)``, ``cli:OSUSER`` or
+            ``anonymous`` (a refused caller).
+        address: the client address of a REST call ("" for the command line).
+        action: what was done, ``thing.verb`` (``secret.set``, ``api_key.revoke``...).
+        target: the name of what it was done to.
+        detail: more about it (never a secret value).
+        prev: the hash of the entry before.
+        hash: this entry's hash.
+    """
+
+    seq: int
+    time: float
+    actor: str
+    address: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+    prev: str
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the REST API and ``aft audit list --json`` give it."""
+        return self._asdict()
+
+
+class Verification(NamedTuple):
+    """What :meth:`AuditLog.verify` found.
+
+    Attributes:
+        ok: True when the whole chain holds.
+        entries: how many entries were checked.
+        head: the hash of the last entry (note it elsewhere to detect a cut tail later).
+        problem: the first break, naming its entry; None when ok.
+    """
+
+    ok: bool
+    entries: int
+    head: str
+    problem: str | None = None
+
+
+def cli_actor() -> str:
+    """``cli:`` and the operating system user of this process."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a uid without a passwd entry (a container)
+        user = f"uid{os.getuid()}"
+    return f"cli:{user}"
+
+
+def current_actor() -> tuple[str, str]:
+    """Who acts now: ``(actor, client address)``; outside :func:`acting_as`, the command
+    line's user (:func:`cli_actor`) and no address."""
+    found = _ACTOR.get()
+    return (cli_actor(), "") if found is None else found
+
+
+@contextlib.contextmanager
+def acting_as(actor: str, address: str = "") -> Iterator[None]:
+    """Attribute the audit entries written inside the block to ``actor``."""
+    token = _ACTOR.set((actor, address))
+    try:
+        yield
+    finally:
+        _ACTOR.reset(token)
+
+
+def entry_hash(
+    time_: float, actor: str, address: str, action: str, target: str, detail: str, prev: str
+) -> str:
+    """The hash of an entry: SHA-256 over the canonical JSON of its fields and ``prev``
+    (``detail`` as the JSON text stored)."""
+    encoded = json.dumps(
+        [time_, actor, address, action, target, detail, prev],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def record(db: Connection, action: str, target: str, /, **detail: Any) -> None:
+    """Append an entry, inside the caller's open write transaction ``db``.
+
+    Args:
+        db: the connection of a :meth:`Store.transaction` (the change being recorded
+            commits with its entry, or neither does).
+        action: ``thing.verb``.
+        target: the name of the thing.
+        detail: JSON-able facts about the change; never a secret value.
+    """
+    actor, address = current_actor()
+    text = json.dumps(detail, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    row = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (1, GENESIS) if row is None else (int(row[0]) + 1, str(row[1]))
+    now = time.time()
+    db.execute(
+        f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            seq,
+            now,
+            actor,
+            address,
+            action,
+            target,
+            text,
+            prev,
+            entry_hash(now, actor, address, action, target, text, prev),
+        ),
+    )
+
+
+def record_now(store: Store, action: str, target: str, /, **detail: Any) -> None:
+    """:func:`record` in a write transaction of its own (or the thread's open one)."""
+    with store.transaction() as db:
+        record(db, action, target, **detail)
+
+
+def _entry(row: Sequence[Any]) -> AuditEntry:
+    values = list(row)
+    values[6] = json.loads(values[6])
+    return AuditEntry(*values)
+
+
+class AuditLog:
+    """Reading and verifying the audit trail (the stores write it with :func:`record`).
+
+    Args:
+        store: the instance database.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def list(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        actor: str | None = None,
+        limit: int = 100,
+        cursor: int | None = None,
+    ) -> tuple[list[AuditEntry], int | None]:
+        """Entries, oldest first, and the cursor of the next page (None at the end).
+
+        Args:
+            since: only entries at or after this Unix time.
+            until: only entries before this Unix time.
+            actor: only this actor's (``account:alice``), or every actor whose name
+                has this prefix when it ends with ``:`` (``key:``).
+            limit: entries per page.
+            cursor: what the previous page returned.
+        """
+        where: list[str] = ["seq > ?"]
+        args: list[object] = [cursor or 0]
+        if since is not None:
+            where.append("time >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("time < ?")
+            args.append(until)
+        if actor is not None:
+            if actor.endswith(":"):
+                where.append("substr(actor, 1, ?) = ?")
+                args.extend([len(actor), actor])
+            else:
+                where.append("actor = ?")
+                args.append(actor)
+        rows = self._store.query(
+            f"SELECT {_COLUMNS} FROM audit WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",
+            (*args, limit + 1),
+        )
+        entries = [_entry(r) for r in rows[:limit]]
+        return entries, (entries[-1].seq if len(rows) > limit else None)
+
+    def verify(self, batch: int = 5000) -> Verification:
+        """Check the whole chain, in order; the first break is named in ``problem``."""
+        expected_seq, prev, count = 1, GENESIS, 0
+        seen: dict[str, int] = {GENESIS: 0}
+        while True:
+            rows = self._store.query(
+                f"SELECT {_COLUMNS} FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?",
+                (expected_seq, batch),
+            )
+            for row in rows:
+                seq, when, actor, address, action, target, detail, row_prev, row_hash = row
+                problem = None
+                if row_hash != entry_hash(when, actor, address, action, target, detail, row_prev):
+                    problem = f"entry {seq} was changed: its content does not match its hash"
+                elif seq != expected_seq:
+                    gap = (
+                        f"entry {expected_seq} was"
+                        if seq == expected_seq + 1
+                        else f"entries {expected_seq} to {seq - 1} were"
+                    )
+                    problem = f"{gap} removed: entry {seq} comes after entry {expected_seq - 1}"
+                elif row_prev != prev:
+                    earlier = seen.get(row_prev)
+                    if earlier is not None:
+                        problem = (
+                            f"entry {earlier + 1} was inserted: entry {seq} follows entry {earlier}"
+                        )
+                    else:
+                        problem = (
+                            f"entry {seq} does not follow entry {seq - 1}: one of them was"
+                            " inserted or rewritten (its hash recomputed)"
+                        )
+                if problem is not None:
+                    return Verification(False, count, prev, problem)
+                seen[row_hash] = seq
+                if len(seen) > _REMEMBERED:
+                    del seen[next(iter(seen))]
+                prev, expected_seq, count = row_hash, seq + 1, count + 1
+            if len(rows) < batch:
+                return Verification(True, count, prev)
