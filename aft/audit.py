@@ -245,8 +245,14 @@ class AuditLog:
                 elif row_prev != prev:
                     earlier = seen.get(row_prev)
                     if earlier is not None:
+                        between = (
+                            f"entry {earlier + 1} was"
+                            if earlier + 1 == seq - 1
+                            else f"entries {earlier + 1} to {seq - 1} were"
+                        )
                         problem = (
-                            f"entry {earlier + 1} was inserted: entry {seq} follows entry {earlier}"
+                            f"{between} inserted (entry {seq} follows entry {earlier}),"
+                            f" or entry {seq} was"
                         )
                     else:
                         problem = (

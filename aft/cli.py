@@ -95,13 +95,47 @@ def _run_here(file: str, params: str | None, limits: int) -> int:
         if service is not None:
             job = service.submit_job(file_path=os.path.abspath(file), params=values)
             return _follow(service, job["jobId"], halt)
-        result = instance.executor().run(
-            file=file,
-            params=values,
-            halt=halt,
-            on_log=lambda line: print(line.format(), file=sys.stderr),
-        )
+        from aft.executor import read_script
+
+        source = read_script(file)
+        record = _record_run(instance, source, os.path.basename(file), values)
+
+        def on_log(line: Any) -> None:
+            print(line.format(), file=sys.stderr)
+            if record is not None:
+                record.log(line)
+
+        with record if record is not None else contextlib.nullcontext():
+            result = instance.executor().run(
+                source,
+                name=os.path.basename(file),
+                params=values,
+                halt=halt,
+                on_log=on_log,
+                job_id=getattr(record, "job_id", ""),
+            )
+            if record is not None:
+                record.finish(result)
     return 0 if result.clean else 1
+
+
+def _record_run(instance: Any, source: str, name: str, params: dict[str, Any]) -> Any:
+    """The job that records this run (setting ``record_cli_runs``), or None."""
+    if not instance.settings.get("record_cli_runs"):
+        return None
+    import socket
+
+    from aft.audit import current_actor
+    from aft.jobs import LocalRun
+
+    job_id = instance.jobs.start_here(
+        source,
+        script_name=name,
+        params=params,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        started_by=current_actor()[0],
+    )
+    return LocalRun(instance.jobs, job_id)
 
 
 def _supervise(pid: int, limits: int) -> int:
@@ -418,7 +452,10 @@ class JobsCommands:
         with _queue() as queue:
             jobs, _ = queue.list(state=state, script=script, limit=_int(limit, "--limit"))
         for job in jobs:
-            _print(f"{job.id}  {job.state.value:<11}  {_when(job.created)}  {job.script_name}")
+            by = f"{job.trigger} {job.started_by or ''}".strip()
+            _print(
+                f"{job.id}  {job.state.value:<11}  {_when(job.created)}  {job.script_name}  {by}"
+            )
 
     def show(self, job_id: str) -> None:
         """One job as JSON."""
@@ -600,6 +637,67 @@ def _read_payload(source: str | None) -> dict[str, Any]:
     return payload
 
 
+class AuditCommands:
+    """The audit trail of administrative actions: list, verify."""
+
+    def list(
+        self,
+        since: str | None = None,
+        until: str | None = None,
+        actor: str | None = None,
+        json: str = "False",
+    ) -> None:
+        """Entries oldest first; --since/--until take Unix seconds or an ISO date and time
+        (local time unless it names a zone); --actor one actor, or a prefix ending in ':'."""
+        first, last = _moment(since, "--since"), _moment(until, "--until")
+        with _instance() as instance:
+            cursor = None
+            while True:
+                entries, cursor = instance.audit.list(
+                    since=first, until=last, actor=actor, limit=1000, cursor=cursor
+                )
+                for e in entries:
+                    if _flag(json):
+                        _print(_json_line(e.to_json()))
+                    else:
+                        detail = _json_line(e.detail) if e.detail else ""
+                        where = f" from {e.address}" if e.address else ""
+                        _print(
+                            f"{e.seq}  {_when(e.time)}  {e.actor}{where}  {e.action}"
+                            f"  {e.target}  {detail}".rstrip()
+                        )
+                if cursor is None:
+                    break
+
+    def verify(self) -> None:
+        """Check the whole chain; exit 1 naming the first entry changed, removed or inserted."""
+        with _instance() as instance:
+            found = instance.audit.verify()
+        if not found.ok:
+            raise AftError(f"the audit trail is broken: {found.problem}")
+        _print(f"audit trail intact: {found.entries} entries, last hash {found.head}")
+
+
+def _json_line(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _moment(text: str | None, what: str) -> float | None:
+    """Unix seconds from Unix seconds or an ISO 8601 date/time (local unless zoned)."""
+    if text is None:
+        return None
+    import datetime
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.datetime.fromisoformat(str(text)).timestamp()
+    except ValueError:
+        raise AftError(f"{what} takes Unix seconds or an ISO date and time, not {text!r}") from None
+
+
 class AftCommands:
     """aft: automated, scripted file transfer."""
 
@@ -611,6 +709,7 @@ class AftCommands:
         self.jobs = JobsCommands()
         self.vfs = VfsCommands()
         self.schedules = SchedulesCommands()
+        self.audit = AuditCommands()
 
     def run(self, file: str, params: str | None = None) -> None:
         """Run a .syncjs file and wait: aft run -f FILE [-p JSON]. Exit 0 on success, else 1."""

@@ -1,8 +1,8 @@
 """The REST API v1 as a Bottle app, built by :func:`create_app` (never Bottle's default app).
 
 Each resource has its module (``jobs_routes``, ``scripts_routes``, ``secrets_routes``,
-``keys_routes``, ``settings_routes``; ``vfs_routes``, ``schedule_routes`` and the web
-console's ``ui`` are extensions that :func:`create_app` takes), and every route is
+``keys_routes``, ``settings_routes``, ``audit_routes``; ``vfs_routes``, ``schedule_routes``
+and the web console's ``ui`` are extensions that :func:`create_app` takes), and every route is
 registered through the one decorator of :class:`~aft.server.http.Api`. Every answer is
 JSON; see :mod:`aft.server.http` for errors.
 """
@@ -17,6 +17,7 @@ import bottle
 
 from aft._version import __version__
 from aft.exceptions import BadRequest, MethodNotAllowed, NotFound, ServiceError
+from aft.server.audit_routes import add_audit_routes
 from aft.server.http import Api, ServiceContext, send_error
 from aft.server.jobs_routes import add_jobs_routes
 from aft.server.keys_routes import add_keys_routes
@@ -31,6 +32,7 @@ RESOURCES = (
     add_secrets_routes,
     add_keys_routes,
     add_settings_routes,
+    add_audit_routes,
 )
 
 

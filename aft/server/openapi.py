@@ -80,7 +80,19 @@ _JOB = {
         "scriptName": {"type": "string"},
         "scriptId": {"type": ["string", "null"]},
         "params": {"type": "object"},
-        "trigger": {"type": "string", "enum": ["api", "cli", "cron", "ui"]},
+        "trigger": {
+            "type": "string",
+            "enum": ["api", "cli", "cron", "ui"],
+            "description": "api: an API key; cli: the aft command (aft run, aft start);"
+            " cron: a schedule; ui: the web console. A retry keeps its first job's trigger"
+            " (retryOf names that job)",
+        },
+        "startedBy": {
+            "type": ["string", "null"],
+            "description": "who or what started it: schedule:NAME, key:NAME (ID),"
+            " account:NAME or cli:OSUSER",
+        },
+        "retryOf": {"type": ["string", "null"]},
         "exitCode": {"type": ["integer", "null"]},
         "error": {"type": ["string", "null"]},
         "errorLine": {"type": ["integer", "null"]},
@@ -88,6 +100,32 @@ _JOB = {
         "created": {"type": "number"},
         "started": {"type": ["number", "null"]},
         "finished": {"type": ["number", "null"]},
+    },
+}
+
+_AUDIT_PAGE = {
+    "type": "object",
+    "required": ["entries", "nextCursor"],
+    "properties": {
+        "entries": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["seq", "time", "actor", "action", "target", "prev", "hash"],
+                "properties": {
+                    "seq": {"type": "integer"},
+                    "time": {"type": "number"},
+                    "actor": {"type": "string"},
+                    "address": {"type": "string"},
+                    "action": {"type": "string"},
+                    "target": {"type": "string"},
+                    "detail": {"type": "object"},
+                    "prev": {"type": "string", "description": "SHA-256 of the entry before"},
+                    "hash": {"type": "string"},
+                },
+            },
+        },
+        "nextCursor": {"type": ["integer", "null"]},
     },
 }
 
@@ -314,6 +352,29 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Revoke an API key",
                     "parameters": [_path_param("keyId")],
                     "responses": {**_ok(), **_AUTH, **_errors(404)},
+                }
+            },
+            "/v1/audit": {
+                "get": {
+                    "summary": "The audit trail, oldest first (admin keys only)",
+                    "parameters": [
+                        {"name": "since", "in": "query", "schema": {"type": "number"}},
+                        {"name": "until", "in": "query", "schema": {"type": "number"}},
+                        {
+                            "name": "actor",
+                            "in": "query",
+                            "description": "one actor (account:alice), or a prefix ending"
+                            " with : (key:)",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        },
+                        {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+                    ],
+                    "responses": {**_ok(_AUDIT_PAGE), **_AUTH},
                 }
             },
             "/v1/settings": {"get": {"summary": "All settings", "responses": {**_ok(), **_AUTH}}},
