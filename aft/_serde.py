@@ -40,12 +40,14 @@ def _is_named_tuple(cls: Any) -> bool:
     return isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")
 
 
-_converter.register_unstructure_hook_factory(
-    _is_named_tuple,
-    lambda cls: (
-        lambda value: {_camel(k): _converter.unstructure(v) for k, v in value._asdict().items()}
-    ),
-)
+def _named_tuple_hook(cls: type) -> Any:
+    renames = _RENAMES.get(cls.__name__, {})
+    return lambda value: {
+        renames.get(k, _camel(k)): _converter.unstructure(v) for k, v in value._asdict().items()
+    }
+
+
+_converter.register_unstructure_hook_factory(_is_named_tuple, _named_tuple_hook)
 
 
 def to_json(value: Any) -> Any:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import getpass
 import hashlib
 import json
 import os
@@ -90,6 +89,8 @@ class Verification(NamedTuple):
 
 def cli_actor() -> str:
     """``cli:`` and the operating system user of this process."""
+    import getpass  # here: its import costs every `aft run`, which needs it only to record
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # a uid without a passwd entry (a container)

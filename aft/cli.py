@@ -88,17 +88,19 @@ def _run_here(file: str, params: str | None, limits: int) -> int:
         grace = instance.settings.get("halt_grace_seconds")
         max_run = instance.settings.get("max_run_seconds")
         service = _local_service(instance)
+        record = None
         if service is not None:
             max_run = 0  # the service holds its jobs to their limits
-        os.write(limits, f"{grace} {max_run}\n".encode())
+        else:
+            from aft.executor import read_script
+
+            source = read_script(file)
+            record = _record_run(instance, source, os.path.basename(file), values)
+        os.write(limits, f"{grace} {max_run} {getattr(record, 'job_id', '-')}\n".encode())
         os.close(limits)
         if service is not None:
             job = service.submit_job(file_path=os.path.abspath(file), params=values)
             return _follow(service, job["jobId"], halt)
-        from aft.executor import read_script
-
-        source = read_script(file)
-        record = _record_run(instance, source, os.path.basename(file), values)
 
         def on_log(line: Any) -> None:
             print(line.format(), file=sys.stderr)
@@ -154,6 +156,7 @@ def _supervise(pid: int, limits: int) -> int:
         "timed_out": False,
         "grace": 3.0,
         "max_run": 0.0,
+        "job_id": "-",
     }
 
     def halt_script(why: str) -> None:
@@ -188,6 +191,7 @@ def _supervise(pid: int, limits: int) -> int:
             told = pipe.readline().split()  # nothing: the child ended before it could say
         if told:
             state["grace"], state["max_run"] = float(told[0]), float(told[1])
+            state["job_id"] = told[2].decode()
             if state["max_run"] > 0 and not state["halted"]:
                 signal.setitimer(signal.ITIMER_REAL, state["max_run"])
         _, status = os.waitpid(pid, 0)
@@ -195,6 +199,12 @@ def _supervise(pid: int, limits: int) -> int:
         signal.setitimer(signal.ITIMER_REAL, 0)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    if state["job_id"] != "-" and (state["killed"] or not os.WIFEXITED(status)):
+        with _instance() as instance:  # the child could not record its end: do it here
+            if state["killed"]:
+                instance.jobs.halted_by_force(state["job_id"], f"{state['killed']}: killed")
+            else:
+                instance.jobs.interrupt(state["job_id"], "the process running the script died")
     if state["killed"]:
         sys.stderr.write(f"aft: {state['killed']}: killed\n")
         return 1

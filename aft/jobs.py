@@ -29,12 +29,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from aft._store import Store
 from aft.audit import current_actor
 from aft.exceptions import JobAlreadyEnded, JobConflict, JobNotFound, JobWaitTimeout
-from aft.models import DEFAULT_GROUP, JobState, LogLevel, LogLine, RunResult, check_group
+from aft.models import (
+    DEFAULT_GROUP,
+    Job,
+    JobState,
+    LogLevel,
+    LogLine,
+    RunResult,
+    check_group,
+)
 
 TRIGGERS = ("api", "cli", "cron", "ui")
 #: How long an idempotency key keeps answering with the job it made.
@@ -46,41 +52,11 @@ _COLUMNS = (
 )
 
 
-@attrs.frozen
-class Job:
-    """One run of a script, as the queue records it (the script text is not included)."""
-
-    id: str
-    script_id: str | None
-    script_name: str
-    params: dict[str, Any]
-    trigger: str
-    api_key_id: str | None
-    state: JobState
-    exit_code: int | None
-    error: str | None
-    error_line: int | None
-    attempt: int
-    max_attempts: int
-    retry_backoff: float
-    retry_of: str | None
-    not_before: float
-    created: float
-    started: float | None
-    finished: float | None
-    worker: str | None
-    halt_requested: float | None
-    group: str = DEFAULT_GROUP
-    max_run_seconds: float = 0.0
-    halt_reason: str | None = None
-    started_by: str | None = None
-
-    @classmethod
-    def _from_row(cls, row: Sequence[Any]) -> Job:
-        values = list(row)
-        values[3] = json.loads(values[3])
-        values[6] = JobState(values[6])
-        return cls(*values)
+def _job(row: Sequence[Any]) -> Job:
+    values = list(row)
+    values[3] = json.loads(values[3])
+    values[6] = JobState(values[6])
+    return Job(*values)
 
 
 @attrs.frozen(eq=False)
@@ -282,7 +258,7 @@ class JobQueue:
         rows = self._store.query(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         if not rows:
             raise JobNotFound(f"no job {job_id!r}")
-        return Job._from_row(rows[0])
+        return _job(rows[0])
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.1) -> Job:
         """The job once it has ended (succeeded, failed, halted or interrupted).
@@ -345,7 +321,7 @@ class JobQueue:
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        return [Job._from_row(r[1:]) for r in rows], (rows[-1][0] if more else None)
+        return [_job(r[1:]) for r in rows], (rows[-1][0] if more else None)
 
     def log(
         self, job_id: str, offset: int = 0, limit: int = 1000, max_chars: int = 1024 * 1024

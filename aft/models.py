@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 #: The worker group of a job or script that names none.
 DEFAULT_GROUP = "default"
@@ -85,6 +85,43 @@ class LogLine(NamedTuple):
         return (
             f"{stamp}.{int(self.time * 1000) % 1000:03d}Z {self.level.value.upper():5} {self.text}"
         )
+
+
+class Job(NamedTuple):
+    """One run of a script, as the job queue records it (the script text is not included).
+
+    Attributes:
+        trigger: how it was asked for: ``api`` (an API key), ``cli`` (the aft command:
+            ``aft run``, ``aft start``), ``cron`` (a schedule) or ``ui`` (the web
+            console); a retry keeps its first job's (``retry_of`` names that job).
+        started_by: who or what asked: ``schedule:NAME``, ``key:NAME (ID)``,
+            ``account:NAME`` or ``cli:OSUSER`` (None for jobs recorded before it was kept).
+    """
+
+    id: str
+    script_id: str | None
+    script_name: str
+    params: dict[str, Any]
+    trigger: str
+    api_key_id: str | None
+    state: JobState
+    exit_code: int | None
+    error: str | None
+    error_line: int | None
+    attempt: int
+    max_attempts: int
+    retry_backoff: float
+    retry_of: str | None
+    not_before: float
+    created: float
+    started: float | None
+    finished: float | None
+    worker: str | None
+    halt_requested: float | None
+    group: str = DEFAULT_GROUP
+    max_run_seconds: float = 0.0
+    halt_reason: str | None = None
+    started_by: str | None = None
 
 
 class RunResult(NamedTuple):

@@ -1,6 +1,6 @@
 """The stores on PostgreSQL: the SQLite suites of jobs, scripts, keys, secrets, settings,
-the VFS Library, accounts and the audit trail, run again on a PostgresStore (a real server
-per session)."""
+the VFS Library, accounts, the audit trail and recorded CLI runs, run again on a
+PostgresStore (a real server per session)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tests.test_accounts import *  # noqa: F403
 from tests.test_audit import *  # noqa: F403
 from tests.test_jobs import *  # noqa: F403
 from tests.test_keys import *  # noqa: F403
+from tests.test_local_run import *  # noqa: F403
 from tests.test_schedules import *  # noqa: F403
 from tests.test_scripts_store import *  # noqa: F403
 from tests.test_secrets import *  # noqa: F403
