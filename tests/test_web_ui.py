@@ -245,6 +245,7 @@ def test_console_end_to_end(page, served, tmp_path):
     expect(log).to_contain_text("all done for world", timeout=20_000)
     expect(page.locator(".page-head .badge")).to_have_text("succeeded")
     expect(page.locator(".meta div").filter(has_text="Worker group")).to_contain_text("default")
+    expect(page.locator(".meta div").filter(has_text="Started by")).to_contain_text("key:")
     assert SECRET_VALUE not in page.content()
     assert (backups / "hello.txt").read_text() == "hello world"
     nav(page, "Jobs")

@@ -32,6 +32,7 @@ export async function jobPage(main, jobId, ctx) {
       ["Job", h("span", { class: "mono" }, job.jobId)],
       ["State", job.status],
       ["Trigger", job.trigger],
+      ["Started by", job.startedBy || "—"],
       ["Worker group", job.group],
       ["Attempt", `${job.attempt} of ${job.maxAttempts}`],
       ["Queued", fmtTime(job.created)],
