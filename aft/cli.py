@@ -685,7 +685,8 @@ class AuditCommands:
             found = instance.audit.verify()
         if not found.ok:
             raise AftError(f"the audit trail is broken: {found.problem}")
-        _print(f"audit trail intact: {found.entries} entries, last hash {found.head}")
+        count = f"{found.entries} entr{'y' if found.entries == 1 else 'ies'}"
+        _print(f"audit trail intact: {count}, last hash {found.head}")
 
 
 def _json_line(value: Any) -> str:
