@@ -95,7 +95,7 @@ def _run_here(file: str, params: str | None, limits: int) -> int:
             from aft.executor import read_script
 
             source = read_script(file)
-            record = _record_run(instance, source, os.path.basename(file), values)
+            record = _record_run(instance, source, os.path.basename(file), values, halt)
         os.write(limits, f"{grace} {max_run} {getattr(record, 'job_id', '-')}\n".encode())
         os.close(limits)
         if service is not None:
@@ -121,8 +121,9 @@ def _run_here(file: str, params: str | None, limits: int) -> int:
     return 0 if result.clean else 1
 
 
-def _record_run(instance: Any, source: str, name: str, params: dict[str, Any]) -> Any:
-    """The job that records this run (setting ``record_cli_runs``), or None."""
+def _record_run(instance: Any, source: str, name: str, params: dict[str, Any], halt: Any) -> Any:
+    """The job that records this run (setting ``record_cli_runs``), or None; a halt asked
+    of the job (``aft jobs halt``, the console) sets ``halt``."""
     if not instance.settings.get("record_cli_runs"):
         return None
     import socket
@@ -130,14 +131,11 @@ def _record_run(instance: Any, source: str, name: str, params: dict[str, Any]) -
     from aft.audit import current_actor
     from aft.jobs import LocalRun
 
+    worker = f"{socket.gethostname()}:{os.getpid()}"
     job_id = instance.jobs.start_here(
-        source,
-        script_name=name,
-        params=params,
-        worker=f"{socket.gethostname()}:{os.getpid()}",
-        started_by=current_actor()[0],
+        source, script_name=name, params=params, worker=worker, started_by=current_actor()[0]
     )
-    return LocalRun(instance.jobs, job_id)
+    return LocalRun(instance.jobs, job_id, worker, on_halt=halt.set)
 
 
 def _supervise(pid: int, limits: int) -> int:

@@ -22,10 +22,11 @@ import hashlib
 import json
 import os
 import secrets
+import signal
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -553,25 +554,46 @@ class LocalRun:
 
     The job is written once when it starts and once when it ends; log lines reach it in
     batches: every ``every`` seconds (a background thread) or every ``batch`` lines,
-    whichever comes first, so a chatty script costs few write transactions.
+    whichever comes first, so a chatty script costs few write transactions. The same
+    thread looks whether someone asked the job to halt (``aft jobs halt``, the console)
+    and then calls ``on_halt``; on a cluster's queue it also renews the job's heartbeat,
+    which the reapers would otherwise take for a dead worker's.
 
     Args:
         queue: the instance's job queue.
         job_id: the job :meth:`JobQueue.start_here` recorded.
+        worker: the name it was recorded with.
+        on_halt: called (from the thread) once a halt is asked for.
         every: seconds between batches.
         batch: lines that make a batch at once.
     """
 
-    def __init__(self, queue: JobQueue, job_id: str, every: float = 1.0, batch: int = 500):
+    def __init__(
+        self,
+        queue: JobQueue,
+        job_id: str,
+        worker: str,
+        on_halt: Callable[[], None] | None = None,
+        every: float = 1.0,
+        batch: int = 500,
+    ) -> None:
         self.queue = queue
         self.job_id = job_id
+        self.worker = worker
+        self._on_halt = on_halt
         self._batch = batch
         self._pending: list[LogLine] = []
         self._lock = threading.Lock()
         self._writing = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, args=(every,), daemon=True)
-        self._thread.start()
+        # The thread starts with every signal blocked, so the process's signals (the halt)
+        # reach the main thread, which may be blocked in a select that only they interrupt.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        try:
+            self._thread.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def log(self, line: LogLine) -> None:
         """Keep a log line for the next batch (an ``on_log`` for :meth:`Executor.run`)."""
@@ -609,6 +631,13 @@ class LocalRun:
     def _loop(self, every: float) -> None:
         while not self._stop.wait(every):
             self._flush()
+            if isinstance(self.queue, ClusterQueue):
+                halt = self.queue.beat(self.job_id, self.worker)[1]
+            else:
+                halt = self.queue.get(self.job_id).halt_requested is not None
+            if halt and self._on_halt is not None:
+                self._on_halt()
+                self._on_halt = None
 
 
 # ---- several nodes ---------------------------------------------------------------------

@@ -95,3 +95,20 @@ def test_a_run_killed_after_the_halt_grace_is_recorded_halted(
     shown = json.loads(run_aft("jobs", "show", line.split()[0]).stdout)
     assert shown["status"] == "halted"
     assert shown["error"] == "the script had not ended 1s after the halt signal: killed"
+
+
+def test_halting_the_job_halts_the_run(run_aft, cli_run_on, tmp_path, aft_home):
+    source = 'Log("waiting"); WaitForHaltSignal(); Log("halted on request");'
+    proc = subprocess.Popen(
+        [aft_command(), "run", "-f", _script(tmp_path, source)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AFT_HOME": str(aft_home)},
+    )
+    assert proc.stderr.readline().endswith("waiting\n")
+    job_id = _jobs(run_aft)[0].split()[0]
+    assert run_aft("jobs", "halt", job_id).stdout.strip() == f"{job_id} halt requested"
+    rest = proc.communicate(timeout=20)[1]
+    assert proc.returncode == 0 and "halted on request" in rest
+    shown = json.loads(run_aft("jobs", "show", job_id).stdout)
+    assert (shown["status"], shown["exitCode"]) == ("halted", 0)

@@ -5,6 +5,7 @@ PostgresStore (a real server per session)."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -181,3 +182,22 @@ def test_an_unreachable_database_is_one_line_without_its_password():
     message = str(caught.value)
     assert "\n" not in message and "s3cr3t-pw" not in message
     assert message.startswith("cannot open database postgresql://aft:***@127.0.0.1:1/aft: ")
+
+
+def test_a_cli_run_on_a_cluster_keeps_its_heartbeat_and_hears_a_halt(instance):
+    from aft.jobs import ClusterQueue, LocalRun
+    from aft.models import JobState, RunResult
+
+    queue = ClusterQueue(instance.store, stale_after=0.5)
+    job_id = queue.start_here("x", script_name="a", params={}, worker="cli-host:1")
+    halted = threading.Event()
+    with LocalRun(queue, job_id, "cli-host:1", on_halt=halted.set, every=0.05) as run:
+        time.sleep(1.5)
+        assert queue.reap() == []  # its heartbeat is fresh
+        queue.request_halt(job_id)
+        assert halted.wait(5)
+        run.finish(RunResult(JobState.HALTED, 0, ()))
+    assert queue.get(job_id).state is JobState.HALTED
+    stale = queue.start_here("x", script_name="b", params={}, worker="cli-host:2")
+    time.sleep(1)
+    assert queue.reap() == [stale]  # without the heartbeat a run would be taken for dead

@@ -5,8 +5,10 @@ tests/test_cluster_store.py."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -23,7 +25,7 @@ def test_log_lines_reach_the_job_in_batches_in_order(instance):
     writes = []
     append = instance.jobs.append_log
     instance.jobs.append_log = lambda job, lines: writes.append(len(lines)) or append(job, lines)
-    run = LocalRun(instance.jobs, job_id, every=0.05, batch=100)
+    run = LocalRun(instance.jobs, job_id, "here:1", every=0.05, batch=100)
     run.log(LogLine(time.time(), LogLevel.INFO, "quiet line"))
     deadline = time.monotonic() + 10
     while not instance.jobs.log(job_id)[0] and time.monotonic() < deadline:
@@ -42,7 +44,7 @@ def test_log_lines_reach_the_job_in_batches_in_order(instance):
 
 def test_a_run_that_raises_is_recorded_failed(instance):
     job_id = instance.jobs.start_here("x", script_name="a.syncjs", params={}, worker="here:1")
-    with pytest.raises(RuntimeError), LocalRun(instance.jobs, job_id):
+    with pytest.raises(RuntimeError), LocalRun(instance.jobs, job_id, "here:1"):
         raise RuntimeError("engine   broke")
     job = instance.jobs.get(job_id)
     assert (job.state, job.error) == (JobState.FAILED, "engine broke")
@@ -67,3 +69,21 @@ def test_a_job_records_who_started_it_and_its_retries_keep_it(instance):
     instance.jobs.finish(job.id, RunResult(JobState.FAILED, 1, (), error="x"))
     (retry,) = [j for j in instance.jobs.list()[0] if j.retry_of == job.id]
     assert retry.started_by == cli_actor()
+
+
+def test_the_batching_thread_leaves_the_signals_to_the_main_thread(instance):
+    # A SIGTERM that landed on it would leave the main thread asleep in its select, deaf to
+    # the halt, until the supervisor killed the run.
+    job_id = instance.jobs.start_here("x", script_name="a.syncjs", params={}, worker="here:1")
+    with LocalRun(instance.jobs, job_id, "here:1") as run:
+        status = open(f"/proc/self/task/{run._thread.native_id}/status").read()
+        mine = open(f"/proc/self/task/{threading.get_native_id()}/status").read()
+        run.finish(RunResult(JobState.SUCCEEDED, 0, ()))
+
+    def blocked(text):
+        (line,) = [ln for ln in text.splitlines() if ln.startswith("SigBlk:")]
+        return int(line.split()[1], 16)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        assert blocked(status) & (1 << (signum - 1))
+        assert not blocked(mine) & (1 << (signum - 1))
