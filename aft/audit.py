@@ -88,13 +88,14 @@ class Verification(NamedTuple):
 
 
 def cli_actor() -> str:
-    """``cli:`` and the operating system user of this process."""
-    import getpass  # here: its import costs every `aft run`, which needs it only to record
+    """``cli:`` and the operating system user of this process: its effective uid's name,
+    never an environment variable (``USER``, ``LOGNAME``) that anyone can set."""
+    import pwd
 
     try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # a uid without a passwd entry (a container)
-        user = f"uid{os.getuid()}"
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid without a passwd entry (a container)
+        user = f"uid{os.geteuid()}"
     return f"cli:{user}"
 
 

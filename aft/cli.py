@@ -126,12 +126,10 @@ def _record_run(instance: Any, source: str, name: str, params: dict[str, Any], h
     of the job (``aft jobs halt``, the console) sets ``halt``."""
     if not instance.settings.get("record_cli_runs"):
         return None
-    import socket
-
     from aft.audit import current_actor
     from aft.jobs import LocalRun
 
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = f"{os.uname().nodename}:{os.getpid()}"  # socket.gethostname(), without socket
     job_id = instance.jobs.start_here(
         source, script_name=name, params=params, worker=worker, started_by=current_actor()[0]
     )

@@ -21,9 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -124,7 +122,7 @@ JobIds = list[str]
 
 
 def new_job_id() -> str:
-    return "job_" + secrets.token_hex(8)
+    return "job_" + os.urandom(8).hex()  # what secrets.token_hex does, without its imports
 
 
 class JobQueue:
@@ -516,7 +514,7 @@ class JobQueue:
             name, _, pid_text = (worker or "").rpartition(":")
             if host is None and trigger != "cli":
                 return True
-            if name != (host or socket.gethostname()) or not pid_text.isdigit():
+            if name != (host or os.uname().nodename) or not pid_text.isdigit():
                 return False
             pid = int(pid_text)
             try:
