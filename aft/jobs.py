@@ -58,33 +58,27 @@ def _job(row: Sequence[Any]) -> Job:
     return Job(*values)
 
 
-@attrs.frozen(eq=False)
 class QueuedJob(Job):
-    """A job as :meth:`JobQueue.submit` returns it: its record when it was queued, and a
-    handle on the queue to follow it with.
+    """A job as :meth:`JobQueue.submit` returns it: its record when it was queued (equal to
+    that :class:`Job`), and a handle on the queue to follow it with.
 
     Its fields do not change; :meth:`wait` and :meth:`result` read the job as it is now.
     Someone must run the queue meanwhile: a :class:`~aft.worker.WorkerPool`,
     ``aft serve``, or worker nodes.
     """
 
-    queue: JobQueue = attrs.field(kw_only=True, repr=False)
+    queue: JobQueue
+
+    @classmethod
+    def of(cls, job: Job, queue: JobQueue) -> QueuedJob:
+        """``job``'s record with a handle on ``queue``."""
+        handle = cls._make(job)
+        handle.queue = queue
+        return handle
 
     def record(self) -> Job:
         """The job's record as queued, without the handle."""
-        return Job(**{f.name: getattr(self, f.name) for f in attrs.fields(Job)})
-
-    def __eq__(self, other: object) -> bool:
-        """Equal to a :class:`Job` (or QueuedJob) with the same record."""
-        if isinstance(other, QueuedJob):
-            return self.record() == other.record()
-        if isinstance(other, Job):
-            return self.record() == other
-        return NotImplemented
-
-    def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
+        return Job._make(self)
 
     def wait(self, timeout: float | None = None) -> Job:
         """The job's record once it has ended (succeeded, failed, halted or interrupted).
@@ -234,7 +228,7 @@ class JobQueue:
         return self._queued(job_id)
 
     def _queued(self, job_id: str) -> QueuedJob:
-        return QueuedJob(**attrs.asdict(self.get(job_id), recurse=False), queue=self)
+        return QueuedJob.of(self.get(job_id), self)
 
     @staticmethod
     def _first_job(db: Any, owner: str, key: str, fingerprint: str, now: float) -> str | None:
