@@ -17,9 +17,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from aft.exceptions import AftError, CliRunDisabled
+from aft._fire_adapter import UsageError
+from aft.exceptions import AftError, CliRunDisabled, InvalidSetting, UnknownSetting
 
-USAGE_RUN = "usage: aft run -f FILE [-p JSON]"
+USAGE_RUN = "usage: aft run [-f] FILE [-p JSON]"
 
 
 def _print(text: str = "") -> None:
@@ -53,6 +54,7 @@ def run_file(file: str, params: str | None = None) -> int:
             code = _run_here(file, params, limits_write)
         except AftError as exc:
             sys.stderr.write(f"aft: error: {' '.join(str(exc).split())}\n")
+            code = _exit_status(exc)
         except BaseException:
             import traceback
 
@@ -277,47 +279,94 @@ def _parse_run_args(args: list[str]) -> dict[str, str]:
         token = args[i]
         flag, eq, value = token.partition("=")
         if token in ("-h", "--help"):
-            _print(USAGE_RUN)
+            from aft._fire_adapter import help_text
+
+            sys.stdout.write(help_text(["run"], AftCommands().run))
             raise SystemExit(0)
+        if not token.startswith("-") and "file" not in found:
+            found["file"] = token  # aft run FILE
+            i += 1
+            continue
         if flag not in names:
-            raise AftError(f"unexpected argument {token!r}; {USAGE_RUN}")
+            raise UsageError(f"unexpected argument {token!r}; {USAGE_RUN}")
         if not eq:
             i += 1
             if i == len(args):
-                raise AftError(f"{flag} needs a value; {USAGE_RUN}")
+                raise UsageError(f"{flag} needs a value; {USAGE_RUN}")
             value = args[i]
         found[names[flag]] = value
         i += 1
     if "file" not in found:
-        raise AftError(f"missing -f FILE; {USAGE_RUN}")
+        raise UsageError(f"missing -f FILE; {USAGE_RUN}")
     return found
 
 
 class SettingsCommands:
     """Instance settings: list, get KEY, set KEY VALUE."""
 
-    def list(self) -> None:
-        """Every setting with its value."""
+    def list(self, json: str = "False") -> None:
+        """Every setting with its value and what it does.
+
+        Args:
+            json: print a JSON object of key -> {value, default, help} instead.
+        """
+        from aft.settings import SETTINGS
+
         with _instance() as instance:
-            for key, value in instance.settings.all().items():
-                _print(f"{key} = {_show(value)}")
+            values = instance.settings.all()
+        if _flag(json, "--json"):
+            _print_json(
+                {
+                    key: {"value": value, "default": SETTINGS[key].default, "help": _help(key)}
+                    for key, value in values.items()
+                }
+            )
+            return
+        width = max(len(f"{key} = {_show(value)}") for key, value in values.items())
+        for key, value in values.items():
+            _print(f"{f'{key} = {_show(value)}':<{width}}  # {_help(key)}")
 
     def get(self, key: str) -> None:
-        """Print one setting's value."""
+        """Print one setting's value.
+
+        Args:
+            key: the setting (aft settings list shows them all).
+        """
         with _instance() as instance:
             _print(_show(instance.settings.get(key)))
 
     def set(self, key: str, value: str) -> None:
-        """Change a setting."""
+        """Change a setting.
+
+        Args:
+            key: the setting (aft settings list shows them all).
+            value: its new value: true/false, a whole number or text, as the setting takes.
+        """
         with _instance() as instance:
             _print(f"{key} = {_show(instance.settings.set(key, value))}")
+
+
+def _help(key: str) -> str:
+    """A setting's line of help, with the values it takes."""
+    from aft.settings import SETTINGS
+
+    setting = SETTINGS[key]
+    takes = " | ".join(setting.choices) if setting.choices else ""
+    if setting.type is bool:
+        takes = "true | false"
+    return setting.help + (f" ({takes})" if takes else "")
 
 
 class SecretsCommands:
     """Named secrets, encrypted at rest: set NAME (value from stdin), list, delete NAME."""
 
     def set(self, name: str) -> None:
-        """Create or replace a secret; the value is read from stdin, never from arguments."""
+        """Create or replace a secret; the value is read from stdin, never from arguments
+        (on a terminal it is asked for without echo).
+
+        Args:
+            name: the secret's name, as scripts and settings refer to it.
+        """
         if sys.stdin is None or sys.stdin.closed:
             raise AftError("aft secrets set reads the value from stdin, which is closed")
         if sys.stdin.isatty():
@@ -332,27 +381,47 @@ class SecretsCommands:
             instance.secrets.set(name, value)
         _print(f"secret {name} set")
 
-    def list(self) -> None:
-        """The names of all secrets (never their values)."""
+    def list(self, json: str = "False") -> None:
+        """The names of all secrets (never their values).
+
+        Args:
+            json: print a JSON array of the names instead.
+        """
         with _instance() as instance:
-            for name in instance.secrets.names():
-                _print(name)
+            names = list(instance.secrets.names())
+        if _flag(json, "--json"):
+            _print_json(names)
+            return
+        for name in names:
+            _print(name)
 
     def delete(self, name: str) -> None:
-        """Remove a secret."""
+        """Remove a secret.
+
+        Args:
+            name: the secret's name.
+        """
         with _instance() as instance:
             instance.secrets.delete(name)
         _print(f"secret {name} deleted")
 
 
 class ScriptsCommands:
-    """Stored scripts: add NAME -f FILE, list, show NAME, update NAME, remove NAME."""
+    """Stored scripts: add, list, show, update, group, remove."""
 
     def add(
         self, name: str, file: str, retries: str = "0", backoff: str = "30", max_run: str = "0"
     ) -> None:
-        """Store a script under a name (unique, case-insensitive), with a retry policy and a
-        maximum run time in seconds (--max-run; 0: the instance's max_run_seconds)."""
+        """Store a script under a name, with a retry policy and a maximum run time.
+
+        Args:
+            name: the script's name (unique, matched without regard to case).
+            file: the .syncjs file to store.
+            retries: how many times a failed job is run again.
+            backoff: seconds before the first retry (doubling after each).
+            max_run: seconds a job may run before it is halted (0: the instance's
+                max_run_seconds).
+        """
         from aft.executor import read_script
 
         with _scripts() as scripts:
@@ -365,16 +434,38 @@ class ScriptsCommands:
             )
         _print(f"script {script.name} stored as {script.id}")
 
-    def list(self) -> None:
-        """Every stored script: id, name, retry policy."""
-        with _scripts() as scripts:
-            for s in scripts.list():
-                _print(f"{s.id}  {s.name}  (retries {s.retries}, backoff {s.retry_backoff:g}s)")
+    def list(self, json: str = "False") -> None:
+        """Every stored script: id, name, retry policy.
 
-    def show(self, name: str) -> None:
-        """A script's source."""
+        Args:
+            json: print a JSON array of the scripts (without their sources) instead.
+        """
+        from aft._serde import to_json
+
         with _scripts() as scripts:
-            sys.stdout.write(scripts.get(name).source)
+            found = scripts.list()
+        if _flag(json, "--json"):
+            records = [to_json(s) for s in found]
+            _print_json([{k: v for k, v in r.items() if k != "source"} for r in records])
+            return
+        for s in found:
+            _print(f"{s.id}  {s.name}  (retries {s.retries}, backoff {s.retry_backoff:g}s)")
+
+    def show(self, name: str, json: str = "False") -> None:
+        """A script's source.
+
+        Args:
+            name: the script's name or id.
+            json: print the whole record (source, retry policy, group...) as JSON instead.
+        """
+        from aft._serde import to_json
+
+        with _scripts() as scripts:
+            script = scripts.get(name)
+        if _flag(json, "--json"):
+            _print_json(to_json(script))
+            return
+        sys.stdout.write(script.source)
 
     def update(
         self,
@@ -385,7 +476,16 @@ class ScriptsCommands:
         backoff: str | None = None,
         max_run: str | None = None,
     ) -> None:
-        """Replace a script's source (-f FILE), name, retry policy or maximum run time."""
+        """Change a stored script; what is left out stays as it is.
+
+        Args:
+            name: the script's name or id.
+            file: a .syncjs file with the new source.
+            rename: a new name.
+            retries: how many times a failed job is run again.
+            backoff: seconds before the first retry.
+            max_run: seconds a job may run (0: the instance's max_run_seconds).
+        """
         from aft.executor import read_script
 
         with _scripts() as scripts:
@@ -400,7 +500,12 @@ class ScriptsCommands:
         _print(f"script {script.name} updated")
 
     def group(self, name: str, group: str | None = None) -> None:
-        """Show, or set, the worker group the script's jobs run in (a cluster only)."""
+        """Show, or set, the worker group the script's jobs run in (a cluster only).
+
+        Args:
+            name: the script's name or id.
+            group: the worker group to set; without it the current one is printed.
+        """
         from aft.exceptions import ConfigError
 
         with _instance() as instance:
@@ -414,7 +519,11 @@ class ScriptsCommands:
         _print(f"script {script.name} runs in group {group}")
 
     def remove(self, name: str) -> None:
-        """Delete a stored script (its past jobs stay)."""
+        """Delete a stored script (its past jobs stay).
+
+        Args:
+            name: the script's name or id.
+        """
         with _scripts() as scripts:
             scripts.remove(name)
         _print(f"script {name} removed")
@@ -424,9 +533,12 @@ class ApiKeysCommands:
     """REST API keys: create, list, revoke."""
 
     def create(self, name: str, allow: str, scope: str = "run") -> None:
-        """Create a key: --name N --allow ADDR_OR_CIDR [--allow ...] [--scope run|admin].
+        """Create a key; it is printed once, on the last line; only its hash is kept.
 
-        The key is printed once, on the last line; only its hash is kept.
+        Args:
+            name: what to call the key.
+            allow: an address or network (CIDR) the key may be used from; repeat it for more.
+            scope: run (start jobs, read its own jobs) or admin (everything).
         """
         with _keys() as keys:
             record, key = keys.create(name, [a for a in allow.split(",") if a], scope=scope)
@@ -435,43 +547,92 @@ class ApiKeysCommands:
         )
         _print(key)
 
-    def list(self) -> None:
-        """Every key (never the key itself): id, name, scope, allowlist, last use."""
+    def list(self, json: str = "False") -> None:
+        """Every key (never the key itself): id, name, scope, allowlist, last use.
+
+        Args:
+            json: print a JSON array of the keys' records instead.
+        """
+        from aft._serde import to_json
+
         with _keys() as keys:
-            for k in keys.list():
-                used = _when(k.last_used) if k.last_used else "never used"
-                state = "revoked" if k.revoked else k.scope
-                _print(f"{k.id}  {k.name}  {state}  allow {','.join(k.allow)}  {used}")
+            found = keys.list()
+        if _flag(json, "--json"):
+            _print_json([to_json(k) for k in found])
+            return
+        for k in found:
+            used = _when(k.last_used) if k.last_used else "never used"
+            state = "revoked" if k.revoked else k.scope
+            _print(f"{k.id}  {k.name}  {state}  allow {','.join(k.allow)}  {used}")
 
     def revoke(self, key: str) -> None:
-        """Revoke a key by id or name."""
+        """Revoke a key for good.
+
+        Args:
+            key: the key's id or name.
+        """
         with _keys() as keys:
             keys.revoke(key)
         _print(f"api key {key} revoked")
 
 
 class JobsCommands:
-    """Jobs of this instance: list, show ID, log ID [--follow], halt ID."""
+    """Jobs of this instance: list, show, log, halt."""
 
-    def list(self, state: str | None = None, script: str | None = None, limit: str = "20") -> None:
-        """Recent jobs, newest first."""
+    def list(
+        self,
+        state: str | None = None,
+        script: str | None = None,
+        limit: str = "20",
+        json: str = "False",
+    ) -> None:
+        """Recent jobs, newest first.
+
+        Args:
+            state: only jobs in this state: queued, running, succeeded, failed, halted or
+                interrupted.
+            script: only jobs of this stored script.
+            limit: at most this many jobs.
+            json: print a JSON array of the jobs instead.
+        """
+        from aft._serde import to_json
+        from aft.models import JobState
+
+        states = [s.value for s in JobState]
+        if state is not None and state not in states:
+            raise UsageError(f"--state takes {' | '.join(states)}, not {state!r}")
         with _queue() as queue:
             jobs, _ = queue.list(state=state, script=script, limit=_int(limit, "--limit"))
+        if _flag(json, "--json"):
+            _print_json([to_json(job) for job in jobs])
+            return
         for job in jobs:
             by = f"{job.trigger} {job.started_by or ''}".strip()
             _print(
                 f"{job.id}  {job.state.value:<11}  {_when(job.created)}  {job.script_name}  {by}"
             )
 
-    def show(self, job_id: str) -> None:
-        """One job as JSON."""
+    def show(self, job_id: str, json: str = "False") -> None:
+        """One job as JSON.
+
+        Args:
+            job_id: the job's id.
+            json: JSON, which is also the form without it (every show takes --json).
+        """
         from aft._serde import to_json
 
+        _flag(json, "--json")
         with _queue() as queue:
-            _print(json.dumps(to_json(queue.get(job_id)), indent=2))
+            _print_json(to_json(queue.get(job_id)))
 
     def log(self, job_id: str, follow: str = "False") -> None:
-        """A job's log; with --follow, wait for new lines until the job ends."""
+        """A job's log.
+
+        Args:
+            job_id: the job's id.
+            follow: wait for new lines until the job ends.
+        """
+        follow_on = _flag(follow, "--follow")
         with _queue() as queue:
             offset = 0
             while True:
@@ -480,12 +641,16 @@ class JobsCommands:
                     _print(line.format())
                 sys.stdout.flush()  # a follower reads lines as they come, not when we exit
                 if not lines:
-                    if not _flag(follow) or queue.get(job_id).state.is_final:
+                    if not follow_on or queue.get(job_id).state.is_final:
                         return
                     time.sleep(0.2)
 
     def halt(self, job_id: str) -> None:
-        """Ask a job to stop (a running one is killed if it outlasts the grace period)."""
+        """Ask a job to stop (a running one is killed if it outlasts the grace period).
+
+        Args:
+            job_id: the job's id.
+        """
         with _queue() as queue:
             job = queue.request_halt(job_id)
         _print(f"{job.id} {'halted' if job.state.is_final else 'halt requested'}")
@@ -496,7 +661,14 @@ class VfsCommands:
     pin."""
 
     def add(self, name: str, type: str, target: str, payload_file: str | None = None) -> None:
-        """Add a profile: NAME --type T --target URL [--payload-file FILE|-] (credentials JSON)."""
+        """Add a connection profile to the VFS Library.
+
+        Args:
+            name: the profile's name, as scripts open it (VFS.Open / GetVfs).
+            type: the backend type (below).
+            target: where it points, in the type's target format (below).
+            payload_file: a JSON file with the credentials ("-": read stdin).
+        """
         payload = _read_payload(payload_file)
         with _instance() as instance:
             profile = instance.vfs.add(name, type, target, payload)
@@ -509,40 +681,74 @@ class VfsCommands:
         target: str | None = None,
         payload_file: str | None = None,
     ) -> None:
-        """Change a profile in place: NAME [--type T] [--target URL] [--payload-file FILE|-];
-        what is left out stays as it is (the credentials too)."""
+        """Change a profile in place; what is left out stays as it is (the credentials too).
+
+        Args:
+            name: the profile's name.
+            type: a new backend type.
+            target: a new target.
+            payload_file: a JSON file with new credentials ("-": read stdin).
+        """
         payload = None if payload_file is None else _read_payload(payload_file)
         with _instance() as instance:
             profile = instance.vfs.update(name, type, target, payload)
         _print(f"vfs {profile.name} ({profile.type}) updated")
 
-    def list(self) -> None:
-        """Every profile: name, type, target (never credentials)."""
-        with _instance() as instance:
-            for p in instance.vfs.list():
-                _print(f"{p.name}  {p.type}  {p.target}")
+    def list(self, json: str = "False") -> None:
+        """Every profile: name, type, target (never credentials).
 
-    def show(self, name: str) -> None:
-        """One profile (without its credentials)."""
+        Args:
+            json: print a JSON array of the profiles instead.
+        """
         from aft._serde import to_json
 
         with _instance() as instance:
-            _print(json.dumps(to_json(instance.vfs.get(name)), indent=2))
+            profiles = instance.vfs.list()
+        if _flag(json, "--json"):
+            _print_json([to_json(p) for p in profiles])
+            return
+        for p in profiles:
+            _print(f"{p.name}  {p.type}  {p.target}")
+
+    def show(self, name: str, json: str = "False") -> None:
+        """One profile as JSON (without its credentials).
+
+        Args:
+            name: the profile's name.
+            json: JSON, which is also the form without it (every show takes --json).
+        """
+        from aft._serde import to_json
+
+        _flag(json, "--json")
+        with _instance() as instance:
+            _print_json(to_json(instance.vfs.get(name)))
 
     def test(self, name: str) -> None:
-        """Connect and list the root."""
+        """Connect and list the root.
+
+        Args:
+            name: the profile's name.
+        """
         with _instance() as instance, instance.vfs.open(name) as vfs:
             entries = vfs.listdir("/")
         _print(f"vfs {name}: connected, {len(entries)} entries at the root")
 
     def remove(self, name: str) -> None:
-        """Delete a profile."""
+        """Delete a profile.
+
+        Args:
+            name: the profile's name.
+        """
         with _instance() as instance:
             instance.vfs.remove(name)
         _print(f"vfs {name} removed")
 
     def hostkey(self, url: str) -> None:
-        """Print the SHA-256 host key of sftp://HOST[:PORT] to pin; nothing is trusted by this."""
+        """Print the SHA-256 host key of an SFTP server, to pin; nothing is trusted by this.
+
+        Args:
+            url: sftp://HOST[:PORT].
+        """
         from urllib.parse import urlsplit
 
         from aft.vfs import backend_class
@@ -553,6 +759,23 @@ class VfsCommands:
         module = sys.modules[backend_class("SFTP").__module__]
         fingerprint = module.host_key_fingerprint(parts.hostname, parts.port or 22)
         _print(fingerprint)
+
+
+def _vfs_types_help() -> str:
+    """The VFS types, their target formats and payload fields, from the backends' schemas."""
+    from aft.vfs import BACKENDS, schema_class
+
+    lines = ["types and target formats:"]
+    for type_name in BACKENDS:
+        schema = schema_class(type_name)
+        payload = ", ".join(f.name for f in schema.payload_fields) or "none"
+        lines.append(f"  {type_name:<6} {schema.shape}")
+        lines.append(f"         {schema.summary}; payload fields: {payload}")
+    return "\n".join(lines)
+
+
+VfsCommands.add.help_epilog = _vfs_types_help  # type: ignore[attr-defined]
+VfsCommands.update.help_epilog = _vfs_types_help  # type: ignore[attr-defined]
 
 
 class SchedulesCommands:
@@ -569,8 +792,18 @@ class SchedulesCommands:
         catch_up: str = "False",
         disabled: str = "False",
     ) -> None:
-        """Add NAME --script S --cron "EXPR" [--timezone Z] [--params JSON]
-        [--overlap skip|queue|allow] [--catch-up] [--disabled]."""
+        """Add a schedule.
+
+        Args:
+            name: the schedule's name.
+            script: the stored script it runs.
+            cron: when, as a cron expression ("0 2 * * *"; 6 fields for seconds).
+            timezone: the zone the expression is read in (Europe/Berlin).
+            params: the job's parameters, a JSON object.
+            overlap: when the previous job still runs: skip, queue or allow.
+            catch_up: run once for times missed while aft serve was down.
+            disabled: add it switched off.
+        """
         from aft.executor import parse_params
 
         with _schedules() as schedules:
@@ -581,43 +814,71 @@ class SchedulesCommands:
                 timezone=timezone,
                 params=parse_params(params) if params else {},
                 overlap=overlap,
-                catch_up=_flag(catch_up),
-                enabled=not _flag(disabled),
+                catch_up=_flag(catch_up, "--catch-up"),
+                enabled=not _flag(disabled, "--disabled"),
             )
         _print(f"schedule {schedule.name} added as {schedule.id}; {_next_run(schedule)}")
 
-    def list(self) -> None:
-        """Every schedule: name, cron and zone, script, state, next and last run."""
-        with _schedules() as schedules:
-            for s in schedules.list():
-                state = "enabled" if s.enabled else "disabled"
-                last = _when(s.last_run) if s.last_run else "never"
-                _print(
-                    f"{s.name}  {s.cron} ({s.timezone})  {s.script}  {state}"
-                    f"  {_next_run(s)}  last {last}"
-                )
+    def list(self, json: str = "False") -> None:
+        """Every schedule: name, cron and zone, script, state, next and last run.
 
-    def show(self, name: str) -> None:
-        """One schedule as JSON."""
+        Args:
+            json: print a JSON array of the schedules instead.
+        """
         from aft._serde import to_json
 
         with _schedules() as schedules:
-            _print(json.dumps(to_json(schedules.get(name)), indent=2))
+            found = schedules.list()
+        if _flag(json, "--json"):
+            _print_json([to_json(s) for s in found])
+            return
+        for s in found:
+            state = "enabled" if s.enabled else "disabled"
+            last = _when(s.last_run) if s.last_run else "never"
+            _print(
+                f"{s.name}  {s.cron} ({s.timezone})  {s.script}  {state}"
+                f"  {_next_run(s)}  last {last}"
+            )
+
+    def show(self, name: str, json: str = "False") -> None:
+        """One schedule as JSON.
+
+        Args:
+            name: the schedule's name or id.
+            json: JSON, which is also the form without it (every show takes --json).
+        """
+        from aft._serde import to_json
+
+        _flag(json, "--json")
+        with _schedules() as schedules:
+            _print_json(to_json(schedules.get(name)))
 
     def enable(self, name: str) -> None:
-        """Let a schedule fire again (from its next time after now)."""
+        """Let a schedule fire again (from its next time after now).
+
+        Args:
+            name: the schedule's name or id.
+        """
         with _schedules() as schedules:
             schedule = schedules.enable(name)
         _print(f"schedule {schedule.name} enabled; {_next_run(schedule)}")
 
     def disable(self, name: str) -> None:
-        """Stop a schedule firing; its running jobs go on."""
+        """Stop a schedule firing; its running jobs go on.
+
+        Args:
+            name: the schedule's name or id.
+        """
         with _schedules() as schedules:
             schedule = schedules.disable(name)
         _print(f"schedule {schedule.name} disabled")
 
     def remove(self, name: str) -> None:
-        """Delete a schedule (the jobs it started stay)."""
+        """Delete a schedule (the jobs it started stay).
+
+        Args:
+            name: the schedule's name or id.
+        """
         with _schedules() as schedules:
             schedule = schedules.remove(name)
         _print(f"schedule {schedule.name} removed")
@@ -719,30 +980,55 @@ class AftCommands:
         self.audit = AuditCommands()
 
     def run(self, file: str, params: str | None = None) -> None:
-        """Run a .syncjs file and wait: aft run -f FILE [-p JSON]. Exit 0 on success, else 1."""
+        """Run a .syncjs file in this shell and wait for it; its log goes to stderr.
+
+        Exits 0 when the script succeeded, or stopped cleanly when asked to (Ctrl-C,
+        SIGTERM); 1 when it failed, ran past max_run_seconds or had to be killed. Needs the
+        setting allow_cli_run; while aft serve runs for this instance the run is handed
+        to it. Example: aft run -f job.syncjs -p '{"destination":"/archive"}'
+
+        Args:
+            file: the .syncjs file to run.
+            params: the script's parameters, a JSON object; Param("name") reads them.
+        """
         raise SystemExit(run_file(file, params))
 
     def start(
         self,
         name: str,
-        apikey: str,
+        apikey: str | None = None,
         params: str | None = None,
-        host: str = "127.0.0.1:44399",
+        host: str | None = None,
         ca_file: str | None = None,
         wait: str = "False",
         idempotency_key: str | None = None,
     ) -> None:
-        """Queue a stored script on a running instance: aft start -n NAME -a KEY.
+        """Queue a stored script on a running instance; prints the job id and returns at
+        once (with --wait, follows the log and exits like aft run).
 
-        Prints the job id and returns at once (with --wait, follows the log and exits like
-        aft run). A self-signed certificate is trusted on first use and pinned for that host;
-        --ca-file verifies against a CA instead. With --idempotency-key K, running the same
-        command again within 24 hours prints the first job's id instead of queueing another.
+        A self-signed certificate is trusted on first use and pinned for that host. Give
+        the key in AFT_API_KEY rather than -a, so it is not in the process list.
+
+        Args:
+            name: the stored script's name, matched without regard to case.
+            apikey: the API key; default: the environment variable AFT_API_KEY.
+            params: the job's parameters, a JSON object.
+            host: HOST:PORT or http(s)://HOST:PORT of the instance; default: the
+                environment variable AFT_HOST, else 127.0.0.1:44399.
+            ca_file: verify the service's certificate against this CA bundle instead.
+            wait: follow the job's log and exit 0 or 1 as it ends.
+            idempotency_key: running the same command again within 24 hours prints the
+                first job's id instead of queueing another.
         """
         from aft.client import AftClient, pinned_fingerprint, split_host
         from aft.executor import HaltSignal, parse_params
 
+        apikey = apikey or os.environ.get("AFT_API_KEY") or None
+        if apikey is None:
+            raise UsageError("aft start needs an API key: set AFT_API_KEY (or give -a KEY)")
+        follow = _flag(wait, "--wait")
         values = parse_params(params) if params else {}
+        host = host or os.environ.get("AFT_HOST") or "127.0.0.1:44399"
         scheme, hostname, port = split_host(host)
         fingerprint = None
         if scheme == "https" and not ca_file:
@@ -763,12 +1049,19 @@ class AftCommands:
                 script_name=name, params=values, idempotency_key=idempotency_key
             )
             _print(job["jobId"])
-            if _flag(wait):
+            if follow:
                 with _halt_on_signals(HaltSignal()) as halt:
                     raise SystemExit(_follow(client, job["jobId"], halt))
 
     def serve(self, bind: str | None = None, port: str | None = None, http: str = "False") -> None:
-        """Run the service in the foreground (REST API and workers) until SIGTERM or Ctrl-C."""
+        """Run the service in the foreground (REST API, console and workers) until SIGTERM
+        or Ctrl-C.
+
+        Args:
+            bind: the address to listen on; default: the setting bind.
+            port: the port to listen on (0: any free one); default: the setting port.
+            http: serve plain HTTP instead of HTTPS.
+        """
         from aft.executor import HaltSignal
         from aft.server.service import Service
 
@@ -777,7 +1070,7 @@ class AftCommands:
                 instance,
                 bind=bind,
                 port=None if port is None else _int(port, "--port"),
-                tls=False if _flag(http) else None,
+                tls=False if _flag(http, "--http") else None,
             )
             stop = HaltSignal()
             previous = {
@@ -798,14 +1091,22 @@ class AftCommands:
                 stop.close()
 
     def worker(self, group: str = "default", concurrency: str = "2") -> None:
-        """Run a cluster worker node for one group until SIGTERM or Ctrl-C (needs a cluster)."""
+        """Run a cluster worker node for one group until SIGTERM or Ctrl-C (needs a cluster).
+
+        Args:
+            group: the worker group whose jobs this node runs.
+            concurrency: how many jobs it runs at once.
+        """
         from aft.cluster.node import run_worker_node
 
         with _instance() as instance:
             run_worker_node(instance, group=group, concurrency=_int(concurrency, "--concurrency"))
 
     def reinit(self) -> None:
-        """Reset the settings and the web console's administrators; refused while serving."""
+        """Reset the settings and the web console's administrators; refused while serving.
+
+        Scripts, keys, secrets, VFS profiles and jobs stay.
+        """
         with _instance() as instance:
             _refuse_while_serving(instance)
             instance.settings.reset()
@@ -814,14 +1115,19 @@ class AftCommands:
 
     def move_to_postgres(self, url: str) -> None:
         """Copy this instance's SQLite database into an empty PostgreSQL database and use
-        that from now on (cluster.conf); aft.db stays as it was. Refused while serving."""
+        that from now on (cluster.conf); aft.db stays as it was. Refused while serving.
+
+        Args:
+            url: the database, postgresql://USER@HOST/NAME (a password from PGPASSWORD or
+                ~/.pgpass).
+        """
         from aft._pgstore import PostgresStore, redacted
         from aft.config import save_database_url
         from aft.exceptions import ConfigError
         from aft.migrate import copy_to_postgres
 
         if not url.startswith(("postgresql://", "postgres://")):
-            raise ConfigError("give a postgresql:// URL")
+            raise UsageError("give a postgresql:// URL")
         with _instance() as instance:
             if instance.config.database_url is not None:
                 raise ConfigError("this instance uses PostgreSQL already")
@@ -884,18 +1190,26 @@ def _int(text: str, what: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise AftError(f"{what} takes a whole number, not {text!r}") from None
+        raise UsageError(f"{what} takes a whole number, not {text!r}") from None
 
 
 def _float(text: str, what: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise AftError(f"{what} takes a number, not {text!r}") from None
+        raise UsageError(f"{what} takes a number, not {text!r}") from None
 
 
-def _flag(text: str | bool) -> bool:
-    return str(text).lower() in ("true", "1", "yes")
+def _flag(text: str | bool, what: str) -> bool:
+    """A switch's value: ``--wait`` alone is true; ``--wait=false`` is false."""
+    value = str(text).lower()
+    if value not in ("true", "1", "yes", "false", "0", "no"):
+        raise UsageError(f"{what} takes true or false (or nothing), not {text!r}")
+    return value in ("true", "1", "yes")
+
+
+def _print_json(value: object) -> None:
+    _print(json.dumps(value, indent=2))
 
 
 def _when(timestamp: float) -> str:
@@ -922,8 +1236,18 @@ def _quiet_libraries() -> None:
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
+#: Errors in the command line's shape (a command, option or value aft cannot take), not in
+#: what it asked for: exit status 2.
+USAGE_ERRORS = (UsageError, InvalidSetting, UnknownSetting)
+
+
+def _exit_status(exc: AftError) -> int:
+    return 2 if isinstance(exc, USAGE_ERRORS) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``aft`` console script; returns the exit status."""
+    """Entry point of the ``aft`` console script; returns the exit status: 0 done, 1 failed,
+    2 a command line it cannot take (one line on stderr, never a traceback)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv in (["--version"], ["-V"]):
         from aft._version import __version__
@@ -938,12 +1262,18 @@ def main(argv: list[str] | None = None) -> int:
     except AftError as exc:
         line = " ".join(str(exc).split())  # one line, whatever a library put in the message
         sys.stderr.write(f"aft: error: {line}\n")
-        return 1
+        return _exit_status(exc)
     except KeyboardInterrupt:
         sys.stderr.write("aft: interrupted\n")
         return 130
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
+    except Exception as exc:  # a bug: still one line; AFT_DEBUG=1 shows the traceback
+        if os.environ.get("AFT_DEBUG"):
+            raise
+        what = " ".join(str(exc).split()) or type(exc).__name__
+        sys.stderr.write(f"aft: internal error: {what} (AFT_DEBUG=1 shows where)\n")
+        return 1
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -15,8 +16,8 @@ from tests.conftest import aft_command
 WAIT_FOR_HALT = 'Log("waiting"); WaitForHaltSignal(); Log("got halt " + HaltSignalReceived);'
 
 
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 1, proc
+def one_line_error(proc: subprocess.CompletedProcess, status: int = 1) -> str:
+    assert proc.returncode == status, proc
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -75,15 +76,10 @@ def test_seed_page_examples(run_aft, cli_run_on, tmp_path):
 @pytest.mark.parametrize(
     "args,expected",
     [
-        (["run"], "missing -f FILE"),
-        (["run", "-f"], "-f needs a value"),
-        (["run", "-f", "x.syncjs", "--bogus"], "unexpected argument '--bogus'"),
         (["run", "-f", "/no/such/file.syncjs"], "script file not found: /no/such/file.syncjs"),
         (["run", "-f", "/tmp"], "script path is a directory"),
         (["run", "-f", "{script}", "-p", "[1]"], "params must be a JSON object"),
         (["run", "-f", "{script}", "-p", "{nope"], "params are not valid JSON"),
-        (["settings", "get", "nope"], "unknown setting 'nope'"),
-        (["settings", "set", "allow_cli_run", "perhaps"], "allow_cli_run takes true or false"),
         (["secrets", "delete", "ghost"], "no secret named 'ghost'"),
     ],
 )
@@ -91,6 +87,41 @@ def test_bad_input_gets_one_line_and_exit_1(run_aft, cli_run_on, tmp_path, args,
     path = script(tmp_path, 'Log("x")')
     proc = run_aft(*[a.replace("{script}", path) for a in args])
     assert expected in one_line_error(proc)
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["run"], "missing -f FILE"),
+        (["run", "-f"], "-f needs a value"),
+        (["run", "-f", "x.syncjs", "--bogus"], "unexpected argument '--bogus'"),
+        (["settings", "get", "nope"], "unknown setting 'nope'"),
+        (["settings", "set", "allow_cli_run", "perhaps"], "allow_cli_run takes true or false"),
+        (
+            ["jobs", "list", "--state", "bogus"],
+            "--state takes queued | running | succeeded | failed | halted | interrupted",
+        ),
+        (["jobs", "list", "--limit", "many"], "--limit takes a whole number, not 'many'"),
+        (["jobs", "log", "job_x", "--follow=perhaps"], "--follow takes true or false"),
+        (["jobs", "list", "--bogus"], "aft jobs list has no option --bogus"),
+        (["jobs", "list", "--stat", "queued"], "did you mean --state?"),
+        (["jbos", "list"], "aft has no command 'jbos'; did you mean aft jobs?"),
+        (["jobs", "lsit"], "did you mean aft jobs list?"),
+        (["vfs", "ad"], "did you mean aft vfs add?"),
+        (["jobs"], "aft jobs needs a command: halt, list, log, show"),
+        ([], "aft needs a command"),
+        (["scripts", "add"], "missing NAME; usage: aft scripts add NAME --file FILE [options]"),
+        (["scripts", "add", "n"], "missing FILE; usage: aft scripts add NAME --file FILE"),
+        (["scripts", "remove", "a", "b"], "unexpected argument 'b'"),
+        (["secrets", "list", "--json=maybe"], "--json takes true or false"),
+        (["move-to-postgres", "mysql://x"], "give a postgresql:// URL"),
+        (["start", "-n", "x"], "aft start needs an API key: set AFT_API_KEY"),
+    ],
+)
+def test_a_command_line_aft_cannot_take_is_one_line_and_exit_2(run_aft, args, expected):
+    done = run_aft(*args)
+    assert expected in one_line_error(done, 2)
+    assert done.stdout == ""
 
 
 def test_non_utf8_script(run_aft, cli_run_on, tmp_path):
@@ -125,10 +156,29 @@ def test_unwritable_home(tmp_path):
 def test_settings_commands(run_aft):
     assert run_aft("settings", "get", "allow_cli_run").stdout == "false\n"
     assert run_aft("settings", "set", "allow_exec", "yes").stdout == "allow_exec = true\n"
-    listing = run_aft("settings", "list").stdout.splitlines()
+    listing = [
+        line.split("  #")[0].rstrip() for line in run_aft("settings", "list").stdout.splitlines()
+    ]
     assert listing[:2] == ["allow_cli_run = false", "allow_exec = true"]
     assert "port = 44399" in listing and "bind = 127.0.0.1" in listing
-    assert "port takes 1 to 65535, not 0" in one_line_error(run_aft("settings", "set", "port", "0"))
+    assert "port takes 1 to 65535, not 0" in one_line_error(
+        run_aft("settings", "set", "port", "0"), 2
+    )
+
+
+def test_settings_list_explains_every_setting(run_aft):
+    from aft.settings import SETTINGS
+
+    lines = run_aft("settings", "list").stdout.splitlines()
+    assert len(lines) == len(SETTINGS)
+    for line, (key, setting) in zip(lines, sorted(SETTINGS.items()), strict=True):
+        assert line.startswith(f"{key} = ")
+        explained = line.split("  # ", 1)[1]
+        assert explained.startswith(setting.help) and len(setting.help) > 20, line
+    assert "allow_file_path = false" in "\n".join(lines)
+    assert "(starttls | tls | none)" in lines[[k for k in sorted(SETTINGS)].index("smtp_tls")]
+    shown = json.loads(run_aft("settings", "list", "--json").stdout)
+    assert shown["port"] == {"value": 44399, "default": 44399, "help": SETTINGS["port"].help}
 
 
 def test_secrets_commands_read_stdin_and_never_print_values(
@@ -212,19 +262,159 @@ def test_aft_run_halts_a_script_past_max_run_seconds(aft_home, cli_run_on, run_a
     assert "got halt true" in done.stderr and "killed" not in done.stderr
 
 
-def test_a_missing_argument_shows_the_commands_usage(run_aft):
-    done = run_aft("scripts", "add")
-    output = done.stdout + done.stderr
-    assert done.returncode != 0
-    assert "Usage: aft scripts add NAME FILE" in output
-    assert "FIRE_METADATA" not in output and "groups" not in output  # no internals
-
-
 def test_help_lists_the_groups_and_commands(run_aft):
     done = run_aft("--help")
-    output = done.stdout + done.stderr
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("usage: aft COMMAND [options]\n")
     for name in ("scripts", "apikeys", "jobs", "vfs", "schedules", "run", "start", "serve"):
-        assert f"\n     {name}\n" in output, name
+        assert f"\n  {name} " in done.stdout, name
+    assert "\n  move-to-postgres  Copy this instance's SQLite" in done.stdout
+    assert "move_to_postgres" not in done.stdout
+
+
+def _every_command():
+    from aft._fire_adapter import commands_of
+    from aft.cli import AftCommands
+
+    def walk(path, component):
+        for word, value in commands_of(component).items():
+            if callable(value):
+                yield [*path, word], value
+            else:
+                yield from walk([*path, word], value)
+
+    return list(walk([], AftCommands()))
+
+
+@pytest.mark.parametrize(
+    "path,function", _every_command(), ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+)
+def test_help_of_every_command_lists_each_option_with_a_line(run_aft, path, function):
+    """Each option, in the README's kebab-case, with a line saying what it does; no pager,
+    no noise line, nothing of Fire's."""
+    import inspect
+
+    done = run_aft(*path, "--help", timeout=30)
+    assert (done.returncode, done.stderr) == (0, ""), done
+    text = done.stdout
+    assert text.startswith(f"usage: aft {' '.join(path)}")
+    assert "INFO:" not in text and "Showing help" not in text and "\nNAME\n" not in text
+    params = [p for p in inspect.signature(function).parameters]
+    if params:
+        options = text.split("\noptions:\n", 1)[1].split("\n\n")[0].splitlines()
+        assert len(options) == len(params), text
+        for param, line in zip(params, options, strict=True):
+            flag = "--" + param.replace("_", "-")
+            assert f"{flag} " in line + " ", line
+            assert all("_" not in word for word in line.split() if word.startswith("--")), line
+            explanation = line.split(flag, 1)[1].split(None, 1)
+            assert len(explanation) == 2 and len(explanation[1]) > 10, line
+
+
+def test_help_spells_commands_and_options_as_the_readme_does(run_aft):
+    assert "--ca-file CA_FILE" in run_aft("start", "--help").stdout
+    assert "--payload-file" in run_aft("vfs", "add", "--help").stdout
+    assert run_aft("move-to-postgres", "--help").stdout.startswith(
+        "usage: aft move-to-postgres URL"
+    )
+    assert run_aft("move_to_postgres", "--help").returncode == 0  # the old spelling works too
+
+
+def test_vfs_add_help_lists_the_types_and_their_target_formats(run_aft):
+    from aft.vfs import BACKENDS, schema_class
+
+    text = run_aft("vfs", "add", "--help").stdout
+    for type_name in BACKENDS:
+        assert f"  {type_name:<6} {schema_class(type_name).shape}\n" in text
+    assert "sftp://user@host:port/path?hostKeySHA256=..." in text
+    assert "payload fields: pass, key, keyPass" in text
+
+
+def test_run_help_is_more_than_a_usage_line(run_aft):
+    text = run_aft("run", "--help").stdout
+    assert text.startswith("usage: aft run FILE [options]\n")
+    assert "-f, --file FILE" in text and "-p, --params PARAMS" in text
+    assert "allow_cli_run" in text and "Exits 0" in text
+    assert len(text.splitlines()) > 8
+
+
+def test_run_takes_the_file_as_an_argument(run_aft, cli_run_on, tmp_path):
+    done = run_aft("run", script(tmp_path, 'Log("bare")'))
+    assert done.returncode == 0 and done.stderr.strip().endswith("bare")
+
+
+def test_completion_script(run_aft, tmp_path):
+    done = run_aft("--completion")
+    assert done.returncode == 0 and "complete -F" in done.stdout
+    assert "move-to-postgres" in done.stdout and "--ca-file" in done.stdout
+    (tmp_path / "c.sh").write_text(done.stdout)
+    check = subprocess.run(
+        ["bash", "-c", f". {tmp_path / 'c.sh'} && complete -p aft"], capture_output=True, text=True
+    )
+    assert check.returncode == 0 and "aft" in check.stdout, check.stderr
+    assert "function __fish" in run_aft("--completion", "fish").stdout
+
+
+def test_every_list_and_show_takes_json(run_aft, tmp_path):
+    (tmp_path / "s.syncjs").write_text('Log("x")')
+    assert run_aft("scripts", "add", "S", "-f", str(tmp_path / "s.syncjs")).returncode == 0
+    assert (
+        run_aft("vfs", "add", "local", "--type", "Disk", "--target", str(tmp_path)).returncode == 0
+    )
+    assert run_aft("secrets", "set", "tok", input="a-long-secret-value").returncode == 0
+    keys = run_aft("apikeys", "create", "--name", "ci", "--allow", "127.0.0.1")
+    assert keys.returncode == 0
+    cron = ["--script", "S", "--cron", "0 2 * * *"]
+    assert run_aft("schedules", "add", "nightly", *cron).returncode == 0
+    for group, item in [
+        ("scripts", "S"),
+        ("vfs", "local"),
+        ("secrets", None),
+        ("apikeys", None),
+        ("schedules", "nightly"),
+        ("jobs", None),
+        ("settings", None),
+    ]:
+        listed = run_aft(group, "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        value = json.loads(listed.stdout)
+        assert value or group == "jobs", group
+        if item is not None:
+            shown = run_aft(group, "show", item, "--json")
+            assert json.loads(shown.stdout)["name"] == item, shown
+    assert json.loads(run_aft("secrets", "list", "--json").stdout) == ["tok"]
+    [script_record] = json.loads(run_aft("scripts", "list", "--json").stdout)
+    assert script_record["name"] == "S" and "source" not in script_record
+    assert json.loads(run_aft("scripts", "show", "S", "--json").stdout)["source"] == 'Log("x")'
+    [key] = json.loads(run_aft("apikeys", "list", "--json").stdout)
+    assert key["name"] == "ci" and keys.stdout.splitlines()[-1] not in json.dumps(key)
+
+
+def test_an_unexpected_error_is_one_line(run_aft, aft_home):
+    """A bug still reaches the user as one line (AFT_DEBUG=1 shows the traceback)."""
+    from aft.cli import main
+
+    class Boom:
+        def list(self):
+            raise RuntimeError("the unexpected\nhappened")
+
+    import aft.cli
+
+    saved = aft.cli.SecretsCommands
+    aft.cli.SecretsCommands = Boom  # type: ignore[misc]
+    try:
+        import contextlib
+        import io
+
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = main(["secrets", "list"])
+    finally:
+        aft.cli.SecretsCommands = saved  # type: ignore[misc]
+    assert status == 1
+    assert err.getvalue() == (
+        "aft: internal error: the unexpected happened (AFT_DEBUG=1 shows where)\n"
+    )
 
 
 def test_a_scripts_group_needs_a_cluster(run_aft, tmp_path):
@@ -273,3 +463,40 @@ def test_vfs_update_changes_a_profile_in_place(run_aft, tmp_path):
     assert f'"target": "{second}"' in shown.stdout
     missing = run_aft("vfs", "update", "nope", "--target", str(second))
     assert "no VFS named 'nope'" in one_line_error(missing)
+
+
+def test_start_takes_the_key_and_host_from_the_environment(run_aft, aft_home, tmp_path):
+    """AFT_API_KEY and AFT_HOST, so the key is not in argv (nor in `ps`)."""
+    from tests.service_helpers import ServeProcess
+
+    (tmp_path / "hi.syncjs").write_text('Log("hi " + Param("who"))')
+    assert run_aft("scripts", "add", "Hi", "-f", str(tmp_path / "hi.syncjs")).returncode == 0
+    made = run_aft("apikeys", "create", "--name", "ci", "--allow", "127.0.0.1")
+    key = made.stdout.strip().splitlines()[-1]
+    service = ServeProcess(aft_home, "--http").start()
+    try:
+        env = {
+            **os.environ,
+            "AFT_HOME": str(aft_home),
+            "AFT_API_KEY": key,
+            "AFT_HOST": f"http://127.0.0.1:{service.port}",
+        }
+        argv = [aft_command(), "start", "-n", "hi", "--params", '{"who":"env"}', "--wait"]
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip().endswith("hi env") and done.stdout.startswith("job_")
+        wrong = subprocess.run(
+            argv, capture_output=True, text=True, env={**env, "AFT_API_KEY": "nope"}, timeout=60
+        )
+        assert wrong.returncode == 1 and "unknown or revoked API key" in wrong.stderr
+        # -a and --host still win over the environment
+        given = subprocess.run(
+            [*argv, "-a", key, "--host", f"http://127.0.0.1:{service.port}"],
+            capture_output=True,
+            text=True,
+            env={**env, "AFT_API_KEY": "nope", "AFT_HOST": "127.0.0.1:1"},
+            timeout=60,
+        )
+        assert given.returncode == 0, given.stderr
+    finally:
+        service.stop()
