@@ -1241,6 +1241,30 @@ def _quiet_libraries() -> None:
 USAGE_ERRORS = (UsageError, InvalidSetting, UnknownSetting)
 
 
+#: The extra (setup.cfg) that installs each optional top-level package.
+EXTRAS = {
+    "bottle": "server",
+    "cheroot": "server",
+    "argon2": "server",
+    "watchdog": "watch",
+    "pysequoia": "pgp",
+    "paramiko": "sftp",
+    "boto3": "s3",
+    "botocore": "s3",
+    "azure": "azure",
+    "google": "gcp",
+    "celery": "cluster",
+    "kombu": "cluster",
+    "redis": "cluster",
+    "psycopg": "cluster",
+}
+
+
+def _extra_for(module: str | None) -> str | None:
+    """The extra that installs ``module`` (``a.b`` counts as ``a``), or None."""
+    return EXTRAS.get((module or "").split(".")[0])
+
+
 def _exit_status(exc: AftError) -> int:
     return 2 if isinstance(exc, USAGE_ERRORS) else 1
 
@@ -1263,18 +1287,32 @@ def main(argv: list[str] | None = None) -> int:
         line = " ".join(str(exc).split())  # one line, whatever a library put in the message
         sys.stderr.write(f"aft: error: {line}\n")
         return _exit_status(exc)
+    except ImportError as exc:
+        extra = _extra_for(exc.name)
+        if extra is None:
+            return _internal_error(exc)
+        sys.stderr.write(
+            f"aft: error: this needs the {exc.name!r} package, which the {extra!r} extra"
+            f" installs: pip install 'aft[{extra}]'\n"
+        )
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("aft: interrupted\n")
         return 130
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
-    except Exception as exc:  # a bug: still one line; AFT_DEBUG=1 shows the traceback
-        if os.environ.get("AFT_DEBUG"):
-            raise
-        what = " ".join(str(exc).split()) or type(exc).__name__
-        sys.stderr.write(f"aft: internal error: {what} (AFT_DEBUG=1 shows where)\n")
-        return 1
+    except Exception as exc:
+        return _internal_error(exc)
     return 0
+
+
+def _internal_error(exc: Exception) -> int:
+    """A bug is still one line; AFT_DEBUG=1 shows the traceback."""
+    if os.environ.get("AFT_DEBUG"):
+        raise exc
+    what = " ".join(str(exc).split()) or type(exc).__name__
+    sys.stderr.write(f"aft: internal error: {what} (AFT_DEBUG=1 shows where)\n")
+    return 1
 
 
 if __name__ == "__main__":
