@@ -1,17 +1,18 @@
 """The one cattrs converter: value classes (attrs or NamedTuple) to JSON-ready dicts with
-camelCase keys."""
+camelCase keys, and back (the REST client's typed results)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from aft.models import JobState, LogLevel
 
 _converter = cattrs.Converter()
+T = TypeVar("T")
 
 #: Field names the REST contract spells differently from the Python attribute.
 _RENAMES: dict[str, dict[str, str]] = {"Job": {"id": "jobId", "state": "status"}}
@@ -53,3 +54,39 @@ _converter.register_unstructure_hook_factory(_is_named_tuple, _named_tuple_hook)
 def to_json(value: Any) -> Any:
     """``value`` (attrs instances, enums, lists, dicts) as plain JSON-ready data."""
     return _converter.unstructure(value)
+
+
+def _structure_hook(cls: type) -> Any:
+    renames = _RENAMES.get(cls.__name__, {})
+    attrs.resolve_types(cls)
+    overrides: dict[str, Any] = {
+        f.name: override(rename=renames.get(f.name, _camel(f.name))) for f in attrs.fields(cls)
+    }
+    return make_dict_structure_fn(cls, _converter, **overrides)
+
+
+def _structure_named_tuple(cls: Any) -> Any:
+    import typing
+
+    hints = typing.get_type_hints(cls)
+
+    def structure(value: dict[str, Any], _: type) -> Any:
+        return cls(
+            **{
+                name: _converter.structure(value[_camel(name)], hints[name])
+                for name in cls._fields
+                if _camel(name) in value
+            }
+        )
+
+    return structure
+
+
+_converter.register_structure_hook_factory(attrs.has, _structure_hook)
+_converter.register_structure_hook_factory(_is_named_tuple, _structure_named_tuple)
+
+
+def from_json(cls: type[T], data: Any) -> T:
+    """The inverse of :func:`to_json`: ``data`` (camelCase keys) as an instance of ``cls``;
+    keys ``cls`` does not know are left out."""
+    return _converter.structure(data, cls)

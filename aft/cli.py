@@ -102,7 +102,7 @@ def _run_here(file: str, params: str | None, limits: int) -> int:
         os.close(limits)
         if service is not None:
             job = service.submit_job(file_path=os.path.abspath(file), params=values)
-            return _follow(service, job["jobId"], halt)
+            return _follow(service, job.id, halt)
 
         def on_log(line: Any) -> None:
             print(line.format(), file=sys.stderr)
@@ -245,7 +245,7 @@ def _local_service(instance: Any) -> Any:
 
 def _follow(client: Any, job_id: str, halt: Any = None) -> int:
     """Stream a job's log to stderr until it ends (halting it when ``halt`` is set)."""
-    from aft.models import LogLevel, LogLine
+    from aft.models import JobState
 
     offset, asked = 0, False
     while True:
@@ -256,15 +256,14 @@ def _follow(client: Any, job_id: str, halt: Any = None) -> int:
             except AftError:
                 pass  # it ended meanwhile
         page = client.job_log(job_id, offset)
-        for line in page["lines"]:
-            text = LogLine(line["time"], LogLevel(line["level"]), line["text"]).format()
-            print(text, file=sys.stderr)
-        offset = page["nextOffset"]
-        if not page["lines"]:
-            if page["status"] in ("succeeded", "failed", "halted", "interrupted"):
+        for line in page.lines:
+            print(line.format(), file=sys.stderr)
+        offset = page.next_offset
+        if not page.lines:
+            if page.status.is_final:
                 job = client.job(job_id)
-                clean = job["status"] == "halted" and job.get("exitCode") == 0
-                return 0 if job["status"] == "succeeded" or clean else 1
+                clean = job.state is JobState.HALTED and job.exit_code == 0
+                return 0 if job.state is JobState.SUCCEEDED or clean else 1
             if halt is not None:
                 halt.wait(0.1)
             else:
@@ -1048,10 +1047,10 @@ class AftCommands:
             job = client.submit_job(
                 script_name=name, params=values, idempotency_key=idempotency_key
             )
-            _print(job["jobId"])
+            _print(job.id)
             if follow:
                 with _halt_on_signals(HaltSignal()) as halt:
-                    raise SystemExit(_follow(client, job["jobId"], halt))
+                    raise SystemExit(_follow(client, job.id, halt))
 
     def serve(self, bind: str | None = None, port: str | None = None, http: str = "False") -> None:
         """Run the service in the foreground (REST API, console and workers) until SIGTERM

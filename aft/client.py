@@ -1,4 +1,5 @@
-"""A client of the REST API v1, on urllib3.
+"""A client of the REST API v1, on urllib3: a method for every operation (:data:`OPERATIONS`),
+returning the library's own value classes (``Job``, ``Script``, ``Schedule``...).
 
 Errors come back as the same exception classes the service raised (by stable code),
 so ``except ScriptNotFound`` works across the wire. A connection that cannot be made is
@@ -16,14 +17,91 @@ import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
 
+from aft._serde import from_json
 from aft.exceptions import AftError, ConfigError, ServiceUnavailable, error_class
+from aft.jobs import Job
+from aft.keys import ApiKey
+from aft.models import JobState, LogLevel, LogLine
+from aft.schedules import Schedule
+from aft.scripts_store import Script
+from aft.vfs.library import VfsProfile
 
-FINAL_STATES = ("succeeded", "failed", "halted", "interrupted")
+T = TypeVar("T")
+
+#: Every operation of the REST API (aft/server/openapi.py) and the method that calls it.
+OPERATIONS: dict[tuple[str, str], str] = {
+    ("POST", "/v1/jobs"): "submit_job",
+    ("GET", "/v1/jobs"): "jobs",
+    ("GET", "/v1/jobs/{jobId}"): "job",
+    ("GET", "/v1/jobs/{jobId}/log"): "job_log",
+    ("POST", "/v1/jobs/{jobId}/halt"): "halt_job",
+    ("GET", "/v1/scripts"): "scripts",
+    ("POST", "/v1/scripts"): "add_script",
+    ("GET", "/v1/scripts/{name}"): "script",
+    ("PUT", "/v1/scripts/{name}"): "update_script",
+    ("DELETE", "/v1/scripts/{name}"): "remove_script",
+    ("GET", "/v1/secrets"): "secret_names",
+    ("PUT", "/v1/secrets/{name}"): "set_secret",
+    ("DELETE", "/v1/secrets/{name}"): "delete_secret",
+    ("GET", "/v1/apikeys"): "api_keys",
+    ("POST", "/v1/apikeys"): "create_api_key",
+    ("DELETE", "/v1/apikeys/{keyId}"): "revoke_api_key",
+    ("GET", "/v1/settings"): "settings",
+    ("PUT", "/v1/settings/{key}"): "set_setting",
+    ("GET", "/v1/vfs"): "vfs_profiles",
+    ("POST", "/v1/vfs"): "add_vfs",
+    ("POST", "/v1/vfs/test"): "test_new_vfs",
+    ("GET", "/v1/vfs/types"): "vfs_types",
+    ("POST", "/v1/vfs/types/{type}/target"): "compose_vfs_target",
+    ("GET", "/v1/vfs/hostkey"): "vfs_hostkey",
+    ("GET", "/v1/vfs/{name}"): "vfs_profile",
+    ("PUT", "/v1/vfs/{name}"): "update_vfs",
+    ("DELETE", "/v1/vfs/{name}"): "remove_vfs",
+    ("POST", "/v1/vfs/{name}/test"): "test_vfs",
+    ("GET", "/v1/schedules"): "schedules",
+    ("POST", "/v1/schedules"): "add_schedule",
+    ("GET", "/v1/schedules/{id}"): "schedule",
+    ("PUT", "/v1/schedules/{id}"): "update_schedule",
+    ("DELETE", "/v1/schedules/{id}"): "remove_schedule",
+    ("GET", "/v1/health"): "health",
+    ("GET", "/v1/openapi.json"): "openapi",
+}
+
+
+class JobList(NamedTuple):
+    """A page of jobs, newest first, and the cursor of the next page (None: the last)."""
+
+    jobs: list[Job]
+    next_cursor: int | None
+
+
+class LogPage(NamedTuple):
+    """A job's log lines from an offset on, the offset to ask from next, and the job's state."""
+
+    lines: list[LogLine]
+    next_offset: int
+    status: JobState
+
+
+class ConnectionTest(NamedTuple):
+    """What trying a VFS profile gave: connected, and the entries at its root."""
+
+    ok: bool
+    entries: int
+    message: str
+
+
+class TargetCheck(NamedTuple):
+    """A target written from its fields, and what is wrong with them, by field
+    (``_target`` for the whole target)."""
+
+    target: str
+    errors: dict[str, str]
 
 
 class AftClient:
@@ -93,6 +171,9 @@ class AftClient:
             raise AftError(f"HTTP {response.status} from {self.url}")
         return answer
 
+    def _get(self, cls: type[T], method: str, path: str, body: Any = None, **kw: Any) -> T:
+        return from_json(cls, self.request(method, path, body, **kw))
+
     # ---- jobs -------------------------------------------------------------------------
 
     def submit_job(
@@ -104,10 +185,11 @@ class AftClient:
         params: dict[str, Any] | None = None,
         group: str | None = None,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
-        """Queue a job (in worker group ``group`` of a cluster); returns ``{"jobId", "status"}``.
+    ) -> Job:
+        """Queue a job (in worker group ``group`` of a cluster): ``POST /v1/jobs``.
 
-        With ``idempotency_key``, asking again with the same key (after a lost answer, say)
+        Exactly one of ``script_name``, ``script_id`` and ``file_path``. With
+        ``idempotency_key``, asking again with the same key (after a lost answer, say)
         within 24 hours returns the first job instead of queueing another.
         """
         body: dict[str, Any] = {
@@ -123,31 +205,298 @@ class AftClient:
         if params:
             body["params"] = params
         headers = {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
-        return dict(self.request("POST", "/v1/jobs", body, headers=headers))
+        queued = self.request("POST", "/v1/jobs", body, headers=headers)
+        return self.job(str(queued["jobId"]))
 
-    def job(self, job_id: str) -> dict[str, Any]:
-        return dict(self.request("GET", f"/v1/jobs/{job_id}"))
+    def jobs(
+        self,
+        *,
+        status: JobState | str | None = None,
+        script: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+        cursor: int | None = None,
+    ) -> JobList:
+        """Jobs, newest first, one page (``next_cursor`` asks for the next): ``GET /v1/jobs``.
+        A ``run`` key sees the jobs it started."""
+        query = {
+            k: v
+            for k, v in (
+                ("status", None if status is None else JobState(status).value),
+                ("script", script),
+                ("since", since),
+                ("limit", limit),
+                ("cursor", cursor),
+            )
+            if v is not None
+        }
+        page = self.request("GET", "/v1/jobs", query=query)
+        return JobList([from_json(Job, j) for j in page["jobs"]], page["nextCursor"])
 
-    def job_log(self, job_id: str, offset: int = 0) -> dict[str, Any]:
-        return dict(self.request("GET", f"/v1/jobs/{job_id}/log", query={"offset": offset}))
+    def job(self, job_id: str) -> Job:
+        """One job: ``GET /v1/jobs/{jobId}``."""
+        return self._get(Job, "GET", f"/v1/jobs/{_quote(job_id)}")
 
-    def halt_job(self, job_id: str) -> dict[str, Any]:
-        return dict(self.request("POST", f"/v1/jobs/{job_id}/halt"))
+    def job_log(self, job_id: str, offset: int = 0) -> LogPage:
+        """A job's log lines from ``offset`` on: ``GET /v1/jobs/{jobId}/log``."""
+        page = self.request("GET", f"/v1/jobs/{_quote(job_id)}/log", query={"offset": offset})
+        lines = [LogLine(ln["time"], LogLevel(ln["level"]), ln["text"]) for ln in page["lines"]]
+        return LogPage(lines, int(page["nextOffset"]), JobState(page["status"]))
 
-    def follow(
-        self, job_id: str, on_line: Callable[[dict[str, Any]], None], poll: float = 0.1
-    ) -> dict[str, Any]:
+    def halt_job(self, job_id: str) -> Job:
+        """Send a job the halt signal (killed after the grace period):
+        ``POST /v1/jobs/{jobId}/halt``; returns the job as it is then."""
+        self.request("POST", f"/v1/jobs/{_quote(job_id)}/halt")
+        return self.job(job_id)
+
+    def follow(self, job_id: str, on_line: Callable[[LogLine], None], poll: float = 0.1) -> Job:
         """Pass each log line to ``on_line`` until the job ends; returns the final job."""
         offset = 0
         while True:
             page = self.job_log(job_id, offset)
-            for line in page["lines"]:
+            for line in page.lines:
                 on_line(line)
-            offset = page["nextOffset"]
-            if page["status"] in FINAL_STATES and not page["lines"]:
+            offset = page.next_offset
+            if page.status.is_final and not page.lines:
                 return self.job(job_id)
-            if not page["lines"]:
+            if not page.lines:
                 time.sleep(poll)
+
+    # ---- scripts ----------------------------------------------------------------------
+
+    def scripts(self) -> list[Script]:
+        """Stored scripts, without their sources (``source`` is empty): ``GET /v1/scripts``."""
+        listed = self.request("GET", "/v1/scripts")["scripts"]
+        return [from_json(Script, {"source": "", **s}) for s in listed]
+
+    def script(self, name: str) -> Script:
+        """One stored script, by name or id: ``GET /v1/scripts/{name}``."""
+        return self._get(Script, "GET", f"/v1/scripts/{_quote(name)}")
+
+    def add_script(
+        self,
+        name: str,
+        source: str,
+        *,
+        retries: int | None = None,
+        retry_backoff: float | None = None,
+        group: str | None = None,
+        max_run_seconds: int | None = None,
+    ) -> Script:
+        """Store a script: ``POST /v1/scripts``."""
+        body = _body(
+            name=name,
+            source=source,
+            retries=retries,
+            retryBackoff=retry_backoff,
+            group=group,
+            maxRunSeconds=max_run_seconds,
+        )
+        return self._get(Script, "POST", "/v1/scripts", body)
+
+    def update_script(
+        self,
+        name: str,
+        *,
+        source: str | None = None,
+        rename: str | None = None,
+        retries: int | None = None,
+        retry_backoff: float | None = None,
+        group: str | None = None,
+        max_run_seconds: int | None = None,
+    ) -> Script:
+        """Change a stored script; what is left out stays: ``PUT /v1/scripts/{name}``."""
+        body = _body(
+            name=rename,
+            source=source,
+            retries=retries,
+            retryBackoff=retry_backoff,
+            group=group,
+            maxRunSeconds=max_run_seconds,
+        )
+        return self._get(Script, "PUT", f"/v1/scripts/{_quote(name)}", body)
+
+    def remove_script(self, name: str) -> None:
+        """Delete a stored script (its jobs stay): ``DELETE /v1/scripts/{name}``."""
+        self.request("DELETE", f"/v1/scripts/{_quote(name)}")
+
+    # ---- secrets ----------------------------------------------------------------------
+
+    def secret_names(self) -> list[str]:
+        """The secrets' names, never their values: ``GET /v1/secrets``."""
+        return [str(n) for n in self.request("GET", "/v1/secrets")["secrets"]]
+
+    def set_secret(self, name: str, value: str) -> None:
+        """Create or replace a secret (write-only): ``PUT /v1/secrets/{name}``."""
+        self.request("PUT", f"/v1/secrets/{_quote(name)}", {"value": value})
+
+    def delete_secret(self, name: str) -> None:
+        """Delete a secret: ``DELETE /v1/secrets/{name}``."""
+        self.request("DELETE", f"/v1/secrets/{_quote(name)}")
+
+    # ---- API keys ---------------------------------------------------------------------
+
+    def api_keys(self) -> list[ApiKey]:
+        """The keys' records, never the keys: ``GET /v1/apikeys``."""
+        return [from_json(ApiKey, k) for k in self.request("GET", "/v1/apikeys")["apiKeys"]]
+
+    def create_api_key(self, name: str, allow: list[str], scope: str = "run") -> tuple[ApiKey, str]:
+        """Create a key: its record, and the key itself (in this answer only):
+        ``POST /v1/apikeys``."""
+        made = self.request("POST", "/v1/apikeys", {"name": name, "allow": allow, "scope": scope})
+        return from_json(ApiKey, made), str(made["key"])
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key for good: ``DELETE /v1/apikeys/{keyId}``."""
+        self.request("DELETE", f"/v1/apikeys/{_quote(key_id)}")
+
+    # ---- settings ---------------------------------------------------------------------
+
+    def settings(self) -> dict[str, bool | int | str]:
+        """Every setting's value: ``GET /v1/settings``."""
+        return dict(self.request("GET", "/v1/settings")["settings"])
+
+    def set_setting(self, key: str, value: bool | int | str) -> bool | int | str:
+        """Change a setting; returns the value as stored: ``PUT /v1/settings/{key}``."""
+        answer = self.request("PUT", f"/v1/settings/{_quote(key)}", {"value": value})
+        stored: bool | int | str = answer["value"]
+        return stored
+
+    # ---- the VFS Library --------------------------------------------------------------
+
+    def vfs_profiles(self) -> list[VfsProfile]:
+        """The profiles, never their credentials: ``GET /v1/vfs``."""
+        return [from_json(VfsProfile, p) for p in self.request("GET", "/v1/vfs")["vfs"]]
+
+    def vfs_profile(self, name: str) -> VfsProfile:
+        """One profile: ``GET /v1/vfs/{name}``."""
+        return self._get(VfsProfile, "GET", f"/v1/vfs/{_quote(name)}")
+
+    def add_vfs(
+        self, name: str, type: str, target: str, payload: dict[str, Any] | None = None
+    ) -> VfsProfile:
+        """Add a profile; the payload (credentials) is write-only: ``POST /v1/vfs``."""
+        body = _body(name=name, type=type, target=target, payload=payload)
+        return self._get(VfsProfile, "POST", "/v1/vfs", body)
+
+    def update_vfs(
+        self,
+        name: str,
+        *,
+        type: str | None = None,
+        target: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> VfsProfile:
+        """Change a profile; what is left out stays (the payload too): ``PUT /v1/vfs/{name}``."""
+        body = _body(type=type, target=target, payload=payload)
+        return self._get(VfsProfile, "PUT", f"/v1/vfs/{_quote(name)}", body)
+
+    def remove_vfs(self, name: str) -> None:
+        """Delete a profile: ``DELETE /v1/vfs/{name}``."""
+        self.request("DELETE", f"/v1/vfs/{_quote(name)}")
+
+    def test_vfs(self, name: str) -> ConnectionTest:
+        """Connect with a saved profile and list its root: ``POST /v1/vfs/{name}/test``."""
+        return self._get(ConnectionTest, "POST", f"/v1/vfs/{_quote(name)}/test")
+
+    def test_new_vfs(
+        self, type: str, target: str, payload: dict[str, Any] | None = None
+    ) -> ConnectionTest:
+        """Connect with a profile that is not saved and list its root: ``POST /v1/vfs/test``."""
+        body = _body(type=type, target=target, payload=payload)
+        return self._get(ConnectionTest, "POST", "/v1/vfs/test", body)
+
+    def vfs_types(self) -> list[dict[str, Any]]:
+        """Each VFS type's schema (its target's and payload's fields): ``GET /v1/vfs/types``."""
+        return list(self.request("GET", "/v1/vfs/types")["types"])
+
+    def compose_vfs_target(
+        self, type: str, fields: dict[str, str], payload: dict[str, Any] | None = None
+    ) -> TargetCheck:
+        """The target ``fields`` describe and what is wrong with them (by field):
+        ``POST /v1/vfs/types/{type}/target``."""
+        path = f"/v1/vfs/types/{_quote(type)}/target"
+        return self._get(TargetCheck, "POST", path, _body(fields=fields, payload=payload))
+
+    def vfs_hostkey(self, url: str) -> str:
+        """The SHA-256 host key of ``sftp://host:port``, to pin: ``GET /v1/vfs/hostkey``."""
+        return str(self.request("GET", "/v1/vfs/hostkey", query={"url": url})["fingerprint"])
+
+    # ---- schedules --------------------------------------------------------------------
+
+    def schedules(self) -> list[Schedule]:
+        """Every schedule: ``GET /v1/schedules``."""
+        listed = self.request("GET", "/v1/schedules")["schedules"]
+        return [from_json(Schedule, s) for s in listed]
+
+    def schedule(self, name: str) -> Schedule:
+        """One schedule, by id or name: ``GET /v1/schedules/{id}``."""
+        return self._get(Schedule, "GET", f"/v1/schedules/{_quote(name)}")
+
+    def add_schedule(
+        self,
+        name: str,
+        script: str,
+        cron: str,
+        *,
+        timezone: str | None = None,
+        params: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        overlap: str | None = None,
+        catch_up: bool | None = None,
+    ) -> Schedule:
+        """Run a stored script at cron times: ``POST /v1/schedules``."""
+        body = _body(
+            name=name,
+            script=script,
+            cron=cron,
+            timezone=timezone,
+            params=params,
+            enabled=enabled,
+            overlap=overlap,
+            catchUp=catch_up,
+        )
+        return self._get(Schedule, "POST", "/v1/schedules", body)
+
+    def update_schedule(
+        self,
+        name: str,
+        *,
+        rename: str | None = None,
+        script: str | None = None,
+        cron: str | None = None,
+        timezone: str | None = None,
+        params: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        overlap: str | None = None,
+        catch_up: bool | None = None,
+    ) -> Schedule:
+        """Change a schedule; what is left out stays: ``PUT /v1/schedules/{id}``."""
+        body = _body(
+            name=rename,
+            script=script,
+            cron=cron,
+            timezone=timezone,
+            params=params,
+            enabled=enabled,
+            overlap=overlap,
+            catchUp=catch_up,
+        )
+        return self._get(Schedule, "PUT", f"/v1/schedules/{_quote(name)}", body)
+
+    def remove_schedule(self, name: str) -> None:
+        """Delete a schedule (its jobs stay): ``DELETE /v1/schedules/{id}``."""
+        self.request("DELETE", f"/v1/schedules/{_quote(name)}")
+
+    # ---- the service ------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Liveness: ``GET /v1/health``."""
+        return dict(self.request("GET", "/v1/health"))
+
+    def openapi(self) -> dict[str, Any]:
+        """The service's OpenAPI document: ``GET /v1/openapi.json``."""
+        return dict(self.request("GET", "/v1/openapi.json"))
 
     def close(self) -> None:
         self._http.clear()
@@ -157,6 +506,16 @@ class AftClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _quote(segment: str) -> str:
+    """A path segment, escaped (a name may hold spaces or slashes)."""
+    return quote(segment, safe="")
+
+
+def _body(**fields: Any) -> dict[str, Any]:
+    """A request body of the fields that are given (None: left out)."""
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _reason(exc: Exception) -> str:

@@ -67,8 +67,8 @@ def main(home: Path) -> dict[str, float]:
         latencies = []
         for n in range(LATENCY_RUNS):
             start = time.perf_counter()
-            job_id = client.submit_job(script_name="bench", params={"n": n})["jobId"]
-            while not client.job_log(job_id)["lines"]:
+            job_id = client.submit_job(script_name="bench", params={"n": n}).id
+            while not client.job_log(job_id).lines:
                 time.sleep(0.001)
             latencies.append(time.perf_counter() - start)
         ids: list[str] = []
@@ -76,9 +76,7 @@ def main(home: Path) -> dict[str, float]:
         def post(worker: int) -> None:
             own = AftClient(info["url"], key, fingerprint=info["fingerprint"])
             for n in range(JOBS // CLIENTS):
-                ids.append(
-                    own.submit_job(script_name="bench", params={"n": worker * 10000 + n})["jobId"]
-                )
+                ids.append(own.submit_job(script_name="bench", params={"n": worker * 10000 + n}).id)
 
         start = time.perf_counter()
         threads = [threading.Thread(target=post, args=(w,)) for w in range(CLIENTS)]

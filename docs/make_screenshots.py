@@ -121,17 +121,15 @@ def _run_jobs(service: _Service, key: str) -> str:
 
     with AftClient(service.url, key, fingerprint=service.fingerprint) as client:
         ids = [
-            client.submit_job(script_name="Nightly backup", params={"site": site})["jobId"]
+            client.submit_job(script_name="Nightly backup", params={"site": site}).id
             for site in ("berlin", "lisbon")
         ]
-        ids.append(
-            client.submit_job(script_name="Invoice import", params={"month": "2026-10"})["jobId"]
-        )
-        ids.append(client.submit_job(script_name="Partner upload")["jobId"])
-        ids.append(client.submit_job(script_name="Cleanup old files")["jobId"])
+        ids.append(client.submit_job(script_name="Invoice import", params={"month": "2026-10"}).id)
+        ids.append(client.submit_job(script_name="Partner upload").id)
+        ids.append(client.submit_job(script_name="Cleanup old files").id)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if all(client.job(i)["status"] not in ("queued", "running") for i in ids):
+            if all(client.job(i).state.value not in ("queued", "running") for i in ids):
                 break
             time.sleep(0.2)
         client.submit_job(script_name="Long transfer")

@@ -9,7 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from aft.client import FINAL_STATES, AftClient
+from aft._serde import to_json
+from aft.client import AftClient
 from tests.conftest import aft_command
 
 
@@ -74,10 +75,11 @@ class ServeProcess:
 
 
 def wait_for(client: AftClient, job_id: str, timeout: float = 30.0) -> dict:
+    """The job once it has ended, in its REST form (a dict)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.job(job_id)
-        if job["status"] in FINAL_STATES:
-            return job
+        if job.state.is_final:
+            return dict(to_json(job))
         time.sleep(0.05)
     raise AssertionError(f"{job_id} not done after {timeout}s: {client.job(job_id)}")

@@ -205,14 +205,14 @@ def test_a_job_posted_for_a_group_runs_on_that_group_only(cluster):
     _, key = ApiKeyStore(cluster.instance.store).create("ci", ["127.0.0.1"], scope="admin")
     ScriptStore(cluster.instance.store).add("where", 'Log("here")')
     with AftClient(serve.url, key) as client:
-        ids = [client.submit_job(script_name="where", group="beta")["jobId"] for _ in range(3)]
+        ids = [client.submit_job(script_name="where", group="beta").id for _ in range(3)]
         with pytest.raises(Exception, match="worker group"):
             client.submit_job(script_name="where", group="no spaces")
     done = [cluster.wait(i) for i in ids]
     assert {j.worker for j in done} == {beta}
     assert {cluster.queue.get(i).group for i in ids} == {"beta"}
     with AftClient(serve.url, key) as client:
-        assert client.job(ids[0])["group"] == "beta"
+        assert client.job(ids[0]).group == "beta"
     env = {**cluster.env, "AFT_HOME": str(cluster.home)}
     shown = subprocess.run(
         [aft_command(), "jobs", "show", ids[0]], env=env, check=True, capture_output=True, text=True
@@ -232,8 +232,8 @@ def test_a_stored_scripts_group_routes_its_jobs(cluster):
     shown = subprocess.run(aft, env=env, check=True, capture_output=True, text=True)
     assert shown.stdout.strip() == "alpha"
     with AftClient(serve.url, key) as client:
-        ids = [client.submit_job(script_name="nas sweep")["jobId"] for _ in range(3)]
-        retries_there = client.submit_job(script_name="nas sweep", group="default")["jobId"]
+        ids = [client.submit_job(script_name="nas sweep").id for _ in range(3)]
+        retries_there = client.submit_job(script_name="nas sweep", group="default").id
     assert {cluster.wait(i).worker for i in ids} == {alpha}
     assert cluster.wait(retries_there).worker != alpha  # the body's group wins
 
@@ -255,7 +255,7 @@ def test_a_scripts_group_through_the_rest_api(cluster):
         body = {"name": "c", "source": "Log(2)", "group": "beta"}
         made = client.request("POST", "/v1/scripts", body)
         assert made["group"] == "beta"
-        ids = [client.submit_job(script_name=n)["jobId"] for n in ("b", "c")]
+        ids = [client.submit_job(script_name=n).id for n in ("b", "c")]
     assert {cluster.wait(i).worker for i in ids} == {beta}
 
 

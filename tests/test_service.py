@@ -113,27 +113,27 @@ def test_auth_matrix(served):
         served.client("run").request("GET", "/v1/scripts")
     with pytest.raises(AuthError):
         served.client("revoked").request("GET", "/v1/jobs")
-    mine = served.client("run").submit_job(script_name="trivial")["jobId"]
+    mine = served.client("run").submit_job(script_name="trivial").id
     with pytest.raises(JobNotFound):
         served.client("other").job(mine)
     assert served.client("other").request("GET", "/v1/jobs")["jobs"] == []
-    assert served.client("run").job(mine)["jobId"] == mine
-    assert served.client("admin").job(mine)["jobId"] == mine
+    assert served.client("run").job(mine).id == mine
+    assert served.client("admin").job(mine).id == mine
 
 
 def test_job_life_through_the_api(served):
     client = served.client("run")
-    job_id = client.submit_job(script_name="my backup job", params={"character": "goofy"})["jobId"]
+    job_id = client.submit_job(script_name="my backup job", params={"character": "goofy"}).id
     job = wait_for(client, job_id)
     assert job["status"] == "succeeded" and job["trigger"] == "api" and job["exitCode"] == 0
     assert job["params"] == {"character": "goofy"} and job["scriptName"] == "My Backup Job"
     log = client.job_log(job_id)
-    assert [ln["text"] for ln in log["lines"]] == ["backing up goofy"] and log["nextOffset"] == 1
-    assert client.job_log(job_id, 1)["lines"] == []
+    assert [ln.text for ln in log.lines] == ["backing up goofy"] and log.next_offset == 1
+    assert client.job_log(job_id, 1).lines == []
     by_id = client.submit_job(script_id=ScriptStore_id(served, "trivial"), params={"n": 7})
-    assert wait_for(client, by_id["jobId"])["status"] == "succeeded"
+    assert wait_for(client, by_id.id)["status"] == "succeeded"
     listed = client.request("GET", "/v1/jobs", query={"script": "TRIVIAL"})["jobs"]
-    assert [j["jobId"] for j in listed] == [by_id["jobId"]]
+    assert [j["jobId"] for j in listed] == [by_id.id]
 
 
 def ScriptStore_id(served, name):  # noqa: N802 - reads like the class it asks
@@ -143,7 +143,7 @@ def ScriptStore_id(served, name):  # noqa: N802 - reads like the class it asks
 
 def test_failed_job_is_retried_per_policy(served):
     client = served.client("admin")
-    job_id = client.submit_job(script_name="fails")["jobId"]
+    job_id = client.submit_job(script_name="fails").id
     job = wait_for(client, job_id)
     assert job["status"] == "failed" and job["errorLine"] == 2 and job["error"] == "Error: nope"
     deadline = time.monotonic() + 20
@@ -194,20 +194,20 @@ def test_unknown_routes_and_methods_are_json(served):
 
 def test_halt_ends_an_endless_loop_within_5s_while_serving(served):
     client = served.client("run")
-    spin = client.submit_job(script_name="spin")["jobId"]
-    polite = client.submit_job(script_name="wait")["jobId"]
+    spin = client.submit_job(script_name="spin").id
+    polite = client.submit_job(script_name="wait").id
     for job_id in (spin, polite):
-        while not client.job_log(job_id)["lines"]:
+        while not client.job_log(job_id).lines:
             time.sleep(0.02)
     asked = time.monotonic()
-    assert client.halt_job(spin)["jobId"] == spin
+    assert client.halt_job(spin).id == spin
     client.halt_job(polite)
     assert raw(served, "GET", "/v1/health", key=None)[0] == 200  # still serving meanwhile
     spun = wait_for(client, spin, timeout=5)
     assert time.monotonic() - asked < 5 and spun["status"] == "halted"
     done = wait_for(client, polite)
     assert done["status"] == "halted"
-    assert [ln["text"] for ln in client.job_log(polite)["lines"]][:2] == [
+    assert [ln.text for ln in client.job_log(polite).lines][:2] == [
         "waiting",
         "halted politely",
     ]
@@ -217,8 +217,8 @@ def test_halt_ends_an_endless_loop_within_5s_while_serving(served):
 
 def test_memory_hog_is_stopped_and_others_run(served):
     client = served.client("admin")
-    hog = client.submit_job(script_name="hog")["jobId"]
-    other = client.submit_job(script_name="trivial", params={"n": 1})["jobId"]
+    hog = client.submit_job(script_name="hog").id
+    other = client.submit_job(script_name="trivial", params={"n": 1}).id
     assert wait_for(client, other)["status"] == "succeeded"
     job = wait_for(client, hog, timeout=60)
     assert job["status"] == "failed" and "out of memory" in job["error"]
@@ -269,10 +269,10 @@ def test_nothing_secret_at_rest_or_in_logs(served):
             "source": 'Log("pw=" + GetSecret("pw")); throw new Error(GetSecret("pw"))',
         },
     )
-    job_id = served.proc.client(key_canary).submit_job(script_name="leaky")["jobId"]
+    job_id = served.proc.client(key_canary).submit_job(script_name="leaky").id
     job = wait_for(admin, job_id)
     assert job["error"] == "Error: ********"
-    log_text = json.dumps(admin.job_log(job_id))
+    log_text = repr(admin.job_log(job_id))
     service_output = served.proc.stop()
     stored = b"".join(p.read_bytes() for p in served.home.iterdir() if p.is_file())
     for canary in (key_canary, SECRET_CANARY, VFS_CANARY):
@@ -291,7 +291,7 @@ def test_2000_jobs_from_8_clients_each_end_once(served):
             for i in range(250):
                 job = client.submit_job(script_name="trivial", params={"n": n * 1000 + i})
                 with lock:
-                    ids.append(job["jobId"])
+                    ids.append(job.id)
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
 
@@ -339,10 +339,8 @@ def test_kill_9_then_restart_loses_nothing_and_runs_nothing_twice(aft_home, tmp_
         )
     first = ServeProcess(aft_home).start()
     client = first.client(keys["admin"])
-    slow = [
-        client.submit_job(script_name="marker", params={"ms": 60000})["jobId"] for _ in range(2)
-    ]
-    queued = [client.submit_job(script_name="marker", params={"ms": 0})["jobId"] for _ in range(6)]
+    slow = [client.submit_job(script_name="marker", params={"ms": 60000}).id for _ in range(2)]
+    queued = [client.submit_job(script_name="marker", params={"ms": 0}).id for _ in range(6)]
     while len(os.listdir(marks)) < 2:
         time.sleep(0.05)
     first.stop(signal.SIGKILL)
@@ -353,7 +351,7 @@ def test_kill_9_then_restart_loses_nothing_and_runs_nothing_twice(aft_home, tmp_
             assert wait_for(client, job_id)["status"] == "succeeded"
         for job_id in slow:
             job = client.job(job_id)
-            assert job["status"] == "interrupted" and "service stopped" in job["error"]
+            assert job.state.value == "interrupted" and job.error and "service stopped" in job.error
         started = [name.split("-")[0] for name in os.listdir(marks)]
         assert sorted(started) == sorted(slow + queued)  # every job ran, and only once
     finally:
@@ -378,7 +376,7 @@ def test_a_job_past_its_scripts_maximum_run_time_is_halted_and_says_why(served):
     client.request(
         "POST", "/v1/scripts", {"name": "short leash", "source": SPIN, "maxRunSeconds": 1}
     )
-    job = wait_for(client, client.submit_job(script_name="short leash")["jobId"], timeout=20)
+    job = wait_for(client, client.submit_job(script_name="short leash").id, timeout=20)
     assert job["status"] == "halted" and job["maxRunSeconds"] == 1
     assert job["error"].startswith("halted: it ran past its maximum run time; killed")
 
@@ -389,10 +387,10 @@ def test_the_instance_default_maximum_run_time_halts_a_polite_script(aft_home):
     try:
         with Instance(aft_home) as instance:
             client = service.client(instance.api_keys.create("k", ["127.0.0.1"], "admin")[1])
-        job = wait_for(client, client.submit_job(script_name="wait")["jobId"], timeout=20)
+        job = wait_for(client, client.submit_job(script_name="wait").id, timeout=20)
         assert job["status"] == "halted"
         assert job["error"].startswith("halted: it ran past its maximum run time")
-        assert "halted politely" in [ln["text"] for ln in client.job_log(job["jobId"])["lines"]]
+        assert "halted politely" in [ln.text for ln in client.job_log(job["jobId"]).lines]
     finally:
         service.stop()
 
@@ -418,7 +416,7 @@ def test_clients_retrying_with_idempotency_keys_through_a_crash_get_one_job_each
                     unanswered.append(key)
             else:
                 with lock:
-                    answered[key] = job["jobId"]
+                    answered[key] = job.id
 
     threads = [threading.Thread(target=submit_many, args=(c,)) for c in range(4)]
     for thread in threads:
@@ -434,7 +432,7 @@ def test_clients_retrying_with_idempotency_keys_through_a_crash_get_one_job_each
         for key in sorted(unanswered) + sorted(answered):  # the answered ones again too
             again = client.submit_job(
                 script_name="trivial", params={"n": int(key.split("-")[1])}, idempotency_key=key
-            )["jobId"]
+            ).id
             assert answered.setdefault(key, again) == again, key
         assert len(answered) == 160
         jobs = client.request("GET", "/v1/jobs", query={"limit": 500})["jobs"]

@@ -98,8 +98,8 @@ def test_seed_page_start_commands_on_the_default_port(cli, setup, aft_home):
         assert wait_for(client, job_id)["status"] == "succeeded"
         goofy = wait_for(client, last_line(with_params))
         assert goofy["params"] == {"character": "goofy"}
-        lines = client.job_log(goofy["jobId"])["lines"]
-        assert [ln["text"] for ln in lines] == ["character=goofy"]
+        lines = client.job_log(goofy["jobId"]).lines
+        assert [ln.text for ln in lines] == ["character=goofy"]
     finally:
         service.stop()
 
@@ -224,8 +224,8 @@ def test_jobs_commands(cli, setup, aft_home):
 def test_serve_stops_cleanly_on_sigterm(aft_home, setup):
     service = ServeProcess(aft_home).start()
     client = service.client(setup["admin"])
-    job_id = client.submit_job(script_name="slow")["jobId"]
-    while not client.job_log(job_id)["lines"]:
+    job_id = client.submit_job(script_name="slow").id
+    while not client.job_log(job_id).lines:
         time.sleep(0.05)
     output = service.stop(signal.SIGTERM, timeout=20)
     assert service.proc.returncode == 0 and "stopping" in output and "Traceback" not in output
