@@ -317,6 +317,32 @@ def test_polling_fallback(running: Any, folder: Path, monkeypatch: pytest.Monkey
     assert run.finish().state is JobState.HALTED
 
 
+def test_a_symlinked_folder_is_watched_and_reported_under_the_link(
+    running: Any, folder: Path, tmp_path: Path
+) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(folder, target_is_directory=True)
+    run = running(fs_script((link, True)))
+    (folder / "sub").mkdir()
+    (folder / "a.txt").write_text("a")
+    run.wait_for(f"EVT CREATE {link / 'a.txt'}")
+    (folder / "sub" / "b.txt").write_text("b")
+    run.wait_for(f"EVT CREATE {link / 'sub' / 'b.txt'}")
+    run.finish()
+    assert not [e for e in run.events() if str(folder) in e]
+
+
+def test_a_relative_folder_is_reported_as_the_script_gave_it(
+    running: Any, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(folder.parent)
+    run = running(fs_script((Path("watched/"), False), setup="w.DelayBySeconds = 0.2;"))
+    (folder / "a.csv").write_text("a")
+    run.wait_for("EVT CREATE watched/a.csv")
+    run.finish()
+    assert run.events() == ["CREATE watched/a.csv"]
+
+
 def test_start_without_callback_or_folder_does_nothing(folder: Path) -> None:
     result = Executor().run(
         f"var w = new FsWatcher(); w.WatchDir({js(folder)}, false); Log(w.Start());"
@@ -509,3 +535,14 @@ def test_fs_watcher_through_aft_run(aft_run: Any, folder: Path, tmp_path: Path) 
     done = aft_run("run", "-f", str(script))
     assert done.returncode == 0, done.stderr
     assert f'SEEN ["CREATE {folder / "out.csv"}"]' in done.stdout + done.stderr
+
+
+def test_without_watchdog_fs_watcher_names_its_extra(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "watchdog.observers", None)  # as if not installed
+    result = Executor().run(fs_script((folder, False)))
+    assert result.state is JobState.FAILED
+    assert result.error is not None and "pip install 'aft[watch]'" in result.error

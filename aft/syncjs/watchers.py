@@ -11,6 +11,9 @@ Where the contract leaves room, this module chooses:
 
 - Only files are reported, never directories. ``Object`` is the file's full path (local
   for FsWatcher, inside the VFS for RemoteWatcher); ``TimeStamp`` is when it was reported.
+- FsWatcher watches a folder by its real path (a symlink to a folder is followed) and
+  reports each file under the path the script gave to ``WatchDir`` (``"inbox"`` gives
+  ``inbox/a.csv``); a folder that does not exist is refused at ``Start()``.
 - A file renamed inside a watched folder gives RENAME for the old path, then CREATE for the
   new one (so a file uploaded as ``x.tmp`` and renamed to ``x.csv`` shows up as a new
   ``x.csv``). Moved out of the watched folders: REMOVE. Moved in: CREATE.
@@ -171,18 +174,27 @@ class _FsWatch(_Watcher):
         self, number: int, config: _Config, inbox: Inbox, log: Callable[[str, str], None]
     ) -> None:
         super().__init__(number, config, inbox, log)
-        self.dirs = [(os.path.abspath(p), r) for p, r in self.config.dirs]
+        # Watched by real path (a symlinked folder is followed); reported under the path the
+        # script gave, relative or not, so Object minus that path is the file's own part.
+        self.dirs = [(os.path.realpath(p), r) for p, r in self.config.dirs]
+        self.shown = {os.path.realpath(p): p.rstrip(os.sep) or os.sep for p, _ in config.dirs}
         self._pending: dict[str, list[Any]] = {}  # path -> [event, signature, since]
         self._observer: BaseObserver | None = None
         self._delayer: threading.Thread | None = None
 
     def start(self) -> bool:
-        for path, _ in self.dirs:
+        for path, _ in self.config.dirs:
             if not os.path.isdir(path):
-                self.log("error", f"FsWatcher.Start: {path}: no such directory")
+                self.log("error", f"FsWatcher.Start: {os.path.abspath(path)}: no such directory")
                 return False
         try:
             self._observer = self._observe(_native_observer())
+        except ImportError as exc:
+            from aft.exceptions import MissingExtra
+
+            raise MissingExtra(
+                f"FsWatcher needs the {exc.name!r} package: pip install 'aft[watch]'"
+            ) from None
         except OSError as exc:
             from watchdog.observers.polling import PollingObserver
 
@@ -225,13 +237,25 @@ class _FsWatch(_Watcher):
 
     def _relative(self, path: str) -> str | None:
         """``path`` relative to the watched folder it is in; None when in none."""
+        found = self._folder_of(path)
+        return None if found is None else found[1].replace(os.sep, "/")
+
+    def _folder_of(self, path: str) -> tuple[str, str] | None:
+        """The watched (real) folder ``path`` is in and its path relative to it."""
         for folder, recursive in self.dirs:
             relative = os.path.relpath(path, folder)
             if relative.startswith(".." + os.sep) or relative in (".", ".."):
                 continue
             if recursive or os.sep not in relative:
-                return relative.replace(os.sep, "/")
+                return folder, relative
         return None
+
+    def _shown(self, path: str) -> str:
+        """``path`` (real) as the script names it: under the folder path it gave."""
+        found = self._folder_of(path)
+        if found is None:
+            return path
+        return os.path.join(self.shown[found[0]], found[1])
 
     def _on_event(self, event: FileSystemEvent) -> None:
         if event.is_directory:
@@ -259,7 +283,7 @@ class _FsWatch(_Watcher):
         if not self._accepts(path):
             return
         if self.config.delay <= 0:
-            self.emit(event, path)
+            self.emit(event, self._shown(path))
             return
         with self.lock:
             waiting = self._pending.get(path)
@@ -272,7 +296,7 @@ class _FsWatch(_Watcher):
         with self.lock:
             self._pending.pop(path, None)
         if self._accepts(path):
-            self.emit(event, path)
+            self.emit(event, self._shown(path))
 
     def _release(self) -> None:
         """Report each waiting file once it has been quiet for DelayBySeconds."""
@@ -290,7 +314,7 @@ class _FsWatch(_Watcher):
                         self._pending[path] = [event, current, now]
                     else:
                         del self._pending[path]
-                        self.emit(event, path)
+                        self.emit(event, self._shown(path))
                 due = [since + delay for _, _, since in self._pending.values()]
                 self.lock.wait(max(min(due) - time.monotonic(), 0.01) if due else None)
 
