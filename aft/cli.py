@@ -376,8 +376,13 @@ class SecretsCommands:
             value = sys.stdin.read()
             value = value[:-1] if value.endswith("\n") else value
             value = value[:-1] if value.endswith("\r") else value
+        from aft.secrets_store import short_secret_warning
+
         with _instance() as instance:
             instance.secrets.set(name, value)
+        warning = short_secret_warning(name, value)
+        if warning is not None:
+            sys.stderr.write(f"aft: warning: {warning}\n")
         _print(f"secret {name} set")
 
     def list(self, json: str = "False") -> None:
@@ -1229,10 +1234,12 @@ def _fire(argv: list[str]) -> None:
 
 def _quiet_libraries() -> None:
     """Libraries whose failures aft reports itself in one line (paramiko logs a
-    traceback from its transport thread) print nothing of their own."""
+    traceback from its transport thread) print nothing of their own; nor does the secret
+    store's short-value warning, which ``aft secrets set`` prints in its own words."""
     import logging
 
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    logging.getLogger("aft.secrets").setLevel(logging.ERROR)  # aft secrets set warns itself
 
 
 #: Errors in the command line's shape (a command, option or value aft cannot take), not in

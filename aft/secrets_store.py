@@ -26,6 +26,20 @@ _KEY_BYTES = 32
 _NONCE_BYTES = 12
 #: The settings row holding the master key's check value (not a setting users see).
 KEY_CHECK_ROW = "_master_key_check"
+#: A secret shorter than this is masked in logs only where it stands as a whole word (masked
+#: everywhere, a one-letter secret would cut every word holding that letter), so it may show
+#: inside other words; storing one draws a warning.
+MIN_SECRET_LENGTH = 4
+
+
+def short_secret_warning(name: str, value: str) -> str | None:
+    """What to warn of when ``value`` is too short to mask everywhere; None when it is not."""
+    if len(value) >= MIN_SECRET_LENGTH:
+        return None
+    return (
+        f"secret {name} is shorter than {MIN_SECRET_LENGTH} characters: logs mask it only"
+        " where it stands as a whole word, so it can show inside other words"
+    )
 
 
 class MasterKey:
@@ -131,10 +145,16 @@ class SecretStore:
         self._key = key
 
     def set(self, name: str, value: str) -> None:
-        """Create or replace the secret ``name``."""
+        """Create or replace the secret ``name``; a value shorter than
+        :data:`MIN_SECRET_LENGTH` is stored with a warning (logger ``aft.secrets``)."""
         check_name(name)
         if not isinstance(value, str):
             raise SecretError("a secret value is text")
+        warning = short_secret_warning(name, value)
+        if warning is not None:
+            import logging
+
+            logging.getLogger("aft.secrets").warning(warning)
         nonce, sealed = self._key.seal(value.encode(), b"secret:" + name.encode())
         with self._store.transaction() as db:
             db.execute(

@@ -74,3 +74,52 @@ def test_damaged_master_key(aft_home):
     (aft_home / "master.key").write_bytes(b"short")
     with pytest.raises(ConfigError, match="damaged"):
         Instance(aft_home)
+
+
+# ---- short secrets and readable logs ---------------------------------------------------------
+
+
+def test_a_short_secret_is_stored_with_a_warning(instance, caplog):
+    import logging
+
+    from aft.secrets_store import MIN_SECRET_LENGTH
+
+    with caplog.at_level(logging.WARNING, logger="aft.secrets"):
+        instance.secrets.set("long", "x" * MIN_SECRET_LENGTH)
+        assert caplog.records == []
+        instance.secrets.set("short", "x" * (MIN_SECRET_LENGTH - 1))
+    [record] = caplog.records
+    assert record.getMessage().startswith(f"secret short is shorter than {MIN_SECRET_LENGTH}")
+    assert "x" * (MIN_SECRET_LENGTH - 1) not in record.getMessage()
+    assert instance.secrets.get("short") == "xxx"
+
+
+def test_the_cli_warns_of_a_short_secret(run_aft):
+    short = run_aft("secrets", "set", "pin", input="s")
+    assert short.returncode == 0 and short.stdout == "secret pin set\n"
+    assert short.stderr.startswith("aft: warning: secret pin is shorter than 4 characters")
+    fine = run_aft("secrets", "set", "token", input="a-long-enough-value")
+    assert (fine.returncode, fine.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("value", ["s", "k", "ab", "m3", "abc"])
+def test_one_to_three_character_secrets_never_cut_into_words(value):
+    from aft.syncjs.host import Masker
+
+    mask = Masker()
+    mask.reveal(value)
+    line = f"UP   short: 1 entries in / (230 ms) mask{value}me {value}x x{value}"
+    assert mask(line) == line  # inside words: left alone
+    assert mask(f"key={value} ({value}) {value}") == "key=******** (********) ********"
+
+
+def test_a_short_secret_in_a_job_log_stays_readable(instance):
+    from aft.executor import Executor
+
+    instance.secrets.set("k", "s")
+    result = Executor(secrets=instance.secrets).run(
+        'Log("UP   short: 1 entries in / (230 ms) " + GetSecret("k") + " sent")'
+    )
+    assert [line.text for line in result.log] == [
+        "UP   short: 1 entries in / (230 ms) ******** sent"
+    ]

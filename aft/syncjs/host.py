@@ -26,6 +26,7 @@ from urllib.parse import quote, quote_plus
 
 from aft.exceptions import AftError
 from aft.models import LogLevel
+from aft.secrets_store import MIN_SECRET_LENGTH
 from aft.syncjs.declarations import HostObject, bind, host_function
 from aft.syncjs.engine import HostFunction, ScriptExit
 
@@ -33,7 +34,7 @@ MASK = "********"
 
 
 #: Secret values shorter than this are masked only as whole words.
-WHOLE_WORDS_BELOW = 4
+WHOLE_WORDS_BELOW = MIN_SECRET_LENGTH
 
 
 class Masker:
