@@ -25,11 +25,11 @@ FIELDS: dict[str, list[dict[str, str]]] = {
     "SFTP": [
         {
             "host": "sftp.example.com", "port": "2222", "user": "bob@corp", "path": "/in box",
-            "hostKeySHA256": PIN, "hostKeySHA1": "", "hostKeyMD5": "",
+            "hostKeySHA256": PIN, "hostKeySHA1": "", "hostKeyMD5": "", "timeout": "30",
         },
         {
             "host": "::1", "port": "", "user": "u", "path": "/", "hostKeySHA256": "",
-            "hostKeySHA1": "", "hostKeyMD5": "0" * 32,
+            "hostKeySHA1": "", "hostKeyMD5": "0" * 32, "timeout": "2.5",
         },
     ],
     "FTP": [
@@ -43,10 +43,10 @@ FIELDS: dict[str, list[dict[str, str]]] = {
         },
     ],
     "S3": [
-        {"bucket": "backups", "prefix": "", "endpoint": "", "region": "us-east-1"},
+        {"bucket": "backups", "prefix": "", "endpoint": "", "region": "us-east-1", "timeout": "10"},
         {
             "bucket": "backups", "prefix": "2026/q1 & q2", "region": "eu-west-1",
-            "endpoint": "http://127.0.0.1:8333",
+            "endpoint": "http://127.0.0.1:8333", "timeout": "4",
         },
     ],
     "Azure": [
@@ -105,7 +105,7 @@ def test_targets_as_written_today_read_as_before():
     s3 = schema_class("S3").parse_target("s3://bucket/p/?endpoint=http%3A//127.0.0.1%3A8333")
     assert s3 == {
         "bucket": "bucket", "prefix": "p", "endpoint": "http://127.0.0.1:8333",
-        "region": "us-east-1",
+        "region": "us-east-1", "timeout": "10",
     }  # fmt: skip
     assert schema_class("Disk").parse_target("file:///srv/x") == {"root": "/srv/x"}
 

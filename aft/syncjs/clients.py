@@ -55,6 +55,7 @@ class SftpFields(ScriptRecord):
     HostKeySHA256: str = ""
     HostKeySHA1: str = ""
     HostKeyMD5: str = ""
+    Timeout: float = 0  # seconds per connection step; 0: the VFS type's default
 
 
 class FtpFields(ScriptRecord):
@@ -66,6 +67,7 @@ class FtpFields(ScriptRecord):
     PassFromSecret: str = ""
     TLSMode: str = "explicit"
     TLSInsecure: bool = False
+    Timeout: float = 0  # seconds to wait for the server; 0: the VFS type's default
 
 
 class S3Fields(ScriptRecord):
@@ -78,6 +80,7 @@ class S3Fields(ScriptRecord):
     APIKeySecret: str = ""
     APIKeySecretFromSecret: str = ""
     UseMetadataWhenListing: bool = False
+    Timeout: float = 0  # seconds to wait for a connection; 0: the VFS type's default
 
 
 class AzureFields(ScriptRecord):
@@ -226,9 +229,15 @@ class RemoteClient(Handle):
 
     def _setting(self, field: str, value: Any, key: str) -> Any:
         """A ``Configure`` value for ``field`` (a flag may be given as text)."""
-        flag = isinstance(self.fields.defaults()[field], bool)
+        default = self.fields.defaults()[field]
+        flag = isinstance(default, bool)
         if flag and isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
+        if type(default) is float and isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise BadArgument(f"{key} is a number, not {value!r}") from None
         problem = self.fields.problem(field, value)
         if problem is not None:
             raise BadArgument(f"{key} {problem}")
@@ -271,6 +280,10 @@ class RemoteClient(Handle):
                 raise HostTypeError(f"{self.script_class}.{field}: {problem}")
         if "Host" in f:
             fields["host"], fields["port"] = _host_port(f["Host"])
+        if f.get("Timeout"):  # the VFS target's connect timeout
+            if f["Timeout"] < 0:
+                raise HostTypeError(f"{self.script_class}.Timeout must not be negative")
+            fields["timeout"] = f"{f['Timeout']:g}"
         payload = {
             key: self._credential(f, field, from_secret)
             for key, (field, from_secret) in _PAYLOAD_FIELDS[kind].items()

@@ -7,7 +7,8 @@ options:
 
 - ``cafile=/path/ca.pem``: trust the CA certificates in this PEM file instead of
   the system's store (for a private CA or a self-signed server certificate).
-- ``timeout=60``: seconds of silence before the server counts as gone.
+- ``timeout=60``: seconds to wait for the server to connect or answer (the connect
+  timeout too) before it counts as gone.
 
 TLS: ``explicit`` upgrades the control connection with ``AUTH TLS``; ``implicit``
 speaks TLS from the first byte. Both protect data connections (``PROT P``), which
@@ -136,7 +137,9 @@ class FtpSchema(VfsSchema):
               about="certificate"),
         Field("cafile", "CA certificates", advanced=True, placeholder="/etc/ssl/private-ca.pem",
               help="A PEM file on the machine that runs aft, trusted instead of the system's CAs."),
-        Field("timeout", "Timeout (seconds)", kind="number", default="60", advanced=True),
+        Field("timeout", "Timeout (seconds)", kind="number", default="60", advanced=True,
+              about="timeout",
+              help="Seconds to wait for the server to connect or answer before giving up."),
     )  # fmt: skip
     payload_fields = (Field("pass", "Password", secret=True, about="password|login as"),)
 
@@ -316,6 +319,10 @@ class FtpVfs(FtpSchema, Vfs):
             return VfsConnectionError(
                 f"TLS certificate of {server} not accepted ({exc.verify_message}); "
                 "trust its CA with cafile=... or, at your own risk, insecure=true"
+            )
+        if isinstance(exc, TimeoutError):
+            return VfsConnectionError(
+                f"FTP connection to {server} failed: no answer within {self._timeout:g}s"
             )
         if isinstance(exc, (OSError, EOFError, ftplib.Error)):
             closed = "connection closed by the server" if isinstance(exc, EOFError) else ""

@@ -100,6 +100,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
         session_token: optional temporary-credentials token.
         part_size: first part size of multipart uploads (at least 5 MiB).
         concurrency: parts uploaded at once.
+        connect_timeout: seconds to wait for the endpoint to accept a connection.
     """
 
     def __init__(
@@ -114,6 +115,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
         session_token: str | None = None,
         part_size: int = PART_SIZE,
         concurrency: int = CONCURRENCY,
+        connect_timeout: float = 10.0,
     ) -> None:
         if not bucket:
             raise VfsError("an S3 VFS needs a bucket")
@@ -122,6 +124,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
         self._endpoint = endpoint
         self._region = region
         self._credentials = (access_key, secret_key, session_token)
+        self._connect_timeout = connect_timeout
         self.part_size = max(part_size, 5 * MiB)
         self.concurrency = max(concurrency, 1)
         self._client: Any = None
@@ -144,6 +147,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
             access_key=payload.get("accessKeyId") or None,
             secret_key=payload.get("secretAccessKey") or None,
             session_token=payload.get("sessionToken") or None,
+            connect_timeout=float(fields["timeout"] or 10),
         )
 
     def __repr__(self) -> str:
@@ -165,7 +169,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
                     region_name=self._region,
                     max_pool_connections=max(10, 2 * self.concurrency),
                     retries={"max_attempts": 3, "mode": "standard"},
-                    connect_timeout=10,
+                    connect_timeout=self._connect_timeout,
                     read_timeout=60,
                     tcp_keepalive=True,
                     s3={"addressing_style": "path"} if self._endpoint else {},

@@ -8,7 +8,8 @@ from aft.vfs.base import Field, VfsSchema
 
 
 class S3Schema(VfsSchema):
-    """Target ``s3://bucket/prefix?endpoint=...&region=...`` (no endpoint: AWS), payload
+    """Target ``s3://bucket/prefix?endpoint=...&region=...&timeout=10`` (no endpoint: AWS;
+    timeout: seconds to wait for a connection to the endpoint), payload
     ``{"accessKeyId", "secretAccessKey"}`` (and ``"sessionToken"`` for temporary ones)."""
 
     type_name = "S3"
@@ -22,6 +23,9 @@ class S3Schema(VfsSchema):
         Field("endpoint", "Endpoint", kind="url", placeholder="https://s3.example.com",
               help="Leave empty for AWS.", about="endpoint"),
         Field("region", "Region", default="us-east-1", about="region"),
+        Field("timeout", "Connect timeout (seconds)", kind="number", default="10",
+              advanced=True, about="timeout",
+              help="Seconds to wait for the endpoint to accept a connection."),
     )  # fmt: skip
     payload_fields: ClassVar[tuple[Field, ...]] = (
         Field("accessKeyId", "Access key id", about="access key"),

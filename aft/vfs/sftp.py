@@ -27,6 +27,7 @@ import hmac
 import io
 import socket
 import stat as stat_mod
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, cast
 
@@ -93,10 +94,16 @@ def parse_pin(algorithm: str, text: str) -> bytes:
     return digest
 
 
+class _StepTimeout(Exception):
+    """A step of connecting (the SSH banner, the key exchange) did not finish in time."""
+
+
 @contextlib.contextmanager
 def _connection_errors(where: str, timeout: float) -> Iterator[None]:
     """Translate failures to connect or log in to ``where`` into VfsConnectionError that
-    says what happened: refused, no answer, not an SSH server, login refused."""
+    says what happened: refused, no answer, no SSH banner in time, not an SSH server,
+    login refused."""
+    started = time.monotonic()
     try:
         yield
     except VfsError:
@@ -107,14 +114,21 @@ def _connection_errors(where: str, timeout: float) -> Iterator[None]:
         raise VfsConnectionError(f"cannot connect to SFTP server {where}: refused") from None
     except socket.gaierror as exc:
         raise VfsConnectionError(f"cannot find SFTP server {where}: {exc.strerror}") from None
+    except _StepTimeout as exc:
+        raise VfsConnectionError(
+            f"cannot connect to SFTP server {where}: timed out waiting for {exc} after {timeout:g}s"
+        ) from None
     except TimeoutError:
         raise VfsConnectionError(
-            f"cannot connect to SFTP server {where}: no answer within {timeout:g}s"
+            f"cannot connect to SFTP server {where}: timed out connecting after {timeout:g}s"
         ) from None
     except (paramiko.SSHException, EOFError, OSError) as exc:
         reason = str(exc) or type(exc).__name__
         if "banner" in reason or "No existing session" in reason:
-            reason = f"no SSH banner (waited up to {timeout:g}s): is it an SSH server?"
+            if time.monotonic() - started >= timeout * 0.9:
+                reason = f"timed out waiting for the SSH banner after {timeout:g}s"
+            else:
+                reason = "no SSH banner: is it an SSH server?"
         raise VfsConnectionError(f"cannot connect to SFTP server {where}: {reason}") from exc
 
 
@@ -138,6 +152,10 @@ def _open_transport(host: str, port: int, timeout: float) -> paramiko.Transport:
             transport.start_client(timeout=timeout)
             if not transport.is_active():
                 raise paramiko.SSHException("No existing session")
+            if transport.host_key is None:  # start_client stopped waiting, the thread goes on
+                raise _StepTimeout(
+                    "the key exchange" if transport.remote_version else "the SSH banner"
+                )
         except BaseException:
             transport.close()
             raise
@@ -273,6 +291,7 @@ class SftpVfs(SftpSchema, Vfs):
             key_pass=payload.get("keyPass"),
             host_key=pin,
             host_key_algorithm=algorithm,
+            timeout=float(fields["timeout"] or 30),
         )
 
     def __repr__(self) -> str:

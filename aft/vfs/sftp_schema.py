@@ -19,7 +19,9 @@ _MUST_PIN = (
 
 class SftpSchema(VfsSchema):
     """Target ``sftp://user@host:port/base?hostKeySHA256=...`` (or ``hostKeySHA1`` /
-    ``hostKeyMD5``), payload ``{"pass"}`` and/or ``{"key": PEM, "keyPass"}``.
+    ``hostKeyMD5``; ``&timeout=30``: seconds to wait at each connection step), payload
+    ``{"pass"}`` and/or ``{"key": PEM, "keyPass"}``. The base path is absolute on the
+    server (``/home/bob/outbox``, not ``outbox``).
 
     A profile must pin the server's host key, with one pin.
     """
@@ -42,6 +44,10 @@ class SftpSchema(VfsSchema):
               help="Instead of the SHA-256 pin, for a server that shows only this one."),
         Field("hostKeyMD5", "Host key (MD5)", advanced=True,
               help="Instead of the SHA-256 pin, for a server that shows only this one."),
+        Field("timeout", "Connect timeout (seconds)", kind="number", default="30",
+              advanced=True, about="timeout",
+              help="Seconds to wait for the server at each step of connecting (TCP, SSH"
+                   " banner, key exchange, login) and for each request."),
     )  # fmt: skip
     payload_fields = (
         Field("pass", "Password", secret=True, about="password"),

@@ -417,8 +417,8 @@ def _listener(reply: bytes | None) -> tuple[Any, int]:
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        (None, r"no SSH banner \(waited up to 1s\): is it an SSH server\?"),
-        (b"HTTP/1.1 400 Bad Request\r\n\r\n", "no SSH banner"),
+        (None, "timed out waiting for the SSH banner after 1s"),
+        (b"HTTP/1.1 400 Bad Request\r\n\r\n", "no SSH banner: is it an SSH server"),
     ],
 )
 def test_a_server_that_is_not_ssh_is_named_so(reply, expected):
