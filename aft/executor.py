@@ -293,10 +293,15 @@ class Executor:
             state = JobState.FAILED
         else:
             state = JobState.SUCCEEDED
-        if error is not None:
+        explained = host.exit_code is not None and any(
+            line.level is LogLevel.ERROR for line in lines
+        )
+        if error is not None and not explained:  # an Exit(n) after its reason adds nothing
             error = masker(error)
             where = f" (line {error_line})" if error_line else ""
             emit(LogLevel.ERROR.value, f"{error}{where}")
+        elif error is not None:
+            error = masker(error)
         if state is JobState.HALTED and not timed_out:
             emit(LogLevel.WARN.value, "halted on request")
         exit_code = host.exit_code if host.exit_code is not None else int(error is not None)

@@ -322,7 +322,8 @@ def test_local_helpers_report_io_failures_without_throwing(tmp_path):
     infos = [line.text for line in r.log if line.level is LogLevel.INFO]
     assert infos == ["true false false false 0 false false", "false"]
     errors = [line.text for line in r.log if line.level is LogLevel.ERROR]
-    assert len(errors) == 8 and errors[0].startswith("ReadTextFile: No such file")
+    assert len(errors) == 8 and errors[0].startswith("ReadTextFile: /")
+    assert errors[0].endswith("/missing: no such file or directory")
 
 
 def test_zip_and_unzip_round_trip(tmp_path):

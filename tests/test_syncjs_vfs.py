@@ -171,12 +171,12 @@ def test_directory_and_file_operations(instance: Any, root: Path) -> None:
         "rmdirFull": False,
         "rename": True,
         "remove": True,
-        "removeMissing": [False, "Remove: /p/g: No such file or directory"],
+        "removeMissing": [False, "Remove: /p/g: no such file or directory"],
         "removeAll": True,
         "removeAllMissing": True,
     }
     assert tree(root) == {"p": None, "p/q": None, "p/q/r": None}
-    assert "Remove: /p/g: No such file or directory" in errors(r)
+    assert errors(r) == []  # a failed call is in its response, logged by the script if it matters
     assert r.state is JobState.SUCCEEDED  # I/O failures do not fail the job
 
 
@@ -220,11 +220,12 @@ def test_paths_never_leave_the_root(instance: Any, tmp_path: Path, root: Path) -
     out, r = outcome(
         instance,
         disk(root) + "out.dotdot = v.ReadFileAsText('/../secret.txt').Ok();"
-        "out.link = v.ReadFileAsText('/out/secret.txt').Ok();"
+        "var l = v.ReadFileAsText('/out/secret.txt'); out.link = l.Ok(); out.why = l.ErrorMsg();"
         "out.backslash = v.Stat('\\\\etc').Ok();",
     )
-    assert out == {"dotdot": False, "link": False, "backslash": False}
-    assert any("escapes the VFS root" in e for e in errors(r))
+    assert (out["dotdot"], out["link"], out["backslash"]) == (False, False, False)
+    assert "outside the VFS root" in out["why"]
+    assert errors(r) == []  # the script holds each failure; it logs what matters to it
 
 
 def test_read_file_as_text_hex_bytes(instance: Any, root: Path) -> None:

@@ -87,8 +87,17 @@ class Masker:
 IO_FAILURES = (OSError, AftError, ValueError)
 
 
+#: What a missing file or folder reads as, whatever the backend said.
+NOT_FOUND = "no such file or directory"
+
+
 def describe_failure(exc: Exception) -> str:
-    """The log text for one of :data:`IO_FAILURES`."""
+    """The log text for one of :data:`IO_FAILURES`; a missing file or folder reads
+    ``PATH: no such file or directory`` on every backend."""
+    if isinstance(exc, FileNotFoundError):
+        path = exc.filename or str(exc).partition(": ")[0]
+        if isinstance(path, str) and path.startswith("/"):
+            return f"{path}: {NOT_FOUND}"
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror or exc}{where}"

@@ -151,8 +151,8 @@ class Handle(HostObject):
 def responding(method: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
     """Make a VirtualFS method return a response: ``{Ok, ErrorMsg}`` plus what it returned.
 
-    An I/O failure is logged (as by :func:`~aft.syncjs.host.io_call`) and becomes
-    ``Ok: false`` with that text.
+    An I/O failure becomes ``Ok: false`` with its text (masked), and is not logged here:
+    the script holds it and logs it once, with what it was doing, if it matters.
     """
     name = method.__name__
 
@@ -160,7 +160,7 @@ def responding(method: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
         try:
             result = method(self, *args)
         except IO_FAILURES as exc:
-            self.log("error", f"{name}: {describe_failure(exc)}")
+            self.failure = self.host.mask(f"{name}: {describe_failure(exc)}")
             return {"Ok": False, "ErrorMsg": self.failure}
         return {"Ok": True, "ErrorMsg": "", **(result or {})}
 
