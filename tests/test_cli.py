@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
@@ -500,3 +501,60 @@ def test_start_takes_the_key_and_host_from_the_environment(run_aft, aft_home, tm
         assert given.returncode == 0, given.stderr
     finally:
         service.stop()
+
+
+def _readme_commands():
+    """Every ``aft ...`` command line in the README's shell blocks, split into words."""
+    import re
+    import shlex
+
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", readme, re.S):
+        text = block.replace("\\\n", " ")
+        for line in text.splitlines():
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=";|&")
+            lexer.whitespace_split = True
+            words: list[str] = []
+            for word in [*lexer, ";"]:
+                if word.strip(";|&"):
+                    words.append(word)
+                    continue
+                if words[:1] in (["aft"], [".venv/bin/aft"]):
+                    found.append(words[1:])
+                words = []
+    return found
+
+
+def test_the_readme_spells_every_command_and_option_as_the_cli_takes_them():
+    from aft._fire_adapter import resolve
+    from aft.cli import AftCommands
+
+    commands = _readme_commands()
+    assert len(commands) > 30
+    for words in commands:
+        if words[:1] == ["run"] or words[:1] == ["--completion"]:
+            continue
+        path, target, rest = resolve(AftCommands(), words)
+        assert callable(target), words
+        params = inspect.signature(target).parameters
+        for word in rest:
+            if word.startswith("--"):
+                assert word[2:].split("=")[0].replace("-", "_") in params, (words, word)
+                assert "_" not in word.split("=")[0], (words, word)
+
+
+def test_the_readme_lists_every_extra():
+    import configparser
+
+    from tests.conftest import REPO
+
+    config = configparser.ConfigParser()
+    config.read(REPO / "setup.cfg")
+    readme = (REPO / "README.md").read_text()
+    for extra in config["options.extras_require"]:
+        if extra != "test":
+            assert f"`{extra}`" in readme, extra
+    assert 'eval "$(aft --completion)"' in readme and "AFT_API_KEY" in readme

@@ -753,8 +753,8 @@ def test_pgp_failures_are_logged_not_thrown(
         "PGPDecryptFile: no secret named 'no-such-key' (it should hold the armored private key)",
         "PGPDecryptFile: that is a public key, not a private one",
         errors(r)[2],
-        f"PGPEncryptFile: No such file: {tmp_path / 'none.asc'}",
-        f"PGPEncryptFile: No such file: {tmp_path / 'none.txt'}",
+        f"PGPEncryptFile: {tmp_path / 'none.asc'}: no such file or directory",
+        f"PGPEncryptFile: {tmp_path / 'none.txt'}: no such file or directory",
     ]
     assert errors(r)[2].startswith("PGPEncryptFile: not a usable public key")
     assert not (tmp_path / "o").exists()
