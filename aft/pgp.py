@@ -93,8 +93,8 @@ def decrypt_file(
 def _sequoia() -> Any:
     try:
         import pysequoia
-    except ImportError:  # pragma: no cover - a dependency of aft
-        raise PgpError("PGP needs the pysequoia package: pip install pysequoia") from None
+    except ImportError:  # the pgp extra
+        raise PgpError("PGP needs the 'pysequoia' package: pip install 'aft[pgp]'") from None
     return pysequoia
 
 

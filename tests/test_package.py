@@ -236,3 +236,12 @@ def test_every_extra_is_in_all():
         assert heavy not in base, heavy
     assert (REPO / "LICENSE").read_text().startswith("MIT License")
     assert "License :: OSI Approved :: MIT License" in config["metadata"]["classifiers"]
+
+
+def test_pgp_without_its_extra_names_it(monkeypatch):
+    from aft import pgp
+    from aft.exceptions import PgpError
+
+    monkeypatch.setitem(sys.modules, "pysequoia", None)  # as if it were not installed
+    with pytest.raises(PgpError, match=r"pip install 'aft\[pgp\]'$"):
+        pgp._sequoia()
