@@ -54,9 +54,11 @@ def run_fire(component: Any, command_classes: list[type], argv: list[str]) -> No
         fire.Fire(component, command=["--", *argv], name="aft")
         return
     path, target, rest = resolve(component, argv)
-    if any(token in HELP_FLAGS for token in _before_separator(rest)):
+    if any(token in HELP_FLAGS for token in rest):
         print(help_text(path, target), end="")
         return
+    if "--" in rest:  # Fire's own flags (--trace, --interactive...) are not aft's
+        raise UsageError(f"{_name(path)} takes no flags after --; see {_name(path)} --help")
     if not callable(target):
         names = ", ".join(commands_of(target))
         raise UsageError(f"{_name(path)} needs a command: {names} (see {_name(path)} --help)")

@@ -117,6 +117,7 @@ def test_bad_input_gets_one_line_and_exit_1(run_aft, cli_run_on, tmp_path, args,
         (["secrets", "list", "--json=maybe"], "--json takes true or false"),
         (["move-to-postgres", "mysql://x"], "give a postgresql:// URL"),
         (["start", "-n", "x"], "aft start needs an API key: set AFT_API_KEY"),
+        (["jobs", "list", "--", "--trace"], "aft jobs list takes no flags after --"),
     ],
 )
 def test_a_command_line_aft_cannot_take_is_one_line_and_exit_2(run_aft, args, expected):
@@ -310,6 +311,11 @@ def test_help_of_every_command_lists_each_option_with_a_line(run_aft, path, func
             assert all("_" not in word for word in line.split() if word.startswith("--")), line
             explanation = line.split(flag, 1)[1].split(None, 1)
             assert len(explanation) == 2 and len(explanation[1]) > 10, line
+
+
+def test_help_after_a_separator_is_aft_help_too(run_aft):
+    done = run_aft("jobs", "list", "--", "--help")
+    assert done.returncode == 0 and done.stdout.startswith("usage: aft jobs list [options]")
 
 
 def test_help_spells_commands_and_options_as_the_readme_does(run_aft):
