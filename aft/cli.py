@@ -918,9 +918,18 @@ class AuditCommands:
         actor: str | None = None,
         json: str = "False",
     ) -> None:
-        """Entries oldest first; --since/--until take Unix seconds or an ISO date and time
-        (local time unless it names a zone); --actor one actor, or a prefix ending in ':'."""
+        """The audit trail's entries, oldest first.
+
+        Args:
+            since: only entries from this moment: Unix seconds or an ISO date and time
+                (local time unless it names a zone).
+            until: only entries before this moment, in the same forms.
+            actor: one actor (``key:NAME (ID)``, ``account:NAME``, ``cli:USER``), or a
+                prefix ending in ':' (``key:``).
+            json: print one JSON object a line instead.
+        """
         first, last = _moment(since, "--since"), _moment(until, "--until")
+        as_json = _flag(json, "--json")
         with _instance() as instance:
             cursor = None
             while True:
@@ -928,7 +937,7 @@ class AuditCommands:
                     since=first, until=last, actor=actor, limit=1000, cursor=cursor
                 )
                 for e in entries:
-                    if _flag(json):
+                    if as_json:
                         _print(_json_line(e.to_json()))
                     else:
                         detail = _json_line(e.detail) if e.detail else ""
@@ -967,7 +976,8 @@ def _moment(text: str | None, what: str) -> float | None:
     try:
         return datetime.datetime.fromisoformat(str(text)).timestamp()
     except ValueError:
-        raise AftError(f"{what} takes Unix seconds or an ISO date and time, not {text!r}") from None
+        why = f"{what} takes Unix seconds or an ISO date and time, not {text!r}"
+        raise UsageError(why) from None
 
 
 class AftCommands:
