@@ -69,13 +69,15 @@ def _structure_named_tuple(cls: Any) -> Any:
     import typing
 
     hints = typing.get_type_hints(cls)
+    renames = _RENAMES.get(cls.__name__, {})
+    keys = {name: renames.get(name, _camel(name)) for name in cls._fields}
 
     def structure(value: dict[str, Any], _: type) -> Any:
         return cls(
             **{
-                name: _converter.structure(value[_camel(name)], hints[name])
-                for name in cls._fields
-                if _camel(name) in value
+                name: _converter.structure(value[key], hints[name])
+                for name, key in keys.items()
+                if key in value
             }
         )
 

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import urllib3
 
 from aft._serde import from_json
+from aft.audit import AuditEntry
 from aft.exceptions import AftError, ConfigError, ServiceUnavailable, error_class
 from aft.jobs import Job
 from aft.keys import ApiKey
@@ -68,6 +69,7 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/schedules/{id}"): "schedule",
     ("PUT", "/v1/schedules/{id}"): "update_schedule",
     ("DELETE", "/v1/schedules/{id}"): "remove_schedule",
+    ("GET", "/v1/audit"): "audit",
     ("GET", "/v1/health"): "health",
     ("GET", "/v1/openapi.json"): "openapi",
 }
@@ -77,6 +79,14 @@ class JobList(NamedTuple):
     """A page of jobs, newest first, and the cursor of the next page (None: the last)."""
 
     jobs: list[Job]
+    next_cursor: int | None
+
+
+class AuditPage(NamedTuple):
+    """A page of the audit trail, oldest first, and the cursor of the next page (None: the
+    last)."""
+
+    entries: list[AuditEntry]
     next_cursor: int | None
 
 
@@ -487,6 +497,33 @@ class AftClient:
     def remove_schedule(self, name: str) -> None:
         """Delete a schedule (its jobs stay): ``DELETE /v1/schedules/{id}``."""
         self.request("DELETE", f"/v1/schedules/{_quote(name)}")
+
+    # ---- the audit trail --------------------------------------------------------------
+
+    def audit(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        actor: str | None = None,
+        limit: int | None = None,
+        cursor: int | None = None,
+    ) -> AuditPage:
+        """The audit trail, oldest first, one page (admin keys): ``GET /v1/audit``.
+        ``actor`` is one actor, or a prefix ending in ':' (``key:``)."""
+        query = {
+            k: v
+            for k, v in (
+                ("since", since),
+                ("until", until),
+                ("actor", actor),
+                ("limit", limit),
+                ("cursor", cursor),
+            )
+            if v is not None
+        }
+        page = self.request("GET", "/v1/audit", query=query)
+        return AuditPage([AuditEntry(**e) for e in page["entries"]], page["nextCursor"])
 
     # ---- the service ------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ def test_cli_actions_are_listed_and_verified(run_aft):
         'setting.set  allow_exec  {"value": "true"}'
     )
     bad = run_aft("audit", "list", "--since", "yesterday-ish")
-    assert bad.returncode == 1
+    assert bad.returncode == 2  # a value aft cannot take
     assert bad.stderr == (
         "aft: error: --since takes Unix seconds or an ISO date and time, not 'yesterday-ish'\n"
     )
@@ -113,7 +113,7 @@ def test_rest_calls_are_recorded_with_the_calling_key_or_account(aft_home):
         admin.request("PUT", "/v1/secrets/partner-token", {"value": SECRET_VALUE})
         admin.request("PUT", "/v1/settings/concurrency", {"value": 3})
         job = runner.submit_job(script_name="trivial", params={"n": 1})
-        wait_for(runner, job["jobId"])
+        wait_for(runner, job.id)
         try:
             proc.client("not-a-key-at-all").request("GET", "/v1/settings")
             raise AssertionError("a wrong key got in")
@@ -163,9 +163,9 @@ def test_rest_calls_are_recorded_with_the_calling_key_or_account(aft_home):
         ]
         assert SECRET_VALUE not in json.dumps(entries)
         keys_by_name = {k["name"]: k["id"] for k in admin.request("GET", "/v1/apikeys")["apiKeys"]}
-        shown = runner.job(job["jobId"])
-        assert shown["trigger"] == "api"
-        assert shown["startedBy"] == f"key:runner ({keys_by_name['runner']})"
+        shown = runner.job(job.id)
+        assert shown.trigger == "api"
+        assert shown.started_by == f"key:runner ({keys_by_name['runner']})"
     finally:
         proc.stop()
     verified = Instance(aft_home)

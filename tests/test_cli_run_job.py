@@ -69,7 +69,7 @@ def test_a_cli_run_is_a_job_with_its_log(run_aft, cli_run_on, tmp_path, aft_home
 
 def test_the_setting_turns_recording_off(run_aft, cli_run_on, tmp_path):
     refused = run_aft("settings", "set", "record_cli_runs", "sometimes")
-    assert refused.returncode == 1
+    assert refused.returncode == 2  # a value aft cannot take
     assert "record_cli_runs takes true or false, not 'sometimes'" in refused.stderr
     assert run_aft("settings", "set", "record_cli_runs", "false").returncode == 0
     done = run_aft("run", "-f", _script(tmp_path, 'Log("unrecorded")'))

@@ -211,3 +211,18 @@ def test_a_service_that_is_not_there(tmp_path):
         port = probe.getsockname()[1]
     with pytest.raises(ServiceUnavailable, match="cannot reach"):
         AftClient(f"http://127.0.0.1:{port}", "k").health()
+
+
+def test_the_audit_trail_is_read_as_entries(service):
+    admin = client(service)
+    admin.set_secret("token", "a-long-secret-value")
+    admin.delete_secret("token")
+    page = admin.audit(actor="key:")
+    actions = [(e.action, e.target) for e in page.entries]
+    assert ("secret.set", "token") in actions and ("secret.delete", "token") in actions
+    assert all(e.actor.startswith("key:admin") for e in page.entries)
+    first = admin.audit(limit=1)
+    assert len(first.entries) == 1 and first.next_cursor is not None
+    assert admin.audit(cursor=first.next_cursor).entries[0].seq == first.entries[0].seq + 1
+    with pytest.raises(Forbidden):
+        client(service, "run").audit()

@@ -34,10 +34,10 @@ def test_the_readme_test_passes_under_the_plugin(tmp_path):
 
 
 def test_the_readme_test_fails_when_the_script_does(tmp_path):
-    """The README's test can fail: without the Mkdir, the copy has nowhere to go."""
+    """The README's test can fail: a copy of a file that is not there."""
     test = tmp_path / "test_readme.py"
     block = readme_block("def test_the_report_is_archived(aft_instance):")
-    test.write_text(block.replace('p.Mkdir("/archive"); ', ""))
+    test.write_text(block.replace('CopyToVFS("/out/report.csv"', 'CopyToVFS("/out/missing.csv"'))
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONPATH": str(REPO)}
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "aft.testing", "-p", "no:cacheprovider"]
@@ -63,7 +63,7 @@ def test_aft_service_runs_jobs_for_its_key(aft_service):
     aft_service.instance.scripts.add("hi", 'Log("hi " + Param("who"))')
     assert aft_service.url.startswith("http://127.0.0.1:")
     with aft_service.client() as client:
-        job_id = client.submit_job(script_name="hi", params={"who": "fixture"})["jobId"]
+        job_id = client.submit_job(script_name="hi", params={"who": "fixture"}).id
     job = aft_service.instance.jobs.wait(job_id, timeout=60)
     assert job.state.value == "succeeded"
     assert [line.text for line in aft_service.instance.jobs.log(job_id)[0]] == ["hi fixture"]
