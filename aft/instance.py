@@ -125,8 +125,8 @@ class Instance:
 
     def executor(self, **overrides: Any) -> Executor:
         """An :class:`~aft.executor.Executor` configured from this instance: its secrets, VFS
-        Library, mail settings, watcher state folder and the ``allow_exec`` and log-limit
-        settings.
+        Library, mail settings, watcher state folder and the ``allow_exec``,
+        ``halt_grace_seconds`` and log-limit settings.
 
         Args:
             **overrides: any of the Executor's keyword arguments, to use instead.
@@ -141,6 +141,7 @@ class Instance:
             "mail": self.settings,
             "log_line_bytes": int(self.settings.get("log_line_bytes")),
             "log_quota_bytes": int(self.settings.get("job_log_mb")) * 1024 * 1024,
+            "halt_grace_seconds": float(self.settings.get("halt_grace_seconds")),
         }
         return Executor(**{**options, **overrides})
 

@@ -88,3 +88,11 @@ def test_a_queued_job_equals_its_record(instance):
     assert again == job and job == again and not (job != again)
     assert job.record() == again and type(job.record()) is type(again)
     assert job != instance.jobs.submit('Log("x")', script_name="t.syncjs")
+
+
+def test_the_instance_executor_takes_the_halt_grace_setting(instance):
+    instance.settings.set("halt_grace_seconds", 0)
+    started = time.monotonic()
+    result = instance.executor().run("while (true) {}", timeout=0.5)
+    assert result.state is JobState.HALTED and "killed" in (result.error or "")
+    assert time.monotonic() - started < 2.5  # killed at the timeout, not 3 s later
