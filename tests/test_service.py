@@ -442,3 +442,85 @@ def test_clients_retrying_with_idempotency_keys_through_a_crash_get_one_job_each
         assert ended.count("interrupted") <= 2  # only the ones running at the crash
     finally:
         second.stop()
+
+
+def test_console_routes_answer_odd_input_with_a_4xx_never_a_500(instance):
+    """Every route the console uses, fed bodies, fields and addresses no form would send."""
+    import io
+    import re
+
+    from aft.server.app import create_app
+    from aft.server.http import ServiceContext
+    from aft.server.schedule_routes import add_schedule_routes
+    from aft.server.ui import add_ui
+    from aft.server.vfs_routes import add_vfs_routes
+
+    key = ApiKeyStore(instance.store).create("admin", ["127.0.0.1"], scope="admin")[1]
+    ScriptStore(instance.store).add("s", 'Log("x");')
+    context = ServiceContext(instance, notify=lambda: None)
+    app = create_app(context, [add_vfs_routes, add_schedule_routes, add_ui])
+
+    def call(method, path, body, query=""):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        environ = {
+            "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
+            "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "https", "wsgi.input": io.BytesIO(data),
+            "CONTENT_LENGTH": str(len(data)), "CONTENT_TYPE": "application/json",
+            "SERVER_NAME": "aft", "SERVER_PORT": "443", "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_X_API_KEY": key,
+        }  # fmt: skip
+        status = []
+        b"".join(app(environ, lambda line, headers, exc=None: status.append(int(line[:3]))))
+        return status[0]
+
+    odd = [
+        None,
+        "",
+        -1,
+        1e308,
+        True,
+        [],
+        {},
+        "s3://x/y",
+        "sftp://127.0.0.1:47322",
+        "\x00",
+        "é" * 300,
+    ]
+    fields = [
+        "name",
+        "type",
+        "target",
+        "payload",
+        "fields",
+        "source",
+        "params",
+        "script",
+        "cron",
+        "timezone",
+        "value",
+        "enabled",
+        "retries",
+        "host",
+        "bucket",
+        "password",
+        "username",
+    ]
+    bodies = [b"", b"not json", b"[]", b"null", {}] + [{f: v} for f in fields for v in odd]
+    bodies += [{"fields": {"host": v, "bucket": v}} for v in odd if isinstance(v, str)]
+    queries = [
+        "",
+        "url=sftp://sftp://127.0.0.1:47322",
+        "url=sftp://u@[sftp://127.0.0.1:1]:22/",
+        "url=sftp://h:99999",
+        "url=sftp://[x",
+        "limit=-1&offset=x&state=zz&after=x",
+    ]
+    failures = []
+    for route in app.routes:
+        for name in ["s", "S3", "SFTP", "zz", "%00", "é"]:
+            path = re.sub(r"<[^>]+>", name, route.rule)
+            for body in bodies if route.method in ("POST", "PUT") else [b""]:
+                for query in queries if route.method == "GET" else [""]:
+                    if call(route.method, path, body, query) >= 500:
+                        failures.append((route.method, path, body, query))
+    assert not failures, failures[:5]

@@ -297,6 +297,9 @@ def test_sftp_profile_with_a_fetched_host_key(page, served, sshd_server):
     page.locator(".page-head").get_by_role("link", name="Add VFS").click()
     page.get_by_label("Name").fill("Partner")
     page.locator(".segmented label", has_text="SFTP").click()
+    page.get_by_label("Host", exact=True).fill(f"sftp://{sshd.host}:{sshd.port}")  # a URL
+    page.get_by_role("button", name="Fetch").click()
+    expect(field_error(page, "host")).to_contain_text("Host is a name or address")
     page.get_by_label("Host", exact=True).fill(sshd.host)
     page.get_by_label("Port").fill(str(sshd.port))
     page.get_by_label("User").fill(sshd.user)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 from typing import Any
-from urllib.parse import urlsplit
 
 from aft._serde import to_json
 from aft.exceptions import AftError, BadRequest, VfsError
@@ -132,16 +131,14 @@ def add_vfs_routes(api: Api) -> None:
     @route("GET", "/v1/vfs/hostkey", "admin")
     def host_key(who: Caller) -> Any:
         url = query_text("url") or ""
-        parts = urlsplit(url)
-        if parts.scheme != "sftp" or not parts.hostname:
-            raise BadRequest(f"give an SFTP address like sftp://host:22, not {url!r}")
-        try:
-            port = parts.port or 22
-        except ValueError:
-            raise BadRequest(f"the port in {url!r} is not a number from 1 to 65535") from None
+        try:  # the SFTP type's own grammar: one place says what an address looks like
+            where = schema_class("SFTP").parse_target(url)
+        except VfsError:
+            raise BadRequest(f"give an SFTP address like sftp://host:22, not {url!r}") from None
+        host, port = where["host"], int(where["port"] or 22)
         module = sys.modules[backend_class("SFTP").__module__]
-        fingerprint = module.host_key_fingerprint(parts.hostname, port)
-        return {"host": parts.hostname, "port": port, "fingerprint": fingerprint}
+        fingerprint = module.host_key_fingerprint(host, port)
+        return {"host": host, "port": port, "fingerprint": fingerprint}
 
     @route("POST", "/v1/vfs/test", "admin")
     def test_unsaved(who: Caller) -> Any:

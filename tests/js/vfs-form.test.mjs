@@ -5,7 +5,7 @@ import test from "node:test";
 
 import { FieldErrors } from "../../aft/server/static/js/errors.js";
 import {
-  acceptedTarget, filledIn, formValues, guessVfsField, saveCall, splitAdvanced, startValue, testCall, vfsFieldOptions,
+  acceptedTarget, addressProblems, filledIn, formValues, guessVfsField, saveCall, splitAdvanced, startValue, testCall, vfsFieldOptions,
 } from "../../aft/server/static/js/vfs-form.js";
 
 const FIELD = { name: "", label: "", part: "query", kind: "text", required: false, default: "", initial: "", help: "", placeholder: "", choices: [], secret: false, advanced: false, about: "", action: "" };
@@ -135,4 +135,11 @@ test("else to the form's part the message names, or to the form's top", () => {
   assert.equal(guessVfsField(SFTP, "cannot connect to h:22"), "_target");
   assert.equal(guessVfsField(SFTP, "this looks like an FTP URL"), "_target");
   assert.equal(guessVfsField(SFTP, "something broke"), null);
+});
+
+test("a host key is fetched only once the host and port are right", () => {
+  const errors = { host: "Host is a name or address", hostKeySHA256: "must pin", path: "absolute" };
+  assert.deepEqual(addressProblems(SFTP, errors), { host: "Host is a name or address" });
+  assert.deepEqual(addressProblems(SFTP, { port: "Port is a number" }), { port: "Port is a number" });
+  assert.deepEqual(addressProblems(SFTP, { hostKeySHA256: "must pin" }), {});
 });

@@ -51,6 +51,13 @@ export function acceptedTarget(answer, problems) {
   return answer.target;
 }
 
+// The problems of errors (from POST /v1/vfs/types/{type}/target) about where the server is
+// (its host and port fields): what must be right before its host key can be fetched.
+export function addressProblems(spec, errors) {
+  const where = spec.target.filter((f) => (f.part === "host" || f.part === "port") && errors[f.name]);
+  return Object.fromEntries(where.map((f) => [f.name, errors[f.name]]));
+}
+
 // The call [method, path, body] that tests the form's profile: a saved profile unchanged (or
 // changed only in how its fields are written) tests with its stored credentials; new
 // credentials are tested as typed.

@@ -3,13 +3,13 @@ import { api, enc } from "../api.js";
 import { button, card, pageHead } from "../blocks.js";
 import { confirmDialog, openDialog, toast } from "../dialogs.js";
 import { clear, h } from "../dom.js";
-import { FieldErrors } from "../errors.js";
+import { check, FieldErrors } from "../errors.js";
 import { fmtTime } from "../format.js";
 import { clearErrors, field, makeForm, onSubmit, showError } from "../forms.js";
 import { go } from "../router.js";
 import { vfsNameProblems } from "../validate.js";
 import {
-  acceptedTarget, filledIn, formValues, guessVfsField, saveCall, splitAdvanced, startValue, testCall, vfsFieldOptions,
+  acceptedTarget, addressProblems, filledIn, formValues, guessVfsField, saveCall, splitAdvanced, startValue, testCall, vfsFieldOptions,
 } from "../vfs-form.js";
 
 let vfsTypes = null;
@@ -125,7 +125,8 @@ export async function vfsEditor(main, name, ctx) {
     }
     let answer;
     try {
-      const { target } = await composeTarget(type, targetFields());
+      const { target, errors } = await composeTarget(type, targetFields());
+      check(addressProblems(spec(), errors));
       answer = await api("GET", `/v1/vfs/hostkey?url=${enc(target)}`);
     } catch (error) {
       showError(form, error, () => host && host.name);
