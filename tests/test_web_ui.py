@@ -257,8 +257,12 @@ def test_console_end_to_end(page, served, tmp_path):
 
     # ---- run a long job from the UI and halt it --------------------------------------
     nav(page, "Scripts")
-    page.get_by_role("button", name="Run Slow job").click()
+    page.get_by_role("link", name="Slow job").click()
+    page.get_by_label("Source").fill(SLOW.replace('"working"', '"working in " + Param("folder")'))
+    page.get_by_role("button", name="Run now").click()  # unsaved changes: saved first
+    expect(page.locator(".toast").filter(has_text="Saved “Slow job”")).to_be_visible()
     dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("The script reads: folder.")
     dialog.get_by_label("Params").fill("[1, 2]")
     dialog.get_by_role("button", name="Run now").click()
     expect(field_error(page, "params")).to_contain_text("JSON object")
@@ -266,6 +270,8 @@ def test_console_end_to_end(page, served, tmp_path):
     dialog.get_by_role("button", name="Run now").click()
     log = page.get_by_role("log", name="Job log")
     expect(log).to_contain_text("working")
+    took = page.locator(".meta div").filter(has_text="Duration").locator("dd")
+    expect(took).to_have_text(re.compile(r"^[1-9]\d*\.\d s$"))  # counts up while it runs
     expect(page.locator(".meta")).to_contain_text("ui")
     expect(page.locator("pre.json")).to_contain_text('"folder": "D:\\\\Archive\\\\2026"')
     page.get_by_role("button", name="Halt").click()
@@ -273,6 +279,15 @@ def test_console_end_to_end(page, served, tmp_path):
     expect(page.locator(".page-head .badge")).to_have_text("halted", timeout=20_000)
     expect(log).to_contain_text("stopping: halt asked")
     expect(page.get_by_role("button", name="Halt")).to_have_count(0)
+    page.get_by_role("button", name="Run again with params").click()
+    params = page.get_by_role("dialog").get_by_label("Params")
+    expect(params).to_have_value(re.compile(r'"folder": "D:\\\\Archive'))
+    params.fill('{"folder": "E:/again"}')
+    page.get_by_role("dialog").get_by_role("button", name="Run now").click()
+    expect(page.get_by_role("log", name="Job log")).to_contain_text("working in E:/again")
+    page.get_by_role("button", name="Halt").click()
+    page.get_by_role("dialog").get_by_role("button", name="Halt job").click()
+    expect(page.locator(".page-head .badge")).to_have_text("halted", timeout=20_000)
 
     # ---- sign out; a wrong password is refused, next to the field --------------------
     page.get_by_role("button", name="Sign out").click()

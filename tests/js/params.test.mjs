@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import { FieldErrors } from "../../aft/server/static/js/errors.js";
-import { parseParams } from "../../aft/server/static/js/params.js";
+import { paramNames, paramsText, parseParams } from "../../aft/server/static/js/params.js";
 
 const problem = (text) => {
   try {
@@ -40,4 +40,16 @@ test("what is not a flat JSON object is a problem of the params field", () => {
   assert.equal(problem('"text"'), 'Params must be a JSON object, like {"name": "value"}');
   assert.equal(problem('{"a": {"b": 1}}'), 'Params must be flat: "a" holds an object or array');
   assert.equal(problem('{"a": [1]}'), 'Params must be flat: "a" holds an object or array');
+});
+
+test("the params a script reads are found in its source, once each, in order", () => {
+  const source = 'var d = Param("destination");\nvar w = Params(\'who\') + Param( "destination" );\nParams();\nParam(name);\nmyParam("no");';
+  assert.deepEqual(paramNames(source), ["destination", "who"]);
+  assert.deepEqual(paramNames('Log("x")'), []);
+});
+
+test("a past job's params are shown again as JSON, none as empty", () => {
+  assert.equal(paramsText({}), "");
+  assert.equal(paramsText(null), "");
+  assert.equal(paramsText({ who: "world" }), '{\n  "who": "world"\n}');
 });

@@ -18,3 +18,18 @@ export function parseParams(text) {
   }
   return value;
 }
+
+// The parameter names a script's source reads with Param("x") or Params("x"), in order of
+// first use (names built at run time cannot be found).
+export function paramNames(source) {
+  const names = [];
+  for (const [, , name] of source.matchAll(/\bParams?\s*\(\s*(["'])([^"'\\\n]+)\1\s*\)/g)) {
+    if (!names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+// The params of a past job as a form shows them again: "" for none.
+export function paramsText(params) {
+  return params && Object.keys(params).length ? JSON.stringify(params, null, 2) : "";
+}

@@ -5,7 +5,7 @@ import { confirmDialog, toast } from "../dialogs.js";
 import { clear, h } from "../dom.js";
 import { clockTime, duration, fmtTime } from "../format.js";
 import { FINAL } from "../job-states.js";
-import { go } from "../router.js";
+import { runDialog } from "./script-actions.js";
 
 const LEVEL_NAMES = { debug: "DEBUG", info: "INFO", warn: "WARN", error: "ERROR" };
 
@@ -17,6 +17,7 @@ export async function jobPage(main, jobId, ctx) {
   const log = h("div", { class: "log", role: "log", "aria-label": "Job log", tabindex: "0" });
   const follow = h("input", { type: "checkbox", checked: true, id: "follow" });
   const liveNote = h("span", { class: "live" });
+  const took = h("span");  // counts up while the job runs
   let offset = 0;
   let logDone = false;  // a log page said the job had ended: every line is in
 
@@ -26,8 +27,9 @@ export async function jobPage(main, jobId, ctx) {
       pageHead(job.scriptName, null,
         badge(job.status),
         live ? button("Halt", { kind: "danger", icon: "stop", onclick: halt }) : null,
-        live ? null : button("Run again", { icon: "play", onclick: () => runAgain() })));
+        live ? null : button("Run again with params", { icon: "play", onclick: () => runDialog(job.scriptName, job.params, job.scriptId) })));
     clear(liveNote, live ? [h("span", { class: "dot" }), "live"] : null);
+    took.textContent = duration(job);
     const items = [
       ["Job", h("span", { class: "mono" }, job.jobId)],
       ["State", job.status],
@@ -38,7 +40,7 @@ export async function jobPage(main, jobId, ctx) {
       ["Queued", fmtTime(job.created)],
       ["Started", fmtTime(job.started)],
       ["Finished", fmtTime(job.finished)],
-      ["Duration", duration(job)],
+      ["Duration", took],
       ["Exit code", job.exitCode ?? "—"],
     ];
     if (job.retryOf) items.push(["Retry of", h("a", { href: `#/jobs/${enc(job.retryOf)}`, class: "mono" }, job.retryOf)]);
@@ -100,17 +102,6 @@ export async function jobPage(main, jobId, ctx) {
     }
   }
 
-  async function runAgain() {
-    try {
-      const body = job.scriptId ? { scriptId: job.scriptId, params: job.params } : { scriptName: job.scriptName, params: job.params };
-      const again = await api("POST", "/v1/jobs", body);
-      toast(`Job ${again.jobId} queued`);
-      go(`#/jobs/${enc(again.jobId)}`);
-    } catch (error) {
-      toast(error.message, "error");
-    }
-  }
-
   renderHead();
   main.append(head, card(null, null, meta),
     h("section", { class: "card" },
@@ -119,6 +110,7 @@ export async function jobPage(main, jobId, ctx) {
       log));
   await poll();
   ctx.every(1000, async () => {
+    took.textContent = duration(job);
     if (!logDone) await poll();
   });
 }

@@ -5,7 +5,7 @@ import { h } from "../dom.js";
 import { check, guessBy } from "../errors.js";
 import { field, makeForm, onSubmit } from "../forms.js";
 import { icon } from "../icons.js";
-import { parseParams } from "../params.js";
+import { paramNames, paramsText, parseParams } from "../params.js";
 import { go } from "../router.js";
 
 export async function deleteScript(name, after) {
@@ -19,18 +19,26 @@ export async function deleteScript(name, after) {
   }
 }
 
-// Asks for the params and queues a job of the script, then shows it.
-export function runDialog(name) {
+// Asks for the params (params: those to start from) and queues a job of the script name
+// (by its id when given: a past job's script may have been renamed since), then shows it.
+// The dialog names the params the script's source reads.
+export function runDialog(name, params = {}, id = null) {
   return openDialog((close) => {
+    const reads = h("p", { class: "hint", "aria-live": "polite" });
     const form = makeForm(
       field({ name: "params", label: "Params", type: "textarea", mono: true, optional: true, rows: 5, placeholder: '{"destination": "D:\\Archive\\2026"}',
-        hint: "A JSON object of names and plain values, read by Param(name). Single backslashes are kept as typed." }),
+        value: paramsText(params), hint: "A JSON object of names and plain values, read by Param(name). Single backslashes are kept as typed." }),
+      reads,
       h("div", { class: "form-actions" }, h("span", { class: "spacer" }),
         h("button", { type: "button", class: "btn", onclick: () => close() }, "Cancel"),
         h("button", { type: "submit", class: "btn primary" }, icon("play"), "Run now")));
+    api("GET", `/v1/scripts/${enc(id || name)}`).then((script) => {
+      const names = paramNames(script.source);
+      reads.textContent = names.length ? `The script reads: ${names.join(", ")}.` : "The script reads no named params.";
+    }, () => {});
     onSubmit(form, async (f) => {
       const params = parseParams(f.params.value);
-      const job = await api("POST", "/v1/jobs", { scriptName: name, params });
+      const job = await api("POST", "/v1/jobs", id ? { scriptId: id, params } : { scriptName: name, params });
       close(job);
       toast(`Job ${job.jobId} queued`);
       go(`#/jobs/${enc(job.jobId)}`);

@@ -36,10 +36,17 @@ export async function scriptEditor(main, name, ctx) {
     codeEditor("source", script.source, "Source"),
     h("div", { class: "form-actions" },
       h("button", { type: "submit", class: "btn primary" }, name ? "Save" : "Create script"),
-      name ? button("Run now", { icon: "play", onclick: () => runDialog(script.name) }) : null,
+      name ? button("Run now", { icon: "play", onclick: () => runNow() }) : null,
       h("span", { class: "spacer" }),
       name ? button("Delete", { kind: "danger", onclick: () => deleteScript(script.name, () => { dirty = false; go("#/scripts"); }) }) : null));
   form.addEventListener("input", () => { dirty = true; });
+  // Runs what the page shows: unsaved changes are saved first (a failed save runs nothing).
+  let runAfterSave = false;
+  const runNow = () => {
+    if (!dirty) return runDialog(script.name);
+    runAfterSave = true;
+    form.requestSubmit();
+  };
   form.addEventListener("keydown", (event) => {
     if ((event.ctrlKey || event.metaKey) && event.key === "s") {
       event.preventDefault();
@@ -47,6 +54,8 @@ export async function scriptEditor(main, name, ctx) {
     }
   });
   onSubmit(form, async (f) => {
+    const run = runAfterSave;
+    runAfterSave = false;
     check(scriptProblems({
       name: f.name.value, retries: f.retries.value, retryBackoff: f.retryBackoff.value, group: cluster ? f.group.value : "",
     }, cluster));
@@ -56,6 +65,7 @@ export async function scriptEditor(main, name, ctx) {
     dirty = false;
     toast(name ? `Saved “${saved.name}”` : `Created “${saved.name}”`);
     if (saved.name !== name) go(`#/scripts/${enc(saved.name)}`);
+    if (run) runDialog(saved.name);
   }, guessScript);
   main.append(
     h("a", { class: "crumb", href: "#/scripts" }, "← Scripts"),
