@@ -233,6 +233,11 @@ def test_admin_routes(served):
     assert client.request("GET", "/v1/scripts/NIGHTLY")["retries"] == 2
     client.request("PUT", "/v1/scripts/nightly", {"source": "Log(3)"})
     assert client.request("GET", "/v1/scripts/nightly")["source"] == "Log(3)"
+    with pytest.raises(BadRequest) as broken:  # refused with its line, and nothing changes
+        client.request("PUT", "/v1/scripts/nightly", {"source": "Log(1);\nvar x = ;\n"})
+    assert str(broken.value) == "line 2: SyntaxError: unexpected token in expression: ';'"
+    assert client.request("GET", "/v1/scripts/nightly")["source"] == "Log(3)"
+    client.request("PUT", "/v1/scripts/nightly", {"source": "while (true) {}"})  # not run
     client.request("DELETE", "/v1/scripts/nightly")
     with pytest.raises(ScriptNotFound):
         client.request("GET", "/v1/scripts/nightly")

@@ -302,6 +302,32 @@ def test_console_end_to_end(page, served, tmp_path):
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
+def test_script_errors_point_at_their_line(page, served):
+    """A syntax error is refused on save at its line; a failed job's line opens the editor
+    there."""
+    setup_admin(page, served.url)
+    nav(page, "Scripts")
+    page.locator(".page-head").get_by_role("link", name="New script").click()
+    page.get_by_label("Name").fill("Broken")
+    page.get_by_label("Source").fill('Log("one");\nvar x = ;\nLog("three");')
+    page.get_by_role("button", name="Create script").click()
+    expect(field_error(page, "source")).to_contain_text("Line 2: SyntaxError")
+    expect(page.locator(".code .gutter mark")).to_have_text("2")
+    expect(page.locator(".code-status")).to_contain_text("Ln 2, Col 1")
+    with Instance(served.home) as instance:
+        assert [s.name for s in instance.scripts.list()] == []
+    page.get_by_label("Source").fill('Log("one");\nthrow new Error("boom");\n')
+    page.get_by_role("button", name="Create script").click()
+    expect(page.get_by_role("heading", name="Broken")).to_be_visible()
+    page.get_by_role("button", name="Run now").click()
+    page.get_by_role("dialog").get_by_role("button", name="Run now").click()
+    expect(page.locator(".page-head .badge")).to_have_text("failed", timeout=20_000)
+    page.get_by_role("link", name="Line 2").click()
+    expect(page.get_by_role("heading", name="Broken")).to_be_visible()
+    expect(page.locator(".code .gutter mark")).to_have_text("2")
+    expect(page.locator(".code-status")).to_contain_text("Ln 2, Col 1")
+
+
 def test_sftp_profile_with_a_fetched_host_key(page, served, sshd_server):
     """The SFTP form: the host key is fetched, shown, pinned; then the connection works."""
     sshd = sshd_server

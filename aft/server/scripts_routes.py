@@ -1,14 +1,44 @@
-"""``/v1/scripts``: the stored scripts."""
+"""``/v1/scripts``: the stored scripts. A source that does not parse is refused, with
+the line QuickJS points at."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aft._serde import to_json
+from aft.exceptions import BadRequest
 from aft.models import DEFAULT_GROUP
 from aft.server.http import Api, Caller, field, json_body, only, required, worker_group
+from aft.syncjs.engine import Engine, JSError
 
 _FIELDS = {"name", "source", "retries", "retryBackoff", "group", "maxRunSeconds"}
+_PARSED = "aft:parsed"
+_AT_LINE = re.compile(r":(\d+):\d+\)?$", re.MULTILINE)
+
+
+def check_syntax(source: str | None) -> None:
+    """Refuse a source QuickJS cannot parse, naming the line, without running any of it.
+
+    The source is parsed whole as the script it is, behind a ``throw`` on its first line:
+    a source that parses starts by throwing, so none of it runs.
+
+    Raises:
+        BadRequest: ``line N: SyntaxError: ...``, about the ``source`` field.
+    """
+    if source is None:
+        return
+    try:
+        Engine({}).eval(f'throw "{_PARSED}";{source}', "script")
+    except JSError as exc:
+        message = str(exc).strip()
+        if message == _PARSED:
+            return
+        found = _AT_LINE.search(message)
+        where = f"line {found.group(1)}: " if found else ""
+        error = BadRequest(f"{where}{message.splitlines()[0]}")
+        error.field = "source"  # type: ignore[attr-defined]
+        raise error from None
 
 
 def add_scripts_routes(api: Api) -> None:
@@ -26,6 +56,7 @@ def add_scripts_routes(api: Api) -> None:
         body = json_body()
         only(body, _FIELDS)
         group = worker_group(ctx.instance, body)
+        check_syntax(required(body, "source", str))
         script = ctx.instance.scripts.add(
             required(body, "name", str),
             required(body, "source", str),
@@ -46,6 +77,7 @@ def add_scripts_routes(api: Api) -> None:
         only(body, _FIELDS)
         group = worker_group(ctx.instance, body)
         backoff = field(body, "retryBackoff", (int, float))
+        check_syntax(field(body, "source", str))
         script = ctx.instance.scripts.update(
             name,
             source=field(body, "source", str),

@@ -48,7 +48,8 @@ export async function jobPage(main, jobId, ctx) {
       Object.keys(job.params || {}).length ? h("div", { class: "job-error" }, h("h3", { text: "Params" }),
         h("pre", { class: "json" }, JSON.stringify(job.params, null, 2))) : null,
       job.error ? h("div", { class: "job-error form-error", role: "alert" },
-        job.errorLine ? `Line ${job.errorLine}: ${job.error}` : job.error) : null);
+        job.errorLine && job.scriptId ? [h("a", { href: `#/scripts/${enc(job.scriptId)}?line=${job.errorLine}` }, `Line ${job.errorLine}`), `: ${job.error}`] :
+          job.errorLine ? `Line ${job.errorLine}: ${job.error}` : job.error) : null);
   };
 
   const addLines = (lines) => {

@@ -1,7 +1,7 @@
 // The script editor: a new script or a stored one, its settings and its source.
 import { api, enc } from "../api.js";
 import { button, card, pageHead } from "../blocks.js";
-import { codeEditor } from "../code-editor.js";
+import { codeEditor, lineOf } from "../code-editor.js";
 import { toast } from "../dialogs.js";
 import { h } from "../dom.js";
 import { check, guessBy } from "../errors.js";
@@ -18,7 +18,7 @@ const NEW_SCRIPT = {
 const guessScript = guessBy([[/retries/i, "retries"], [/backoff/i, "retryBackoff"], [/source/i, "source"], [/group/i, "group"], [/name/i, "name"]]);
 
 // The editor of the script name (a new one when name is null).
-export async function scriptEditor(main, name, ctx) {
+export async function scriptEditor(main, name, ctx, line = null) {
   const [script, about] = await Promise.all([
     name ? api("GET", `/v1/scripts/${enc(name)}`) : { ...NEW_SCRIPT },
     api("GET", "/ui/about").catch(() => null),
@@ -27,13 +27,14 @@ export async function scriptEditor(main, name, ctx) {
   if (!ctx.alive()) return;
   let dirty = false;
   ctx.guard = () => (dirty ? "The script has unsaved changes. Leave without saving them?" : null);
+  const editor = codeEditor("source", script.source, "Source");
   const form = makeForm(
     h("div", { class: "form-row" },
       field({ name: "name", label: "Name", value: script.name, hint: "Unique, any case. aft start -n NAME runs it." }),
       field({ name: "retries", label: "Retries", type: "number", value: script.retries, min: 0, max: 100, inputmode: "numeric", hint: "Runs again after a failure, 0 to 100 times." }),
       field({ name: "retryBackoff", label: "Backoff (seconds)", type: "number", value: script.retryBackoff, min: 0, max: 86400, hint: "Wait before the first retry; doubles each time." }),
       cluster ? field({ name: "group", label: "Worker group", value: script.group, hint: "Its jobs run on the worker nodes of this group (aft worker --group)." }) : null),
-    codeEditor("source", script.source, "Source"),
+    editor,
     h("div", { class: "form-actions" },
       h("button", { type: "submit", class: "btn primary" }, name ? "Save" : "Create script"),
       name ? button("Run now", { icon: "play", onclick: () => runNow() }) : null,
@@ -61,7 +62,13 @@ export async function scriptEditor(main, name, ctx) {
     }, cluster));
     const body = { name: f.name.value.trim(), source: f.source.value, retries: Number(f.retries.value), retryBackoff: Number(f.retryBackoff.value) };
     if (cluster) body.group = f.group.value.trim();
-    const saved = name ? await api("PUT", `/v1/scripts/${enc(name)}`, body) : await api("POST", "/v1/scripts", body);
+    let saved;
+    try {
+      saved = name ? await api("PUT", `/v1/scripts/${enc(name)}`, body) : await api("POST", "/v1/scripts", body);
+    } catch (error) {
+      if (error.field === "source" && lineOf(error.message)) editor.goToLine(lineOf(error.message));
+      throw error;
+    }
     dirty = false;
     toast(name ? `Saved “${saved.name}”` : `Created “${saved.name}”`);
     if (saved.name !== name) go(`#/scripts/${enc(saved.name)}`);
@@ -71,4 +78,5 @@ export async function scriptEditor(main, name, ctx) {
     h("a", { class: "crumb", href: "#/scripts" }, "← Scripts"),
     pageHead(name ? script.name : "New script", name ? `Id ${script.id} · changed ${fmtTime(script.updated)}` : "Write a SyncJS script; it runs in its own process with the VFS Library and secrets of this instance."),
     card(null, null, h("div", { class: "card-body" }, form)));
+  if (line) editor.goToLine(line);
 }

@@ -8,7 +8,7 @@ import { scriptEditor } from "./script-editor.js";
 
 export async function scriptsPage(main, parts, query, ctx) {
   if (parts[0] === "new") return scriptEditor(main, null, ctx);
-  if (parts[0]) return scriptEditor(main, parts[0], ctx);
+  if (parts[0]) return scriptEditor(main, parts[0], ctx, Number(query.get("line")) || null);
   const body = h("div", null, loading());
   main.append(pageHead("Scripts", "SyncJS scripts stored in this instance, to run now, on a schedule or through the API.",
     button("New script", { href: "#/scripts/new", kind: "primary", icon: "plus" })), card(null, null, body));
