@@ -242,7 +242,8 @@ def test_admin_routes(served):
     with pytest.raises(ScriptNotFound):
         client.request("GET", "/v1/scripts/nightly")
     client.request("PUT", "/v1/secrets/token", {"value": SECRET_CANARY})
-    assert client.request("GET", "/v1/secrets") == {"secrets": ["token"]}
+    listed = client.request("GET", "/v1/secrets")
+    assert listed["secrets"] == ["token"] and listed["updated"]["token"] > time.time() - 60
     created = client.request("POST", "/v1/apikeys", {"name": "ci", "allow": ["127.0.0.1"]})
     assert len(created["key"]) >= 40 and created["scope"] == "run"
     assert all("key" not in k for k in client.request("GET", "/v1/apikeys")["apiKeys"])

@@ -172,6 +172,14 @@ def test_console_end_to_end(page, served, tmp_path):
     page.get_by_role("button", name="Save secret").click()
     expect(page.locator(".toast").filter(has_text="Secret “token” saved").last).to_be_visible()
     assert SECRET_VALUE not in page.content()
+    expect(page.locator("tr", has_text="token")).to_contain_text("just now")
+    page.get_by_label("Name").fill("token")  # added again under a stored name: asked first
+    page.get_by_label("Value", exact=True).fill("another value")
+    page.get_by_role("button", name="Save secret").click()
+    expect(page.get_by_role("dialog")).to_contain_text("Replace the secret “token”?")
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    with Instance(served.home) as instance:
+        assert instance.secrets.get("token") == SECRET_VALUE
 
     # ---- scripts, in the editor with line numbers --------------------------------------
     save_script(page, "Nightly copy", NIGHTLY)

@@ -306,7 +306,25 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
             "/v1/secrets": {
-                "get": {"summary": "Secret names (never values)", "responses": {**_ok(), **_AUTH}}
+                "get": {
+                    "summary": "Secret names (never values), and when each was last set",
+                    "responses": {
+                        **_ok(
+                            {
+                                "type": "object",
+                                "required": ["secrets", "updated"],
+                                "properties": {
+                                    "secrets": {"type": "array", "items": {"type": "string"}},
+                                    "updated": {
+                                        "type": "object",
+                                        "additionalProperties": {"type": "number"},
+                                    },
+                                },
+                            }
+                        ),
+                        **_AUTH,
+                    },
+                }
             },
             "/v1/secrets/{name}": {
                 "parameters": [_path_param("name")],

@@ -1,4 +1,5 @@
-"""``/v1/secrets``: named secrets, write-only (names are listed, values never leave)."""
+"""``/v1/secrets``: named secrets, write-only (names and when each was last set are
+listed, values never leave)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ def add_secrets_routes(api: Api) -> None:
 
     @route("GET", "/v1/secrets", "admin")
     def list_secrets(who: Caller) -> Any:
-        return {"secrets": ctx.instance.secrets.names()}
+        rows = ctx.instance.store.query("SELECT name, updated FROM secrets ORDER BY name")
+        return {"secrets": [name for name, _ in rows], "updated": dict(rows)}
 
     @route("PUT", "/v1/secrets/<name>", "admin")
     def set_secret(name: str, who: Caller) -> Any:

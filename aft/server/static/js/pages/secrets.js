@@ -1,25 +1,33 @@
 // The Secrets page: passwords and tokens for scripts, listed by name (values are write-only).
 import { api, enc } from "../api.js";
-import { button, card, emptyState, loading, pageHead, table } from "../blocks.js";
+import { button, card, emptyState, loading, pageHead, table, when } from "../blocks.js";
 import { confirmDialog, toast } from "../dialogs.js";
 import { clear, h } from "../dom.js";
 import { check, guessBy } from "../errors.js";
+import { fmtTime } from "../format.js";
 import { clearErrors, field, makeForm, onSubmit } from "../forms.js";
 import { secretProblems } from "../validate.js";
 
 export async function secretsPage(main, parts, query, ctx) {
   const body = h("div", null, loading());
+  let updated = {};  // when each stored secret was last set, by name
+  let replacing = null;  // the name whose "Replace value" was chosen
   const heading = h("h2", { text: "Add a secret" });
   const nameField = field({ name: "name", label: "Name", hint: "Scripts read it with GetSecret(\"name\"); names are case-sensitive." });
   const valueField = field({ name: "value", label: "Value", type: "password", autocomplete: "new-password", hint: "Write-only: stored encrypted, never shown again, masked in job logs." });
   const form = makeForm(h("div", { class: "form-row" }, nameField, valueField),
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn primary" }, "Save secret"),
-      h("button", { type: "reset", class: "btn ghost", onclick: () => { heading.textContent = "Add a secret"; clearErrors(form); } }, "Clear")));
+      h("button", { type: "reset", class: "btn ghost", onclick: () => { heading.textContent = "Add a secret"; replacing = null; clearErrors(form); } }, "Clear")));
   onSubmit(form, async (f) => {
     check(secretProblems({ name: f.name.value, value: f.value.value }));
     const name = f.name.value.trim();
+    if (Object.hasOwn(updated, name) && name !== replacing && !(await confirmDialog({
+      title: `Replace the secret “${name}”?`, confirm: "Replace",
+      body: `A secret named “${name}” exists (set ${fmtTime(updated[name])}). Its value will be replaced; scripts read the new one from then on.`,
+    }))) return;
     await api("PUT", `/v1/secrets/${enc(name)}`, { value: f.value.value });
     form.reset();
+    replacing = null;
     heading.textContent = "Add a secret";
     toast(`Secret “${name}” saved`);
     await load();
@@ -29,14 +37,17 @@ export async function secretsPage(main, parts, query, ctx) {
     card("Stored secrets", null, body));
 
   async function load() {
-    const { secrets } = await api("GET", "/v1/secrets");
+    const answer = await api("GET", "/v1/secrets");
     if (!ctx.alive()) return;
+    updated = answer.updated;
     clear(body, table([
       { label: "Name", primary: true, cell: (n) => h("span", { class: "cell-main mono" }, n) },
       { label: "Value", cell: () => h("span", { class: "faint", "aria-label": "hidden" }, "hidden") },
+      { label: "Changed", cell: (n) => when(updated[n]) },
       { label: "Actions", class: "actions-cell", cell: (n) => h("div", { class: "actions" },
         button("Replace value", { small: true, aria: `Replace the value of ${n}`, onclick: () => {
           form.elements.name.value = n;
+          replacing = n;
           heading.textContent = `Replace the value of “${n}”`;
           form.elements.value.value = "";
           form.elements.value.focus();
@@ -51,7 +62,7 @@ export async function secretsPage(main, parts, query, ctx) {
             toast(error.message, "error");
           }
         } })) },
-    ], secrets, emptyState("No secrets yet", "Add one above; scripts read it with GetSecret.")));
+    ], answer.secrets, emptyState("No secrets yet", "Add one above; scripts read it with GetSecret.")));
   }
   await load();
 }
