@@ -154,6 +154,19 @@ def test_console_end_to_end(page, served, tmp_path):
     page.get_by_role("button", name="Add VFS").click()
     expect(page.get_by_role("heading", name="VFS Library", exact=True)).to_be_visible()
     expect(page.get_by_role("cell", name=str(backups))).to_be_visible()
+    expect(page.locator("tr", has_text="Backups")).to_contain_text("works")  # tested on save
+    page.locator(".page-head").get_by_role("link", name="Add VFS").click()
+    page.get_by_label("Name").fill("Later")
+    page.get_by_label("Folder").fill(str(tmp_path / "not yet"))
+    page.get_by_role("button", name="Add VFS").click()
+    expect(page.locator(".notice.error")).to_contain_text("Connection failed")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("not an existing directory")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.locator(".notice.error")).to_contain_text("not an existing directory")
+    page.get_by_role("button", name="Add VFS").click()
+    page.get_by_role("dialog").get_by_role("button", name="Save anyway").click()
+    expect(page.locator("tr", has_text="Later")).to_contain_text("failed")
 
     # ---- a secret: set, listed by name only ------------------------------------------
     nav(page, "Secrets")

@@ -281,6 +281,8 @@ class VfsSchema:
             "summary": cls.summary,
             "schemes": list(cls.schemes),
             "shape": cls.shape,
+            # a file: target is on the machine that runs aft: testing it costs nothing
+            "local": "file" in cls.schemes,
             "target": [field.describe() for field in cls.target_fields],
             "payload": [field.describe() for field in cls.payload_fields],
         }

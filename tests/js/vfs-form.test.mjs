@@ -113,6 +113,12 @@ test("a saved profile without new credentials tests what is stored, if unchanged
   assert.equal(testCall({ profile, type: "SFTP", target: "sftp://u@other/", fields: {}, payload: { password: "p" } })[1], "/v1/vfs/test");
 });
 
+test("a changed profile of a type without credentials is tested as typed", () => {
+  const profile = { name: "Out", type: "Disk", target: "/srv/out", fields: { root: "/srv/out" } };
+  assert.deepEqual(testCall({ profile, type: "Disk", target: "/srv/new", fields: { root: "/srv/new" }, payload: {}, credentials: false }),
+    ["POST", "/v1/vfs/test", { type: "Disk", target: "/srv/new", payload: {} }]);
+});
+
 test("saving: a new profile is posted; a stored one keeps its credentials unless new ones are typed", () => {
   assert.deepEqual(saveCall({ profile: null, name: " Backups ", type: "Disk", target: "file:///srv", payload: {} }),
     ["POST", "/v1/vfs", { name: "Backups", type: "Disk", target: "file:///srv", payload: {} }]);

@@ -60,9 +60,9 @@ export function addressProblems(spec, errors) {
 
 // The call [method, path, body] that tests the form's profile: a saved profile unchanged (or
 // changed only in how its fields are written) tests with its stored credentials; new
-// credentials are tested as typed.
-export function testCall({ profile, type, target, fields, payload }) {
-  if (profile && !Object.keys(payload).length) {
+// credentials, and a type that has none (credentials false), are tested as typed.
+export function testCall({ profile, type, target, fields, payload, credentials = true }) {
+  if (profile && credentials && !Object.keys(payload).length) {
     const saved = target === profile.target || JSON.stringify(fields) === JSON.stringify(profile.fields);
     if (!saved) throw new FieldErrors({ _payload: "Save the changes first, or fill in the credentials, to test them." });
     return ["POST", `/v1/vfs/${encodeURIComponent(profile.name)}/test`, undefined];

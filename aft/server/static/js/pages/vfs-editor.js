@@ -8,6 +8,7 @@ import { fmtTime } from "../format.js";
 import { clearErrors, field, makeForm, onSubmit, showError } from "../forms.js";
 import { go } from "../router.js";
 import { vfsNameProblems } from "../validate.js";
+import { rememberTest } from "../vfs-tests.js";
 import {
   acceptedTarget, addressProblems, filledIn, formValues, guessVfsField, saveCall, splitAdvanced, startValue, testCall, vfsFieldOptions,
 } from "../vfs-form.js";
@@ -148,17 +149,48 @@ export async function vfsEditor(main, name, ctx) {
     }
   }
 
+  // The last test of what the form holds: { target, ok, message }; kept for the list on save.
+  let tested = null;
+  // Tests the target (its fields checked first); the outcome stays shown under the form.
+  async function runTest(target, fields, payload) {
+    try {
+      const answer = await api(...testCall({ profile, type, target, fields, payload, credentials: spec().payload.length > 0 }));
+      tested = { target, ok: true, message: answer.message };
+      clear(result, h("div", { class: "notice ok", role: "status" }, `Connection works: ${answer.message}.`));
+    } catch (error) {
+      if (error instanceof FieldErrors || !error.status || error.status >= 500) throw error;
+      tested = { target, ok: false, message: error.message };
+      clear(result, h("div", { class: "notice error", role: "status" }, `Connection failed: ${error.message}`));
+      throw error;
+    } finally {
+      if (profile && tested && tested.target === target) rememberTest(profile.name, tested.ok, tested.message);
+    }
+    return tested;
+  }
+
   async function testForm() {
     clearErrors(form);
     clear(result);
     try {
       const payload = payloadOf();
       const fields = targetFields();
-      const target = await validTarget(fields, payload, {});
-      const answer = await api(...testCall({ profile, type, target, fields, payload }));
-      clear(result, h("div", { class: "notice ok", role: "status" }, `Connection works: ${answer.message}.`));
+      await runTest(await validTarget(fields, payload, {}), fields, payload);
     } catch (error) {
       showError(form, error, guess);
+    }
+  }
+
+  // A local target (a folder on this machine) is tested before it is saved: a failing
+  // one is saved only when the user says so.
+  async function testBeforeSave(target, fields, payload) {
+    if (!spec().local || (tested && tested.target === target && tested.ok)) return true;
+    try {
+      await runTest(target, fields, payload);
+      return true;
+    } catch (error) {
+      if (!tested || tested.target !== target) throw error;
+      return confirmDialog({ title: "Save a VFS that does not work yet?", confirm: "Save anyway", danger: false,
+        body: `The connection test failed: ${error.message}. Scripts that open it will fail until that is fixed.` });
     }
   }
 
@@ -167,6 +199,7 @@ export async function vfsEditor(main, name, ctx) {
       type = event.target.value;
       clearErrors(form);
       clear(result);
+      tested = null;
       renderType();
     }
   });
@@ -175,8 +208,11 @@ export async function vfsEditor(main, name, ctx) {
   onSubmit(form, async (f) => {
     const problems = profile ? {} : vfsNameProblems(f.name.value);
     const payload = payloadOf();
-    const target = await validTarget(targetFields(), payload, problems);
+    const fields = targetFields();
+    const target = await validTarget(fields, payload, problems);
+    if (!(await testBeforeSave(target, fields, payload))) return;
     const saved = await api(...saveCall({ profile, name: f.name.value, type, target, payload }));
+    if (tested && tested.target === target) rememberTest(saved.name, tested.ok, tested.message);
     toast(profile ? `Saved “${profile.name}”` : `Added “${saved.name}”`);
     go("#/vfs");
   }, guess);
