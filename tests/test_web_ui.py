@@ -688,7 +688,7 @@ def test_schedules_page_and_plain_http_cookie(browser, instance):
     server.prepare()
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
-    browsing = browser.new_context()
+    browsing = browser.new_context(timezone_id="America/New_York")
     page = browsing.new_page()
     page.set_default_timeout(15_000)
     try:
@@ -703,12 +703,27 @@ def test_schedules_page_and_plain_http_cookie(browser, instance):
         page.get_by_label("When (cron)").fill("61 2 * * *")
         page.get_by_label("Time zone").fill("Europe/Berlin")
         page.get_by_role("button", name="Create schedule").click()
-        expect(field_error(page, "cron")).to_contain_text("'61 2 * * *' is not valid")
+        expect(field_error(page, "cron")).to_have_text(
+            "The minute field '61' is not valid: it takes 0 to 59, a list (1,15), a range (1-5)"
+            " or a step (*/10)"
+        )
         page.get_by_label("When (cron)").fill("0 2 * * *")
+        runs = page.locator(".cron-preview li")  # the next five, here and in New York
+        expect(runs).to_have_count(5)
+        expect(runs.first).to_contain_text(re.compile(r"02:00:00 GMT\+[12] · your time \S+ 20:00"))
         page.get_by_role("button", name="Create schedule").click()
         row = page.get_by_role("row").filter(has_text="Every night")
         expect(row).to_contain_text("0 2 * * *")
         expect(row).to_contain_text("Europe/Berlin")
+        expect(row).to_contain_text(
+            re.compile(r"02:00:00 GMT\+[12]\s*your time \S+ 20:00:00 E[SD]T")
+        )
+        page.get_by_role("button", name="New schedule").click()
+        page.get_by_label("Name").fill("every NIGHT")
+        page.get_by_role("button", name="Create schedule").click()
+        expect(field_error(page, "name")).to_contain_text("exists already")
+        expect(field_error(page, "cron")).to_have_count(0)
+        page.get_by_role("button", name="Cancel").click()
         expect(row.get_by_role("link", name="Nightly copy")).to_be_visible()
         expect(row).to_contain_text("enabled")
         (made,) = schedules.list()

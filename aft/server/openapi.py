@@ -495,6 +495,36 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {**_ok(None, "201"), **_AUTH, **_errors(404, 409)},
                 },
             },
+            "/v1/schedules/preview": {
+                "post": {
+                    "summary": "The next runs of a cron line in a time zone, or what is wrong",
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "cron": {"type": "string"},
+                                "timezone": {"type": "string"},
+                            },
+                        }
+                    ),
+                    "responses": {
+                        **_ok(
+                            {
+                                "type": "object",
+                                "required": ["runs", "errors"],
+                                "properties": {
+                                    "runs": {"type": "array", "items": {"type": "number"}},
+                                    "errors": {
+                                        "type": "object",
+                                        "additionalProperties": {"type": "string"},
+                                    },
+                                },
+                            }
+                        ),
+                        **_AUTH,
+                    },
+                }
+            },
             "/v1/schedules/{id}": {
                 "parameters": [_path_param("id")],
                 "get": {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { ago, capitalize, clockTime, duration, fmtTime, pad } from "../../aft/server/static/js/format.js";
+import { ago, browserZone, capitalize, clockTime, duration, fmtTime, pad } from "../../aft/server/static/js/format.js";
 
 const local = (...parts) => new Date(...parts).getTime() / 1000;
 
@@ -12,9 +12,18 @@ test("pad fills with zeros to the width", () => {
   assert.equal(pad(123), "123");
 });
 
-test("fmtTime writes a Unix time as the local date and time", () => {
-  assert.equal(fmtTime(local(2026, 0, 2, 3, 4, 5)), "2026-01-02 03:04:05");
-  assert.equal(fmtTime(local(2025, 11, 31, 23, 59, 59)), "2025-12-31 23:59:59");
+test("fmtTime writes a Unix time as the local date and time, and its zone", () => {
+  assert.match(fmtTime(local(2026, 0, 2, 3, 4, 5)), /^2026-01-02 03:04:05 \S+$/);
+  assert.match(fmtTime(local(2025, 11, 31, 23, 59, 59)), /^2025-12-31 23:59:59 \S+$/);
+  assert.equal(fmtTime(local(2026, 0, 2, 3, 4, 5)), fmtTime(local(2026, 0, 2, 3, 4, 5), browserZone()));
+});
+
+test("fmtTime writes a time in a given zone, named", () => {
+  const utc = Date.UTC(2026, 0, 2, 1, 0, 0) / 1000;
+  assert.equal(fmtTime(utc, "UTC"), "2026-01-02 01:00:00 UTC");
+  assert.equal(fmtTime(utc, "America/New_York"), "2026-01-01 20:00:00 EST");
+  assert.equal(fmtTime(utc, "Europe/Berlin"), "2026-01-02 02:00:00 GMT+1");
+  assert.equal(fmtTime(Date.UTC(2026, 6, 1, 0, 0, 0) / 1000, "Europe/Berlin"), "2026-07-01 02:00:00 GMT+2");
 });
 
 test("fmtTime shows a dash for no time", () => {

@@ -69,10 +69,14 @@ test("an API key: a name and addresses or CIDR ranges", () => {
   assert.equal(apiKeyProblems({ name: "ci", allow: ["1234"] }).allow, "“1234” is not an IP address or CIDR range");
 });
 
-test("a schedule: a name, a script, five cron fields, a time zone", () => {
+test("a schedule: a name, a script, five or six cron fields, a time zone", () => {
   const schedule = { name: "Every night", script: "Nightly", cron: "0 2 * * *", timezone: "Europe/Berlin" };
   assert.deepEqual(scheduleProblems(schedule), {});
-  assert.deepEqual(scheduleProblems({ ...schedule, cron: " 0 2 * *  " }), { cron: "A cron line has five fields: minute hour day month weekday" });
+  const shape = "A cron line has 5 fields (minute hour day month weekday), or 6 with seconds first";
+  assert.deepEqual(scheduleProblems({ ...schedule, cron: " 0 2 * *  " }), { cron: `${shape}; this one has 4` });
+  assert.deepEqual(scheduleProblems({ ...schedule, cron: "0 0 2 * * * *" }), { cron: `${shape}; this one has 7` });
+  assert.deepEqual(scheduleProblems({ ...schedule, cron: "30 0 2 * * *" }), {});
+  assert.deepEqual(scheduleProblems({ ...schedule, cron: "@daily" }), {});
   assert.deepEqual(Object.keys(scheduleProblems({ name: "", script: "", cron: "", timezone: " " })), ["name", "script", "cron", "timezone"]);
 });
 

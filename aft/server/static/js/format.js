@@ -2,11 +2,21 @@
 
 export const pad = (n, w = 2) => String(n).padStart(w, "0");
 
-// A Unix time as local "YYYY-MM-DD HH:MM:SS"; "—" for none.
-export function fmtTime(ts) {
+// A Unix time as "YYYY-MM-DD HH:MM:SS ZONE" in zone (an IANA name; the browser's own when
+// left out), ZONE its short name there ("UTC", "EST", "GMT+1"); "—" for none.
+export function fmtTime(ts, zone = undefined) {
   if (!ts) return "—";
-  const d = new Date(ts * 1000);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const format = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone, hourCycle: "h23", timeZoneName: "short",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+  const p = Object.fromEntries(format.formatToParts(new Date(ts * 1000)).map((part) => [part.type, part.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${p.timeZoneName}`;
+}
+
+// The browser's time zone (an IANA name).
+export function browserZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }
 
 // A Unix time as the local time of day to the millisecond, "HH:MM:SS.mmm" (a log line's time).

@@ -66,7 +66,10 @@ export function scheduleProblems({ name, script, cron, timezone }) {
   const problems = {};
   if (!name.trim()) problems.name = "Enter a name";
   if (!script) problems.script = "Choose a script (store one on the Scripts page first)";
-  if (cron.trim().split(/\s+/).length < 5) problems.cron = "A cron line has five fields: minute hour day month weekday";
+  const fields = cron.trim().split(/\s+/).filter(Boolean);
+  if (!(fields.length === 5 || fields.length === 6 || (fields.length === 1 && fields[0].startsWith("@")))) {
+    problems.cron = `A cron line has 5 fields (minute hour day month weekday), or 6 with seconds first; this one has ${fields.length}`;
+  }
   if (!timezone.trim()) problems.timezone = "Enter a time zone";
   return problems;
 }

@@ -4,7 +4,7 @@ import { badge, button, card, emptyState, loading, pageHead, table } from "../bl
 import { confirmDialog, toast } from "../dialogs.js";
 import { clear, h } from "../dom.js";
 import { check, guessBy } from "../errors.js";
-import { fmtTime } from "../format.js";
+import { browserZone, fmtTime } from "../format.js";
 import { field, makeForm, onSubmit } from "../forms.js";
 import { parseParams } from "../params.js";
 import { scheduleProblems } from "../validate.js";
@@ -25,19 +25,20 @@ export async function schedulesPage(main, parts, query, ctx) {
   } catch (e) { scripts = []; }
 
   function edit(item) {
-    const zone = (Intl.DateTimeFormat().resolvedOptions().timeZone) || "UTC";
-    const s = item || { name: "", cron: "0 2 * * *", timezone: zone, script: scripts[0] ? scripts[0].name : "", params: {}, enabled: true, overlap: "skip", catchUp: false };
+    const s = item || { name: "", cron: "0 2 * * *", timezone: browserZone(), script: scripts[0] ? scripts[0].name : "", params: {}, enabled: true, overlap: "skip", catchUp: false };
     const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
     const list = h("datalist", { id: "zones" }, zones.map((z) => h("option", { value: z })));
     const tz = field({ name: "timezone", label: "Time zone", value: s.timezone, hint: "An IANA zone, like Europe/Berlin." });
+    const preview = h("div", { class: "field cron-preview", "aria-live": "polite" });
     tz.input.setAttribute("list", "zones");
     const form = makeForm(
       h("div", { class: "form-row" },
         field({ name: "name", label: "Name", value: s.name }),
         field({ name: "script", label: "Script", type: "select", value: s.script, options: scripts.map((x) => x.name) })),
       h("div", { class: "form-row" },
-        field({ name: "cron", label: "When (cron)", value: s.cron, mono: true, hint: "minute hour day-of-month month day-of-week; 0 2 * * * is 02:00 every day." }),
+        field({ name: "cron", label: "When (cron)", value: s.cron, mono: true, hint: "minute hour day-of-month month day-of-week (or seconds first: 6 fields); 0 2 * * * is 02:00 every day." }),
         tz, list),
+      preview,
       field({ name: "params", label: "Params", type: "textarea", mono: true, optional: true, rows: 3, value: Object.keys(s.params || {}).length ? JSON.stringify(s.params, null, 2) : "" }),
       h("div", { class: "form-row" },
         field({ name: "overlap", label: "If the last run has not ended", type: "select", value: s.overlap, options: OVERLAP }),
@@ -58,6 +59,30 @@ export async function schedulesPage(main, parts, query, ctx) {
       toast(item ? "Schedule saved" : "Schedule created");
       await load();
     }, guessBy([[/cron|minute|hour|expression/i, "cron"], [/zone/i, "timezone"], [/script/i, "script"], [/param/i, "params"], [/overlap/i, "overlap"], [/name/i, "name"]]));
+    // The next runs of the cron line as typed, in the schedule's zone and the browser's.
+    let previewTimer = null;
+    let previewSeq = 0;
+    const updatePreview = () => {
+      clearTimeout(previewTimer);
+      previewTimer = setTimeout(async () => {
+        const seq = ++previewSeq;
+        const zone = form.elements.timezone.value.trim();
+        let answer;
+        try {
+          answer = await api("POST", "/v1/schedules/preview", { cron: form.elements.cron.value, timezone: zone });
+        } catch (error) {
+          answer = { runs: [], errors: { cron: error.message } };
+        }
+        if (seq !== previewSeq || !ctx.alive()) return;
+        const problems = Object.values(answer.errors);
+        clear(preview, h("span", { class: "label" }, "Next runs"), problems.length ? h("p", { class: "hint" }, problems.join(" ")) :
+          h("ol", { class: "runs" }, answer.runs.map((t) => h("li", null, h("span", { class: "mono" }, fmtTime(t, zone)),
+            zone === browserZone() ? null : h("span", { class: "cell-sub" }, ` · your time ${fmtTime(t)}`)))));
+      }, 200);
+    };
+    form.elements.cron.addEventListener("input", updatePreview);
+    form.elements.timezone.addEventListener("input", updatePreview);
+    updatePreview();
     clear(formCard, card(item ? `Edit “${item.name}”` : "New schedule", null, h("div", { class: "card-body" }, form)));
     form.elements.name.focus();
   }
@@ -70,7 +95,8 @@ export async function schedulesPage(main, parts, query, ctx) {
       { label: "Name", primary: true, cell: (s) => h("span", { class: "cell-main" }, s.name) },
       { label: "Script", cell: (s) => h("a", { href: `#/scripts/${enc(s.script)}` }, s.script) },
       { label: "When", cell: (s) => h("span", null, h("code", null, s.cron), " ", h("span", { class: "cell-sub" }, s.timezone)) },
-      { label: "Next run", cell: (s) => s.nextRun ? fmtTime(s.nextRun) : "—" },
+      { label: "Next run", cell: (s) => !s.nextRun ? "—" : h("div", null, h("span", { class: "nowrap" }, fmtTime(s.nextRun, s.timezone)),
+        s.timezone === browserZone() ? null : h("div", { class: "cell-sub" }, `your time ${fmtTime(s.nextRun)}`)) },
       { label: "State", cell: (s) => s.enabled ? badge("enabled", "on") : badge("paused", "queued") },
       { label: "Actions", class: "actions-cell", cell: (s) => h("div", { class: "actions" },
         button("Edit", { small: true, aria: `Edit ${s.name}`, onclick: () => edit(s) }),
