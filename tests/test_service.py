@@ -530,3 +530,21 @@ def test_console_routes_answer_odd_input_with_a_4xx_never_a_500(instance):
                     if call(route.method, path, body, query) >= 500:
                         failures.append((route.method, path, body, query))
     assert not failures, failures[:5]
+
+
+def test_a_client_refusing_the_certificate_is_logged_once_not_per_connection(aft_home):
+    import socket
+    import ssl
+
+    prepare(aft_home)
+    proc = ServeProcess(aft_home).start()
+    trusting_nothing_here = ssl.create_default_context()  # as a browser: unknown issuer
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", proc.port)) as raw_sock:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                trusting_nothing_here.wrap_socket(raw_sock, server_hostname="127.0.0.1")
+    assert proc.client("x").request("GET", "/v1/health")["status"] == "ok"  # it still serves
+    output = proc.stop()
+    refused = [line for line in output.splitlines() if "TLS handshakes from 127.0.0.1" in line]
+    assert len(refused) == 1, output
+    assert "trusts this service's certificate" in refused[0]

@@ -45,6 +45,9 @@ WAITING_IN_ALL = 4096
 MAX_HEAD = 64 * 1024
 #: The largest body read before the request is handed over (the routes refuse more).
 MAX_BODY = 1024 * 1024
+#: A client whose TLS handshakes fail (a browser that does not trust the self-signed
+#: certificate fails every connection) is logged once per this many seconds.
+TLS_REFUSAL_LOG_SECONDS = 3600.0
 
 _TLS_HANDSHAKE = 0x16  # the first byte of a TLS ClientHello record
 _PLAIN_ON_TLS = (
@@ -153,6 +156,7 @@ class Gate:
         self._wake_read, self._wake_write = socket.socketpair()
         self._selector = selectors.DefaultSelector()
         self._waiting_by_address: dict[str, int] = {}
+        self._tls_refusals: dict[str, float] = {}  # address -> when last logged
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="aft-gate", daemon=True)
 
@@ -275,10 +279,29 @@ class Gate:
             return
         except (BlockingIOError, InterruptedError):
             return
-        except OSError:  # a failed handshake or a reset: the client's trouble, not ours
+        except OSError as exc:  # a failed handshake or a reset: the client's trouble, not ours
+            if entry.handshaking and isinstance(exc, ssl.SSLError):
+                self._tls_refused(entry.address, exc)
             self._drop(entry)
             return
         self._hand_over(entry)
+
+    def _tls_refused(self, address: str, exc: ssl.SSLError) -> None:
+        """Log a client's failed TLS handshake, once per :data:`TLS_REFUSAL_LOG_SECONDS`."""
+        now = time.monotonic()
+        last = self._tls_refusals.get(address)
+        if last is not None and now - last < TLS_REFUSAL_LOG_SECONDS:
+            return
+        if len(self._tls_refusals) >= WAITING_IN_ALL:
+            self._tls_refusals.clear()
+        self._tls_refusals[address] = now
+        log.warning(
+            "aft: TLS handshakes from %s fail (%s): a browser does so until it trusts this"
+            " service's certificate; logged again in %d minutes if it goes on",
+            address,
+            exc.reason or exc,
+            TLS_REFUSAL_LOG_SECONDS // 60,
+        )
 
     def _rewrap(self, entry: _Waiting) -> socket.socket:
         """The waiting socket as a TLS server socket (its handshake still to do)."""
