@@ -323,6 +323,37 @@ def test_console_end_to_end(page, served, tmp_path):
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
+def test_loading_not_found_titles_and_skip_link(page, served):
+    setup_admin(page, served.url)
+    held = []  # the scripts list's answer, held back to see the page while it loads
+    page.route(re.compile(r".*/v1/scripts$"), lambda route: held.append(route))
+    page.goto(f"{served.url}/#/jobs")
+    expect(page.locator("#main").get_by_role("status")).to_have_text("Loading…")
+    for route in held:
+        route.continue_()
+    page.unroute(re.compile(r".*/v1/scripts$"))
+    expect(page.get_by_role("heading", name="Jobs", exact=True)).to_be_visible()
+    expect(page.get_by_text("Loading…")).to_have_count(0)
+    expect(page).to_have_title("Jobs · aft")
+    page.goto(f"{served.url}/#/nowhere/at/all")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    expect(page).to_have_title("Not found · aft")
+    with Instance(served.home) as instance:
+        instance.scripts.add("Nightly backup", 'Log("x");')
+    page.goto(f"{served.url}/#/scripts/Nightly%20backup")
+    expect(page.get_by_role("heading", name="Nightly backup")).to_be_visible()
+    expect(page).to_have_title("Nightly backup · Scripts · aft")
+    page.reload()
+    expect(page.get_by_role("heading", name="Nightly backup")).to_be_visible()
+    page.keyboard.press("Tab")  # the first stop: past the navigation
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Nightly backup")).to_be_focused()
+    assert page.evaluate("location.hash") == "#/scripts/Nightly%20backup"
+
+
 def test_script_errors_point_at_their_line(page, served):
     """A syntax error is refused on save at its line; a failed job's line opens the editor
     there."""
@@ -507,6 +538,10 @@ def test_pages_on_a_phone_with_the_dark_theme(browser, served):
         assert not sidebar.is_visible() or sidebar.bounding_box()["x"] < 0
         page.get_by_role("button", name="Menu").click()
         expect(sidebar.get_by_role("link", name="Settings")).to_be_in_viewport()
+        page.keyboard.press("Escape")  # closes the menu, back to its button
+        expect(sidebar.get_by_role("link", name="Settings")).not_to_be_in_viewport()
+        expect(page.get_by_role("button", name="Menu")).to_be_focused()
+        page.get_by_role("button", name="Menu").click()
         sidebar.get_by_role("link", name="Settings").click()
         expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")

@@ -31,16 +31,17 @@ test("the hash's query is read as URL parameters", () => {
   assert.equal(query.get("cursor"), null);
 });
 
-test("the page is the first part when it names one, else the dashboard", () => {
+test("the page is the first part when it names one (none: the dashboard), else not found", () => {
   assert.equal(pageName(["jobs", "j1"], PAGES), "jobs");
-  assert.equal(pageName(["nowhere"], PAGES), "dashboard");
+  assert.equal(pageName(["nowhere"], PAGES), null);
   assert.equal(pageName([], PAGES), "dashboard");
-  assert.equal(pageName(["constructor"], PAGES), "dashboard");
-  assert.equal(pageName(["__proto__"], PAGES), "dashboard");
+  assert.equal(pageName(["constructor"], PAGES), null);
+  assert.equal(pageName(["__proto__"], PAGES), null);
 });
 
-test("a page's title is its navigation label", () => {
+test("a page's title is its navigation label, after the item it shows", () => {
   assert.equal(pageTitle("apikeys"), "API Keys · aft");
   assert.equal(pageTitle("vfs"), "VFS Library · aft");
-  assert.equal(pageTitle("nowhere"), "aft · aft");
+  assert.equal(pageTitle("jobs", "Nightly backup"), "Nightly backup · Jobs · aft");
+  assert.equal(pageTitle(null), "Not found · aft");
 });

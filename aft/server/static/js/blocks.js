@@ -5,7 +5,7 @@ import { icon } from "./icons.js";
 
 export function pageHead(title, sub, ...actions) {
   return h("div", { class: "page-head" },
-    h("div", null, h("h1", { text: title }), sub ? h("p", { class: "sub" }, sub) : null),
+    h("div", null, h("h1", { text: title, tabindex: "-1" }), sub ? h("p", { class: "sub" }, sub) : null),
     actions.length ? h("div", { class: "actions" }, actions) : null);
 }
 

@@ -2,7 +2,7 @@
 import { session } from "./api.js";
 import { card, failure } from "./blocks.js";
 import { confirmDialog } from "./dialogs.js";
-import { clear } from "./dom.js";
+import { clear, h } from "./dom.js";
 import { NAV } from "./shell.js";
 
 // A location hash as the page's path parts (decoded) and query: "#/jobs/j1?status=failed"
@@ -13,15 +13,26 @@ export function parseHash(hash) {
   return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(query || "") };
 }
 
-// The page that shows for these parts: the first part when it names one, else the dashboard.
+// The page that shows for these parts: the one the first part names (the dashboard for
+// none); null when it names none.
 export function pageName(parts, pages) {
-  return parts.length && Object.hasOwn(pages, parts[0]) ? parts[0] : "dashboard";
+  if (!parts.length) return "dashboard";
+  return Object.hasOwn(pages, parts[0]) ? parts[0] : null;
 }
 
-// The title of the browser tab on a page.
-export function pageTitle(name) {
+// The title of the browser tab on a page, naming the item shown when there is one:
+// "Nightly backup · Jobs · aft".
+export function pageTitle(name, item = null) {
   const entry = NAV.find(([path]) => path === name);
-  return `${entry ? entry[1] : "aft"} · aft`;
+  const section = entry ? entry[1] : "Not found";
+  return [item, section, "aft"].filter(Boolean).join(" · ");
+}
+
+// The page for a location that names none.
+function notFoundPage(main) {
+  main.append(h("div", { class: "page-head" }, h("div", null, h("h1", { text: "Page not found" }),
+    h("p", { class: "sub" }, "Nothing is at this address. It may have been renamed or deleted."))),
+  card(null, null, h("div", { class: "card-body" }, h("a", { href: "#/dashboard" }, "Go to the Dashboard"))));
 }
 
 let pages = {};
@@ -36,8 +47,9 @@ export function registerPages(byName) {
 }
 
 // The context a page gets: alive() until another page shows, every(ms, fn) to poll while
-// it lives and the tab is visible, and guard (a function giving why not to leave, or null).
-function pageContext() {
+// it lives and the tab is visible, title(item) to name what it shows in the browser tab,
+// and guard (a function giving why not to leave, or null).
+function pageContext(name) {
   const gen = ++routeGen;
   const timers = [];
   const ctx = {
@@ -52,6 +64,7 @@ function pageContext() {
       timers.push(setInterval(tick, ms));
     },
     stop() { timers.forEach(clearInterval); },
+    title(item) { if (ctx.alive()) document.title = pageTitle(name, item); },
     guard: null,
   };
   return ctx;
@@ -79,17 +92,27 @@ export async function route() {
     if (a.dataset.page === name) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   });
-  const ctx = pageContext();
+  const ctx = pageContext(name);
   current = ctx;
   const main = document.getElementById("main");
   clear(main);
   document.title = pageTitle(name);
+  // "Loading…" until the page shows its first part.
+  const placeholder = h("div", { class: "empty page-loading", role: "status" }, "Loading…");
+  main.append(placeholder);
+  const shown = new MutationObserver(() => {
+    if (main.childElementCount > 1) placeholder.remove();
+  });
+  shown.observe(main, { childList: true });
   try {
-    await pages[name](main, parts.slice(1), query, ctx);
+    await (name ? pages[name] : notFoundPage)(main, parts.slice(1), query, ctx);
   } catch (error) {
     if (ctx.alive() && error.status !== 401) {
       main.append(card(null, null, failure(error)));
     }
+  } finally {
+    shown.disconnect();
+    if (ctx.alive()) placeholder.remove();
   }
 }
 

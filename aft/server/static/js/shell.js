@@ -21,6 +21,17 @@ export function buildShell(signOut) {
     document.getElementById("scrim").hidden = !open;
   };
   menu.onclick = () => setNav(!shell.classList.contains("nav-open"));
+  document.onkeydown = (event) => {
+    if (event.key === "Escape" && shell.classList.contains("nav-open")) {
+      setNav(false);
+      menu.focus();
+    }
+  };
+  document.getElementById("skip-link").onclick = (event) => {
+    event.preventDefault();  // the hash is the router's: focus the content instead
+    const main = document.getElementById("main");
+    (main.querySelector("h1") || main).focus();
+  };
   document.getElementById("scrim").onclick = () => setNav(false);
   document.getElementById("nav").onclick = () => setNav(false);
   clear(document.getElementById("signout"), icon("signout"), "Sign out");

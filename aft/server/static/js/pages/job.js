@@ -12,6 +12,7 @@ const LEVEL_NAMES = { debug: "DEBUG", info: "INFO", warn: "WARN", error: "ERROR"
 export async function jobPage(main, jobId, ctx) {
   let job = await api("GET", `/v1/jobs/${enc(jobId)}`);
   if (!ctx.alive()) return;
+  ctx.title(job.scriptName);
   const head = h("div");
   const meta = h("div", { class: "card-body" });
   const log = h("div", { class: "log", role: "log", "aria-label": "Job log", tabindex: "0" });

@@ -25,6 +25,7 @@ export async function scriptEditor(main, name, ctx, line = null) {
   ]);
   const cluster = Boolean(about && about.cluster);
   if (!ctx.alive()) return;
+  if (name) ctx.title(script.name);
   let dirty = false;
   ctx.guard = () => (dirty ? "The script has unsaved changes. Leave without saving them?" : null);
   const editor = codeEditor("source", script.source, "Source");

@@ -40,6 +40,7 @@ export async function deleteVfs(name) {
 export async function vfsEditor(main, name, ctx) {
   const [types, profile] = await Promise.all([loadVfsTypes(), name ? api("GET", `/v1/vfs/${enc(name)}`) : null]);
   if (!ctx.alive()) return;
+  if (profile) ctx.title(profile.name);
   const specs = Object.fromEntries(types.map((t) => [t.type, t]));
   let type = profile ? profile.type : types[0].type;
   const spec = () => specs[type];
