@@ -459,7 +459,7 @@ def test_rest_routes(aft_home):
             with pytest.raises(ScheduleError, match="5 fields .* or 6 with seconds first.* has 4$"):
                 client.request("PUT", "/v1/schedules/nightly", {"cron": "0 2 * *"})
             preview = client.request(
-                "POST", "/v1/schedules/preview", {"cron": "0 2 * * *", "timezone": "Europe/Berlin"}
+                "POST", "/v1/cron/preview", {"cron": "0 2 * * *", "timezone": "Europe/Berlin"}
             )
             assert preview["errors"] == {} and len(preview["runs"]) == 5
             assert all(berlin(t)[10:19] == "T02:00:00" for t in preview["runs"])
@@ -467,14 +467,13 @@ def test_rest_routes(aft_home):
                 preview["runs"] == sorted(set(preview["runs"])) and preview["runs"][0] > time.time()
             )
             bad = {"cron": "0 2 30 2 *", "timezone": "Mars/Base"}
-            preview = client.request("POST", "/v1/schedules/preview", bad)
+            preview = client.request("POST", "/v1/cron/preview", bad)
             assert preview["runs"] == [] and list(preview["errors"]) == ["timezone"]
-            preview = client.request("POST", "/v1/schedules/preview", {"cron": "0 2 30 2 *"})
+            preview = client.request("POST", "/v1/cron/preview", {"cron": "0 2 30 2 *"})
             assert set(preview["errors"]) == {"timezone"}
             bad = {"cron": "0 2 30 2 *", "timezone": "UTC"}
             assert (
-                "never fires"
-                in client.request("POST", "/v1/schedules/preview", bad)["errors"]["cron"]
+                "never fires" in client.request("POST", "/v1/cron/preview", bad)["errors"]["cron"]
             )
             with pytest.raises(ScheduleNotFound):
                 client.request("PUT", "/v1/schedules/nope", {"enabled": True})

@@ -495,7 +495,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {**_ok(None, "201"), **_AUTH, **_errors(404, 409)},
                 },
             },
-            "/v1/schedules/preview": {
+            "/v1/cron/preview": {
                 "post": {
                     "summary": "The next runs of a cron line in a time zone, or what is wrong",
                     "requestBody": _body(

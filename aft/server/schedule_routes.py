@@ -3,7 +3,8 @@
 ``/v1/schedules`` lists and adds; ``/v1/schedules/{id}`` (an id or a name) reads,
 changes and deletes. A change takes any of the fields a schedule is added with; what
 is left out (or null) stays, and the next run is computed afresh.
-``/v1/schedules/preview`` gives the next runs of a cron line in a zone, for a form.
+``/v1/cron/preview`` gives the next runs of a cron line in a zone, for a form (apart from
+``/v1/schedules/{id}``: no schedule name is kept from use).
 A bad cron line is explained field by field; each error names the field it is about.
 """
 
@@ -100,7 +101,7 @@ def add_schedule_routes(api: Api) -> None:
         except ScheduleExists as exc:
             raise _on_field(exc, "name") from None
 
-    @route("POST", "/v1/schedules/preview", "admin")
+    @route("POST", "/v1/cron/preview", "admin")
     def preview(who: Caller) -> Any:
         """The next runs of ``cron`` in ``timezone``, or what is wrong, by field."""
         body = json_body()

@@ -69,7 +69,7 @@ export async function schedulesPage(main, parts, query, ctx) {
         const zone = form.elements.timezone.value.trim();
         let answer;
         try {
-          answer = await api("POST", "/v1/schedules/preview", { cron: form.elements.cron.value, timezone: zone });
+          answer = await api("POST", "/v1/cron/preview", { cron: form.elements.cron.value, timezone: zone });
         } catch (error) {
           answer = { runs: [], errors: { cron: error.message } };
         }
