@@ -269,10 +269,21 @@ def test_console_end_to_end(page, served, tmp_path):
     expect(page.locator(".meta div").filter(has_text="Started by")).to_contain_text("key:")
     assert SECRET_VALUE not in page.content()
     assert (backups / "hello.txt").read_text() == "hello world"
+    page.get_by_label("Search the log").fill("TOKEN")
+    expect(page.locator(".log-line:visible")).to_have_count(1)
+    expect(log).to_contain_text("token is set: true")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    saved = Path(download.value.path()).read_text()
+    assert re.search(r"^\S+Z INFO  all done for world$", saved, re.M) and SECRET_VALUE not in saved
+    nav(page, "Scripts")
+    expect(page.get_by_role("row").filter(has_text="Nightly copy")).to_contain_text("succeeded")
     nav(page, "Jobs")
     page.get_by_label("State").select_option("succeeded")
     expect(page.get_by_role("link", name="Nightly copy")).to_be_visible()
     expect(page.get_by_role("cell", name="api", exact=True)).to_be_visible()
+    page.get_by_label("Queued since").fill("2099-01-01")
+    expect(page.get_by_text("No job matches these filters.")).to_be_visible()
     nav(page, "Dashboard")
     expect(page.locator(".tile.is-ok .value")).to_have_text("1")
 
@@ -306,9 +317,12 @@ def test_console_end_to_end(page, served, tmp_path):
     params.fill('{"folder": "E:/again"}')
     page.get_by_role("dialog").get_by_role("button", name="Run now").click()
     expect(page.get_by_role("log", name="Job log")).to_contain_text("working in E:/again")
-    page.get_by_role("button", name="Halt").click()
+    again = page.url.rsplit("/", 1)[-1]
+    nav(page, "Jobs")  # halted from the list
+    row = page.get_by_role("row").filter(has_text=again)
+    row.get_by_role("button", name=re.compile("^Halt Slow job")).click()
     page.get_by_role("dialog").get_by_role("button", name="Halt job").click()
-    expect(page.locator(".page-head .badge")).to_have_text("halted", timeout=20_000)
+    expect(row.locator(".badge")).to_have_text("halted", timeout=20_000)
 
     # ---- sign out; a wrong password is refused, next to the field --------------------
     page.get_by_role("button", name="Sign out").click()
@@ -761,6 +775,7 @@ def test_schedules_page_and_plain_http_cookie(browser, instance):
         page.get_by_role("button", name="Cancel").click()
         expect(row.get_by_role("link", name="Nightly copy")).to_be_visible()
         expect(row).to_contain_text("enabled")
+        expect(row.locator('td[data-label="Last run"]')).to_have_text("never")
         (made,) = schedules.list()
         assert (made.name, made.script, made.cron) == ("Every night", "Nightly copy", "0 2 * * *")
         assert made.enabled and made.next_run is not None

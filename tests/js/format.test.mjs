@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { ago, browserZone, capitalize, clockTime, duration, fmtTime, pad } from "../../aft/server/static/js/format.js";
+import { ago, browserZone, capitalize, clockTime, duration, fmtTime, pad, startOfDay } from "../../aft/server/static/js/format.js";
 
 const local = (...parts) => new Date(...parts).getTime() / 1000;
 
@@ -79,4 +79,13 @@ test("capitalize raises the first letter only", () => {
   assert.equal(capitalize("SFTP failed"), "SFTP failed");
   assert.equal(capitalize(""), "");
   assert.equal(capitalize(undefined), undefined);
+});
+
+test("startOfDay is the browser's midnight of a date, null for none or a wrong one", () => {
+  assert.equal(startOfDay("2026-03-04"), local(2026, 2, 4, 0, 0, 0));
+  assert.equal(startOfDay("2026-12-31"), local(2026, 11, 31));
+  assert.equal(startOfDay(""), null);
+  assert.equal(startOfDay(null), null);
+  assert.equal(startOfDay("2026-02-30"), null);
+  assert.equal(startOfDay("yesterday"), null);
 });

@@ -46,6 +46,16 @@ export function duration(job, now = Date.now() / 1000) {
   return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
 }
 
+// The Unix time a local date "YYYY-MM-DD" begins (the browser's midnight); null for none
+// or a date that is not one.
+export function startOfDay(date) {
+  const found = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date || "");
+  if (!found) return null;
+  const [year, month, day] = found.slice(1).map(Number);
+  const start = new Date(year, month - 1, day);
+  return start.getMonth() === month - 1 ? start.getTime() / 1000 : null;
+}
+
 export function capitalize(text) {
   return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
 }

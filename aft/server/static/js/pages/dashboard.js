@@ -56,7 +56,7 @@ export async function dashboardPage(main, parts, query, ctx) {
         h("span", { class: "cell-sub" }, when(j.finished || j.created)),
         h("div", { class: "cell-sub clamp", title: j.error || "" }, j.error || "failed")))) :
       h("div", { class: "empty ok-empty" }, emptyState("No failures", "Every job of the last 24 hours ended well.")));
-    clear(recent, jobTable(latest.jobs, emptyState("No jobs yet", "Run a script and it shows up here.")));
+    clear(recent, jobTable(latest.jobs, emptyState("No jobs yet", "Run a script and it shows up here."), load));
   }
   await load();
   ctx.every(4000, load);

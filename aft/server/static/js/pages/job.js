@@ -4,10 +4,25 @@ import { badge, button, card, pageHead } from "../blocks.js";
 import { confirmDialog, toast } from "../dialogs.js";
 import { clear, h } from "../dom.js";
 import { clockTime, duration, fmtTime } from "../format.js";
+import { levelName, lineMatches, logText } from "../job-log.js";
 import { FINAL } from "../job-states.js";
 import { runDialog } from "./script-actions.js";
 
-const LEVEL_NAMES = { debug: "DEBUG", info: "INFO", warn: "WARN", error: "ERROR" };
+// Asks, then sends the halt signal to a job; true when it was sent.
+export async function haltJob(jobId, scriptName) {
+  if (!(await confirmDialog({
+    title: `Halt this job of “${scriptName}”?`, confirm: "Halt job",
+    body: "The script gets the halt signal. If it has not stopped when the grace period ends, its process is killed.",
+  }))) return false;
+  try {
+    const answer = await api("POST", `/v1/jobs/${enc(jobId)}/halt`);
+    toast(answer.status === "halted" ? "Job halted" : "Halt requested");
+    return true;
+  } catch (error) {
+    toast(error.message, "error");
+    return false;
+  }
+}
 
 export async function jobPage(main, jobId, ctx) {
   let job = await api("GET", `/v1/jobs/${enc(jobId)}`);
@@ -19,6 +34,9 @@ export async function jobPage(main, jobId, ctx) {
   const follow = h("input", { type: "checkbox", checked: true, id: "follow" });
   const liveNote = h("span", { class: "live" });
   const took = h("span");  // counts up while the job runs
+  const lines = [];  // every log line read so far
+  const search = h("input", { type: "search", class: "log-search", placeholder: "Search the log", "aria-label": "Search the log" });
+  const found = h("span", { class: "cell-sub", "aria-live": "polite" });
   let offset = 0;
   let logDone = false;  // a log page said the job had ended: every line is in
 
@@ -53,17 +71,42 @@ export async function jobPage(main, jobId, ctx) {
           job.errorLine ? `Line ${job.errorLine}: ${job.error}` : job.error) : null);
   };
 
-  const addLines = (lines) => {
-    if (!lines.length) return;
+  // Shows only the lines that hold the text searched for, and how many there are.
+  const showFound = () => {
+    const rows = log.querySelectorAll(".log-line");
+    let shown = 0;
+    rows.forEach((row, i) => {
+      row.hidden = !lineMatches(lines[i], search.value);
+      if (!row.hidden) shown += 1;
+    });
+    found.textContent = search.value.trim() ? `${shown} of ${lines.length} lines` : "";
+  };
+  search.addEventListener("input", showFound);
+
+  const download = () => {
+    const url = URL.createObjectURL(new Blob([logText(lines)], { type: "text/plain" }));
+    const link = h("a", { href: url, download: `${job.jobId}.log`, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  };
+
+  const addLines = (more) => {
+    if (!more.length) return;
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 48;
     const empty = log.querySelector(".log-empty");
     if (empty) empty.remove();
-    for (const line of lines) {
-      log.append(h("div", { class: `log-line ${line.level}` },
+    for (const line of more) {
+      lines.push(line);
+      const row = h("div", { class: `log-line ${line.level}` },
         h("span", { class: "t", title: fmtTime(line.time) }, clockTime(line.time)),
-        h("span", { class: "l" }, LEVEL_NAMES[line.level] || line.level),
-        h("span", { class: "x" }, line.text)));
+        h("span", { class: "l" }, levelName(line.level)),
+        h("span", { class: "x" }, line.text));
+      row.hidden = !lineMatches(line, search.value);
+      log.append(row);
     }
+    showFound();
     if (follow.checked && (atBottom || offset === 0)) log.scrollTop = log.scrollHeight;
   };
 
@@ -90,25 +133,17 @@ export async function jobPage(main, jobId, ctx) {
   }
 
   async function halt() {
-    if (!(await confirmDialog({
-      title: "Halt this job?", confirm: "Halt job",
-      body: "The script gets the halt signal. If it has not stopped when the grace period ends, its process is killed.",
-    }))) return;
-    try {
-      const answer = await api("POST", `/v1/jobs/${enc(jobId)}/halt`);
-      toast(answer.status === "halted" ? "Job halted" : "Halt requested");
-      job = await api("GET", `/v1/jobs/${enc(jobId)}`);
-      renderHead();
-    } catch (error) {
-      toast(error.message, "error");
-    }
+    if (!(await haltJob(jobId, job.scriptName))) return;
+    job = await api("GET", `/v1/jobs/${enc(jobId)}`);
+    renderHead();
   }
 
   renderHead();
   main.append(head, card(null, null, meta),
     h("section", { class: "card" },
       h("div", { class: "card-head" }, h("div", null, h("h2", { text: "Log" })),
-        h("div", { class: "actions" }, liveNote, h("label", { class: "check", htmlFor: "follow" }, follow, h("span", null, "Follow")))),
+        h("div", { class: "actions" }, found, search, button("Download", { small: true, onclick: download }), liveNote,
+          h("label", { class: "check", htmlFor: "follow" }, follow, h("span", null, "Follow")))),
       log));
   await poll();
   ctx.every(1000, async () => {

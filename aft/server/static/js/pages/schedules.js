@@ -8,6 +8,7 @@ import { browserZone, fmtTime } from "../format.js";
 import { field, makeForm, onSubmit } from "../forms.js";
 import { parseParams } from "../params.js";
 import { scheduleProblems } from "../validate.js";
+import { lastRunCell } from "./jobs.js";
 
 const OVERLAP = [["skip", "Skip the run if the last one still runs"], ["queue", "Queue it after the last one"], ["allow", "Run in parallel"]];
 
@@ -97,6 +98,7 @@ export async function schedulesPage(main, parts, query, ctx) {
       { label: "When", cell: (s) => h("span", null, h("code", null, s.cron), " ", h("span", { class: "cell-sub" }, s.timezone)) },
       { label: "Next run", cell: (s) => !s.nextRun ? "—" : h("div", null, h("span", { class: "nowrap" }, fmtTime(s.nextRun, s.timezone)),
         s.timezone === browserZone() ? null : h("div", { class: "cell-sub" }, `your time ${fmtTime(s.nextRun)}`)) },
+      { label: "Last run", cell: (s) => lastRunCell(s.lastJobId ? api("GET", `/v1/jobs/${enc(s.lastJobId)}`) : Promise.resolve(null)) },
       { label: "State", cell: (s) => s.enabled ? badge("enabled", "on") : badge("paused", "queued") },
       { label: "Actions", class: "actions-cell", cell: (s) => h("div", { class: "actions" },
         button("Edit", { small: true, aria: `Edit ${s.name}`, onclick: () => edit(s) }),

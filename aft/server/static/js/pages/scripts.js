@@ -3,6 +3,7 @@ import { api, enc } from "../api.js";
 import { button, card, emptyState, loading, pageHead, table, when } from "../blocks.js";
 import { clear, h } from "../dom.js";
 import { go } from "../router.js";
+import { lastRunCell } from "./jobs.js";
 import { cloneDialog, deleteScript, runDialog } from "./script-actions.js";
 import { scriptEditor } from "./script-editor.js";
 
@@ -18,6 +19,7 @@ export async function scriptsPage(main, parts, query, ctx) {
     { label: "Name", primary: true, cell: (s) => h("div", null, h("a", { href: `#/scripts/${enc(s.name)}`, class: "cell-main" }, s.name),
       h("div", { class: "cell-sub mono" }, s.group && s.group !== "default" ? `${s.id} · group ${s.group}` : s.id)) },
     { label: "Retries", cell: (s) => s.retries ? `${s.retries} × after ${s.retryBackoff} s` : "none" },
+    { label: "Last run", cell: (s) => lastRunCell(api("GET", `/v1/jobs?script=${enc(s.name)}&limit=1`).then((p) => p.jobs[0] || null)) },
     { label: "Changed", cell: (s) => when(s.updated) },
     { label: "Actions", class: "actions-cell", cell: (s) => h("div", { class: "actions" },
       button("Run", { small: true, kind: "primary", icon: "play", aria: `Run ${s.name}`, onclick: () => runDialog(s.name) }),
