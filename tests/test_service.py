@@ -548,3 +548,25 @@ def test_a_client_refusing_the_certificate_is_logged_once_not_per_connection(aft
     refused = [line for line in output.splitlines() if "TLS handshakes from 127.0.0.1" in line]
     assert len(refused) == 1, output
     assert "trusts this service's certificate" in refused[0]
+
+
+def test_jobs_listed_by_trigger_page_by_page(served):
+    admin = served.client("admin")
+    with Instance(served.home) as instance:  # as the scheduler would: started by cron
+        cron_job = instance.jobs.submit('Log("c")', script_name="trivial", trigger="cron").id
+    api_jobs = [admin.submit_job(script_name="trivial")["jobId"] for _ in range(3)]
+
+    def listed(**query):
+        return admin.request("GET", "/v1/jobs", query=query)
+
+    assert [j["jobId"] for j in listed(trigger="cron")["jobs"]] == [cron_job]
+    assert [j["jobId"] for j in listed(trigger="api")["jobs"]] == api_jobs[::-1]
+    first = listed(trigger="cron", limit=1)  # three newer api jobs are passed over
+    assert [j["jobId"] for j in first["jobs"]] == [cron_job] and first["nextCursor"] is None
+    page = listed(trigger="api", limit=2)
+    assert [j["jobId"] for j in page["jobs"]] == api_jobs[:0:-1]
+    rest = listed(trigger="api", limit=2, cursor=page["nextCursor"])
+    assert [j["jobId"] for j in rest["jobs"]] == [api_jobs[0]] and rest["nextCursor"] is None
+    assert listed(trigger="ui") == {"jobs": [], "nextCursor": None}
+    with pytest.raises(BadRequest, match="trigger is one of api, cli, cron, ui"):
+        listed(trigger="robot")

@@ -215,6 +215,13 @@ def openapi_document() -> dict[str, Any]:
                         {"name": "script", "in": "query", "schema": {"type": "string"}},
                         {"name": "since", "in": "query", "schema": {"type": "number"}},
                         {
+                            "name": "trigger",
+                            "in": "query",
+                            "description": "who started them: api, cli, cron or ui; a page"
+                            " may then hold fewer jobs than limit (follow nextCursor)",
+                            "schema": {"type": "string", "enum": ["api", "cli", "cron", "ui"]},
+                        },
+                        {
                             "name": "limit",
                             "in": "query",
                             "schema": {"type": "integer", "minimum": 1, "maximum": 500},

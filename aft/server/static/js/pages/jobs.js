@@ -4,7 +4,7 @@ import { badge, button, card, emptyState, loading, pageHead, table, when } from 
 import { clear, h } from "../dom.js";
 import { duration, startOfDay } from "../format.js";
 import { field } from "../forms.js";
-import { FINAL, STATES } from "../job-states.js";
+import { FINAL, STATES, TRIGGERS } from "../job-states.js";
 import { go } from "../router.js";
 import { haltJob, jobPage } from "./job.js";
 
@@ -41,33 +41,37 @@ export async function jobsPage(main, parts, query, ctx) {
   const state = query.get("status") || "";
   const script = query.get("script") || "";
   const since = query.get("since") || "";
+  const trigger = query.get("trigger") || "";
   const { scripts } = await api("GET", "/v1/scripts");
   if (!ctx.alive()) return;
   const names = scripts.map((s) => s.name);
   if (script && !names.some((n) => n.toLowerCase() === script.toLowerCase())) names.push(script);
   const status = field({ name: "status", label: "State", type: "select", value: state, options: [["", "Any state"], ...STATES.map((s) => [s, s])] });
   const which = field({ name: "script", label: "Script", type: "select", value: script, options: [["", "Any script"], ...names.map((n) => [n, n])] });
+  const started = field({ name: "trigger", label: "Started by", type: "select", value: trigger, options: TRIGGERS });
   const from = field({ name: "since", label: "Queued since", type: "date", value: since });
   const apply = () => {
     const q = new URLSearchParams();
     if (status.input.value) q.set("status", status.input.value);
     if (which.input.value) q.set("script", which.input.value);
+    if (started.input.value) q.set("trigger", started.input.value);
     if (from.input.value) q.set("since", from.input.value);
     go(`#/jobs${q.toString() ? `?${q}` : ""}`);
   };
   status.input.onchange = apply;
   which.input.onchange = apply;
   from.input.onchange = apply;
+  started.input.onchange = apply;
   const list = h("div", null, loading());
   const more = h("div", { class: "card-body", hidden: true });
   main.append(pageHead("Jobs", "Every run of a script, newest first."),
-    card(null, null, [h("div", { class: "filters", role: "search" }, status, which, from), list, more]));
+    card(null, null, [h("div", { class: "filters", role: "search" }, status, which, started, from), list, more]));
   let jobs = [];
   let cursor = null;
   const sinceTime = startOfDay(since);
-  const base = () => `/v1/jobs?limit=25${state ? `&status=${enc(state)}` : ""}${script ? `&script=${enc(script)}` : ""}${sinceTime ? `&since=${sinceTime}` : ""}`;
+  const base = () => `/v1/jobs?limit=25${state ? `&status=${enc(state)}` : ""}${script ? `&script=${enc(script)}` : ""}${sinceTime ? `&since=${sinceTime}` : ""}${trigger ? `&trigger=${enc(trigger)}` : ""}`;
   const render = () => {
-    clear(list, jobTable(jobs, emptyState("No jobs", state || script || since ? "No job matches these filters." : "Run a script and it shows up here."), refresh));
+    clear(list, jobTable(jobs, emptyState("No jobs", state || script || since || trigger ? "No job matches these filters." : "Run a script and it shows up here."), refresh));
     more.hidden = !cursor;
     clear(more, button("Load more", { onclick: loadMore }));
   };
