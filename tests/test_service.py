@@ -238,6 +238,9 @@ def test_admin_routes(served):
     assert str(broken.value) == "line 2: SyntaxError: unexpected token in expression: ';'"
     assert client.request("GET", "/v1/scripts/nightly")["source"] == "Log(3)"
     client.request("PUT", "/v1/scripts/nightly", {"source": "while (true) {}"})  # not run
+    strict = {"source": '"use strict";\nwith (Math) { Log(PI); }'}  # strict as it would run
+    with pytest.raises(BadRequest, match="^line 2: SyntaxError: invalid keyword: with$"):
+        client.request("PUT", "/v1/scripts/nightly", strict)
     client.request("DELETE", "/v1/scripts/nightly")
     with pytest.raises(ScriptNotFound):
         client.request("GET", "/v1/scripts/nightly")

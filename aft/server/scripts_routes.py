@@ -15,13 +15,15 @@ from aft.syncjs.engine import Engine, JSError
 _FIELDS = {"name", "source", "retries", "retryBackoff", "group", "maxRunSeconds"}
 _PARSED = "aft:parsed"
 _AT_LINE = re.compile(r":(\d+):\d+\)?$", re.MULTILINE)
+_USE_STRICT = re.compile(r"""\s*(["'])use strict\1(?=[ \t]*(;|\r?\n|$))""")
 
 
 def check_syntax(source: str | None) -> None:
     """Refuse a source QuickJS cannot parse, naming the line, without running any of it.
 
-    The source is parsed whole as the script it is, behind a ``throw`` on its first line:
-    a source that parses starts by throwing, so none of it runs.
+    The source is parsed whole as the script it is, with a ``throw`` put on its first line
+    (after a "use strict" directive, which stays one): a source that parses starts by
+    throwing, so none of it runs.
 
     Raises:
         BadRequest: ``line N: SyntaxError: ...``, about the ``source`` field.
@@ -29,7 +31,9 @@ def check_syntax(source: str | None) -> None:
     if source is None:
         return
     try:
-        Engine({}).eval(f'throw "{_PARSED}";{source}', "script")
+        strict = _USE_STRICT.match(source)
+        cut = strict.end() if strict else 0
+        Engine({}).eval(f'{source[:cut]};throw "{_PARSED}";{source[cut:]}', "script")
     except JSError as exc:
         message = str(exc).strip()
         if message == _PARSED:
