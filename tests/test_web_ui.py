@@ -353,6 +353,8 @@ def test_loading_not_found_titles_and_skip_link(page, served):
     expect(page.get_by_role("heading", name="Jobs", exact=True)).to_be_visible()
     expect(page.get_by_text("Loading…")).to_have_count(0)
     expect(page).to_have_title("Jobs · aft")
+    nav(page, "Schedules")  # the keyboard goes on from the new page's heading
+    expect(page.get_by_role("heading", name="Schedules", exact=True)).to_be_focused()
     page.goto(f"{served.url}/#/nowhere/at/all")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     expect(page).to_have_title("Not found · aft")

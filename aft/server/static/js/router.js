@@ -70,8 +70,10 @@ function pageContext(name) {
   return ctx;
 }
 
-// Shows the page of the location's hash (after the current page's guard lets it go).
-export async function route() {
+// Shows the page of the location's hash (after the current page's guard lets it go); after
+// a navigation (moved), the keyboard's focus goes to the new page's heading, unless the page
+// put it somewhere itself.
+export async function route(moved = false) {
   if (ignoreHash) {
     ignoreHash = false;
     return;
@@ -114,11 +116,13 @@ export async function route() {
     shown.disconnect();
     if (ctx.alive()) placeholder.remove();
   }
+  const heading = main.querySelector("h1");
+  if (moved && ctx.alive() && heading && !main.contains(document.activeElement)) heading.focus({ preventScroll: true });
 }
 
 // Goes to hash, showing its page again when it is the current one.
 export function go(hash) {
-  if (location.hash === hash) route();
+  if (location.hash === hash) route(true);
   else location.hash = hash;
 }
 
@@ -132,7 +136,7 @@ export function stopPage() {
 // Follows the location's hash while signed in; asks before the tab closes on unsaved work.
 export function startRouter() {
   window.addEventListener("hashchange", () => {
-    if (session.csrf) route();
+    if (session.csrf) route(true);
   });
   window.addEventListener("beforeunload", (event) => {
     if (current && current.guard && current.guard()) event.preventDefault();
