@@ -763,6 +763,7 @@ def test_schedules_page_and_plain_http_cookie(browser, instance):
             " or a step (*/10)"
         )
         page.get_by_label("When (cron)").fill("0 2 * * *")
+        expect(page.locator(".cron-preview")).to_contain_text("At 02:00 every day (Europe/Berlin)")
         runs = page.locator(".cron-preview li")  # the next five, here and in New York
         expect(runs).to_have_count(5)
         expect(runs.first).to_contain_text(re.compile(r"02:00:00 GMT\+[12] · your time \S+ 20:00"))
@@ -770,6 +771,7 @@ def test_schedules_page_and_plain_http_cookie(browser, instance):
         row = page.get_by_role("row").filter(has_text="Every night")
         expect(row).to_contain_text("0 2 * * *")
         expect(row).to_contain_text("Europe/Berlin")
+        expect(row).to_contain_text("At 02:00 every day")
         expect(row).to_contain_text(
             re.compile(r"02:00:00 GMT\+[12]\s*your time \S+ 20:00:00 E[SD]T")
         )

@@ -1,5 +1,6 @@
 // The Schedules page: scripts run at set times, like cron; a form above the list edits one.
 import { api, enc } from "../api.js";
+import { cronWords } from "../cron-words.js";
 import { badge, button, card, emptyState, loading, pageHead, table } from "../blocks.js";
 import { confirmDialog, toast } from "../dialogs.js";
 import { clear, h } from "../dom.js";
@@ -76,7 +77,9 @@ export async function schedulesPage(main, parts, query, ctx) {
         }
         if (seq !== previewSeq || !ctx.alive()) return;
         const problems = Object.values(answer.errors);
-        clear(preview, h("span", { class: "label" }, "Next runs"), problems.length ? h("p", { class: "hint" }, problems.join(" ")) :
+        const words = problems.length ? null : cronWords(form.elements.cron.value);
+        clear(preview, h("span", { class: "label" }, "Next runs"), words ? h("p", { class: "hint" }, `${words} (${zone})`) : null,
+          problems.length ? h("p", { class: "hint" }, problems.join(" ")) :
           h("ol", { class: "runs" }, answer.runs.map((t) => h("li", null, h("span", { class: "mono" }, fmtTime(t, zone)),
             zone === browserZone() ? null : h("span", { class: "cell-sub" }, ` · your time ${fmtTime(t)}`)))));
       }, 200);
@@ -95,7 +98,8 @@ export async function schedulesPage(main, parts, query, ctx) {
     clear(body, table([
       { label: "Name", primary: true, cell: (s) => h("span", { class: "cell-main" }, s.name) },
       { label: "Script", cell: (s) => h("a", { href: `#/scripts/${enc(s.script)}` }, s.script) },
-      { label: "When", cell: (s) => h("span", null, h("code", null, s.cron), " ", h("span", { class: "cell-sub" }, s.timezone)) },
+      { label: "When", cell: (s) => h("div", null, h("code", null, s.cron), " ", h("span", { class: "cell-sub" }, s.timezone),
+        cronWords(s.cron) ? h("div", { class: "cell-sub" }, cronWords(s.cron)) : null) },
       { label: "Next run", cell: (s) => !s.nextRun ? "—" : h("div", null, h("span", { class: "nowrap" }, fmtTime(s.nextRun, s.timezone)),
         s.timezone === browserZone() ? null : h("div", { class: "cell-sub" }, `your time ${fmtTime(s.nextRun)}`)) },
       { label: "Last run", cell: (s) => lastRunCell(s.lastJobId ? api("GET", `/v1/jobs/${enc(s.lastJobId)}`) : Promise.resolve(null)) },
