@@ -150,21 +150,24 @@ export async function vfsEditor(main, name, ctx) {
     }
   }
 
-  // The last test of what the form holds: { target, ok, message }; kept for the list on save.
+  // The last test of what the form held: { what (its target and credentials), ok, message };
+  // kept for the list on save.
   let tested = null;
+  const testedNow = (target, payload) => tested && tested.what === JSON.stringify([target, payload]);
   // Tests the target (its fields checked first); the outcome stays shown under the form.
   async function runTest(target, fields, payload) {
+    const what = JSON.stringify([target, payload]);
     try {
       const answer = await api(...testCall({ profile, type, target, fields, payload, credentials: spec().payload.length > 0 }));
-      tested = { target, ok: true, message: answer.message };
+      tested = { what, ok: true, message: answer.message };
       clear(result, h("div", { class: "notice ok", role: "status" }, `Connection works: ${answer.message}.`));
     } catch (error) {
       if (error instanceof FieldErrors || !error.status || error.status >= 500) throw error;
-      tested = { target, ok: false, message: error.message };
+      tested = { what, ok: false, message: error.message };
       clear(result, h("div", { class: "notice error", role: "status" }, `Connection failed: ${error.message}`));
       throw error;
     } finally {
-      if (profile && tested && tested.target === target) rememberTest(profile.name, tested.ok, tested.message);
+      if (profile && testedNow(target, payload)) rememberTest(profile.name, tested.ok, tested.message);
     }
     return tested;
   }
@@ -184,12 +187,12 @@ export async function vfsEditor(main, name, ctx) {
   // A local target (a folder on this machine) is tested before it is saved: a failing
   // one is saved only when the user says so.
   async function testBeforeSave(target, fields, payload) {
-    if (!spec().local || (tested && tested.target === target && tested.ok)) return true;
+    if (!spec().local || (testedNow(target, payload) && tested.ok)) return true;
     try {
       await runTest(target, fields, payload);
       return true;
     } catch (error) {
-      if (!tested || tested.target !== target) throw error;
+      if (!testedNow(target, payload)) throw error;
       return confirmDialog({ title: "Save a VFS that does not work yet?", confirm: "Save anyway", danger: false,
         body: `The connection test failed: ${error.message}. Scripts that open it will fail until that is fixed.` });
     }
@@ -213,7 +216,7 @@ export async function vfsEditor(main, name, ctx) {
     const target = await validTarget(fields, payload, problems);
     if (!(await testBeforeSave(target, fields, payload))) return;
     const saved = await api(...saveCall({ profile, name: f.name.value, type, target, payload }));
-    if (tested && tested.target === target) rememberTest(saved.name, tested.ok, tested.message);
+    if (testedNow(target, payload)) rememberTest(saved.name, tested.ok, tested.message);
     toast(profile ? `Saved “${profile.name}”` : `Added “${saved.name}”`);
     go("#/vfs");
   }, guess);
