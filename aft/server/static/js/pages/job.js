@@ -103,10 +103,9 @@ export async function jobPage(main, jobId, ctx) {
         h("span", { class: "t", title: fmtTime(line.time) }, clockTime(line.time)),
         h("span", { class: "l" }, levelName(line.level)),
         h("span", { class: "x" }, line.text));
-      row.hidden = !lineMatches(line, search.value);
       log.append(row);
     }
-    showFound();
+    if (search.value.trim()) showFound();
     if (follow.checked && (atBottom || offset === 0)) log.scrollTop = log.scrollHeight;
   };
 
