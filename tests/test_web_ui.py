@@ -327,6 +327,14 @@ def test_console_end_to_end(page, served, tmp_path):
     row.get_by_role("button", name=re.compile("^Halt Slow job")).click()
     page.get_by_role("dialog").get_by_role("button", name="Halt job").click()
     expect(row.locator(".badge")).to_have_text("halted", timeout=20_000)
+    row.get_by_role("link", name="Slow job").click()  # once more, halted from the Dashboard
+    page.get_by_role("button", name="Run again with params").click()
+    page.get_by_role("dialog").get_by_role("button", name="Run now").click()
+    expect(page.get_by_role("log", name="Job log")).to_contain_text("working in E:/again")
+    nav(page, "Dashboard")
+    page.get_by_role("button", name=re.compile("^Halt Slow job")).first.click()
+    page.get_by_role("dialog").get_by_role("button", name="Halt job").click()
+    expect(page.get_by_text("Nothing is running")).to_be_visible(timeout=20_000)
 
     # ---- sign out; a wrong password is refused, next to the field --------------------
     page.get_by_role("button", name="Sign out").click()

@@ -3,6 +3,7 @@ import { api, enc } from "../api.js";
 import { button, card, emptyState, loading, pageHead, table, when } from "../blocks.js";
 import { clear, h } from "../dom.js";
 import { duration } from "../format.js";
+import { haltJob } from "./job.js";
 import { jobTable } from "./jobs.js";
 
 export async function dashboardPage(main, parts, query, ctx) {
@@ -49,6 +50,8 @@ export async function dashboardPage(main, parts, query, ctx) {
       { label: "Started", cell: (j) => when(j.started) },
       { label: "Running for", cell: (j) => duration(j) },
       { label: "Trigger", cell: (j) => j.trigger },
+      { label: "Actions", class: "actions-cell", cell: (j) => button("Halt", { small: true, kind: "danger", icon: "stop", aria: `Halt ${j.scriptName} ${j.jobId}`,
+        onclick: async () => { if (await haltJob(j.jobId, j.scriptName)) await load(); } }) },
     ], run.jobs.slice(0, 6), emptyState("Nothing is running", "Jobs appear here while they run.")));
     const lastFailures = failed.jobs.slice(0, 5);
     clear(failures, lastFailures.length ? h("ul", { class: "failure-list" }, lastFailures.map((j) =>
