@@ -69,6 +69,7 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/schedules/{id}"): "schedule",
     ("PUT", "/v1/schedules/{id}"): "update_schedule",
     ("DELETE", "/v1/schedules/{id}"): "remove_schedule",
+    ("POST", "/v1/cron/preview"): "cron_preview",
     ("GET", "/v1/audit"): "audit",
     ("GET", "/v1/health"): "health",
     ("GET", "/v1/openapi.json"): "openapi",
@@ -88,6 +89,14 @@ class AuditPage(NamedTuple):
 
     entries: list[AuditEntry]
     next_cursor: int | None
+
+
+class CronPreview(NamedTuple):
+    """A cron line's next runs (Unix times), or what is wrong with it, by field
+    (``cron``, ``timezone``)."""
+
+    runs: list[float]
+    errors: dict[str, str]
 
 
 class LogPage(NamedTuple):
@@ -223,6 +232,7 @@ class AftClient:
         *,
         status: JobState | str | None = None,
         script: str | None = None,
+        trigger: str | None = None,
         since: float | None = None,
         limit: int | None = None,
         cursor: int | None = None,
@@ -234,6 +244,7 @@ class AftClient:
             for k, v in (
                 ("status", None if status is None else JobState(status).value),
                 ("script", script),
+                ("trigger", trigger),
                 ("since", since),
                 ("limit", limit),
                 ("cursor", cursor),
@@ -497,6 +508,12 @@ class AftClient:
     def remove_schedule(self, name: str) -> None:
         """Delete a schedule (its jobs stay): ``DELETE /v1/schedules/{id}``."""
         self.request("DELETE", f"/v1/schedules/{_quote(name)}")
+
+    def cron_preview(self, cron: str, timezone: str = "UTC") -> CronPreview:
+        """The next runs of ``cron`` in ``timezone``, or what is wrong with them, without
+        saving anything: ``POST /v1/cron/preview``."""
+        answer = self.request("POST", "/v1/cron/preview", {"cron": cron, "timezone": timezone})
+        return CronPreview([float(r) for r in answer["runs"]], dict(answer["errors"]))
 
     # ---- the audit trail --------------------------------------------------------------
 

@@ -112,6 +112,8 @@ def test_scripts_jobs_and_logs_are_typed(service):
     assert isinstance(listing, JobList) and [j.id for j in listing.jobs] == [job.id]
     assert listing.next_cursor is None
     assert admin.jobs(status=JobState.FAILED).jobs == []
+    assert [j.id for j in admin.jobs(trigger="api").jobs] == [job.id]
+    assert admin.jobs(trigger="cron").jobs == []
 
     admin.add_script("wait", 'Log("w"); WaitForHaltSignal(); Log("asked")')
     waiting = admin.submit_job(script_name="wait")
@@ -199,6 +201,9 @@ def test_schedules_health_and_openapi(service):
     admin.remove_schedule("nightly")
     with pytest.raises(ScheduleNotFound):
         admin.schedule("nightly")
+    preview = admin.cron_preview("0 2 * * *", "Europe/Berlin")
+    assert len(preview.runs) == 5 and preview.runs == sorted(preview.runs) and not preview.errors
+    assert "cron" in admin.cron_preview("0 25 * * *").errors
     assert admin.health()["status"] == "ok"
     assert admin.openapi()["paths"].keys() == openapi_document()["paths"].keys()
 

@@ -557,7 +557,7 @@ def test_jobs_listed_by_trigger_page_by_page(served):
     admin = served.client("admin")
     with Instance(served.home) as instance:  # as the scheduler would: started by cron
         cron_job = instance.jobs.submit('Log("c")', script_name="trivial", trigger="cron").id
-    api_jobs = [admin.submit_job(script_name="trivial")["jobId"] for _ in range(3)]
+    api_jobs = [admin.submit_job(script_name="trivial").id for _ in range(3)]
 
     def listed(**query):
         return admin.request("GET", "/v1/jobs", query=query)
