@@ -18,13 +18,21 @@ T = TypeVar("T")
 _RENAMES: dict[str, dict[str, str]] = {"Job": {"id": "jobId", "state": "status"}}
 
 
+def _renames(cls: type) -> dict[str, str]:
+    """The renames of ``cls`` or of the nearest base that has some (a QueuedJob is a Job)."""
+    for klass in cls.__mro__:
+        if klass.__name__ in _RENAMES:
+            return _RENAMES[klass.__name__]
+    return {}
+
+
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
 
 def _unstructure_hook(cls: type) -> Any:
-    renames = _RENAMES.get(cls.__name__, {})
+    renames = _renames(cls)
     attrs.resolve_types(cls)  # annotations are strings (PEP 563); cattrs dispatches on types
     overrides: dict[str, Any] = {
         f.name: override(rename=renames.get(f.name, _camel(f.name))) for f in attrs.fields(cls)
@@ -42,7 +50,7 @@ def _is_named_tuple(cls: Any) -> bool:
 
 
 def _named_tuple_hook(cls: type) -> Any:
-    renames = _RENAMES.get(cls.__name__, {})
+    renames = _renames(cls)
     return lambda value: {
         renames.get(k, _camel(k)): _converter.unstructure(v) for k, v in value._asdict().items()
     }
@@ -57,7 +65,7 @@ def to_json(value: Any) -> Any:
 
 
 def _structure_hook(cls: type) -> Any:
-    renames = _RENAMES.get(cls.__name__, {})
+    renames = _renames(cls)
     attrs.resolve_types(cls)
     overrides: dict[str, Any] = {
         f.name: override(rename=renames.get(f.name, _camel(f.name))) for f in attrs.fields(cls)
@@ -69,7 +77,7 @@ def _structure_named_tuple(cls: Any) -> Any:
     import typing
 
     hints = typing.get_type_hints(cls)
-    renames = _RENAMES.get(cls.__name__, {})
+    renames = _renames(cls)
     keys = {name: renames.get(name, _camel(name)) for name in cls._fields}
 
     def structure(value: dict[str, Any], _: type) -> Any:

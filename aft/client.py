@@ -224,8 +224,7 @@ class AftClient:
         if params:
             body["params"] = params
         headers = {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
-        queued = self.request("POST", "/v1/jobs", body, headers=headers)
-        return self.job(str(queued["jobId"]))
+        return from_json(Job, self.request("POST", "/v1/jobs", body, headers=headers))
 
     def jobs(
         self,

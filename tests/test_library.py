@@ -88,6 +88,9 @@ def test_a_queued_job_equals_its_record(instance):
     assert again == job and job == again and not (job != again)
     assert job.record() == again and type(job.record()) is type(again)
     assert job != instance.jobs.submit('Log("x")', script_name="t.syncjs")
+    from aft._serde import to_json
+
+    assert to_json(job) == to_json(again) and to_json(job)["jobId"] == job.id
 
 
 def test_the_instance_executor_takes_the_halt_grace_setting(instance):

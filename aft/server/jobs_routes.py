@@ -74,7 +74,7 @@ def add_jobs_routes(api: Api) -> None:
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         ctx.notify()
-        return {"jobId": job.id, "status": job.state.value}
+        return to_json(job)  # {"jobId", "status": "queued", ...}: the whole job
 
     @route("GET", "/v1/jobs", "run")
     def list_jobs(who: Caller) -> Any:
@@ -127,7 +127,7 @@ def add_jobs_routes(api: Api) -> None:
         visible_job(job_id, who)
         job = ctx.instance.jobs.request_halt(job_id)
         ctx.notify()
-        return {"jobId": job.id, "status": job.state.value}
+        return to_json(job)  # {"jobId", "status": "queued", ...}: the whole job
 
 
 def _file_script(instance: Instance, path: str, who: Caller) -> str:

@@ -193,17 +193,7 @@ def openapi_document() -> dict[str, Any]:
                         }
                     ),
                     "responses": {
-                        **_ok(
-                            {
-                                "type": "object",
-                                "required": ["jobId", "status"],
-                                "properties": {
-                                    "jobId": {"type": "string"},
-                                    "status": {"type": "string"},
-                                },
-                            },
-                            "202",
-                        ),
+                        **_ok(_JOB, "202"),
                         **_AUTH,
                         **_errors(404, 409, 413),
                     },
