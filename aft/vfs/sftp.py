@@ -59,6 +59,10 @@ IN_FLIGHT = 4 * 1024 * 1024
 #: SSH channel window and packet size we offer: room for the whole pipeline.
 WINDOW = 16 * 1024 * 1024
 PACKET = 256 * 1024
+#: Ciphers tried first: AES-GCM (authenticated encryption, one pass in C with AES-NI) moves
+#: a big file with about half the CPU of paramiko's first choice, AES-CTR with a separate
+#: HMAC-SHA2-256, on both sides. Every other cipher follows in paramiko's order.
+FIRST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 _KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
 
 
@@ -148,6 +152,9 @@ def _open_transport(host: str, port: int, timeout: float) -> paramiko.Transport:
             sock.close()
             raise
         transport.banner_timeout = transport.auth_timeout = timeout
+        options = transport.get_security_options()
+        offered = [name for name in FIRST_CIPHERS if name in options.ciphers]
+        options.ciphers = (*offered, *(n for n in options.ciphers if n not in offered))
         try:
             transport.start_client(timeout=timeout)
             if not transport.is_active():

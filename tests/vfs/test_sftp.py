@@ -23,7 +23,7 @@ from aft.vfs import open_vfs
 from aft.vfs.base import TEMP_MARKER, Vfs, copy_file
 from aft.vfs.disk import DiskVfs
 from aft.vfs.sftp import SftpVfs, host_key_fingerprint
-from tests.servers.sshd import SshdServer, _descendants
+from tests.servers.sshd import SshdServer, _descendants, running_sshd
 from tests.vfs.contract import VfsContract, VfsFactory, names, payload
 
 MiB = 1024 * 1024
@@ -216,6 +216,25 @@ def test_read_only_directory_gives_permission_errors(sftp: SftpVfs, tmp_path: Pa
         with pytest.raises(VfsPermission, match="^/ro|^rename /ro"):
             call()
     assert sorted(os.listdir(locked)) == ["f"]
+
+
+def test_aes_gcm_is_chosen_when_the_server_offers_it(sftp: SftpVfs) -> None:
+    """OpenSSH's defaults offer AES-GCM: it is negotiated both ways, with no separate MAC."""
+    sftp.listdir("/")
+    transport = sftp._transport
+    assert transport is not None
+    assert (transport.local_cipher, transport.remote_cipher) == ("aes128-gcm@openssh.com",) * 2
+
+
+def test_a_server_without_aes_gcm_gets_the_next_cipher(tmp_path: Path) -> None:
+    with running_sshd(ciphers="aes256-ctr") as server:
+        vfs = open_sftp(server, server.new_dir())
+        try:
+            vfs.write_bytes("/f", payload(MiB))
+            assert vfs.read_bytes("/f") == payload(MiB)
+            assert vfs._transport is not None and vfs._transport.local_cipher == "aes256-ctr"
+        finally:
+            vfs.close()
 
 
 def test_a_failed_write_is_reported(sshd_server: SshdServer) -> None:
