@@ -22,7 +22,7 @@ from aft.exceptions import (
 from aft.vfs import open_vfs
 from aft.vfs.base import TEMP_MARKER, Vfs, copy_file
 from aft.vfs.disk import DiskVfs
-from aft.vfs.sftp import SftpVfs, host_key_fingerprint
+from aft.vfs.sftp import LANES, SPREAD_AT, SftpVfs, host_key_fingerprint
 from tests.servers.sshd import SshdServer, _descendants, running_sshd
 from tests.vfs.contract import VfsContract, VfsFactory, names, payload
 
@@ -459,3 +459,46 @@ def test_a_closed_port_is_refused():
         port = unused.getsockname()[1]
         with pytest.raises(VfsConnectionError, match=f"127.0.0.1:{port}: refused$"):
             host_key_fingerprint("127.0.0.1", port, timeout=1)
+
+
+# ---- a big file written over several sessions ---------------------------------------------
+
+
+def _spread_writer(sftp: SftpVfs, path: str) -> Any:
+    """A writer of ``path`` that has written past SPREAD_AT with every lane open."""
+    f = sftp.open_write(path)
+    f.write(payload(SPREAD_AT + MiB, seed=7))
+    for future in list(f._opening):  # type: ignore[attr-defined]
+        future.result()
+    f.write(payload(MiB, seed=8))
+    assert len(f._lanes) == LANES  # type: ignore[attr-defined]
+    return f
+
+
+def test_a_big_file_is_written_over_several_sessions(sftp: SftpVfs) -> None:
+    with _spread_writer(sftp, "/big") as f:
+        f.write(payload(9 * MiB, seed=9))
+    expected = payload(SPREAD_AT + MiB, seed=7) + payload(MiB, seed=8) + payload(9 * MiB, seed=9)
+    assert sftp.read_bytes("/big") == expected
+    assert sftp.listdir("/")  # the file's session still serves the VFS
+
+
+def test_a_failed_write_on_another_session_is_reported(sftp: SftpVfs) -> None:
+    """The server refuses the writes of one lane (its handle is made unknown to it)."""
+    with pytest.raises(VfsError, match="^/big: ") as caught:
+        with _spread_writer(sftp, "/big") as f:
+            f._lanes[-1].remote = b"not a handle"
+            f.write(payload(8 * MiB))
+    assert not isinstance(caught.value, VfsConnectionError)
+    assert sftp.isdir("/")
+
+
+def test_a_connection_killed_while_writes_are_spread(
+    sshd_server: SshdServer, sftp: SftpVfs
+) -> None:
+    with pytest.raises(VfsConnectionError, match="^/big: .*lost"):
+        with _spread_writer(sftp, "/big") as f:
+            kill_connection(sshd_server, sftp)
+            f.write(payload(16 * MiB))
+    sftp.write_bytes("/small", b"after")  # the next call reconnects
+    assert sftp.read_bytes("/small") == b"after"
