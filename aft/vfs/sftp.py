@@ -616,6 +616,19 @@ class _Lane(adapter.ReplyReceiver):
         while self.pending:
             adapter.read_reply(self.sftp)
 
+    def close(self) -> None:
+        """Close the handle and the session, waiting for neither."""
+        with contextlib.suppress(Exception):
+            adapter.close_without_waiting(self.handle)
+        with contextlib.suppress(Exception):
+            self.sftp.close()
+
+    @staticmethod
+    def close_when_open(future: Future[_Lane]) -> None:
+        """Close the lane a background open brings, if it brings one."""
+        if not future.cancelled() and future.exception() is None:
+            future.result().close()
+
 
 class SftpFile(io.IOBase, adapter.ReplyReceiver):
     """An open remote file, read or written through a bounded pipeline of requests.
@@ -788,9 +801,8 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
         """Wait for the writes over the other lanes, then close their handles and sessions
         (the closes' own replies are not waited for: every write's status is)."""
         extra, self._lanes[1:] = self._lanes[1:], []
-        for future in self._opening:
-            with contextlib.suppress(Exception):
-                extra.append(future.result())
+        for future in self._opening:  # not taken on: no write went there, none waits
+            future.add_done_callback(_Lane.close_when_open)
         self._opening = []
         try:
             for lane in extra:
@@ -799,10 +811,7 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
                     raise lane.error
         finally:
             for lane in extra:
-                with contextlib.suppress(Exception):
-                    adapter.close_without_waiting(lane.handle)
-                with contextlib.suppress(Exception):
-                    lane.sftp.close()
+                lane.close()
 
     def close(self) -> None:
         """Close the handle; after writing, report a failed write.

@@ -502,3 +502,16 @@ def test_a_connection_killed_while_writes_are_spread(
             f.write(payload(16 * MiB))
     sftp.write_bytes("/small", b"after")  # the next call reconnects
     assert sftp.read_bytes("/small") == b"after"
+
+
+def test_sessions_still_opening_at_close_are_closed_once_open(sftp: SftpVfs) -> None:
+    f = sftp.open_write("/f")
+    f.write(payload(SPREAD_AT + MiB))
+    opening = list(f._opening)  # type: ignore[attr-defined]
+    f.close()
+    assert sftp.read_bytes("/f") == payload(SPREAD_AT + MiB)
+    lanes = [future.result() for future in opening]
+    deadline = time.monotonic() + 10
+    while not all(lane.sftp.get_channel().closed for lane in lanes):
+        assert time.monotonic() < deadline, "a session opened after the close stays open"
+        time.sleep(0.01)
