@@ -10,10 +10,12 @@ prints it (``SHA256:base64``, with or without the prefix and ``=`` padding; MD5 
 as colon-separated hex), and :func:`host_key_fingerprint` tells what to pin.
 
 File data moves through :class:`SftpFile`: a bounded pipeline of read or write requests
-on paramiko's request layer. (paramiko's own prefetch reads the whole rest of a file
-when it is closed early, and its pipelined writes drop a failed write's status, so
+on paramiko's request layer; a big file written goes over several sessions of the
+connection, each with its own window. (paramiko's own prefetch reads the whole rest of a
+file when it is closed early, and its pipelined writes drop a failed write's status, so
 neither is used.) That layer, and the faster receive path of aft's connections, are
-paramiko internals: :mod:`aft.vfs._paramiko_adapter` holds every use of them.
+paramiko internals: :mod:`aft.vfs._paramiko_adapter` holds every use of them. AES-GCM is
+offered first (:data:`FIRST_CIPHERS`).
 """
 
 from __future__ import annotations
