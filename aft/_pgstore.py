@@ -228,6 +228,28 @@ MIGRATIONS: tuple[str, ...] = (
     # aft._store migration 12.
     """
     ALTER TABLE jobs ADD COLUMN started_by TEXT;
+    """,  # aft._store migration 13: the transfer journal; a job's progress.
+    """
+    CREATE TABLE transfers (
+        seq BIGSERIAL PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        op TEXT NOT NULL,
+        src TEXT NOT NULL,
+        src_path TEXT NOT NULL,
+        dst TEXT NOT NULL,
+        dst_path TEXT NOT NULL,
+        bytes BIGINT NOT NULL,
+        sha256 TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        started DOUBLE PRECISION NOT NULL,
+        finished DOUBLE PRECISION NOT NULL,
+        outcome TEXT NOT NULL,
+        error TEXT NOT NULL,
+        attempt INTEGER NOT NULL
+    );
+    CREATE INDEX transfers_by_job ON transfers (job_id, seq);
+    CREATE INDEX transfers_by_started ON transfers (started);
+    ALTER TABLE jobs ADD COLUMN progress TEXT;
     """,
 )
 

@@ -200,6 +200,28 @@ MIGRATIONS: tuple[str, ...] = (
     # the OS user).
     """
     ALTER TABLE jobs ADD COLUMN started_by TEXT;
+    """,  # The transfer journal (aft.journal): a record per file a job moved; a job's progress.
+    """
+    CREATE TABLE transfers (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        op TEXT NOT NULL,
+        src TEXT NOT NULL,
+        src_path TEXT NOT NULL,
+        dst TEXT NOT NULL,
+        dst_path TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        started REAL NOT NULL,
+        finished REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        error TEXT NOT NULL,
+        attempt INTEGER NOT NULL
+    );
+    CREATE INDEX transfers_by_job ON transfers (job_id, seq);
+    CREATE INDEX transfers_by_started ON transfers (started);
+    ALTER TABLE jobs ADD COLUMN progress TEXT;
     """,
 )
 

@@ -104,23 +104,69 @@ def _run_here(file: str, params: str | None, limits: int) -> int:
             job = service.submit_job(file_path=os.path.abspath(file), params=values)
             return _follow(service, job.id, halt)
 
-        def on_log(line: Any) -> None:
-            print(line.format(), file=sys.stderr)
-            if record is not None:
-                record.log(line)
+        line = _ProgressLine() if sys.stderr.isatty() else None
+        draw = line.draw if line is not None else None
 
+        def on_log(text: Any) -> None:
+            if line is not None:
+                line.clear()
+            print(text.format(), file=sys.stderr)
+            if record is not None:
+                record.log(text)
+
+        if record is not None:
+            journaling = bool(instance.settings.get("transfer_journal"))
+            tracker = instance.jobs.tracker(record.job_id, transfers=journaling, on_progress=draw)
+        else:
+            from aft.journal import Tracker
+
+            tracker = Tracker(on_progress=draw)
         with record if record is not None else contextlib.nullcontext():
-            result = instance.executor().run(
-                source,
-                name=os.path.basename(file),
-                params=values,
-                halt=halt,
-                on_log=on_log,
-                job_id=getattr(record, "job_id", ""),
-            )
+            try:
+                result = instance.executor().run(
+                    source,
+                    name=os.path.basename(file),
+                    params=values,
+                    halt=halt,
+                    on_log=on_log,
+                    job_id=getattr(record, "job_id", ""),
+                    progress=tracker,
+                )
+            finally:
+                tracker.close()
+                if line is not None:
+                    line.clear()
             if record is not None:
                 record.finish(result)
     return 0 if result.clean else 1
+
+
+class _ProgressLine:
+    """One line on a terminal's stderr that a run's progress redraws in place; a log line
+    clears it first (the next progress draws it again under the log)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._shown = False
+
+    def draw(self, progress: Any) -> None:
+        try:
+            width = max(os.get_terminal_size(sys.stderr.fileno()).columns - 1, 20)
+        except OSError:
+            width = 79
+        with self._lock:
+            sys.stderr.write("\r\x1b[K" + progress.line()[:width])
+            sys.stderr.flush()
+            self._shown = True
+
+    def clear(self) -> None:
+        with self._lock:
+            if self._shown:
+                sys.stderr.write("\r\x1b[K")
+                sys.stderr.flush()
+                self._shown = False
 
 
 def _record_run(instance: Any, source: str, name: str, params: dict[str, Any], halt: Any) -> Any:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aft.exceptions import ParamsError, ScriptError, ScriptNotFound, SecretNotFound
+from aft.journal import Progress, Tracker
 from aft.models import JobState, LogLevel, LogLine, RunResult
 from aft.secrets_store import SecretStore
 from aft.syncjs.engine import EngineKilled, Step, run_isolated
@@ -142,6 +143,7 @@ class Executor:
         halt: HaltSignal | None = None,
         on_log: Callable[[LogLine], None] | None = None,
         timeout: float | None = None,
+        progress: Callable[[Progress], object] | Tracker | None = None,
     ) -> RunResult:
         """Run a script to its end and return how it went.
 
@@ -159,6 +161,11 @@ class Executor:
                 signal (``halt``, when given, is set), and ``halt_grace_seconds`` later
                 it is killed; either way the result is ``halted``, exit code 1, with an
                 error that says so.
+            progress: called with a :class:`~aft.journal.Progress` as the script's
+                transfers move files (from the thread that moved them); a
+                :class:`~aft.journal.Tracker` in its place also records each file in its
+                journal. A run that moved files ends its log with a summary line (files,
+                bytes, time, rate) either way.
 
         Returns:
             A :class:`RunResult`; a script's own failure is a result, not an exception.
@@ -209,6 +216,7 @@ class Executor:
 
         masker = Masker()
         inbox = Inbox(halt)
+        tracker = Tracker.of(progress) or Tracker(job_id=job_id)
         host = JobHost(
             emit=emit,
             halt=halt,
@@ -216,6 +224,7 @@ class Executor:
             masker=masker,
             allow_exec=self._allow_exec,
             inbox=inbox,
+            tracker=tracker,
         )
         vfs = VfsHost(
             library=self._vfs_library,
@@ -224,6 +233,7 @@ class Executor:
             halt=halt,
             secret=self._secret,
             mask=masker,
+            tracker=tracker,
         )
         watchers = WatcherHost(
             inbox=inbox,
@@ -304,6 +314,8 @@ class Executor:
             error = masker(error)
         if state is JobState.HALTED and not timed_out:
             emit(LogLevel.WARN.value, "halted on request")
+        if tracker.moved_any:
+            emit(LogLevel.INFO.value, tracker.snapshot().summary())
         exit_code = host.exit_code if host.exit_code is not None else int(error is not None)
         if state is JobState.FAILED and exit_code == 0:
             exit_code = 1  # a halted script that ended without an error exits 0

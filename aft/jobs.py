@@ -31,6 +31,7 @@ from typing import Any
 from aft._store import Store
 from aft.audit import current_actor
 from aft.exceptions import JobAlreadyEnded, JobConflict, JobNotFound, JobWaitTimeout
+from aft.journal import Journal, Progress, Tracker, job_progress
 from aft.models import (
     DEFAULT_GROUP,
     Job,
@@ -374,6 +375,23 @@ class JobQueue:
             ),
         )
         return job_id
+
+    def tracker(
+        self,
+        job_id: str,
+        *,
+        transfers: bool = True,
+        on_progress: Callable[[Progress], object] | None = None,
+    ) -> Tracker:
+        """A tracker for a run of ``job_id`` that writes its progress (and, with
+        ``transfers``, a record per file) to the job; close it once the run ends.
+        ``on_progress`` is also told (see :class:`~aft.journal.Tracker`)."""
+        journal = Journal(self._store, job_id, transfers=transfers)
+        return Tracker(on_progress=on_progress, journal=journal, job_id=job_id)
+
+    def progress(self, job_id: str) -> dict[str, Any] | None:
+        """The job's progress as its run last wrote it (None: it moved no file yet)."""
+        return job_progress(self._store, job_id)
 
     def claim(self, worker: str) -> Job | None:
         """Take the oldest queued job that may start now, or None."""

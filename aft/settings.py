@@ -76,6 +76,12 @@ SETTINGS: dict[str, SettingDef] = {
             True,
             "record each `aft run` as a job (trigger cli) with its log, in the job list",
         ),
+        SettingDef(
+            "transfer_journal",
+            bool,
+            True,
+            "record each file a job moves or deletes (size, SHA-256, outcome): aft transfers",
+        ),
         SettingDef("allow_exec", bool, False, "let scripts start local programs with Exec()"),
         SettingDef(
             "allow_file_path",

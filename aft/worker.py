@@ -379,14 +379,20 @@ def worker_main() -> int:
                 def log(line: LogLine, job_id: str = job_id) -> None:
                     queue.append_log(job_id, [line])
 
-                result = executor.run(
-                    queue.source(job_id),
-                    params=job.params,
-                    name=job.script_name,
-                    job_id=job_id,
-                    halt=halt,
-                    on_log=log,
-                )
+                journaling = bool(instance.settings.get("transfer_journal"))
+                tracker = queue.tracker(job_id, transfers=journaling)
+                try:
+                    result = executor.run(
+                        queue.source(job_id),
+                        params=job.params,
+                        name=job.script_name,
+                        job_id=job_id,
+                        halt=halt,
+                        on_log=log,
+                        progress=tracker,
+                    )
+                finally:
+                    tracker.close()
             except (AftError, MemoryError) as exc:
                 result = RunResult(JobState.FAILED, 1, (), f"cannot run the job: {exc}")
             finally:

@@ -17,7 +17,15 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("values", ["aft.exceptions", "aft.models", "aft._version"]),
     (
         "storage and configuration",
-        ["aft._paths", "aft._serde", "aft._store", "aft._pgstore", "aft.config", "aft.audit"],
+        [
+            "aft._paths",
+            "aft._serde",
+            "aft._store",
+            "aft._pgstore",
+            "aft.config",
+            "aft.audit",
+            "aft.journal",
+        ],
     ),
     (
         "stores, queue and backends",

@@ -251,6 +251,7 @@ class RemoteClient(Handle):
         self.close()
         target, payload, label = self._profile(fields)
         vfs = self.host.open(self.kind, target, payload)
+        vfs.label = label
         try:
             vfs.stat("/")  # logs in
         except BaseException:
@@ -350,7 +351,8 @@ class RemoteClient(Handle):
     @io_call(False)
     def RenFile(self, from_: str, to: str) -> bool:
         self._check(from_, is_dir=False)
-        self.fs.rename(from_, to)
+        with self.host.recording("move", self.fs, from_, self.fs, to):
+            self.fs.rename(from_, to)
         return True
 
     def _check(self, path: str, *, is_dir: bool) -> None:
@@ -372,13 +374,15 @@ class RemoteClient(Handle):
     @io_call(False)
     def DelTree(self, dir_: str) -> bool:
         self._check(dir_, is_dir=True)
-        self.fs.remove_tree(dir_)
+        with self.host.recording("delete", self.fs, dir_):
+            self.fs.remove_tree(dir_)
         return True
 
     @host_function("Client.DelFile")
     @io_call(False)
     def DelFile(self, path: str) -> bool:
-        self.fs.remove(path)
+        with self.host.recording("delete", self.fs, path):
+            self.fs.remove(path)
         return True
 
     @host_function("Client.Stat")
@@ -413,7 +417,7 @@ class RemoteClient(Handle):
         return policy
 
     def _batch(self, policy: TransferPolicy) -> Batch:
-        return Batch(policy, self.log, self.host.halt)
+        return Batch(policy, self.log, self.host.halt, self.host.tracker)
 
 
 def _of_type(types: int) -> Callable[[FileInfo], bool]:

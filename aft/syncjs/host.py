@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from types import FunctionType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
 from aft.exceptions import AftError
@@ -29,6 +29,9 @@ from aft.models import LogLevel
 from aft.secrets_store import MIN_SECRET_LENGTH
 from aft.syncjs.declarations import HostObject, bind, host_function
 from aft.syncjs.engine import HostFunction, ScriptExit
+
+if TYPE_CHECKING:
+    from aft.journal import Tracker
 
 MASK = "********"
 
@@ -250,6 +253,8 @@ class JobHost(HostObject):
         masker: hides revealed secret values.
         allow_exec: whether ``Exec`` may start programs.
         inbox: the watchers' events (default: a new one on ``halt``).
+        tracker: follows the run's transfers; the local helpers' copies, moves and deletes
+            are recorded in it (None: not).
     """
 
     def __init__(
@@ -261,8 +266,10 @@ class JobHost(HostObject):
         masker: Masker,
         allow_exec: bool = False,
         inbox: Inbox | None = None,
+        tracker: Tracker | None = None,
     ) -> None:
         self._emit = emit
+        self.tracker = tracker
         self.halt = halt
         self.inbox = inbox or Inbox(halt)
         self._secret = secret
@@ -347,8 +354,22 @@ class JobHost(HostObject):
             dst = os.path.join(dst, os.path.basename(src))
         import shutil
 
-        with _replacing(dst) as tmp:
-            shutil.copy2(src, tmp)
+        if self.tracker is None:
+            with _replacing(dst) as tmp:
+                shutil.copy2(src, tmp)
+            return True
+        record = self.tracker.start("local", os.path.abspath(src), "local", os.path.abspath(dst))
+        try:
+            with _replacing(dst) as tmp:
+                with open(src, "rb") as reader, open(tmp, "wb") as writer:
+                    while chunk := reader.read(1024 * 1024):
+                        writer.write(chunk)
+                        record.add(chunk)
+                shutil.copystat(src, tmp)
+        except BaseException as exc:
+            record.end(exc)
+            raise
+        record.end()
         return True
 
     @host_function("MoveFile")
@@ -358,14 +379,32 @@ class JobHost(HostObject):
             raise FileNotFoundError(2, "No such file or directory", src)
         import shutil
 
-        shutil.move(src, dst)
+        size = os.path.getsize(src) if os.path.isfile(src) else 0
+        try:
+            shutil.move(src, dst)
+        except BaseException as exc:
+            self._note("move", src, dst, exc, size)
+            raise
+        self._note("move", src, dst, None, size)
         return True
 
     @host_function("DelFile")
     @io_call(False)
     def DelFile(self, path: str) -> bool:
-        os.remove(path)
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        try:
+            os.remove(path)
+        except BaseException as exc:
+            self._note("delete", path, "", exc, size)
+            raise
+        self._note("delete", path, "", None, size)
         return True
+
+    def _note(self, op: str, path: str, dst: str, error: BaseException | None, size: int) -> None:
+        """Record a local move or delete in the journal."""
+        if self.tracker is not None:
+            where = ("local", os.path.abspath(dst)) if dst else ("", "")
+            self.tracker.note(op, "local", os.path.abspath(path), *where, error=error, size=size)
 
     @host_function("ListLocal")
     @io_call([])

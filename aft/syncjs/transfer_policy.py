@@ -36,6 +36,7 @@ from aft.syncjs.engine import HostTypeError
 if TYPE_CHECKING:
     from typing import Literal
 
+    from aft.journal import FileRecord, Progress, Tracker
     from aft.models import FileInfo
     from aft.syncjs.host import HaltSignal
     from aft.vfs.base import Vfs
@@ -239,15 +240,21 @@ class Batch:
         policy: what the options say.
         log: ``log(level, text)`` into the job log.
         halt: the run's halt signal; no file starts once it is set.
+        tracker: follows the run's transfers: each file sent is recorded (None: not).
     """
 
     def __init__(
-        self, policy: TransferPolicy, log: Callable[[str, str], None], halt: HaltSignal
+        self,
+        policy: TransferPolicy,
+        log: Callable[[str, str], None],
+        halt: HaltSignal,
+        tracker: Tracker | None = None,
     ) -> None:
         self.policy = policy
         self._log = log
         self._lock = threading.Lock()
         self.halt = halt
+        self.tracker = tracker.doing(policy.op.lower()) if tracker else None
 
     def log(self, level: str, text: str) -> None:
         """``log(level, text)``, one line at a time from any thread."""
@@ -273,6 +280,8 @@ class Batch:
                 return True
         present = targets(dst, dst_dir)
         failed = done = 0
+        if self.tracker:
+            self.tracker.expect(len(files))
 
         def send(src: Vfs, dst: Vfs, info: FileInfo) -> None:
             target = join(dst_dir, info.name)
@@ -332,7 +341,12 @@ class Batch:
             except VfsUnsupported as exc:
                 self.log("warn", f"{op}: {dst_path}: time not kept ({exc})")
         if policy.delete_source:
-            src.remove(info.path)
+            try:
+                src.remove(info.path)
+            except BaseException as exc:
+                self._note_delete(src, info, exc)
+                raise
+            self._note_delete(src, info, None)
         self.log("info", f"{op}: {info.path} -> {dst_path} ({info.size} bytes)")
 
     def copy(
@@ -341,9 +355,36 @@ class Batch:
         """One file's bytes: :func:`copy`, or through OTFE."""
         key = self.policy.otfe_key
         if key is None:
-            copy(src, info.path, dst, dst_path, use_temp_name=use_temp_name, source=info)
-        else:
-            copy_otfe(src, info, dst, dst_path, key, self.policy.op == "Upload", use_temp_name)
+            copy(
+                src,
+                info.path,
+                dst,
+                dst_path,
+                use_temp_name=use_temp_name,
+                source=info,
+                progress=self.tracker,
+            )
+            return
+        from aft.vfs.base import name_of
+
+        tracker = self.tracker
+        record = tracker.start(name_of(src), info.path, name_of(dst), dst_path) if tracker else None
+        try:
+            copy_otfe(
+                src, info, dst, dst_path, key, self.policy.op == "Upload", use_temp_name, record
+            )
+        except BaseException as exc:
+            if record:
+                record.end(exc)
+            raise
+        if record:
+            record.end()
+
+    def _note_delete(self, src: Vfs, info: FileInfo, error: BaseException | None) -> None:
+        if self.tracker:
+            from aft.vfs.base import name_of
+
+            self.tracker.note("delete", name_of(src), info.path, error=error, size=info.size)
 
 
 def targets(dst: Vfs, folder: str) -> dict[str, FileInfo]:
@@ -363,21 +404,37 @@ def copy(
     *,
     use_temp_name: bool = True,
     source: FileInfo | None = None,
+    progress: Callable[[Progress], object] | Tracker | None = None,
 ) -> None:
     """:func:`aft.vfs.base.copy_file`, imported on first use."""
     from aft.vfs.base import copy_file
 
-    copy_file(src, src_path, dst, dst_path, use_temp_name=use_temp_name, source=source)
+    copy_file(
+        src,
+        src_path,
+        dst,
+        dst_path,
+        use_temp_name=use_temp_name,
+        source=source,
+        progress=progress,
+    )
 
 
 def copy_otfe(
-    src: Vfs, info: FileInfo, dst: Vfs, dst_path: str, key: str, seal: bool, use_temp_name: bool
+    src: Vfs,
+    info: FileInfo,
+    dst: Vfs,
+    dst_path: str,
+    key: str,
+    seal: bool,
+    use_temp_name: bool,
+    record: FileRecord | None = None,
 ) -> None:
     """Stream one file from ``src`` to ``dst``, encrypted (``seal``) or decrypted with ``key``.
 
     As :func:`aft.vfs.base.copy_file`, the bytes go to a temporary name renamed when
     complete; on any failure what was written is removed, so a file that does not decrypt
-    leaves nothing behind.
+    leaves nothing behind. ``record`` counts (and hashes) the bytes written.
 
     Raises:
         VfsIntegrityError: the file does not decrypt, or changed while it was read.
@@ -394,6 +451,8 @@ def copy_otfe(
             while chunk := stream.read(PART):
                 writer.write(chunk)
                 written += len(chunk)
+                if record:
+                    record.add(chunk)
             if seal and written != encrypted_size(info.size):  # raised here, an upload aborts
                 raise VfsIntegrityError(f"{info.path}: changed while it was read")
         if not direct:

@@ -218,18 +218,20 @@ class VirtualFsHandle(Handle):
     @host_function("VirtualFS.Rename")
     @responding
     def Rename(self, src: str, dst: str) -> None:
-        self.fs.rename(src, dst)
+        with self.host.recording("move", self.fs, src, self.fs, dst):
+            self.fs.rename(src, dst)
 
     @host_function("VirtualFS.Remove")
     @responding
     def Remove(self, file: str) -> None:
-        self.fs.remove(file)
+        with self.host.recording("delete", self.fs, file):
+            self.fs.remove(file)
 
     @host_function("VirtualFS.RemoveAll")
     @responding
     def RemoveAll(self, path: str) -> None:
         """Remove ``path`` and everything below it; a missing path is fine (as Go's RemoveAll)."""
-        with contextlib.suppress(VfsNotFound):
+        with contextlib.suppress(VfsNotFound), self.host.recording("delete", self.fs, path):
             self.fs.remove_tree(path)
 
     @host_function("VirtualFS.TreeSize")
@@ -348,23 +350,35 @@ class VirtualFsHandle(Handle):
     @responding
     def ImportFile(self, local_file: str, vfs_file: str) -> None:
         """Copy a file of this machine into the VFS."""
-        copy(self.host.local, os.path.abspath(local_file), self.fs, vfs_file)
+        copy(
+            self.host.local,
+            os.path.abspath(local_file),
+            self.fs,
+            vfs_file,
+            progress=self.host.doing("upload"),
+        )
 
     @host_function("VirtualFS.ExportFile")
     @responding
     def ExportFile(self, vfs_file: str, local_file: str) -> None:
         """Copy a file of the VFS to this machine."""
-        copy(self.fs, vfs_file, self.host.local, os.path.abspath(local_file))
+        copy(
+            self.fs,
+            vfs_file,
+            self.host.local,
+            os.path.abspath(local_file),
+            progress=self.host.doing("download"),
+        )
 
     @host_function("VirtualFS.CopyToVFS")
     @responding
     def CopyToVFS(self, src_path: str, dst_vfs: VirtualFsHandle, dst_path: str) -> None:
         """Stream a file to another VirtualFS (of any type), with no local staging."""
-        copy(self.fs, src_path, dst_vfs.fs, dst_path)
+        copy(self.fs, src_path, dst_vfs.fs, dst_path, progress=self.host.doing("copy"))
 
     @host_function("VirtualFS.MoveToVFS")
     @responding
     def MoveToVFS(self, src_path: str, dst_vfs: VirtualFsHandle, dst_path: str) -> None:
         """Copy, then remove the source (only once the copy is complete and verified)."""
-        copy(self.fs, src_path, dst_vfs.fs, dst_path)
+        copy(self.fs, src_path, dst_vfs.fs, dst_path, progress=self.host.doing("move"))
         self.fs.remove(src_path)

@@ -9,7 +9,8 @@ script that touches no VFS pays nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aft.exceptions import VfsNotFound
@@ -21,6 +22,7 @@ from aft.syncjs.transfer_policy import TransferOptions
 from aft.syncjs.vfs_handles import Handle, VirtualFsHandle, json_object
 
 if TYPE_CHECKING:
+    from aft.journal import Tracker
     from aft.vfs.base import Vfs
     from aft.vfs.library import VfsLibrary
 
@@ -44,6 +46,7 @@ class VfsHost(HostObject):
         secret: looks up a secret's plaintext by name (None when missing), for the
             clients' ``PassFromSecret``, ``KeyFileSecret`` and ``APIKeySecretFromSecret``.
         mask: hides revealed values in a text (for ``ErrorMsg()``).
+        tracker: follows the run's transfers (progress, and the transfer journal).
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class VfsHost(HostObject):
         halt: HaltSignal,
         secret: Callable[[str], str | None] | None = None,
         mask: Callable[[str], str] | None = None,
+        tracker: Tracker | None = None,
     ) -> None:
         self._library = library
         self._log = log
@@ -62,6 +66,7 @@ class VfsHost(HostObject):
         self.halt = halt
         self._secret = secret
         self.mask = mask or (lambda text: text)
+        self.tracker = tracker
         self._handles: dict[int, Handle] = {}
         self._local: Vfs | None = None
 
@@ -93,7 +98,30 @@ class VfsHost(HostObject):
             from aft.vfs.disk import DiskVfs
 
             self._local = DiskVfs("/")
+            self._local.label = "local"
         return self._local
+
+    def doing(self, op: str) -> Tracker | None:
+        """The run's tracker, naming the files it copies ``op`` (None: no tracker)."""
+        return None if self.tracker is None else self.tracker.doing(op)
+
+    @contextlib.contextmanager
+    def recording(
+        self, op: str, vfs: Vfs, path: str, dst: Vfs | None = None, dst_path: str = ""
+    ) -> Iterator[None]:
+        """Record the block's operation on one file (a delete, a rename) in the journal."""
+        if self.tracker is None:
+            yield
+            return
+        from aft.vfs.base import name_of
+
+        where = (name_of(dst), dst_path) if dst is not None else ("", "")
+        try:
+            yield
+        except BaseException as exc:
+            self.tracker.note(op, name_of(vfs), path, *where, error=exc)
+            raise
+        self.tracker.note(op, name_of(vfs), path, *where)
 
     def open(self, type_name: str, target: str, payload: dict[str, Any]) -> Vfs:
         """Open a VFS from a profile triple, once every credential in ``payload`` is masked."""
@@ -143,6 +171,7 @@ class VfsHost(HostObject):
             raise VfsNotFound(f"no VFS named {name!r}: this run has no VFS Library")
         profile = self._library.get(name)
         vfs = self.open(profile.type, profile.target, self._library.payload(profile.name))
+        vfs.label = profile.name
         return self._add(VirtualFsHandle(self, vfs))
 
     @host_function("new VirtualFS", wrapped=True)
@@ -157,6 +186,7 @@ class VfsHost(HostObject):
             known = ", ".join(BACKENDS)
             raise BadArgument(f"must be a VFS type ({known}), not {type_!r}", argument="type_")
         vfs = self.open(type_, target, json_object(payload, "payload"))
+        vfs.label = target.partition("?")[0]
         return self._add(VirtualFsHandle(self, vfs))
 
     # ---- remote clients ----------------------------------------------------------------

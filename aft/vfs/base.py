@@ -47,6 +47,7 @@ from aft.exceptions import (
     VfsPermission,
     VfsUnsupported,
 )
+from aft.journal import FileRecord, Progress, Tracker
 from aft.models import FileInfo
 
 CHUNK_SIZE = 1024 * 1024
@@ -427,6 +428,9 @@ class Vfs(VfsSchema, abc.ABC):
     #: True when several threads may use one instance at once (an HTTP connection pool,
     #: a local disk); a session-based protocol (SFTP, FTP) is one thread at a time.
     thread_safe: bool = False
+    #: How transfer records name this VFS (a VFS Library name, a client's host); "" for
+    #: its type. A :meth:`sibling` used by a batch carries it too.
+    label: str = ""
 
     @classmethod
     @abc.abstractmethod
@@ -624,6 +628,7 @@ def copy_file(
     retries: int = 3,
     backoff: float = 0.5,
     source: FileInfo | None = None,
+    progress: Callable[[Progress], object] | Tracker | None = None,
 ) -> FileInfo:
     """Stream one file from ``src`` to ``dst`` (any two backends, no local staging).
 
@@ -633,6 +638,8 @@ def copy_file(
     name. A folder missing above ``dst_path`` is created. Errors name ``dst_path``, never
     the temporary name. A dropped connection is retried ``retries`` times with exponential
     backoff. ``source``, when the caller has it from a listing, saves a stat of the source.
+    ``progress`` is called with a :class:`~aft.journal.Progress` as the bytes move; a
+    :class:`~aft.journal.Tracker` in its place also records the file in its journal.
 
     Returns:
         The :class:`FileInfo` of the written file.
@@ -640,19 +647,44 @@ def copy_file(
         VfsIsADirectory: when the source is a directory.
         VfsIntegrityError: when the written size or checksum does not match.
     """
+    tracker = Tracker.of(progress)
+    record = tracker.start(name_of(src), src_path, name_of(dst), dst_path) if tracker else None
     attempt = 0
     while True:
         try:
-            return _copy_once(src, src_path, dst, dst_path, use_temp_name, source)
-        except VfsConnectionError:
+            written = _copy_once(src, src_path, dst, dst_path, use_temp_name, source, record)
+        except VfsConnectionError as exc:
             attempt += 1
             if attempt > retries:
+                if record:
+                    record.end(exc)
                 raise
+            if record:
+                record.retry()
             time.sleep(backoff * 2 ** (attempt - 1))
+        except BaseException as exc:
+            if record:
+                record.end(exc)
+            raise
+        else:
+            if record:
+                record.end()
+            return written
+
+
+def name_of(vfs: Vfs) -> str:
+    """How transfer records name ``vfs``: its :attr:`Vfs.label`, else its type."""
+    return vfs.label or vfs.type_name
 
 
 def _copy_once(
-    src: Vfs, src_path: str, dst: Vfs, dst_path: str, use_temp_name: bool, source: FileInfo | None
+    src: Vfs,
+    src_path: str,
+    dst: Vfs,
+    dst_path: str,
+    use_temp_name: bool,
+    source: FileInfo | None,
+    record: FileRecord | None,
 ) -> FileInfo:
     info = source or src.stat(src_path)
     if info.is_dir:
@@ -663,13 +695,15 @@ def _copy_once(
         # The byte count is what the destination acknowledged: a write or close that
         # failed has raised already. (A stat per file would cost a round trip on SFTP.)
         with src.open_read(src_path) as reader, _create(dst, target) as writer:
-            written = _pump(reader, writer)
+            written = _pump(reader, writer, record)
         if written != info.size:
             raise VfsIntegrityError(f"{dst_path}: wrote {written} bytes, source has {info.size}")
         src_sum = src.checksum(src_path)
         dst_sum = dst.checksum(target) if src_sum else None
         if src_sum and dst_sum and src_sum[0] == dst_sum[0] and src_sum[1] != dst_sum[1]:
             raise VfsIntegrityError(f"{dst_path}: {src_sum[0]} checksum does not match the source")
+        if record and (dst_sum or src_sum):
+            record.checksum = ":".join(dst_sum or src_sum or ())
         if not direct:
             dst.rename(target, dst_path)
     except VfsError as exc:
@@ -711,21 +745,24 @@ def _naming(exc: VfsError, temporary: str, final: str) -> VfsError:
     return renamed
 
 
-def _pump(reader: BinaryIO, writer: BinaryIO) -> int:
+def _pump(reader: BinaryIO, writer: BinaryIO, record: FileRecord | None = None) -> int:
     """Move every byte from ``reader`` to ``writer``; returns how many.
 
     Between two local files (both unbuffered, with file descriptors) the kernel copies
-    (``copy_file_range``) without the bytes passing through Python.
+    (``copy_file_range``) without the bytes passing through Python, unless ``record``
+    hashes them.
     """
     try:
         source, target = reader.fileno(), writer.fileno()
     except (AttributeError, OSError, ValueError):
         source = target = -1
     total = 0
-    if source >= 0 and hasattr(os, "copy_file_range"):
+    if source >= 0 and hasattr(os, "copy_file_range") and not (record and record.hashing):
         try:
             while copied := os.copy_file_range(source, target, 1 << 30):
                 total += copied
+                if record:
+                    record.count(copied)
             return total
         except OSError as exc:
             if total or exc.errno not in (
@@ -738,6 +775,8 @@ def _pump(reader: BinaryIO, writer: BinaryIO) -> int:
     while chunk := reader.read(CHUNK_SIZE):
         writer.write(chunk)
         total += len(chunk)
+        if record:
+            record.add(chunk)
     return total
 
 
@@ -768,6 +807,8 @@ def in_parallel(
             if free:
                 return free.pop()
         twins = (src.sibling(), dst.sibling())
+        for twin, given in zip(twins, (src, dst), strict=True):
+            twin.label = given.label
         with lock:
             extra.extend(
                 twin for twin, given in zip(twins, (src, dst), strict=True) if twin is not given
@@ -818,12 +859,19 @@ def _siblings_possible(src: Vfs, dst: Vfs) -> bool:
 
 
 def copy_tree(
-    src: Vfs, src_path: str, dst: Vfs, dst_path: str, *, use_temp_name: bool = True
+    src: Vfs,
+    src_path: str,
+    dst: Vfs,
+    dst_path: str,
+    *,
+    use_temp_name: bool = True,
+    progress: Callable[[Progress], object] | Tracker | None = None,
 ) -> int:
     """Copy the directory ``src_path`` and everything below it to ``dst_path``.
 
     Directories are made first, then the files go through :func:`copy_file`, several at
     once (:func:`in_parallel`), which hides the per-request latency of remote sides.
+    ``progress``: as for :func:`copy_file`, over the whole tree (its total is known).
 
     Returns:
         How many files were copied.
@@ -839,9 +887,20 @@ def copy_tree(
             dst.makedirs(join(target, relative))
         else:
             files.append((info, join(target, relative)))
+    tracker = Tracker.of(progress)
+    if tracker:
+        tracker.expect(len(files))
 
     def copy(src: Vfs, dst: Vfs, pair: tuple[FileInfo, str]) -> None:
-        copy_file(src, pair[0].path, dst, pair[1], use_temp_name=use_temp_name, source=pair[0])
+        copy_file(
+            src,
+            pair[0].path,
+            dst,
+            pair[1],
+            use_temp_name=use_temp_name,
+            source=pair[0],
+            progress=tracker,
+        )
 
     failed: list[VfsError] = []
     for _, error in in_parallel(src, dst, files, copy, stop=lambda: bool(failed)):
