@@ -680,19 +680,29 @@ class JobsCommands:
 
         Args:
             job_id: the job's id.
-            follow: wait for new lines until the job ends.
+            follow: wait for new lines until the job ends; on a terminal, stderr shows the
+                job's progress (files, bytes, rate, current file) on one line meanwhile.
         """
         follow_on = _flag(follow, "--follow")
+        bar = _ProgressLine() if follow_on and sys.stderr.isatty() else None
         with _queue() as queue:
             offset = 0
             while True:
                 lines, offset = queue.log(job_id, offset)
+                if lines and bar is not None:
+                    bar.clear()
                 for line in lines:
                     _print(line.format())
                 sys.stdout.flush()  # a follower reads lines as they come, not when we exit
                 if not lines:
                     if not follow_on or queue.get(job_id).state.is_final:
+                        if bar is not None:
+                            bar.clear()
                         return
+                    if bar is not None and (progress := queue.progress(job_id)):
+                        from aft.journal import Progress
+
+                        bar.draw(Progress.from_json(progress))
                     time.sleep(0.2)
 
     def halt(self, job_id: str) -> None:
@@ -1005,6 +1015,74 @@ class AuditCommands:
         _print(f"audit trail intact: {count}, last hash {found.head}")
 
 
+class TransfersCommands:
+    """The transfer journal: each file jobs uploaded, downloaded, copied, moved or deleted."""
+
+    def list(
+        self,
+        job: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        path: str | None = None,
+        failed: str = "False",
+        json: str = "False",
+        csv: str = "False",
+    ) -> None:
+        """Transfer records, oldest first.
+
+        Args:
+            job: only this job's.
+            since: only files started at or after this moment (Unix seconds, or an ISO date
+                and time, local unless it names a zone).
+            until: only files started before this moment.
+            path: only files whose source or destination path matches this glob (* also
+                matches /).
+            failed: only failed ones.
+            json: one JSON object per line instead.
+            csv: CSV with a header line instead.
+        """
+        as_json, as_csv = _flag(json, "--json"), _flag(csv, "--csv")
+        if as_json and as_csv:
+            raise UsageError("give --json or --csv, not both")
+        first, last = _moment(since, "--since"), _moment(until, "--until")
+        from aft.journal import Transfer, TransferLog
+
+        writer = None
+        if as_csv:
+            import csv as csv_module
+
+            writer = csv_module.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(Transfer._fields)
+        with _instance() as instance:
+            if job is not None:
+                instance.jobs.get(job)  # an unknown job is an error, not an empty list
+            log, cursor = TransferLog(instance.store), None
+            while True:
+                records, cursor = log.list(
+                    job_id=job,
+                    since=first,
+                    until=last,
+                    path=path,
+                    failed=_flag(failed, "--failed"),
+                    limit=1000,
+                    cursor=cursor,
+                )
+                for r in records:
+                    if writer is not None:
+                        writer.writerow(r)
+                    elif as_json:
+                        _print(_json_line(r.to_json()))
+                    else:
+                        where = f" -> {r.dst}:{r.dst_path}" if r.dst_path else ""
+                        why = f"  {r.error}" if r.error else ""
+                        _print(
+                            f"{r.seq}  {_when(r.started)}  {r.job_id}  {r.op:<8}  {r.outcome:<6}"
+                            f"  {r.src}:{r.src_path}{where}  {r.bytes}  {r.sha256 or '-'}{why}"
+                        )
+                if cursor is None:
+                    break
+
+
 def _json_line(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -1038,6 +1116,7 @@ class AftCommands:
         self.vfs = VfsCommands()
         self.schedules = SchedulesCommands()
         self.audit = AuditCommands()
+        self.transfers = TransfersCommands()
 
     def run(self, file: str, params: str | None = None) -> None:
         """Run a .syncjs file in this shell and wait for it; its log goes to stderr.

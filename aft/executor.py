@@ -164,8 +164,8 @@ class Executor:
             progress: called with a :class:`~aft.journal.Progress` as the script's
                 transfers move files (from the thread that moved them); a
                 :class:`~aft.journal.Tracker` in its place also records each file in its
-                journal. A run that moved files ends its log with a summary line (files,
-                bytes, time, rate) either way.
+                journal. A job's run (``job_id`` given) that moved files ends its log
+                with a summary line (files, bytes, time, rate) either way.
 
         Returns:
             A :class:`RunResult`; a script's own failure is a result, not an exception.
@@ -314,7 +314,7 @@ class Executor:
             error = masker(error)
         if state is JobState.HALTED and not timed_out:
             emit(LogLevel.WARN.value, "halted on request")
-        if tracker.moved_any:
+        if job_id and tracker.moved_any:  # a job's log ends with what it moved
             emit(LogLevel.INFO.value, tracker.snapshot().summary())
         exit_code = host.exit_code if host.exit_code is not None else int(error is not None)
         if state is JobState.FAILED and exit_code == 0:

@@ -38,6 +38,7 @@ _COLUMNS = (
     "seq, job_id, op, src, src_path, dst, dst_path, bytes, sha256, checksum, started,"
     " finished, outcome, error, attempt"
 )
+_CAMEL = {"job_id": "jobId", "src_path": "srcPath", "dst_path": "dstPath"}
 #: The fewest seconds between two calls of a progress callback (a file's end always calls).
 PROGRESS_EVERY = 0.2
 
@@ -80,8 +81,8 @@ class Transfer(NamedTuple):
     attempt: int
 
     def to_json(self) -> dict[str, Any]:
-        """The record as the REST API and ``aft transfers list --json`` give it."""
-        return self._asdict()
+        """The record as the REST API and ``aft transfers list --json`` give it (camelCase)."""
+        return {_CAMEL.get(key, key): value for key, value in self._asdict().items()}
 
 
 class Progress(NamedTuple):
@@ -116,6 +117,19 @@ class Progress(NamedTuple):
             "currentFile": self.current,
             "elapsed": round(self.elapsed, 3),
         }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Progress:
+        """The progress :meth:`to_json` gave."""
+        return cls(
+            value["filesDone"],
+            value["filesFailed"],
+            value["filesTotal"],
+            value["bytes"],
+            value["rate"],
+            value["currentFile"],
+            value["elapsed"],
+        )
 
     def line(self) -> str:
         """One line for a terminal: ``3/10 files, 12.0 MiB, 4.0 MiB/s, /in/a.csv``."""

@@ -1,9 +1,10 @@
 """The REST API v1 as a Bottle app, built by :func:`create_app` (never Bottle's default app).
 
 Each resource has its module (``jobs_routes``, ``scripts_routes``, ``secrets_routes``,
-``keys_routes``, ``settings_routes``, ``audit_routes``; ``vfs_routes``, ``schedule_routes``
-and the web console's ``ui`` are extensions that :func:`create_app` takes), and every route is
-registered through the one decorator of :class:`~aft.server.http.Api`. Every answer is
+``keys_routes``, ``settings_routes``, ``audit_routes``, ``transfers_routes``; ``vfs_routes``,
+``schedule_routes`` and the web console's ``ui`` are extensions that :func:`create_app`
+takes), and every route is registered through the one decorator of
+:class:`~aft.server.http.Api`. Every answer is
 JSON; see :mod:`aft.server.http` for errors.
 """
 
@@ -25,6 +26,7 @@ from aft.server.openapi import openapi_document
 from aft.server.scripts_routes import add_scripts_routes
 from aft.server.secrets_routes import add_secrets_routes
 from aft.server.settings_routes import add_settings_routes
+from aft.server.transfers_routes import add_transfers_routes
 
 RESOURCES = (
     add_jobs_routes,
@@ -33,6 +35,7 @@ RESOURCES = (
     add_keys_routes,
     add_settings_routes,
     add_audit_routes,
+    add_transfers_routes,
 )
 
 

@@ -109,7 +109,8 @@ def add_jobs_routes(api: Api) -> None:
 
     @route("GET", "/v1/jobs/<job_id>", "run")
     def get_job(job_id: str, who: Caller) -> Any:
-        return to_json(visible_job(job_id, who))
+        job = to_json(visible_job(job_id, who))
+        return {**job, "progress": ctx.instance.jobs.progress(job_id)}
 
     @route("GET", "/v1/jobs/<job_id>/log", "run")
     def job_log(job_id: str, who: Caller) -> Any:

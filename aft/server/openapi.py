@@ -100,8 +100,69 @@ _JOB = {
         "created": {"type": "number"},
         "started": {"type": ["number", "null"]},
         "finished": {"type": ["number", "null"]},
+        "progress": {
+            "type": ["object", "null"],
+            "description": "GET /v1/jobs/{jobId} only: files done and failed, files in"
+            " total (null: unknown), bytes, rate (bytes/s), the current file and elapsed"
+            " seconds, as the run last wrote them (null: it moved no file yet)",
+            "properties": {
+                "filesDone": {"type": "integer"},
+                "filesFailed": {"type": "integer"},
+                "filesTotal": {"type": ["integer", "null"]},
+                "bytes": {"type": "integer"},
+                "rate": {"type": "number"},
+                "currentFile": {"type": ["string", "null"]},
+                "elapsed": {"type": "number"},
+            },
+        },
     },
 }
+_TRANSFERS_PAGE = {
+    "type": "object",
+    "required": ["transfers", "nextCursor"],
+    "properties": {
+        "transfers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "seq": {"type": "integer"},
+                    "jobId": {"type": "string"},
+                    "op": {
+                        "type": "string",
+                        "enum": ["upload", "download", "copy", "move", "delete"],
+                    },
+                    "src": {"type": "string", "description": "VFS name, client host or local"},
+                    "srcPath": {"type": "string"},
+                    "dst": {"type": "string"},
+                    "dstPath": {"type": "string"},
+                    "bytes": {"type": "integer"},
+                    "sha256": {"type": "string", "description": "of the bytes as they streamed"},
+                    "checksum": {"type": "string", "description": "the server's, algo:hex"},
+                    "started": {"type": "number"},
+                    "finished": {"type": "number"},
+                    "outcome": {"type": "string", "enum": ["ok", "failed"]},
+                    "error": {"type": "string"},
+                    "attempt": {"type": "integer"},
+                },
+            },
+        },
+        "nextCursor": {"type": ["integer", "null"]},
+    },
+}
+_TRANSFER_FILTERS = [
+    {"name": "since", "in": "query", "schema": {"type": "number"}},
+    {"name": "until", "in": "query", "schema": {"type": "number"}},
+    {
+        "name": "path",
+        "in": "query",
+        "description": "a glob over source and destination paths (* also matches /)",
+        "schema": {"type": "string"},
+    },
+    {"name": "failed", "in": "query", "schema": {"type": "boolean"}},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+]
 
 _AUDIT_PAGE = {
     "type": "object",
@@ -266,6 +327,23 @@ def openapi_document() -> dict[str, Any]:
                         **_AUTH,
                         **_errors(404),
                     },
+                }
+            },
+            "/v1/jobs/{jobId}/transfers": {
+                "get": {
+                    "summary": "The job's transfer records, oldest first",
+                    "parameters": [*_JOB_ID, *_TRANSFER_FILTERS],
+                    "responses": {**_ok(_TRANSFERS_PAGE), **_AUTH, **_errors(404)},
+                }
+            },
+            "/v1/transfers": {
+                "get": {
+                    "summary": "Transfer records, oldest first (every job's: admin keys only)",
+                    "parameters": [
+                        {"name": "job", "in": "query", "schema": {"type": "string"}},
+                        *_TRANSFER_FILTERS,
+                    ],
+                    "responses": {**_ok(_TRANSFERS_PAGE), **_AUTH, **_errors(404)},
                 }
             },
             "/v1/jobs/{jobId}/halt": {

@@ -314,7 +314,13 @@ class Batch:
         policy, op = self.policy, self.policy.op
         if existing is not None:
             if existing.is_dir:
-                raise VfsIsADirectory(f"{dst_path}: is a directory")
+                error = VfsIsADirectory(f"{dst_path}: is a directory")
+                if self.tracker:
+                    from aft.vfs.base import name_of
+
+                    where = (name_of(src), info.path, name_of(dst), dst_path)
+                    self.tracker.note(self.tracker.op, *where, error=error)
+                raise error
             if not policy.replaces(info, existing):
                 why = f"{dst_path} exists ({POLICIES[policy.policy]})"
                 self.log("info", f"{op}: skipped {info.path}: {why}")

@@ -695,7 +695,8 @@ def _copy_once(
         # The byte count is what the destination acknowledged: a write or close that
         # failed has raised already. (A stat per file would cost a round trip on SFTP.)
         with src.open_read(src_path) as reader, _create(dst, target) as writer:
-            written = _pump(reader, writer, record)
+            out = writer if record is None else _Recorded(writer, record)
+            written = _pump(reader, out)  # type: ignore[arg-type]
         if written != info.size:
             raise VfsIntegrityError(f"{dst_path}: wrote {written} bytes, source has {info.size}")
         src_sum = src.checksum(src_path)
@@ -745,24 +746,21 @@ def _naming(exc: VfsError, temporary: str, final: str) -> VfsError:
     return renamed
 
 
-def _pump(reader: BinaryIO, writer: BinaryIO, record: FileRecord | None = None) -> int:
+def _pump(reader: BinaryIO, writer: BinaryIO) -> int:
     """Move every byte from ``reader`` to ``writer``; returns how many.
 
     Between two local files (both unbuffered, with file descriptors) the kernel copies
-    (``copy_file_range``) without the bytes passing through Python, unless ``record``
-    hashes them.
+    (``copy_file_range``) without the bytes passing through Python.
     """
     try:
         source, target = reader.fileno(), writer.fileno()
     except (AttributeError, OSError, ValueError):
         source = target = -1
     total = 0
-    if source >= 0 and hasattr(os, "copy_file_range") and not (record and record.hashing):
+    if source >= 0 and hasattr(os, "copy_file_range"):
         try:
             while copied := os.copy_file_range(source, target, 1 << 30):
                 total += copied
-                if record:
-                    record.count(copied)
             return total
         except OSError as exc:
             if total or exc.errno not in (
@@ -775,9 +773,20 @@ def _pump(reader: BinaryIO, writer: BinaryIO, record: FileRecord | None = None) 
     while chunk := reader.read(CHUNK_SIZE):
         writer.write(chunk)
         total += len(chunk)
-        if record:
-            record.add(chunk)
     return total
+
+
+class _Recorded:
+    """A writer that shows each chunk it writes to a :class:`~aft.journal.FileRecord`
+    (which counts and hashes it). It has no file descriptor: the bytes pass through."""
+
+    def __init__(self, writer: BinaryIO, record: FileRecord) -> None:
+        self._writer, self._record = writer, record
+
+    def write(self, chunk: bytes) -> int:
+        written = self._writer.write(chunk)
+        self._record.add(chunk)
+        return written
 
 
 def in_parallel(

@@ -1,0 +1,68 @@
+"""``/v1/transfers`` and ``/v1/jobs/{id}/transfers``: the transfer journal (see
+:mod:`aft.journal`). An admin key reads every job's records; a run key only those of the
+jobs it started."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aft.exceptions import BadRequest, Forbidden, JobNotFound
+from aft.journal import TransferLog
+from aft.server.http import Api, Caller, query_int, query_text
+
+
+def _time(name: str) -> float | None:
+    raw = query_text(name)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a Unix time in seconds") from None
+
+
+def _failed() -> bool:
+    raw = (query_text("failed") or "false").lower()
+    if raw not in ("true", "false"):
+        raise BadRequest(f"failed must be true or false, not {raw!r}")
+    return raw == "true"
+
+
+def add_transfers_routes(api: Api) -> None:
+    """Register the routes of this module on ``api``."""
+    ctx, route = api.ctx, api.route
+
+    def page(job_id: str | None) -> dict[str, Any]:
+        records, cursor = TransferLog(ctx.instance.store).list(
+            job_id=job_id,
+            since=_time("since"),
+            until=_time("until"),
+            path=query_text("path"),
+            failed=_failed(),
+            limit=query_int("limit", 100, 1, 1000) or 100,
+            cursor=query_int("cursor", None, 0, 2**62),
+        )
+        return {"transfers": [r.to_json() for r in records], "nextCursor": cursor}
+
+    def visible(job_id: str, who: Caller) -> str:
+        job = ctx.instance.jobs.get(job_id)
+        if who.scope != "admin" and job.api_key_id != who.key_id:
+            raise JobNotFound(f"no job {job_id!r}")  # a run key sees only the jobs it started
+        return job_id
+
+    @route("GET", "/v1/transfers", "run")
+    def list_transfers(who: Caller) -> Any:
+        """Records oldest first; filters ``job``, ``since``/``until`` (Unix seconds, when
+        a file started), ``path`` (a glob over source and destination paths), ``failed``;
+        ``cursor`` is the previous page's ``nextCursor``."""
+        job_id = query_text("job")
+        if job_id is not None:
+            return page(visible(job_id, who))
+        if who.scope != "admin":
+            raise Forbidden("every job's transfers need an admin key: give job=ID")
+        return page(None)
+
+    @route("GET", "/v1/jobs/<job_id>/transfers", "run")
+    def job_transfers(job_id: str, who: Caller) -> Any:
+        """One job's records, with the same filters."""
+        return page(visible(job_id, who))

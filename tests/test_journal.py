@@ -1,0 +1,293 @@
+"""The transfer journal and live progress, against real servers (OpenSSH sshd, SeaweedFS S3)
+and a real ``aft serve`` over a socket."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pty
+import select
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aft.executor import Executor
+from aft.instance import Instance
+from aft.journal import Progress, Tracker, TransferLog
+from aft.models import RunResult
+from aft.vfs.base import copy_tree
+from aft.vfs.disk import DiskVfs
+from tests.conftest import aft_command
+from tests.script_helpers import js, texts
+from tests.service_helpers import ServeProcess
+from tests.test_service import prepare
+from tests.test_syncjs_vfs import sftp_client
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def run_job(instance: Any, source: str, *, transfers: bool = True) -> tuple[str, RunResult]:
+    """Run ``source`` as a recorded job with a journal; its id and result."""
+    job_id = instance.jobs.start_here(source, script_name="t.syncjs", params={}, worker="w:1")
+    tracker = instance.jobs.tracker(job_id, transfers=transfers)
+    try:
+        result = Executor(vfs_library=instance.vfs).run(source, job_id=job_id, progress=tracker)
+    finally:
+        tracker.close()
+    return job_id, result
+
+
+def records(instance: Any, job_id: str) -> list[Any]:
+    return TransferLog(instance.store).list(job_id=job_id, limit=1000)[0]
+
+
+def test_a_script_leaves_one_record_per_file_with_its_sha256(
+    instance: Any, sshd_server: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    local, back = tmp_path / "out", tmp_path / "back"
+    local.mkdir()
+    back.mkdir()
+    data = {name: os.urandom(1000 + n * 70_000) for n, name in enumerate(["a", "b", "c"])}
+    for name, content in data.items():
+        (local / f"{name}.dat").write_bytes(content)
+    remote = sshd_server.new_dir()
+    source = (
+        sftp_client(sshd_server) + f"c.Connect(); c.Upload({js(local)} + '/*.dat', {js(remote)});"
+        f"c.Download({js(remote)} + '/a.dat', {js(back)});"
+        f"c.DelFile({js(remote)} + '/b.dat');"
+        f"var d = new VirtualFS(VfsTypeDisk, {js(local)});"
+        f"var s = new VirtualFS(VfsTypeS3, {js(s3_server.target(s3_bucket))},"
+        f" {js(s3_server.payload)});"
+        "d.CopyToVFS('/c.dat', s, '/x/c.dat'); s.Remove('/x/c.dat');"
+        "var bad = d.CopyToVFS('/missing.dat', s, '/y.dat');"
+    )
+    job_id, result = run_job(instance, source)
+    assert result.ok, (result.error, texts(result))
+    found = records(instance, job_id)
+    by = {(r.op, r.src_path, r.dst_path): r for r in found}
+    assert len(found) == 8, [(r.op, r.src_path, r.dst_path, r.outcome) for r in found]
+    for name, content in data.items():
+        up = by[("upload", f"{local}/{name}.dat", f"{remote}/{name}.dat")]
+        assert (up.bytes, up.sha256, up.outcome, up.attempt) == (
+            len(content),
+            sha(content),
+            "ok",
+            1,
+        )
+        assert up.src == "local" and str(sshd_server.port) in up.dst
+        assert up.job_id == job_id and up.started <= up.finished
+    down = by[("download", f"{remote}/a.dat", f"{back}/a.dat")]
+    assert (down.bytes, down.sha256, down.dst) == (len(data["a"]), sha(data["a"]), "local")
+    assert by[("delete", f"{remote}/b.dat", "")].outcome == "ok"
+    copied = by[("copy", "/c.dat", "/x/c.dat")]
+    assert copied.sha256 == sha(data["c"]) and copied.src == str(local)
+    assert copied.dst == s3_server.target(s3_bucket).partition("?")[0]
+    assert by[("delete", "/x/c.dat", "")].outcome == "ok"
+    failed = by[("copy", "/missing.dat", "/y.dat")]
+    assert failed.outcome == "failed" and "missing.dat" in failed.error and not failed.sha256
+    assert texts(result)[-1].startswith("transferred 6 files (1 failed), ")
+
+
+def test_a_file_that_fails_in_a_batch_is_recorded_failed_with_its_error(
+    instance: Any, sshd_server: Any, tmp_path: Path
+) -> None:
+    local = tmp_path / "out"
+    local.mkdir()
+    (local / "ok.txt").write_text("fine")
+    (local / "dir.txt").write_text("blocked")
+    remote = sshd_server.new_dir()
+    (remote / "dir.txt").mkdir()  # the target is a folder: that file cannot go
+    source = sftp_client(sshd_server) + (
+        f"c.Connect(); var sent = c.Upload({js(local)} + '/*.txt', {js(remote)}); Log(sent);"
+    )
+    job_id, result = run_job(instance, source)
+    assert "false" in texts(result)
+    by = {r.src_path: r for r in records(instance, job_id)}
+    assert by[f"{local}/ok.txt"].outcome == "ok"
+    blocked = by[f"{local}/dir.txt"]
+    assert (blocked.op, blocked.outcome) == ("upload", "failed")
+    assert "is a directory" in blocked.error
+
+
+def test_with_the_journal_off_nothing_is_recorded_but_progress_is(
+    instance: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "a").write_bytes(b"x" * 5000)
+    source = f"CopyFile({js(tmp_path / 'a')}, {js(tmp_path / 'b')});"
+    job_id, result = run_job(instance, source, transfers=False)
+    assert result.ok and records(instance, job_id) == []
+    progress = instance.jobs.progress(job_id)
+    assert progress["filesDone"] == 1 and progress["bytes"] == 5000
+
+
+def test_copy_tree_reports_progress_to_a_callback(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    for n in range(5):
+        (src / "sub" / f"{n}.bin").write_bytes(b"y" * 1000)
+    seen: list[Progress] = []
+    with DiskVfs(str(tmp_path)) as vfs:
+        assert copy_tree(vfs, "/src", vfs, "/dst", progress=seen.append) == 5
+    last = seen[-1]
+    assert (last.files_done, last.files_total, last.bytes, last.current) == (5, 5, 5000, None)
+    assert all(p.files_total == 5 for p in seen)
+    assert "5/5 files" in last.line()
+
+
+def test_executor_run_reports_progress_to_a_callback(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"z" * 3000)
+    seen: list[Progress] = []
+    r = Executor().run(
+        f"CopyFile({js(tmp_path / 'a')}, {js(tmp_path / 'b')});", progress=seen.append
+    )
+    assert r.ok and seen[-1].files_done == 1 and seen[-1].bytes == 3000
+    assert not any(t.startswith("transferred") for t in texts(r))  # not a job: no summary
+
+
+def test_a_tracker_is_refused_an_unknown_operation() -> None:
+    with pytest.raises(ValueError, match="op must be one of"):
+        Tracker(op="teleport")
+
+
+SLOW_COPY = """
+var d = new VirtualFS(VfsTypeDisk, Param("dir"));
+for (var i = 0; i < 40; i++) { d.CopyToVFS("/a.bin", d, "/copy" + i + ".bin"); Sleep(60); }
+"""
+
+
+def test_rest_and_cli_read_the_journal_and_a_running_jobs_progress(
+    aft_home: Path, tmp_path: Path, run_aft: Any
+) -> None:
+    keys = prepare(aft_home)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"q" * 10_000)
+    with Instance(aft_home) as instance:
+        instance.scripts.add("slow", SLOW_COPY)
+    proc = ServeProcess(aft_home).start()
+    try:
+        admin, runner = proc.client(keys["admin"]), proc.client(keys["run"])
+        body = {"scriptName": "slow", "params": {"dir": str(folder)}}
+        job_id = runner.request("POST", "/v1/jobs", body)["jobId"]
+        first = second = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and second is None:
+            got = runner.request("GET", f"/v1/jobs/{job_id}")
+            if got["status"] == "running" and got["progress"]:
+                if first is None:
+                    first = got["progress"]
+                elif got["progress"]["filesDone"] > first["filesDone"]:
+                    second = got["progress"]
+            time.sleep(0.3)
+        assert first and second, (first, second)
+        assert second["bytes"] > first["bytes"] and second["currentFile"] in (None, "/a.bin")
+        while got["status"] == "running" and time.monotonic() < deadline + 20:
+            time.sleep(0.1)
+            got = runner.request("GET", f"/v1/jobs/{job_id}")
+        assert got["status"] == "succeeded"
+        assert got["progress"]["filesDone"] == 40 and got["progress"]["currentFile"] is None
+
+        pages, cursor = [], None
+        while True:
+            query = {"job": job_id, "limit": 15, **({"cursor": cursor} if cursor else {})}
+            page = runner.request("GET", "/v1/transfers", query=query)
+            pages.append(page["transfers"])
+            cursor = page["nextCursor"]
+            if cursor is None:
+                break
+        assert [len(p) for p in pages] == [15, 15, 10]
+        every = [r for p in pages for r in p]
+        assert len({r["seq"] for r in every}) == 40
+        assert {r["sha256"] for r in every} == {sha(b"q" * 10_000)}
+        one = runner.request("GET", f"/v1/jobs/{job_id}/transfers", query={"path": "/copy3?.bin"})
+        assert sorted(r["dstPath"] for r in one["transfers"]) == [
+            f"/copy{n}.bin" for n in range(30, 40)
+        ]
+        none = admin.request("GET", "/v1/transfers", query={"failed": "true"})
+        assert none["transfers"] == []
+        try:
+            runner.request("GET", "/v1/transfers")
+            raise AssertionError("a run key read every job's transfers")
+        except Exception as exc:
+            assert "admin key" in str(exc)
+        try:
+            admin.request("GET", "/v1/transfers", query={"since": "yesterday"})
+            raise AssertionError("a bad since was accepted")
+        except Exception as exc:
+            assert "since must be a Unix time" in str(exc)
+        log = [line.text for line in runner.job_log(job_id).lines]
+        assert log[-1].startswith("transferred 40 files, 400000 bytes")
+    finally:
+        proc.stop()
+
+    listed = run_aft("transfers", "list", "--job", job_id, "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(rows) == 40 and rows[0]["bytes"] == 10_000 and rows[0]["jobId"] == job_id
+    csv = run_aft("transfers", "list", "--job", job_id, "--csv", "--path", "*copy7.bin")
+    assert csv.stdout.splitlines()[0].startswith("seq,job_id,op,src,src_path,dst,dst_path,bytes")
+    assert len(csv.stdout.splitlines()) == 2 and "/copy7.bin" in csv.stdout
+    assert run_aft("transfers", "list", "--failed").stdout == ""
+    both = run_aft("transfers", "list", "--json", "--csv")
+    assert both.returncode == 2 and "not both" in both.stderr
+
+
+def run_under(aft_home: Path, script: Path, terminal: bool) -> str:
+    """``aft run`` with stderr on a pseudo-terminal (or a pipe); what stderr got."""
+    env = {**os.environ, "AFT_HOME": str(aft_home)}
+    if not terminal:
+        done = subprocess.run(
+            [aft_command(), "run", str(script)], capture_output=True, env=env, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stderr.decode()
+    main, other = pty.openpty()
+    proc = subprocess.Popen(
+        [aft_command(), "run", str(script)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=other,
+        env=env,
+    )
+    os.close(other)
+    out = b""
+    while True:
+        ready, _, _ = select.select([main], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(30) == 0, out
+    os.close(main)
+    return out.decode(errors="replace")
+
+
+def test_aft_run_draws_a_progress_line_on_a_terminal_only(
+    aft_home: Path, tmp_path: Path, run_aft: Any
+) -> None:
+    run_aft("settings", "set", "allow_cli_run", "true")
+    (tmp_path / "a.bin").write_bytes(b"p" * 4096)
+    script = tmp_path / "copy.syncjs"
+    script.write_text(
+        f"var d = new VirtualFS(VfsTypeDisk, {js(tmp_path)});"
+        "for (var i = 0; i < 3; i++) { d.CopyToVFS('/a.bin', d, '/b' + i + '.bin'); }"
+        "Log('done');"
+    )
+    shown = run_under(aft_home, script, terminal=True)
+    assert "\r\x1b[K3/" not in shown  # no total is known for single copies
+    assert "\r\x1b[K3 files, 12.0 KiB" in shown, shown
+    assert "transferred 3 files, 12288 bytes" in shown
+    piped = run_under(aft_home, script, terminal=False)
+    assert "\x1b[K" not in piped and "\r" not in piped
+    assert "done" in piped and "transferred 3 files, 12288 bytes" in piped
