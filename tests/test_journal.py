@@ -17,7 +17,7 @@ import pytest
 
 from aft.executor import Executor
 from aft.instance import Instance
-from aft.journal import Progress, Tracker, TransferLog
+from aft.journal import Journal, Progress, Tracker, TransferLog
 from aft.models import RunResult
 from aft.vfs.base import copy_tree
 from aft.vfs.disk import DiskVfs
@@ -291,3 +291,43 @@ def test_aft_run_draws_a_progress_line_on_a_terminal_only(
     piped = run_under(aft_home, script, terminal=False)
     assert "\x1b[K" not in piped and "\r" not in piped
     assert "done" in piped and "transferred 3 files, 12288 bytes" in piped
+
+
+def test_the_journal_writes_in_batches_and_pages_by_cursor_with_filters(instance: Any) -> None:
+    job_id = instance.jobs.start_here("x", script_name="t", params={}, worker="w:1")
+    journal = Journal(instance.store, job_id, every=60, batch=1000)
+    tracker = Tracker(journal=journal, job_id=job_id)
+    for n in range(25):
+        record = tracker.start("src", f"/in/{n:02d}.csv", "dst", f"/out/{n:02d}.csv", op="upload")
+        record.add(b"%d" % n)
+        record.end(None if n % 5 else RuntimeError(f"broken {n}"))
+    tracker.note("delete", "src", "/in/gone.txt")
+    log = TransferLog(instance.store)
+    assert log.list(job_id=job_id)[0] == []  # waiting in memory, not yet written
+    journal.flush()
+    seen, cursor = [], None
+    while True:
+        page, cursor = log.list(job_id=job_id, limit=10, cursor=cursor)
+        seen.append(len(page))
+        if cursor is None:
+            break
+    assert seen == [10, 10, 6]
+    failed, _ = log.list(job_id=job_id, failed=True)
+    assert [r.error for r in failed] == [f"broken {n}" for n in (0, 5, 10, 15, 20)]
+    assert all(not r.sha256 for r in failed)
+    ok = log.list(job_id=job_id, path="/out/1?.csv")[0]
+    assert [r.dst_path for r in ok] == [f"/out/1{n}.csv" for n in range(10)]
+    assert ok[1].sha256 == sha(b"11") and ok[1].bytes == 2
+    pages, cursor = [], None
+    while True:  # the glob filter pages by cursor as well
+        page, cursor = log.list(path="*.csv", limit=7, cursor=cursor)
+        pages.append(len(page))
+        if cursor is None:
+            break
+    assert pages == [7, 7, 7, 4]
+    every = log.list(job_id=job_id, limit=100)[0]
+    middle = every[12].started
+    assert all(r.started >= middle for r in log.list(since=middle, limit=100)[0])
+    assert all(r.started < middle for r in log.list(until=middle, limit=100)[0])
+    tracker.close()
+    assert instance.jobs.progress(job_id)["filesDone"] == 25
