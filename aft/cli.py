@@ -290,10 +290,12 @@ def _local_service(instance: Any) -> Any:
 
 
 def _follow(client: Any, job_id: str, halt: Any = None) -> int:
-    """Stream a job's log to stderr until it ends (halting it when ``halt`` is set)."""
+    """Stream a job's log to stderr until it ends (halting it when ``halt`` is set); on a
+    terminal, with the job's progress on one line."""
     from aft.models import JobState
 
     offset, asked = 0, False
+    bar = _ProgressLine() if sys.stderr.isatty() else None
     while True:
         if halt is not None and halt.is_set() and not asked:
             asked = True
@@ -302,11 +304,21 @@ def _follow(client: Any, job_id: str, halt: Any = None) -> int:
             except AftError:
                 pass  # it ended meanwhile
         page = client.job_log(job_id, offset)
+        if page.lines and bar is not None:
+            bar.clear()
         for line in page.lines:
             print(line.format(), file=sys.stderr)
         offset = page.next_offset
         if not page.lines:
+            if bar is not None and not page.status.is_final:
+                progress = client.request("GET", f"/v1/jobs/{job_id}").get("progress")
+                if progress:
+                    from aft.journal import Progress
+
+                    bar.draw(Progress.from_json(progress))
             if page.status.is_final:
+                if bar is not None:
+                    bar.clear()
                 job = client.job(job_id)
                 clean = job.state is JobState.HALTED and job.exit_code == 0
                 return 0 if job.state is JobState.SUCCEEDED or clean else 1

@@ -191,11 +191,6 @@ class FileRecord:
         self.hash: Any = hashlib.sha256() if hashing else None
         self.ended = False
 
-    @property
-    def hashing(self) -> bool:
-        """Whether the bytes must pass through :meth:`add` (else :meth:`count` will do)."""
-        return self.hash is not None
-
     def add(self, chunk: bytes) -> None:
         """Bytes that were written: hashed when journaling, and counted."""
         if self.hash is not None:

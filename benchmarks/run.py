@@ -180,6 +180,8 @@ SCRIPT_TARGETS = {
     **{(f"wan-{w} 80ms {d}", "rclone"): 1.0 for w in ("big", "many") for d in ("up", "down")},
     **{(row, "rclone"): 1.0 for row in ("s3-many up", "s3-many 20ms up")},
     **{(f"ftps-many {d}", "rclone"): 1.0 for d in ("up", "down")},
+    # What the transfer journal costs: aft as installed over aft with transfer_journal off.
+    **{(f"sftp-many {d}", "aft (journal off)"): 1.05 for d in ("up", "down")},
 }
 
 

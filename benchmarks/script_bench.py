@@ -6,7 +6,9 @@ Run inside the benchmark venv by benchmarks/run.py (``aft`` is the venv's; ``rcl
 PATH or in the venv). Every side keeps its default settings: the sshd offers what OpenSSH
 offers, and each tool negotiates its own cipher. Each row times, per direction, one aft
 script (``SftpClient``/``S3Client`` ``Upload``/``Download``, with a wildcard for many
-files), OpenSSH ``sftp -b`` and ``rclone``, A/B interleaved: in each round every tool runs
+files), OpenSSH ``sftp -b`` and ``rclone`` (and, for many files, the same aft script with
+the setting ``transfer_journal`` off, to show what recording each file costs), A/B
+interleaved: in each round every tool runs
 once, after a first round that warms up and is not counted; the median of the counted
 rounds is reported, with the peak RSS of aft's process.
 
@@ -76,7 +78,7 @@ def compare(
     for n in range(WARMUP + ROUNDS):
         for name, command in tools.items():
             reset()
-            took, peak = timed(command(), ENV_AFT if name == "aft" else None)
+            took, peak = timed(command(), AFT_ENVS.get(name))
             if n >= WARMUP:
                 times[name].append(took)
             if name == "aft":
@@ -85,6 +87,10 @@ def compare(
 
 
 ENV_AFT: dict[str, str] = {}
+#: The same aft with the setting transfer_journal off (its own home): what recording costs.
+JOURNAL_OFF = "aft (journal off)"
+ENV_AFT_OFF: dict[str, str] = {}
+AFT_ENVS = {"aft": ENV_AFT, JOURNAL_OFF: ENV_AFT_OFF}
 
 
 def emit(name: str, work: str, medians: dict[str, float], rss: float) -> None:
@@ -225,6 +231,8 @@ def sftp_pair(
         if count == 1:
             no_check = [*rclone(), "--sftp-disable-hashcheck", *rclone_args]
             commands["rclone (no hash check)"] = no_check
+        else:
+            commands[JOURNAL_OFF] = aft
         tools = {tool: (lambda c=command: c) for tool, command in commands.items()}
         medians, rss = compare(tools, emptied(dst))
         files = "one file of " + f"{size // MiB} MiB" if count == 1 else f"{count:,} x 16 KiB"
@@ -345,13 +353,16 @@ def ftps_rows(work: Path) -> None:
 
 @contextlib.contextmanager
 def aft_home(work: Path) -> Iterator[None]:
-    """An aft home where ``aft run`` is allowed, for the aft processes."""
-    home = work / "home"
-    ENV_AFT.update(ENV, AFT_HOME=str(home))
-    subprocess.run(
-        [str(BIN / "aft"), "settings", "set", "allow_cli_run", "true"],
-        check=True, env=ENV_AFT, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    """Aft homes where ``aft run`` is allowed, for the aft processes: one as installed,
+    one with the transfer journal off."""
+    ENV_AFT.update(ENV, AFT_HOME=str(work / "home"))
+    ENV_AFT_OFF.update(ENV, AFT_HOME=str(work / "home-journal-off"))
+    for env, journal in ((ENV_AFT, "true"), (ENV_AFT_OFF, "false")):
+        for key, value in (("allow_cli_run", "true"), ("transfer_journal", journal)):
+            subprocess.run(
+                [str(BIN / "aft"), "settings", "set", key, value],
+                check=True, env=env, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
     yield
 
 
