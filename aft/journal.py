@@ -479,18 +479,23 @@ class Journal:
             progress = tracker.snapshot() if tracker and tracker.take_change() else None
             if not records and progress is None:
                 return
-            with self._store.transaction() as db:
-                if records:
-                    db.executemany(
-                        f"INSERT INTO transfers ({_COLUMNS.partition(', ')[2]})"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [r[1:] for r in records],
-                    )
-                if progress is not None:
-                    db.execute(
-                        "UPDATE jobs SET progress = ? WHERE id = ?",
-                        (json.dumps(progress.to_json()), self.job_id),
-                    )
+            try:
+                with self._store.transaction() as db:
+                    if records:
+                        db.executemany(
+                            f"INSERT INTO transfers ({_COLUMNS.partition(', ')[2]})"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [r[1:] for r in records],
+                        )
+                    if progress is not None:
+                        db.execute(
+                            "UPDATE jobs SET progress = ? WHERE id = ?",
+                            (json.dumps(progress.to_json()), self.job_id),
+                        )
+            except BaseException:
+                with self._lock:  # kept for the next write: nothing is lost
+                    self._pending[:0] = records
+                raise
 
     def close(self) -> None:
         """Write everything left and stop the thread (once; later calls only flush)."""
@@ -512,7 +517,7 @@ class Journal:
             self._wake.clear()
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001 - a busy database: the next round tries again
+            except Exception:  # noqa: BLE001 - a busy database: the next round writes them
                 pass
 
 

@@ -331,3 +331,24 @@ def test_the_journal_writes_in_batches_and_pages_by_cursor_with_filters(instance
     assert all(r.started < middle for r in log.list(until=middle, limit=100)[0])
     tracker.close()
     assert instance.jobs.progress(job_id)["filesDone"] == 25
+
+
+def test_a_failed_write_keeps_the_records_for_the_next_one(instance: Any) -> None:
+    store, failures = instance.store, [RuntimeError("database is locked")]
+
+    class Flaky:  # the instance's store, whose first write transaction fails
+        def transaction(self) -> Any:
+            if failures:
+                raise failures.pop()
+            return store.transaction()
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+    journal = Journal(Flaky(), "job_x", every=60)  # type: ignore[arg-type]
+    tracker = Tracker(journal=journal, job_id="job_x")
+    tracker.start("a", "/f", "b", "/g").end()
+    with pytest.raises(RuntimeError, match="locked"):
+        journal.flush()
+    tracker.close()
+    assert [r.src_path for r in TransferLog(store).list(job_id="job_x")[0]] == ["/f"]
