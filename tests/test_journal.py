@@ -175,6 +175,7 @@ def test_rest_and_cli_read_the_journal_and_a_running_jobs_progress(
         admin, runner = proc.client(keys["admin"]), proc.client(keys["run"])
         body = {"scriptName": "slow", "params": {"dir": str(folder)}}
         job_id = runner.request("POST", "/v1/jobs", body)["jobId"]
+        follower, terminal = following(aft_home, job_id)
         first = second = None
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and second is None:
@@ -192,6 +193,9 @@ def test_rest_and_cli_read_the_journal_and_a_running_jobs_progress(
             got = runner.request("GET", f"/v1/jobs/{job_id}")
         assert got["status"] == "succeeded"
         assert got["progress"]["filesDone"] == 40 and got["progress"]["currentFile"] is None
+        drawn, printed = read_all(follower, terminal)
+        assert "\r\x1b[K" in drawn and " files, " in drawn, drawn  # progress, on stderr
+        assert "transferred 40 files" in printed and "\x1b[K" not in printed  # the log
 
         pages, cursor = [], None
         while True:
@@ -236,6 +240,38 @@ def test_rest_and_cli_read_the_journal_and_a_running_jobs_progress(
     assert run_aft("transfers", "list", "--failed").stdout == ""
     both = run_aft("transfers", "list", "--json", "--csv")
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def following(aft_home: Path, job_id: str) -> tuple[subprocess.Popen[bytes], int]:
+    """``aft jobs log JOB --follow`` with stderr on a pseudo-terminal, stdout on a pipe."""
+    main, other = pty.openpty()
+    proc = subprocess.Popen(
+        [aft_command(), "jobs", "log", job_id, "--follow"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=other,
+        env={**os.environ, "AFT_HOME": str(aft_home)},
+    )
+    os.close(other)
+    return proc, main
+
+
+def read_all(proc: subprocess.Popen[bytes], terminal: int) -> tuple[str, str]:
+    """What ``proc`` wrote to the terminal and to stdout, once it has ended."""
+    drawn = b""
+    while select.select([terminal], [], [], 30)[0]:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    assert proc.stdout is not None
+    printed = proc.stdout.read()
+    assert proc.wait(30) == 0, (drawn, printed)
+    os.close(terminal)
+    return drawn.decode(errors="replace"), printed.decode()
 
 
 def run_under(aft_home: Path, script: Path, terminal: bool) -> str:
