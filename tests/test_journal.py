@@ -19,7 +19,7 @@ from aft.executor import Executor
 from aft.instance import Instance
 from aft.journal import Journal, Progress, Tracker, TransferLog
 from aft.models import RunResult
-from aft.vfs.base import copy_tree
+from aft.vfs.base import copy_file, copy_tree
 from aft.vfs.disk import DiskVfs
 from tests.conftest import aft_command
 from tests.script_helpers import js, texts
@@ -388,3 +388,22 @@ def test_a_failed_write_keeps_the_records_for_the_next_one(instance: Any) -> Non
         journal.flush()
     tracker.close()
     assert [r.src_path for r in TransferLog(store).list(job_id="job_x")[0]] == ["/f"]
+
+
+def test_progress_moves_within_a_big_file(sshd_server: Any, tmp_path: Path) -> None:
+    from aft.vfs import open_vfs
+
+    remote = sshd_server.new_dir()
+    data = os.urandom(64 * 1024 * 1024)  # long enough over SFTP for several reports
+    (remote / "big.bin").write_bytes(data)
+    seen: list[Progress] = []
+    sftp = open_vfs("SFTP", sshd_server.target(remote), {"pass": sshd_server.password})
+    with sftp, DiskVfs(str(tmp_path)) as disk:
+        copy_file(sftp, "/big.bin", disk, "/big.bin", progress=seen.append)
+    during = [p for p in seen if p.files_done == 0]
+    assert len(during) >= 2, seen  # told while the file was on its way
+    assert all(p.current == "/big.bin" for p in during)
+    assert [p.bytes for p in during] == sorted(p.bytes for p in during)
+    assert 0 < during[0].bytes < during[-1].bytes < len(data)
+    assert (seen[-1].files_done, seen[-1].bytes, seen[-1].current) == (1, len(data), None)
+    assert (tmp_path / "big.bin").read_bytes() == data
