@@ -55,7 +55,8 @@ class Transfer(NamedTuple):
         dst: the destination, named as ``src`` ("" for a delete).
         dst_path: the destination path ("" for a delete).
         bytes: bytes written (for a delete: the file's size when known, else 0).
-        sha256: hex SHA-256 of the bytes as they streamed ("" when not computed).
+        sha256: hex SHA-256 of the bytes written, as they streamed (with OTFE, the stored
+            form: encrypted on upload, plain on download; "" when not computed).
         checksum: the server's checksum, ``algorithm:hex`` ("" when none).
         started: Unix seconds.
         finished: Unix seconds.

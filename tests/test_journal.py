@@ -407,3 +407,20 @@ def test_progress_moves_within_a_big_file(sshd_server: Any, tmp_path: Path) -> N
     assert 0 < during[0].bytes < during[-1].bytes < len(data)
     assert (seen[-1].files_done, seen[-1].bytes, seen[-1].current) == (1, len(data), None)
     assert (tmp_path / "big.bin").read_bytes() == data
+
+
+def test_an_encrypted_upload_records_the_bytes_as_stored(
+    instance: Any, sshd_server: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "plain.txt").write_bytes(b"secret numbers " * 1000)
+    remote = sshd_server.new_dir()
+    source = sftp_client(sshd_server) + (
+        "c.Options.OTFE = true; c.Options.OTFEKey = 'correct horse battery staple';"
+        f"c.Connect(); Log(c.Upload({js(tmp_path / 'plain.txt')}, {js(remote)}));"
+    )
+    job_id, result = run_job(instance, source)
+    assert "true" in texts(result), texts(result)
+    (record,) = records(instance, job_id)
+    stored = (remote / "plain.txt").read_bytes()
+    assert (record.op, record.outcome) == ("upload", "ok")
+    assert (record.bytes, record.sha256) == (len(stored), sha(stored))
