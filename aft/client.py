@@ -26,6 +26,7 @@ from aft._serde import from_json
 from aft.audit import AuditEntry
 from aft.exceptions import AftError, ConfigError, ServiceUnavailable, error_class
 from aft.jobs import Job
+from aft.journal import Transfer
 from aft.keys import ApiKey
 from aft.models import JobState, LogLevel, LogLine
 from aft.schedules import Schedule
@@ -41,6 +42,8 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/jobs/{jobId}"): "job",
     ("GET", "/v1/jobs/{jobId}/log"): "job_log",
     ("POST", "/v1/jobs/{jobId}/halt"): "halt_job",
+    ("GET", "/v1/jobs/{jobId}/transfers"): "job_transfers",
+    ("GET", "/v1/transfers"): "transfers",
     ("GET", "/v1/scripts"): "scripts",
     ("POST", "/v1/scripts"): "add_script",
     ("GET", "/v1/scripts/{name}"): "script",
@@ -88,6 +91,14 @@ class AuditPage(NamedTuple):
     last)."""
 
     entries: list[AuditEntry]
+    next_cursor: int | None
+
+
+class TransferPage(NamedTuple):
+    """A page of the transfer journal, oldest first, and the cursor of the next page (None:
+    the last)."""
+
+    transfers: list[Transfer]
     next_cursor: int | None
 
 
@@ -514,6 +525,54 @@ class AftClient:
         answer = self.request("POST", "/v1/cron/preview", {"cron": cron, "timezone": timezone})
         return CronPreview([float(r) for r in answer["runs"]], dict(answer["errors"]))
 
+    # ---- the transfer journal ----------------------------------------------------------
+
+    def transfers(
+        self,
+        *,
+        job: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        path: str | None = None,
+        failed: bool = False,
+        limit: int | None = None,
+        cursor: int | None = None,
+    ) -> TransferPage:
+        """Transfer records, oldest first, one page: ``GET /v1/transfers`` (every job's
+        need an admin key; a run key gives ``job``). ``path`` is a glob over source and
+        destination paths; ``failed`` keeps only failed files."""
+        query = {
+            k: v
+            for k, v in (
+                ("job", job),
+                ("since", since),
+                ("until", until),
+                ("path", path),
+                ("failed", "true" if failed else None),
+                ("limit", limit),
+                ("cursor", cursor),
+            )
+            if v is not None
+        }
+        return _transfer_page(self.request("GET", "/v1/transfers", query=query))
+
+    def job_transfers(
+        self,
+        job_id: str,
+        *,
+        path: str | None = None,
+        failed: bool = False,
+        cursor: int | None = None,
+    ) -> TransferPage:
+        """One job's transfer records: ``GET /v1/jobs/{jobId}/transfers``."""
+        query = {
+            k: v
+            for k, v in (("path", path), ("failed", "true" if failed else None), ("cursor", cursor))
+            if v is not None
+        }
+        page = self.request("GET", f"/v1/jobs/{_quote(job_id)}/transfers", query=query)
+        return _transfer_page(page)
+
     # ---- the audit trail --------------------------------------------------------------
 
     def audit(
@@ -625,3 +684,7 @@ def split_host(host: str, default_port: int = 44399) -> tuple[str, str, int]:
     except ValueError:
         raise ConfigError(f"bad port in --host {host!r}") from None
     return parts.scheme, parts.hostname, port
+
+
+def _transfer_page(page: dict[str, Any]) -> TransferPage:
+    return TransferPage([Transfer.from_json(r) for r in page["transfers"]], page["nextCursor"])

@@ -85,6 +85,11 @@ class Transfer(NamedTuple):
         """The record as the REST API and ``aft transfers list --json`` give it (camelCase)."""
         return {_CAMEL.get(key, key): value for key, value in self._asdict().items()}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Transfer:
+        """The inverse of :meth:`to_json`."""
+        return cls(**{key: data[_CAMEL.get(key, key)] for key in cls._fields})
+
 
 class Progress(NamedTuple):
     """Where a run stands.

@@ -213,6 +213,14 @@ def test_rest_and_cli_read_the_journal_and_a_running_jobs_progress(
         assert sorted(r["dstPath"] for r in one["transfers"]) == [
             f"/copy{n}.bin" for n in range(30, 40)
         ]
+        typed = runner.transfers(job=job_id)  # the same through the typed client
+        assert [r.seq for r in typed.transfers] == [r["seq"] for r in every]
+        assert typed.next_cursor is None and typed.transfers[0].job_id == job_id
+        mine = runner.job_transfers(job_id, path="/copy3?.bin")
+        assert sorted(r.dst_path for r in mine.transfers) == sorted(
+            r["dstPath"] for r in one["transfers"]
+        )
+        assert admin.transfers(failed=True).transfers == []
         none = admin.request("GET", "/v1/transfers", query={"failed": "true"})
         assert none["transfers"] == []
         try:
