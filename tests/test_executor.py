@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -12,6 +13,7 @@ import pytest
 from aft.exceptions import ParamsError, ScriptError, ScriptNotFound
 from aft.executor import Executor, HaltSignal, parse_params
 from aft.models import JobState, LogLevel
+from aft.syncjs import engine
 from aft.syncjs.host import Masker
 from tests.script_helpers import js, texts
 
@@ -490,6 +492,7 @@ def test_the_engine_process_holds_none_of_the_callers_sockets():
     listener = socket.create_server(("127.0.0.1", 0))
     try:
         done = threading.Event()
+        engine.close_idle_engines()  # so that the run forks its engine after the socket
         others = set(_thread_children())  # servers that fixtures started, say
         runner = threading.Thread(
             target=lambda: (Executor().run("while (true) {}", timeout=5), done.set())
@@ -513,3 +516,77 @@ def test_the_engine_process_holds_none_of_the_callers_sockets():
         listener.close()
         runner.join(15)
     assert done.is_set()
+
+
+def _idle_pids():
+    with engine._pool_lock:
+        return [e.pid for e in engine._idle]
+
+
+def test_each_run_on_a_reused_engine_gets_a_fresh_context():
+    engine.close_idle_engines()
+    first = Executor().run("globalThis.leak = 1; var leak2 = 2; Log('set')")
+    assert first.state is JobState.SUCCEEDED
+    (pid,) = _idle_pids()
+    second = Executor().run(
+        "if (typeof leak !== 'undefined' || typeof leak2 !== 'undefined') throw new Error('kept')"
+    )
+    assert second.state is JobState.SUCCEEDED, second.error
+    assert _idle_pids() == [pid]  # the same engine served both
+
+
+def test_a_killed_engine_is_not_reused():
+    engine.close_idle_engines()
+    Executor().run("Log('x')")
+    (pid,) = _idle_pids()
+    result = Executor(halt_grace_seconds=0.2).run("while (true) {}", timeout=0.2)
+    assert "killed" in result.error
+    assert _idle_pids() == []
+    assert not os.path.exists(f"/proc/{pid}")  # killed and reaped
+    assert Executor().run("Log('y')").state is JobState.SUCCEEDED
+    assert len(_idle_pids()) == 1 and _idle_pids() != [pid]
+
+
+def test_a_forked_process_starts_its_own_engines_and_leaves_the_parents_alone():
+    engine.close_idle_engines()
+    Executor().run("Log('x')")
+    (pid,) = _idle_pids()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the forked process reports through the pipe
+        try:
+            inherited = _idle_pids()
+            ran = Executor().run("globalThis.x = 1; Log('in the fork')").state is JobState.SUCCEEDED
+            os.write(write, json.dumps([inherited, _idle_pids(), ran]).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        inherited, own, ran = json.loads(f.read())
+    os.waitpid(child, 0)
+    assert inherited == [] and ran and own and own != [pid]
+    assert _idle_pids() == [pid]  # the parent's engine still serves the parent
+    assert Executor().run("Log('z')").state is JobState.SUCCEEDED
+    assert _idle_pids() == [pid]
+
+
+@pytest.mark.parametrize("how", ["exits", "killed"])
+def test_an_idle_engine_never_outlives_its_caller(how):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time; from aft.executor import Executor; from aft.syncjs import engine; "
+        "Executor().run('Log(1)'); print(engine._idle[0].pid, flush=True); "
+        + ("" if how == "exits" else "time.sleep(60)")
+    )
+    caller = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(caller.stdout.readline())
+        if how == "killed":
+            caller.kill()
+        caller.wait(10)
+        assert _gone(pid, within=3)
+    finally:
+        caller.kill()
+        caller.wait()

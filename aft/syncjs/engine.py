@@ -12,18 +12,26 @@ process and could not be stopped. :func:`run_isolated` therefore runs the engine
 forked child process that holds nothing but QuickJS: every host function still runs here,
 in the calling thread, answered over a pair of pipes, and a script that has not ended
 ``grace`` seconds after the halt signal is killed (SIGKILL) without harming its caller.
-A fork costs about a millisecond; a host call is one round trip over the pipes (about
-15 µs more CPU than a call in-process).
+A host call is one round trip over the pipes (about 15 µs more CPU than a call
+in-process).
+
+A fork costs a few milliseconds in a large process, more than a short script, so engine
+processes are reused: each process keeps up to :data:`POOL_SIZE` idle ones, and every run
+gets a fresh JS context in one of them (nothing of a run is left for the next). An engine
+that was killed, died or was interrupted is never reused; one that a fork inherits is left
+to the process that started it.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import select
 import signal
 import struct
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, Protocol
 
@@ -110,13 +118,13 @@ class HaltFlag(Protocol):
 def run_isolated(
     functions: dict[str, HostFunction], steps: Sequence[Step], halt: HaltFlag, grace: float
 ) -> str | None:
-    """Run ``steps`` in order in one JS context in a child process; host functions run in
-    the calling thread, whose process keeps all its other threads running meanwhile.
+    """Run ``steps`` in order in one fresh JS context in an engine process; host functions
+    run in the calling thread, whose process keeps all its other threads running meanwhile.
 
     Args:
         functions: the host functions by name, as for :class:`Engine`.
         steps: the scripts to evaluate, in order, in the same global context.
-        halt: once set, the child has ``grace`` seconds to end before it is killed.
+        halt: once set, the engine has ``grace`` seconds to end before it is killed.
         grace: seconds between the halt and the kill.
 
     Returns:
@@ -124,83 +132,182 @@ def run_isolated(
         :data:`JSError` has it) that ended them.
 
     Raises:
-        EngineKilled: the child was killed after the grace.
+        EngineKilled: the engine was killed after the grace.
     """
-    requests_r, requests_w = os.pipe()
-    answers_r, answers_w = os.pipe()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # never returns
-        os.close(requests_r)
-        os.close(answers_w)
-        _child(functions, steps, answers_r, requests_w, parent)
-    os.close(requests_w)
-    os.close(answers_r)
-    watchdog = _Watchdog(pid, halt, grace)
-    requests = _Frames(requests_r)
-    outcome: dict[str, str | None] = {}
+    message = json.dumps({"steps": list(steps), "names": sorted(functions)}).encode()
+    engine = _take_engine()
     try:
-        while (frame := requests.next()) is not None:
-            kind, payload = frame
-            if kind == b"r":
-                outcome["error"] = json.loads(payload)["error"]
-                break
-            name, _, args = payload.partition(b"\0")
-            try:
-                _send(answers_w, b"a", host_answer(functions, name.decode(), args))
-            except BrokenPipeError:
-                break  # it was killed meanwhile
+        _send(engine.to_engine, b"s", message)
+    except BrokenPipeError:  # an idle engine that ended (its memory, say): start anew
+        engine.kill()
+        engine = _EngineProcess()
+        _send(engine.to_engine, b"s", message)
+    outcome: dict[str, str | None] = {}
+    killed = False
+    status = 0
+    try:
+        killed = _serve(engine, functions, halt.fileno(), grace, outcome)
     finally:
-        watchdog.stop()  # from here on, nothing kills it but this
-        os.close(requests_r)
-        os.close(answers_w)
-        if not outcome:  # killed, died, or the caller was interrupted (Ctrl-C)
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
+        if outcome:
+            _give_back(engine)
+        else:  # killed, died, or the caller was interrupted (Ctrl-C): never reused
+            status = engine.kill()
     if outcome:
         return outcome["error"]
-    if watchdog.killed:
+    if killed:
         raise EngineKilled(f"killed: still running {grace:g}s after the halt")
     return f"Error: the script engine process died ({_describe_status(status)})"
 
 
-class _Watchdog:
-    """A thread that kills the engine process ``grace`` seconds after the halt signal,
-    unless :meth:`stop` comes first."""
+def _serve(
+    engine: _EngineProcess,
+    functions: dict[str, HostFunction],
+    halt: int,
+    grace: float,
+    outcome: dict[str, str | None],
+) -> bool:
+    """Answer the engine's host calls until it sends its result (put in ``outcome``) or
+    ends; returns whether it was killed for running ``grace`` seconds past the halt.
 
-    def __init__(self, pid: int, halt: HaltFlag, grace: float) -> None:
-        self.killed = False
-        self._stop_r, self._stop_w = os.pipe()
-        self._thread = threading.Thread(
-            target=self._run,
-            args=(pid, halt.fileno(), grace),
-            name="script-engine-watchdog",
-            daemon=True,
-        )
-        self._thread.start()
+    This thread is the watchdog: the engine runs JS only while this thread waits here for
+    its next frame (during a host call the engine itself waits for the answer), so a
+    ``select`` on both the engine's pipe and the halt descriptor sees every halt in time
+    for the kill, with no thread to start per run.
+    """
+    requests = engine.requests
+    fd = requests.fileno()
+    deadline: float | None = None
+    while True:
+        if not requests.buffered():
+            if deadline is None:
+                ready, _, _ = select.select([fd, halt], [], [])
+                if halt in ready:
+                    deadline = time.monotonic() + grace
+            else:
+                left = deadline - time.monotonic()
+                ready = select.select([fd], [], [], left)[0] if left > 0 else []
+                if not ready:
+                    os.kill(engine.pid, signal.SIGKILL)  # not yet reaped: still the engine
+                    return True
+            if fd not in ready:
+                continue
+        frame = requests.next()
+        if frame is None:  # it died
+            return False
+        kind, payload = frame
+        if kind == b"r":
+            outcome["error"] = json.loads(payload)["error"]
+            return False
+        name, _, args = payload.partition(b"\0")
+        try:
+            _send(engine.to_engine, b"a", host_answer(functions, name.decode(), args))
+        except BrokenPipeError:
+            return False  # it died meanwhile
 
-    def _run(self, pid: int, halt: int, grace: float) -> None:
-        ready, _, _ = select.select([self._stop_r, halt], [], [])
-        if self._stop_r in ready:
+
+#: Idle engines kept for the next run, at most; a run that finds none forks one.
+POOL_SIZE = 2
+#: Runs an engine serves before it is retired (whatever its heap grew to goes with it).
+RUNS_PER_ENGINE = 500
+
+
+class _EngineProcess:
+    """A forked engine process and the parent's ends of its two pipes."""
+
+    def __init__(self) -> None:
+        to_engine_r, self.to_engine = os.pipe()
+        requests_r, requests_w = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # never returns
+            os.close(self.to_engine)
+            os.close(requests_r)
+            _child(to_engine_r, requests_w, parent)
+        os.close(to_engine_r)
+        os.close(requests_w)
+        self.pid = pid
+        self.requests = _Frames(requests_r)
+        self.runs = 0
+
+    def forget(self) -> None:
+        """Close this process's ends of the pipes, leaving the engine alone (it is another
+        process's, after a fork; it ends on end of file or its parent's end)."""
+        os.close(self.to_engine)
+        os.close(self.requests.fileno())
+
+    def kill(self) -> int:
+        """Kill and reap the engine; returns its wait status."""
+        self.forget()
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:  # pragma: no cover - reaped by someone else
+            return 0
+        _, status = os.waitpid(self.pid, 0)
+        return status
+
+
+_pool_lock = threading.Lock()
+_pool_pid = os.getpid()
+_idle: list[_EngineProcess] = []
+
+
+def _own_pool() -> None:
+    """Forget engines inherited over a fork (call holding the lock): they are the parent's,
+    and two processes writing to one engine would mix their runs."""
+    global _pool_pid
+    if _pool_pid != os.getpid():
+        for engine in _idle:
+            engine.forget()
+        _idle.clear()
+        _pool_pid = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    global _pool_lock
+    _pool_lock = threading.Lock()  # another thread may have held it at the fork
+    _own_pool()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _take_engine() -> _EngineProcess:
+    with _pool_lock:
+        _own_pool()
+        if _idle:
+            return _idle.pop()
+    return _EngineProcess()
+
+
+def _give_back(engine: _EngineProcess) -> None:
+    engine.runs += 1
+    with _pool_lock:
+        _own_pool()
+        if engine.runs < RUNS_PER_ENGINE and len(_idle) < POOL_SIZE:
+            _idle.append(engine)
             return
-        ready, _, _ = select.select([self._stop_r], [], [], grace)
-        if not ready:
-            self.killed = True
-            os.kill(pid, signal.SIGKILL)  # not yet reaped: the pid is still the child's
+    engine.kill()
 
-    def stop(self) -> None:
-        os.write(self._stop_w, b"!")
-        self._thread.join()
-        os.close(self._stop_r)
-        os.close(self._stop_w)
+
+def close_idle_engines() -> None:
+    """End the idle engine processes of this process (the next run forks a new one)."""
+    with _pool_lock:
+        _own_pool()
+        engines = _idle[:]
+        _idle.clear()
+    for engine in engines:
+        engine.kill()
+
+
+atexit.register(close_idle_engines)
 
 
 class _ChildContext(Engine):
     """The child's engine: each host call goes to the parent and waits for its answer."""
 
-    def __init__(self, names: set[str], answers: int, requests: int) -> None:
+    def __init__(self, names: set[str], answers: _Frames, requests: int) -> None:
         self._names = names
-        self._answers = _Frames(answers)
+        self._answers = answers
         self._requests = requests
         super().__init__({})
 
@@ -210,18 +317,14 @@ class _ChildContext(Engine):
     def call_function(self, name: str, args: bytes) -> bytes:
         _send(self._requests, b"c", name.encode() + b"\0" + args)
         frame = self._answers.next()
-        if frame is None:  # the parent is gone
+        if frame is None or frame[0] != b"a":  # the parent is gone
             os._exit(1)
         return frame[1]
 
 
-def _child(
-    functions: dict[str, HostFunction],
-    steps: Sequence[Step],
-    answers: int,
-    requests: int,
-    parent: int,
-) -> NoReturn:
+def _child(answers: int, requests: int, parent: int) -> NoReturn:
+    """The engine process: for each run message, a fresh context evaluates its steps and
+    the result goes back; it ends at end of file (no parent writes to it any more)."""
     code = 70
     try:
         for signum in signal.valid_signals():  # the caller's handlers are not ours
@@ -236,14 +339,18 @@ def _child(
         signal.signal(signal.SIGALRM, orphaned)
         signal.setitimer(signal.ITIMER_REAL, 0.5, 0.5)
         _close_inherited(answers, requests)
-        engine = _ChildContext(set(functions), answers, requests)
-        error = None
-        try:
-            for source, filename, variables in steps:
-                engine.eval(source, filename, **variables)
-        except JSError as exc:
-            error = str(exc)
-        _send(requests, b"r", json.dumps({"error": error}).encode())
+        incoming = _Frames(answers)
+        while (frame := incoming.next()) is not None and frame[0] == b"s":
+            run = json.loads(frame[1])
+            engine = _ChildContext(set(run["names"]), incoming, requests)
+            error = None
+            try:
+                for source, filename, variables in run["steps"]:
+                    engine.eval(source, filename, **variables)
+            except JSError as exc:
+                error = str(exc)
+            del engine  # nothing of this run's context is left for the next
+            _send(requests, b"r", json.dumps({"error": error}).encode())
         code = 0
     finally:
         os._exit(code)
@@ -278,6 +385,17 @@ class _Frames:
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._buffer = bytearray()
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def buffered(self) -> bool:
+        """Whether a whole frame is already buffered (``select`` would not show it)."""
+        buffer = self._buffer
+        return (
+            len(buffer) >= _HEADER.size
+            and len(buffer) >= _HEADER.size + _HEADER.unpack_from(buffer)[1]
+        )
 
     def next(self) -> tuple[bytes, bytes] | None:
         """The next frame, or None at end of file."""
