@@ -302,6 +302,8 @@ class Tracker:
     def start(self, src: str, src_path: str, dst: str, dst_path: str, op: str = "") -> FileRecord:
         """A file starts moving (``op``: this tracker's, unless given)."""
         record = FileRecord(self, op or self.op, src, src_path, dst, dst_path, self.hashing)
+        if self.journal is not None:
+            self.journal.wake()
         state = self._state
         with state.lock:
             state.first = state.first or record.started
@@ -461,8 +463,17 @@ class Journal:
         self._wake = threading.Event()
         self._stop = False
         self._trackers: list[Tracker] = []
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="aft-journal")
-        self._thread.start()
+        self._thread: threading.Thread | None = None  # started by the first file
+
+    def wake(self) -> None:
+        """Start the writer thread, once: a run that moves no file costs no thread."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None and not self._stop:
+                    self._thread = threading.Thread(
+                        target=self._loop, daemon=True, name="aft-journal"
+                    )
+                    self._thread.start()
 
     def watch(self, tracker: Tracker) -> None:
         """Write ``tracker``'s progress as the job's (the last one watched wins)."""
@@ -470,6 +481,7 @@ class Journal:
 
     def add(self, record: Transfer) -> None:
         """Queue a record; any thread."""
+        self.wake()
         with self._lock:
             self._pending.append(record)
             full = len(self._pending) >= self._batch
@@ -506,9 +518,11 @@ class Journal:
     def close(self) -> None:
         """Write everything left and stop the thread (once; later calls only flush)."""
         if not self._stop:
-            self._stop = True
+            with self._lock:
+                self._stop = True
             self._wake.set()
-            self._thread.join()
+            if self._thread is not None:
+                self._thread.join()
         self.flush()
 
     def __enter__(self) -> Journal:

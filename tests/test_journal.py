@@ -115,6 +115,17 @@ def test_a_file_that_fails_in_a_batch_is_recorded_failed_with_its_error(
     assert "is a directory" in blocked.error
 
 
+def test_a_run_that_moves_no_file_starts_no_writer_thread(instance: Any) -> None:
+    import threading
+
+    job = instance.jobs.submit('Log("x")', script_name="t.syncjs")
+    tracker = instance.jobs.tracker(job.id)
+    result = instance.executor().run('Log("x")', progress=tracker, job_id=job.id)
+    assert result.ok and "aft-journal" not in [t.name for t in threading.enumerate()]
+    tracker.journal.close()
+    assert instance.jobs.progress(job.id) is None
+
+
 def test_with_the_journal_off_nothing_is_recorded_but_progress_is(
     instance: Any, tmp_path: Path
 ) -> None:
