@@ -222,16 +222,9 @@ class AftClient:
         ``idempotency_key``, asking again with the same key (after a lost answer, say)
         within 24 hours returns the first job instead of queueing another.
         """
-        body: dict[str, Any] = {
-            k: v
-            for k, v in (
-                ("scriptName", script_name),
-                ("scriptId", script_id),
-                ("filePath", file_path),
-                ("group", group),
-            )
-            if v is not None
-        }
+        body: dict[str, Any] = _given(
+            scriptName=script_name, scriptId=script_id, filePath=file_path, group=group
+        )
         if params:
             body["params"] = params
         headers = {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
@@ -249,18 +242,14 @@ class AftClient:
     ) -> JobList:
         """Jobs, newest first, one page (``next_cursor`` asks for the next): ``GET /v1/jobs``.
         A ``run`` key sees the jobs it started."""
-        query = {
-            k: v
-            for k, v in (
-                ("status", None if status is None else JobState(status).value),
-                ("script", script),
-                ("trigger", trigger),
-                ("since", since),
-                ("limit", limit),
-                ("cursor", cursor),
-            )
-            if v is not None
-        }
+        query = _given(
+            status=None if status is None else JobState(status).value,
+            script=script,
+            trigger=trigger,
+            since=since,
+            limit=limit,
+            cursor=cursor,
+        )
         page = self.request("GET", "/v1/jobs", query=query)
         return JobList([from_json(Job, j) for j in page["jobs"]], page["nextCursor"])
 
@@ -315,7 +304,7 @@ class AftClient:
         max_run_seconds: int | None = None,
     ) -> Script:
         """Store a script: ``POST /v1/scripts``."""
-        body = _body(
+        body = _given(
             name=name,
             source=source,
             retries=retries,
@@ -337,7 +326,7 @@ class AftClient:
         max_run_seconds: int | None = None,
     ) -> Script:
         """Change a stored script; what is left out stays: ``PUT /v1/scripts/{name}``."""
-        body = _body(
+        body = _given(
             name=rename,
             source=source,
             retries=retries,
@@ -407,7 +396,7 @@ class AftClient:
         self, name: str, type: str, target: str, payload: dict[str, Any] | None = None
     ) -> VfsProfile:
         """Add a profile; the payload (credentials) is write-only: ``POST /v1/vfs``."""
-        body = _body(name=name, type=type, target=target, payload=payload)
+        body = _given(name=name, type=type, target=target, payload=payload)
         return self._get(VfsProfile, "POST", "/v1/vfs", body)
 
     def update_vfs(
@@ -419,7 +408,7 @@ class AftClient:
         payload: dict[str, Any] | None = None,
     ) -> VfsProfile:
         """Change a profile; what is left out stays (the payload too): ``PUT /v1/vfs/{name}``."""
-        body = _body(type=type, target=target, payload=payload)
+        body = _given(type=type, target=target, payload=payload)
         return self._get(VfsProfile, "PUT", f"/v1/vfs/{_quote(name)}", body)
 
     def remove_vfs(self, name: str) -> None:
@@ -434,7 +423,7 @@ class AftClient:
         self, type: str, target: str, payload: dict[str, Any] | None = None
     ) -> ConnectionTest:
         """Connect with a profile that is not saved and list its root: ``POST /v1/vfs/test``."""
-        body = _body(type=type, target=target, payload=payload)
+        body = _given(type=type, target=target, payload=payload)
         return self._get(ConnectionTest, "POST", "/v1/vfs/test", body)
 
     def vfs_types(self) -> list[dict[str, Any]]:
@@ -447,7 +436,7 @@ class AftClient:
         """The target ``fields`` describe and what is wrong with them (by field):
         ``POST /v1/vfs/types/{type}/target``."""
         path = f"/v1/vfs/types/{_quote(type)}/target"
-        return self._get(TargetCheck, "POST", path, _body(fields=fields, payload=payload))
+        return self._get(TargetCheck, "POST", path, _given(fields=fields, payload=payload))
 
     def vfs_hostkey(self, url: str) -> str:
         """The SHA-256 host key of ``sftp://host:port``, to pin: ``GET /v1/vfs/hostkey``."""
@@ -477,7 +466,7 @@ class AftClient:
         catch_up: bool | None = None,
     ) -> Schedule:
         """Run a stored script at cron times: ``POST /v1/schedules``."""
-        body = _body(
+        body = _given(
             name=name,
             script=script,
             cron=cron,
@@ -503,7 +492,7 @@ class AftClient:
         catch_up: bool | None = None,
     ) -> Schedule:
         """Change a schedule; what is left out stays: ``PUT /v1/schedules/{id}``."""
-        body = _body(
+        body = _given(
             name=rename,
             script=script,
             cron=cron,
@@ -541,19 +530,15 @@ class AftClient:
         """Transfer records, oldest first, one page: ``GET /v1/transfers`` (every job's
         need an admin key; a run key gives ``job``). ``path`` is a glob over source and
         destination paths; ``failed`` keeps only failed files."""
-        query = {
-            k: v
-            for k, v in (
-                ("job", job),
-                ("since", since),
-                ("until", until),
-                ("path", path),
-                ("failed", "true" if failed else None),
-                ("limit", limit),
-                ("cursor", cursor),
-            )
-            if v is not None
-        }
+        query = _given(
+            job=job,
+            since=since,
+            until=until,
+            path=path,
+            failed="true" if failed else None,
+            limit=limit,
+            cursor=cursor,
+        )
         return _transfer_page(self.request("GET", "/v1/transfers", query=query))
 
     def job_transfers(
@@ -565,11 +550,7 @@ class AftClient:
         cursor: int | None = None,
     ) -> TransferPage:
         """One job's transfer records: ``GET /v1/jobs/{jobId}/transfers``."""
-        query = {
-            k: v
-            for k, v in (("path", path), ("failed", "true" if failed else None), ("cursor", cursor))
-            if v is not None
-        }
+        query = _given(path=path, failed="true" if failed else None, cursor=cursor)
         page = self.request("GET", f"/v1/jobs/{_quote(job_id)}/transfers", query=query)
         return _transfer_page(page)
 
@@ -586,17 +567,7 @@ class AftClient:
     ) -> AuditPage:
         """The audit trail, oldest first, one page (admin keys): ``GET /v1/audit``.
         ``actor`` is one actor, or a prefix ending in ':' (``key:``)."""
-        query = {
-            k: v
-            for k, v in (
-                ("since", since),
-                ("until", until),
-                ("actor", actor),
-                ("limit", limit),
-                ("cursor", cursor),
-            )
-            if v is not None
-        }
+        query = _given(since=since, until=until, actor=actor, limit=limit, cursor=cursor)
         page = self.request("GET", "/v1/audit", query=query)
         return AuditPage([AuditEntry(**e) for e in page["entries"]], page["nextCursor"])
 
@@ -625,8 +596,8 @@ def _quote(segment: str) -> str:
     return quote(segment, safe="")
 
 
-def _body(**fields: Any) -> dict[str, Any]:
-    """A request body of the fields that are given (None: left out)."""
+def _given(**fields: Any) -> dict[str, Any]:
+    """The fields that are given (None: left out), for a request body or query."""
     return {k: v for k, v in fields.items() if v is not None}
 
 

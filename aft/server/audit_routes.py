@@ -4,18 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aft.exceptions import BadRequest
-from aft.server.http import Api, Caller, query_int, query_text
-
-
-def _time(name: str) -> float | None:
-    raw = query_text(name)
-    if raw is None:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a Unix time in seconds") from None
+from aft.server.http import Api, Caller, query_int, query_text, query_time
 
 
 def add_audit_routes(api: Api) -> None:
@@ -27,8 +16,8 @@ def add_audit_routes(api: Api) -> None:
         """Entries oldest first, filtered by ``since``/``until`` (Unix seconds) and
         ``actor``; ``cursor`` is the previous page's ``nextCursor``."""
         entries, cursor = ctx.instance.audit.list(
-            since=_time("since"),
-            until=_time("until"),
+            since=query_time("since"),
+            until=query_time("until"),
             actor=query_text("actor"),
             limit=query_int("limit", 100, 1, 1000) or 100,
             cursor=query_int("cursor", None, 0, 2**62),

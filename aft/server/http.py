@@ -293,6 +293,21 @@ def query_int(name: str, default: int | None, low: int, high: int) -> int | None
     return value
 
 
+def query_time(name: str) -> float | None:
+    """A query parameter holding a Unix time in seconds (None when absent or empty).
+
+    Raises:
+        BadRequest: the value is not a number.
+    """
+    raw = query_text(name)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a Unix time in seconds") from None
+
+
 def send_json(result: Any, status: int = 200) -> str:
     """``result`` as the JSON body of the answer, with ``status``."""
     bottle.response.status = status

@@ -21,6 +21,7 @@ from aft.server.http import (
     only,
     query_int,
     query_text,
+    query_time,
     worker_group,
 )
 
@@ -81,11 +82,7 @@ def add_jobs_routes(api: Api) -> None:
         state = query_text("status")
         if state is not None and state not in {s.value for s in JobState}:
             raise BadRequest(f"unknown status {state!r}")
-        since = query_text("since")
-        try:
-            since_value = float(since) if since is not None else None
-        except ValueError:
-            raise BadRequest("since must be Unix seconds") from None
+        since = query_time("since")
         trigger = query_text("trigger")
         if trigger is not None and trigger not in TRIGGERS:
             raise BadRequest(f"trigger is one of {', '.join(TRIGGERS)}, not {trigger!r}")
@@ -96,7 +93,7 @@ def add_jobs_routes(api: Api) -> None:
             jobs, cursor = ctx.instance.jobs.list(
                 state=state,
                 script=query_text("script"),
-                since=since_value,
+                since=since,
                 api_key_id=None if who.scope == "admin" else who.key_id,
                 limit=query_int("limit", 50, 1, 500) or 50,
                 cursor=cursor,

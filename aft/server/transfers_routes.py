@@ -8,17 +8,7 @@ from typing import Any
 
 from aft.exceptions import BadRequest, Forbidden, JobNotFound
 from aft.journal import TransferLog
-from aft.server.http import Api, Caller, query_int, query_text
-
-
-def _time(name: str) -> float | None:
-    raw = query_text(name)
-    if raw is None:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a Unix time in seconds") from None
+from aft.server.http import Api, Caller, query_int, query_text, query_time
 
 
 def _failed() -> bool:
@@ -35,8 +25,8 @@ def add_transfers_routes(api: Api) -> None:
     def page(job_id: str | None) -> dict[str, Any]:
         records, cursor = TransferLog(ctx.instance.store).list(
             job_id=job_id,
-            since=_time("since"),
-            until=_time("until"),
+            since=query_time("since"),
+            until=query_time("until"),
             path=query_text("path"),
             failed=_failed(),
             limit=query_int("limit", 100, 1, 1000) or 100,
