@@ -167,7 +167,7 @@ def test_kill_9_of_a_worker_mid_job_interrupts_it_and_the_retry_runs_on_the_othe
     first = cluster.worker("w1")
     job = submit(cluster, 'Log("start"); Sleep(4000); Log("end")', retries=1, retry_backoff=0)
     deadline = time.monotonic() + 30
-    while cluster.queue.get(job.id).state is not JobState.RUNNING:
+    while not cluster.queue.log(job.id)[0]:  # running, mid-script: "start" is logged
         assert time.monotonic() < deadline, "the job never started"
         time.sleep(0.05)
     assert cluster.queue.get(job.id).worker == first

@@ -280,8 +280,15 @@ def test_https_answers_carry_strict_transport_security(aft_home):
             service.stop()
 
 
-#: The operations a run-scope key may call; every other authenticated one needs admin.
-RUN_SCOPE = {"/v1/jobs", "/v1/jobs/{jobId}", "/v1/jobs/{jobId}/log", "/v1/jobs/{jobId}/halt"}
+#: The operations a run-scope key may call; every other authenticated one needs admin
+#: (GET /v1/transfers too, unless it names one of the key's jobs).
+RUN_SCOPE = {
+    "/v1/jobs",
+    "/v1/jobs/{jobId}",
+    "/v1/jobs/{jobId}/log",
+    "/v1/jobs/{jobId}/halt",
+    "/v1/jobs/{jobId}/transfers",
+}
 
 
 def test_the_auth_matrix_over_every_documented_operation(aft_home):
