@@ -728,7 +728,9 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
             raise data
         del self._ready[self._pos]
         asked = self._asked.pop(self._pos)
-        if 0 < len(data) < asked:  # a short reply: ask for the rest
+        if 0 < len(data) < asked and self._pos + len(data) < self._end:
+            # a short reply inside the size seen at open: ask for the rest now. At that
+            # size the next call asks afresh, so a file that grew meanwhile is read on.
             self._ask(self._pos + len(data), asked - len(data))
         self._pos += len(data)
         return data
