@@ -54,7 +54,7 @@ def run_file(file: str, params: str | None = None) -> int:
             code = _run_here(file, params, limits_write)
         except AftError as exc:
             sys.stderr.write(f"aft: error: {' '.join(str(exc).split())}\n")
-            code = _exit_status(exc)
+            code = _exit_status(exc, "run")
         except BaseException:
             import traceback
 
@@ -438,7 +438,7 @@ class SecretsCommands:
 
         with _instance() as instance:
             instance.secrets.set(name, value)
-        warning = short_secret_warning(name, value)
+        warning = short_secret_warning(f"secret {name}", value)
         if warning is not None:
             sys.stderr.write(f"aft: warning: {warning}\n")
         _print(f"secret {name} set")
@@ -675,17 +675,16 @@ class JobsCommands:
             )
 
     def show(self, job_id: str, json: str = "False") -> None:
-        """One job as JSON.
+        """One job: a field a line.
 
         Args:
             job_id: the job's id.
-            json: JSON, which is also the form without it (every show takes --json).
+            json: print it as JSON instead.
         """
         from aft._serde import to_json
 
-        _flag(json, "--json")
         with _queue() as queue:
-            _print_json(to_json(queue.get(job_id)))
+            _print_record(to_json(queue.get(job_id)), _flag(json, "--json"))
 
     def log(self, job_id: str, follow: str = "False") -> None:
         """A job's log.
@@ -744,6 +743,7 @@ class VfsCommands:
         payload = _read_payload(payload_file)
         with _instance() as instance:
             profile = instance.vfs.add(name, type, target, payload)
+        _warn_short_values(profile.name, payload)
         _print(f"vfs {profile.name} ({profile.type}) added")
 
     def update(
@@ -764,6 +764,7 @@ class VfsCommands:
         payload = None if payload_file is None else _read_payload(payload_file)
         with _instance() as instance:
             profile = instance.vfs.update(name, type, target, payload)
+        _warn_short_values(profile.name, payload)
         _print(f"vfs {profile.name} ({profile.type}) updated")
 
     def list(self, json: str = "False") -> None:
@@ -783,17 +784,16 @@ class VfsCommands:
             _print(f"{p.name}  {p.type}  {p.target}")
 
     def show(self, name: str, json: str = "False") -> None:
-        """One profile as JSON (without its credentials).
+        """One profile, a field a line (never its credentials).
 
         Args:
             name: the profile's name.
-            json: JSON, which is also the form without it (every show takes --json).
+            json: print it as JSON instead.
         """
         from aft._serde import to_json
 
-        _flag(json, "--json")
         with _instance() as instance:
-            _print_json(to_json(instance.vfs.get(name)))
+            _print_record(to_json(instance.vfs.get(name)), _flag(json, "--json"))
 
     def test(self, name: str) -> None:
         """Connect and list the root.
@@ -913,17 +913,16 @@ class SchedulesCommands:
             )
 
     def show(self, name: str, json: str = "False") -> None:
-        """One schedule as JSON.
+        """One schedule, a field a line.
 
         Args:
             name: the schedule's name or id.
-            json: JSON, which is also the form without it (every show takes --json).
+            json: print it as JSON instead.
         """
         from aft._serde import to_json
 
-        _flag(json, "--json")
         with _schedules() as schedules:
-            _print_json(to_json(schedules.get(name)))
+            _print_record(to_json(schedules.get(name)), _flag(json, "--json"))
 
     def enable(self, name: str) -> None:
         """Let a schedule fire again (from its next time after now).
@@ -1359,8 +1358,39 @@ def _flag(text: str | bool, what: str) -> bool:
     return value in ("true", "1", "yes")
 
 
+def _warn_short_values(name: str, payload: dict[str, object] | None) -> None:
+    """The library logs these on ``aft.secrets``, which the CLI quiets to say them itself."""
+    from aft.vfs.library import short_value_warnings
+
+    for warning in short_value_warnings(name, payload or {}):
+        sys.stderr.write(f"aft: warning: {warning}\n")
+
+
 def _print_json(value: object) -> None:
     _print(json.dumps(value, indent=2))
+
+
+#: Fields of a shown record that hold a Unix time (0 or absent: never).
+TIME_FIELDS = {"created", "updated", "started", "finished", "notBefore", "nextRun", "lastRun"}
+
+
+def _print_record(record: dict[str, object], as_json: bool) -> None:
+    """A record as JSON, or as aligned ``field  value`` lines: times local with their zone,
+    nested values as compact JSON, absent ones as ``-``."""
+    if as_json:
+        _print_json(record)
+        return
+    width = max((len(k) for k in record), default=0)
+    for key, value in record.items():
+        if value is None or (key in TIME_FIELDS and not value):
+            text = "-"
+        elif key in TIME_FIELDS and isinstance(value, int | float):
+            text = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(value))
+        elif isinstance(value, dict | list):
+            text = json.dumps(value, separators=(", ", ": "))
+        else:
+            text = _show(value)
+        _print(f"{key.ljust(width)}  {text}")
 
 
 def _when(timestamp: float) -> str:
@@ -1393,6 +1423,10 @@ def _quiet_libraries() -> None:
 #: what it asked for: exit status 2.
 USAGE_ERRORS = (UsageError, InvalidSetting, UnknownSetting)
 
+#: Commands whose exit status the contract fixes at 0 or 1 (cron and CI read it): a value
+#: they refuse is a failure like any other, not a usage error.
+ZERO_OR_ONE = ("run", "start")
+
 
 #: The extra (setup.cfg) that installs each optional top-level package.
 EXTRAS = {
@@ -1418,13 +1452,23 @@ def _extra_for(module: str | None) -> str | None:
     return EXTRAS.get((module or "").split(".")[0])
 
 
-def _exit_status(exc: AftError) -> int:
-    return 2 if isinstance(exc, USAGE_ERRORS) else 1
+def _exit_status(exc: AftError, command: str) -> int:
+    """2 for a command line aft cannot take: its shape, or a value it refuses (a bad cron,
+    params that are not a JSON object, an address that is not one); 1 for everything else,
+    including a name that is unknown or taken (ValueError-like errors that are also a
+    LookupError or FileExistsError)."""
+    if isinstance(exc, USAGE_ERRORS):
+        return 2
+    refused_value = isinstance(exc, ValueError) and not isinstance(
+        exc, (LookupError, FileExistsError)
+    )
+    return 2 if refused_value and command not in ZERO_OR_ONE else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aft`` console script; returns the exit status: 0 done, 1 failed,
-    2 a command line it cannot take (one line on stderr, never a traceback)."""
+    2 a command line it cannot take, a value it refuses included (one line on stderr, never
+    a traceback); ``aft run`` and ``aft start`` exit 0 or 1 as their contract says."""
     argv = sys.argv[1:] if argv is None else argv
     if argv in (["--version"], ["-V"]):
         from aft._version import __version__
@@ -1439,7 +1483,7 @@ def main(argv: list[str] | None = None) -> int:
     except AftError as exc:
         line = " ".join(str(exc).split())  # one line, whatever a library put in the message
         sys.stderr.write(f"aft: error: {line}\n")
-        return _exit_status(exc)
+        return _exit_status(exc, argv[0] if argv else "")
     except ImportError as exc:
         extra = _extra_for(exc.name)
         if extra is None:

@@ -46,6 +46,7 @@ resembles, so ``except FileNotFoundError`` works as well as ``except AftError``:
         ├── VfsDirectoryNotEmpty (OSError)
         ├── VfsPermission (PermissionError)
         ├── VfsPathError (ValueError)   a path that is malformed or escapes its root
+        ├── VfsConfigError (ValueError) a VFS entry's name, type or payload aft cannot take
         ├── VfsUnsupported (NotImplementedError)
         ├── VfsIntegrityError           size or checksum mismatch after a transfer
         ├── VfsConnectionError (ConnectionError)
@@ -238,6 +239,10 @@ class VfsPermission(VfsError, PermissionError):
 
 class VfsPathError(VfsError, ValueError):
     code = "vfs_bad_path"
+
+
+class VfsConfigError(VfsError, ValueError):
+    code = "vfs_bad_config"
 
 
 class VfsUnsupported(VfsError, NotImplementedError):

@@ -32,12 +32,13 @@ KEY_CHECK_ROW = "_master_key_check"
 MIN_SECRET_LENGTH = 4
 
 
-def short_secret_warning(name: str, value: str) -> str | None:
-    """What to warn of when ``value`` is too short to mask everywhere; None when it is not."""
-    if len(value) >= MIN_SECRET_LENGTH:
+def short_secret_warning(what: str, value: str) -> str | None:
+    """What to warn of when ``value`` (``what``: "secret NAME", a payload field...) is too
+    short to mask everywhere; None when it is not (an empty value masks nothing)."""
+    if not value or len(value) >= MIN_SECRET_LENGTH:
         return None
     return (
-        f"secret {name} is shorter than {MIN_SECRET_LENGTH} characters: logs mask it only"
+        f"{what} is shorter than {MIN_SECRET_LENGTH} characters: logs mask it only"
         " where it stands as a whole word, so it can show inside other words"
     )
 
@@ -150,7 +151,7 @@ class SecretStore:
         check_name(name)
         if not isinstance(value, str):
             raise SecretError("a secret value is text")
-        warning = short_secret_warning(name, value)
+        warning = short_secret_warning(f"secret {name}", value)
         if warning is not None:
             import logging
 

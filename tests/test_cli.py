@@ -118,12 +118,22 @@ def test_bad_input_gets_one_line_and_exit_1(run_aft, cli_run_on, tmp_path, args,
         (["move-to-postgres", "mysql://x"], "give a postgresql:// URL"),
         (["start", "-n", "x"], "aft start needs an API key: set AFT_API_KEY"),
         (["jobs", "list", "--", "--trace"], "aft jobs list takes no flags after --"),
+        (["apikeys", "create", "--name", "x", "--allow", "300.1.1.1"], "not an IP address"),
+        (["vfs", "add", "x", "--type", "disk", "--target", "/tmp"], "unknown VFS type 'disk'"),
     ],
 )
 def test_a_command_line_aft_cannot_take_is_one_line_and_exit_2(run_aft, args, expected):
     done = run_aft(*args)
     assert expected in one_line_error(done, 2)
     assert done.stdout == ""
+
+
+def test_run_and_start_keep_exit_1_for_a_refused_value(run_aft, cli_run_on, tmp_path):
+    """Their contract gives cron and CI 0 or 1: bad params are a failure, not a usage error."""
+    (tmp_path / "ok.syncjs").write_text('Log("x")')
+    assert "JSON object" in one_line_error(
+        run_aft("run", "-f", str(tmp_path / "ok.syncjs"), "-p", "[1]")
+    )
 
 
 def test_non_utf8_script(run_aft, cli_run_on, tmp_path):
@@ -467,7 +477,8 @@ def test_vfs_update_changes_a_profile_in_place(run_aft, tmp_path):
     done = run_aft("vfs", "update", "local", "--target", str(second))
     assert (done.returncode, done.stdout) == (0, "vfs local (Disk) updated\n")
     shown = run_aft("vfs", "show", "local")
-    assert f'"target": "{second}"' in shown.stdout
+    fields = dict(line.split(None, 1) for line in shown.stdout.splitlines())
+    assert (fields["type"], fields["target"]) == ("Disk", str(second))
     missing = run_aft("vfs", "update", "nope", "--target", str(second))
     assert "no VFS named 'nope'" in one_line_error(missing)
 

@@ -42,7 +42,7 @@ def test_a_cli_run_is_a_job_with_its_log(run_aft, cli_run_on, tmp_path, aft_home
     assert line.split()[1] == "succeeded"
     assert line.split()[4:] == ["move.syncjs", "cli", cli_actor()]
     assert f"id {job_id}" in done.stderr  # JobID() is the recorded job's
-    shown = json.loads(run_aft("jobs", "show", job_id).stdout)
+    shown = json.loads(run_aft("jobs", "show", job_id, "--json").stdout)
     assert (shown["trigger"], shown["startedBy"], shown["params"]) == ("cli", cli_actor(), {"n": 3})
     log = run_aft("jobs", "log", job_id).stdout.splitlines()
     assert [text[25:] for text in log] == [f"INFO  id {job_id}", "WARN  two", "INFO  three 3"]
@@ -51,7 +51,7 @@ def test_a_cli_run_is_a_job_with_its_log(run_aft, cli_run_on, tmp_path, aft_home
     failed = run_aft("run", "-f", _script(tmp_path, 'Log("x");\nthrow new Error("nope");'))
     assert failed.returncode == 1
     newest = _jobs(run_aft)[0]
-    shown = json.loads(run_aft("jobs", "show", newest.split()[0]).stdout)
+    shown = json.loads(run_aft("jobs", "show", newest.split()[0], "--json").stdout)
     assert shown["status"] == "failed" and "nope" in shown["error"]
 
     keys = prepare(aft_home)
@@ -92,7 +92,7 @@ def test_a_run_killed_after_the_halt_grace_is_recorded_halted(
     assert " running " in line
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=20)
-    shown = json.loads(run_aft("jobs", "show", line.split()[0]).stdout)
+    shown = json.loads(run_aft("jobs", "show", line.split()[0], "--json").stdout)
     assert shown["status"] == "halted"
     assert shown["error"] == "the script had not ended 1s after the halt signal: killed"
 
@@ -110,5 +110,5 @@ def test_halting_the_job_halts_the_run(run_aft, cli_run_on, tmp_path, aft_home):
     assert run_aft("jobs", "halt", job_id).stdout.strip() == f"{job_id} halt requested"
     rest = proc.communicate(timeout=20)[1]
     assert proc.returncode == 0 and "halted on request" in rest
-    shown = json.loads(run_aft("jobs", "show", job_id).stdout)
+    shown = json.loads(run_aft("jobs", "show", job_id, "--json").stdout)
     assert (shown["status"], shown["exitCode"]) == ("halted", 0)

@@ -215,7 +215,11 @@ def test_a_job_posted_for_a_group_runs_on_that_group_only(cluster):
         assert client.job(ids[0]).group == "beta"
     env = {**cluster.env, "AFT_HOME": str(cluster.home)}
     shown = subprocess.run(
-        [aft_command(), "jobs", "show", ids[0]], env=env, check=True, capture_output=True, text=True
+        [aft_command(), "jobs", "show", ids[0], "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     assert json.loads(shown.stdout)["group"] == "beta"
 

@@ -381,7 +381,7 @@ def test_cli_schedules(run_aft, aft_home, tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "schedule Nightly added as sch_" in done.stdout
-    shown = json.loads(run_aft("schedules", "show", "nightly").stdout)
+    shown = json.loads(run_aft("schedules", "show", "nightly", "--json").stdout)
     assert shown["cron"] == "0 2 * * *" and shown["timezone"] == "Europe/Berlin"
     assert shown["params"] == {"dir": "D:\\Archive"}
     assert (shown["overlap"], shown["catchUp"], shown["enabled"]) == ("queue", True, True)
@@ -406,7 +406,7 @@ def test_cli_schedules(run_aft, aft_home, tmp_path):
         (("--cron", "* * * * *", "--overlap", "maybe"), "overlap must be one of"),
     ]:
         bad = run_aft("schedules", "add", "Bad", "--script", "Copy", *args)
-        assert bad.returncode == 1 and bad.stderr.startswith("aft: error: " + says), bad.stderr
+        assert bad.returncode == 2 and bad.stderr.startswith("aft: error: " + says), bad.stderr
         assert len(bad.stderr.splitlines()) == 1
     missing = run_aft("schedules", "show", "nope")
     assert (missing.returncode, missing.stderr) == (1, "aft: error: no schedule named 'nope'\n")

@@ -102,6 +102,35 @@ def test_the_cli_warns_of_a_short_secret(run_aft):
     assert (fine.returncode, fine.stderr) == (0, "")
 
 
+def test_a_short_vfs_payload_value_is_stored_with_a_warning(instance, caplog, tmp_path):
+    import logging
+
+    payload = {"user": "bob", "password": "a-long-password", "keys": {"id": "k"}, "empty": ""}
+    with caplog.at_level(logging.WARNING, logger="aft.secrets"):
+        instance.vfs.add("box", "Disk", str(tmp_path), payload)
+    messages = sorted(r.getMessage() for r in caplog.records)
+    assert [m.split(" is shorter")[0] for m in messages] == [
+        "VFS box payload field keys.id",
+        "VFS box payload field user",
+    ]
+    assert instance.vfs.payload("box") == payload
+
+
+def test_the_cli_warns_of_a_short_vfs_payload_value(run_aft, tmp_path):
+    (tmp_path / "short.json").write_text('{"password": "pw"}')
+    (tmp_path / "fine.json").write_text('{"password": "a-long-enough-value"}')
+    added = run_aft("vfs", "add", "box", "--type", "Disk", "--target", str(tmp_path))
+    assert (added.returncode, added.stderr) == (0, "")
+    short = run_aft("vfs", "update", "box", "--payload-file", str(tmp_path / "short.json"))
+    assert short.returncode == 0 and short.stdout == "vfs box (Disk) updated\n"
+    assert short.stderr.startswith(
+        "aft: warning: VFS box payload field password is shorter than 4 characters"
+    )
+    assert len(short.stderr.splitlines()) == 1
+    fine = run_aft("vfs", "update", "box", "--payload-file", str(tmp_path / "fine.json"))
+    assert (fine.returncode, fine.stderr) == (0, "")
+
+
 @pytest.mark.parametrize("value", ["s", "k", "ab", "m3", "abc"])
 def test_one_to_three_character_secrets_never_cut_into_words(value):
     from aft.syncjs.host import Masker

@@ -68,7 +68,7 @@ def test_scripts_and_apikeys_commands(cli, setup, tmp_path):
     keys = cli("apikeys", "list").stdout
     assert "ci" in keys and "127.0.0.1/32,::1/128" in keys and setup["run"] not in keys
     bad = cli("apikeys", "create", "--name", "x", "--allow", "300.1.1.1")
-    assert bad.returncode == 1 and "not an IP address or CIDR" in bad.stderr
+    assert bad.returncode == 2 and "not an IP address or CIDR" in bad.stderr
     assert cli("apikeys", "revoke", "ci").returncode == 0
     assert "revoked" in cli("apikeys", "list").stdout
     assert cli("scripts", "remove", "slow").returncode == 0
@@ -212,7 +212,7 @@ def test_jobs_commands(cli, setup, aft_home):
         assert job_id in running, cli("jobs", "show", job_id).stdout + service.stop()
         assert cli("jobs", "halt", job_id).stdout.strip() == f"{job_id} halt requested"
         follower.wait(15)
-        shown = json.loads(cli("jobs", "show", job_id).stdout)
+        shown = json.loads(cli("jobs", "show", job_id, "--json").stdout)
         assert shown["status"] == "halted" and shown["trigger"] == "api"
         again = cli("jobs", "halt", job_id)
         assert again.returncode == 1 and "already ended" in again.stderr

@@ -90,12 +90,12 @@ def test_vfs_commands(run_aft, tmp_path, aft_home):
         "ftp  FTP  ftp://u@127.0.0.1:2121/",
         f"local  Disk  {tmp_path / 'root'}",
     ]
-    shown = run_aft("vfs", "show", "FTP")
+    shown = run_aft("vfs", "show", "FTP", "--json")
     assert json.loads(shown.stdout)["type"] == "FTP" and CANARY not in shown.stdout
     assert "1 entries" in run_aft("vfs", "test", "local").stdout
     assert run_aft("vfs", "remove", "ftp").returncode == 0
     bad = run_aft("vfs", "add", "x", "--type", "SFTP", "--target", "sftp://h/x")
-    assert bad.returncode == 1 and "pin" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "pin" in bad.stderr and "Traceback" not in bad.stderr
     missing = run_aft("vfs", "test", "nothing")
     assert missing.returncode == 1 and "no VFS named 'nothing'" in missing.stderr
 

@@ -13,7 +13,7 @@ import importlib
 import re
 from typing import Any, NamedTuple
 
-from aft.exceptions import MissingExtra, VfsError
+from aft.exceptions import MissingExtra, VfsConfigError, VfsError
 from aft.vfs.base import Vfs, VfsSchema
 
 
@@ -97,7 +97,7 @@ def _backend(type_name: str) -> Backend:
         return BACKENDS[type_name]
     except KeyError:
         known = ", ".join(BACKENDS)
-        raise VfsError(f"unknown VFS type {type_name!r} (known: {known})") from None
+        raise VfsConfigError(f"unknown VFS type {type_name!r} (known: {known})") from None
 
 
 def _load(where: str) -> Any:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from aft import audit
 from aft._store import Store
-from aft.exceptions import VfsError, VfsExists, VfsNotFound, VfsPathError
+from aft.exceptions import VfsConfigError, VfsExists, VfsNotFound, VfsPathError
 from aft.models import name_problem
 from aft.secrets_store import MasterKey
 from aft.vfs import backend_class, schema_class
@@ -80,11 +80,17 @@ class VfsLibrary:
         """Store a profile. Raises VfsExists when the name is taken (unless ``replace``)."""
         problem = name_problem(name, "VFS", reserved=RESERVED_NAMES)
         if problem:
-            raise VfsError(problem)
+            raise VfsConfigError(problem)
         check_target(type_name, target)
         payload = payload or {}
         if not isinstance(payload, dict):
-            raise VfsError("a VFS payload is a JSON object")
+            raise VfsConfigError("a VFS payload is a JSON object")
+        warnings = short_value_warnings(name, payload)
+        if warnings:
+            import logging
+
+            for warning in warnings:
+                logging.getLogger("aft.secrets").warning(warning)
         nonce, sealed = self._key.seal(json.dumps(payload).encode(), self._context(name))
         now = time.time()
         with self._store.transaction() as db:
@@ -171,6 +177,29 @@ class VfsLibrary:
     @staticmethod
     def _context(name: str) -> bytes:
         return b"vfs:" + name.lower().encode()
+
+
+def short_value_warnings(name: str, payload: dict[str, Any]) -> list[str]:
+    """A warning for each payload string too short to be masked everywhere in logs (every
+    payload value is masked like a secret)."""
+    from aft.secrets_store import short_secret_warning
+
+    found = (
+        short_secret_warning(f"VFS {name} payload field {field}", value)
+        for field, value in _strings(payload, "")
+    )
+    return [warning for warning in found if warning is not None]
+
+
+def _strings(value: Any, where: str) -> list[tuple[str, str]]:
+    """Every string in a payload with its place (``key``, ``key.inner``, ``key[0]``)."""
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _strings(v, f"{where}.{k}" if where else k)]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _strings(v, f"{where}[{i}]")]
+    return []
 
 
 def secret_values(payload: Any) -> list[str]:
