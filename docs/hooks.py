@@ -2,7 +2,8 @@
 
 - ``api.md``: one mkdocstrings section per public name of ``aft.__all__``;
 - ``rest.md``: the REST API, from the OpenAPI document (:mod:`aft.server.openapi`);
-- ``cli.md``: the ``--help`` text of ``aft`` and of each of its commands.
+- ``cli.md``: the ``--help`` text of ``aft`` and of each of its commands;
+- ``settings.md``: every instance setting, its type, default, allowed values and meaning.
 
 The site documents this checkout: its root goes first on ``sys.path`` (and on the
 ``PYTHONPATH`` of the ``aft`` process whose help texts are read). Pages that other parts of the
@@ -43,7 +44,12 @@ def on_config(config: Any) -> Any:
 def on_files(files: Any, config: Any) -> Any:
     from mkdocs.structure.files import File
 
-    pages = {"api.md": api_markdown(), "rest.md": rest_markdown(), "cli.md": cli_markdown()}
+    pages = {
+        "api.md": api_markdown(),
+        "rest.md": rest_markdown(),
+        "cli.md": cli_markdown(),
+        "settings.md": settings_markdown(),
+    }
     for name, content in pages.items():
         files.append(File.generated(config, name, content=content))
     return files
@@ -272,3 +278,43 @@ def cli_markdown() -> str:
         level = "##" if len(words) < 2 else "###"
         out += [f"{level} `{title}`", "", "```text", text, "```", ""]
     return "\n".join(out)
+
+
+# ---- settings ----------------------------------------------------------------------------
+
+
+def settings_markdown() -> str:
+    """Every setting of :data:`aft.settings.SETTINGS`, as ``aft settings list`` knows it."""
+    from aft.settings import SETTINGS, SettingDef
+
+    def allowed(setting: SettingDef) -> str:
+        if setting.choices:
+            return " \\| ".join(f"`{c}`" for c in setting.choices)
+        if setting.type is bool:
+            return "`true` \\| `false`"
+        if setting.type is int:
+            top = "" if setting.high is None else f" to {setting.high}"
+            return f"{setting.low}{top}"
+        return "absolute folders separated by `:`" if setting.folders else "text"
+
+    def default(setting: SettingDef) -> str:
+        value = str(setting.default).lower() if setting.type is bool else str(setting.default)
+        return f"`{value}`" if value else "(empty)"
+
+    out = [
+        "# Settings",
+        "",
+        "An instance's settings, as `aft settings list` prints them (this page is generated",
+        "from the same table). Read one with `aft settings get KEY`, change it with",
+        "`aft settings set KEY VALUE`, over REST with `PUT /v1/settings/{key}`, or on the",
+        "console's Settings page. A value outside the allowed ones is refused with exit",
+        "status 2 (400 over REST); every change goes into the audit trail.",
+        "",
+        "| setting | allowed values | default | what it does |",
+        "|---|---|---|---|",
+    ]
+    for setting in SETTINGS.values():
+        out.append(
+            f"| `{setting.key}` | {allowed(setting)} | {default(setting)} | {_cell(setting.help)} |"
+        )
+    return "\n".join(out) + "\n"

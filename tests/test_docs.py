@@ -3,6 +3,7 @@ the Python guide's examples run."""
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import os
 import re
@@ -52,6 +53,15 @@ def test_the_site_builds_strictly_with_every_reference(site):
     assert "aft scripts add" in cli and "aft vfs hostkey" in cli
     assert (site / "syncjs" / "vfs" / "index.html").is_file()
     assert (site / "cluster" / "index.html").is_file()
+
+
+def test_every_setting_is_on_the_settings_page(site):
+    from aft.settings import SETTINGS
+
+    page = (site / "settings" / "index.html").read_text()
+    for setting in SETTINGS.values():
+        assert f"<code>{setting.key}</code>" in page, setting.key
+        assert html.escape(setting.help.split("`")[0], quote=False) in page, setting.key
 
 
 def test_every_public_name_is_in_the_api_reference(site):
