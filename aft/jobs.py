@@ -285,12 +285,21 @@ class JobQueue:
         *,
         state: str | None = None,
         script: str | None = None,
+        trigger: str | None = None,
         since: float | None = None,
         api_key_id: str | None = None,
         limit: int = 50,
         cursor: int | None = None,
     ) -> JobPage:
-        """Jobs, newest first, and the cursor for the next page (None at the end)."""
+        """Jobs, newest first, and the cursor for the next page (None at the end).
+
+        Args:
+            state, script, trigger: only jobs in this state, of this script (any case),
+                started this way (``api``, ``cli``, ``cron``, ``ui``).
+            since: only jobs queued at or after this Unix time.
+            api_key_id: only jobs this API key started.
+            limit, cursor: the page size, and the cursor a previous page gave.
+        """
         where: list[str] = ["1 = 1"]
         args: list[object] = []
         if state is not None:
@@ -299,6 +308,9 @@ class JobQueue:
         if script is not None:
             where.append("script_name = ? COLLATE NOCASE")
             args.append(script)
+        if trigger is not None:
+            where.append('"trigger" = ?')
+            args.append(trigger)
         if since is not None:
             where.append("created >= ?")
             args.append(since)

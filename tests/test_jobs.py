@@ -143,3 +143,15 @@ def test_a_log_page_is_capped_in_characters_as_well_as_lines(queue):
     assert (len(lines), next_offset) == (15, 25)
     lines, _ = queue.log(job.id, 0, max_chars=10)  # one line always comes, however long
     assert len(lines) == 1
+
+
+def test_list_filters_by_trigger_in_the_query(queue):
+    cron = queue.submit("c", script_name="s", trigger="cron")
+    newer = [queue.submit("a", script_name="s", trigger="api").id for _ in range(30)]
+    jobs, cursor = queue.list(trigger="cron", limit=5)
+    assert [j.id for j in jobs] == [cron.id] and cursor is None
+    page, cursor = queue.list(trigger="api", limit=25)
+    assert [j.id for j in page] == newer[:4:-1] and cursor is not None
+    rest, end = queue.list(trigger="api", limit=25, cursor=cursor)
+    assert [j.id for j in rest] == newer[4::-1] and end is None
+    assert queue.list(trigger="ui") == ([], None)

@@ -25,9 +25,6 @@ from aft.server.http import (
     worker_group,
 )
 
-#: Pages of jobs a trigger filter looks through for one that holds a match.
-_TRIGGER_PAGES = 20
-
 
 def add_jobs_routes(api: Api) -> None:
     """Register the routes of this module on ``api``."""
@@ -86,22 +83,15 @@ def add_jobs_routes(api: Api) -> None:
         trigger = query_text("trigger")
         if trigger is not None and trigger not in TRIGGERS:
             raise BadRequest(f"trigger is one of {', '.join(TRIGGERS)}, not {trigger!r}")
-        cursor = query_int("cursor", None, 0, 2**62)
-        # A trigger is matched page by page: the first page holding any (or the last one
-        # looked at) is the answer, so it never holds more than limit jobs.
-        for _ in range(_TRIGGER_PAGES):
-            jobs, cursor = ctx.instance.jobs.list(
-                state=state,
-                script=query_text("script"),
-                since=since,
-                api_key_id=None if who.scope == "admin" else who.key_id,
-                limit=query_int("limit", 50, 1, 500) or 50,
-                cursor=cursor,
-            )
-            if trigger is not None:
-                jobs = [job for job in jobs if job.trigger == trigger]
-            if jobs or cursor is None:
-                break
+        jobs, cursor = ctx.instance.jobs.list(
+            state=state,
+            script=query_text("script"),
+            trigger=trigger,
+            since=since,
+            api_key_id=None if who.scope == "admin" else who.key_id,
+            limit=query_int("limit", 50, 1, 500) or 50,
+            cursor=query_int("cursor", None, 0, 2**62),
+        )
         return {"jobs": to_json(jobs), "nextCursor": cursor}
 
     @route("GET", "/v1/jobs/<job_id>", "run")
