@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -33,6 +34,14 @@ __all__ = ["Executor", "HaltSignal", "check_params", "parse_params", "read_scrip
 
 _RUNTIME_FILES = ("runtime.js", "vfs.js", "watchers.js", "net.js")
 _RUNTIME_DIR = Path(__file__).parent / "syncjs"
+
+
+@functools.cache
+def _runtime_sources() -> tuple[tuple[str, str], ...]:
+    """The runtime's JS files as (source, file name), read once per process."""
+    return tuple(((_RUNTIME_DIR / f).read_text(encoding="utf-8"), f) for f in _RUNTIME_FILES)
+
+
 # A backslash escape; one that is not \\, \", \/ or \uXXXX stands for a literal backslash.
 _ESCAPE = re.compile(r'\\(\\|"|/|u[0-9a-fA-F]{4})?')
 
@@ -258,8 +267,10 @@ class Executor:
             "jobId": job_id,
             "scriptName": name,
         }
+        # runtime.js takes the variables (and removes them from the global scope); the
+        # other runtime files read none.
         steps: list[Step] = [
-            ((_RUNTIME_DIR / f).read_text(encoding="utf-8"), f, variables) for f in _RUNTIME_FILES
+            (code, f, variables if f == _RUNTIME_FILES[0] else {}) for code, f in _runtime_sources()
         ]
         # The appended line keeps the script's own completion value (which may be a
         # function, not JSON) from being returned.
