@@ -18,6 +18,7 @@ from aft.exceptions import ParamsError, ScriptError, ScriptNotFound, SecretNotFo
 from aft.journal import Progress, Tracker
 from aft.models import JobState, LogLevel, LogLine, RunResult
 from aft.secrets_store import SecretStore
+from aft.syncjs.clients import CLIENT_CLASSES
 from aft.syncjs.engine import EngineKilled, Step, run_isolated
 from aft.syncjs.host import HaltSignal, Inbox, JobHost, Masker
 from aft.syncjs.net_host import NetHost
@@ -32,14 +33,21 @@ if TYPE_CHECKING:
 
 __all__ = ["Executor", "HaltSignal", "check_params", "parse_params", "read_script"]
 
-_RUNTIME_FILES = ("runtime.js", "vfs.js", "watchers.js", "net.js")
 _RUNTIME_DIR = Path(__file__).parent / "syncjs"
+#: The runtime's files besides runtime.js, and the globals each defines. runtime.js
+#: compiles one only when a script first reads one of its globals: compiling them all cost
+#: more than half of a short run (tests/test_executor.py checks these lists).
+LAZY_RUNTIME: dict[str, tuple[str, ...]] = {
+    "vfs.js": ("VirtualFS", "GetVFS", *CLIENT_CLASSES),
+    "watchers.js": ("FsWatcher", "RemoteWatcher"),
+    "net.js": ("HttpCli",),
+}
 
 
 @functools.cache
-def _runtime_sources() -> tuple[tuple[str, str], ...]:
-    """The runtime's JS files as (source, file name), read once per process."""
-    return tuple(((_RUNTIME_DIR / f).read_text(encoding="utf-8"), f) for f in _RUNTIME_FILES)
+def _runtime_source(file: str) -> str:
+    """One of the runtime's JS files, read once per process."""
+    return (_RUNTIME_DIR / file).read_text(encoding="utf-8")
 
 
 # A backslash escape; one that is not \\, \", \/ or \uXXXX stands for a literal backslash.
@@ -266,12 +274,9 @@ class Executor:
             "params": params,
             "jobId": job_id,
             "scriptName": name,
+            "lazy": [[f, names, _runtime_source(f)] for f, names in LAZY_RUNTIME.items()],
         }
-        # runtime.js takes the variables (and removes them from the global scope); the
-        # other runtime files read none.
-        steps: list[Step] = [
-            (code, f, variables if f == _RUNTIME_FILES[0] else {}) for code, f in _runtime_sources()
-        ]
+        steps: list[Step] = [(_runtime_source("runtime.js"), "runtime.js", variables)]
         # The appended line keeps the script's own completion value (which may be a
         # function, not JSON) from being returned.
         steps.append((source + "\n;undefined", name, {}))

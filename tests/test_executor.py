@@ -590,3 +590,30 @@ def test_an_idle_engine_never_outlives_its_caller(how):
     finally:
         caller.kill()
         caller.wait()
+
+
+def test_each_lazy_runtime_file_defines_exactly_the_globals_it_is_listed_with():
+    """runtime.js compiles vfs.js, watchers.js and net.js when a script first reads a name
+    listed for them in LAZY_RUNTIME: a name missing from a list would be undefined."""
+    from aft.executor import LAZY_RUNTIME, _runtime_source
+    from aft.syncjs.engine import Engine
+    from aft.syncjs.script_api import script_api_json
+
+    names_now = "JSON.stringify(Object.getOwnPropertyNames(globalThis).sort())"
+    for file, listed in LAZY_RUNTIME.items():
+        context = Engine({})
+        variables = {"api": script_api_json(), "params": {}, "jobId": "", "scriptName": ""}
+        context.eval(_runtime_source("runtime.js"), "runtime.js", **variables, lazy=[])
+        before = set(json.loads(context.eval(names_now, "names")))
+        context.eval(_runtime_source(file), file)
+        assert set(json.loads(context.eval(names_now, "names"))) - before == set(listed), file
+
+
+def test_a_lazy_runtime_name_is_loaded_on_first_use_and_stays_a_constant():
+    result = run(
+        "Log(typeof HttpCli, typeof FsWatcher, typeof SftpClient, typeof GetVFS);"
+        "var before = VirtualFS; VirtualFS = 1;"
+        "Log(VirtualFS === before, typeof new S3Client().Options);"
+        "Log(Object.getOwnPropertyDescriptor(globalThis, 'HttpCli').configurable);"
+    )
+    assert texts(result) == ["function function function function", "true object", "false"]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from aft.executor import LAZY_RUNTIME
 from aft.syncjs.declarations import (
     BadArgument,
     HostObject,
@@ -29,7 +30,7 @@ from aft.syncjs.watchers import WatcherHost
 from tests.conftest import REPO
 
 RUNTIME_DIR = REPO / "aft" / "syncjs"
-RUNTIME_FILES = ("runtime.js", "vfs.js", "watchers.js", "net.js")
+RUNTIME_FILES = ("runtime.js", *LAZY_RUNTIME)
 #: The JS classes that carry the methods declared for each owner.
 OWNERS: dict[str, list[str]] = {
     "VirtualFS": ["VirtualFS"],
@@ -63,11 +64,10 @@ def run_hosts() -> dict[str, Any]:
 def runtime_faces() -> dict[str, Any]:
     """What the runtime defines: global functions, and each class's methods."""
     engine = Engine(run_hosts())
-    for name in RUNTIME_FILES:
-        engine.eval(
-            js_source(name), name, api=script_api_json(), params={}, jobId="", scriptName=""
-        )
-    found = engine.eval(
+    lazy = [[f, names, js_source(f)] for f, names in LAZY_RUNTIME.items()]
+    variables = {"api": script_api_json(), "params": {}, "jobId": "", "scriptName": ""}
+    engine.eval(js_source("runtime.js"), "runtime.js", **variables, lazy=lazy)
+    found = engine.eval(  # reading each global compiles the lazy files
         """
         (function () {
           var found = {globals: [], methods: {}};

@@ -1,5 +1,6 @@
 // The SyncJS runtime: the bridge to Python host functions, the job context,
-// the global constants and the plain host functions. Evaluated before every script.
+// the global constants and the plain host functions. Evaluated before every script; the
+// other runtime files (vfs.js, watchers.js, net.js) when a script first needs them.
 // The names come from Python (aft/syncjs/script_api.py), as dukpy.api (JSON text): its
 // `functions` (by owner; "" for globals), `constants`, `clients`, `defaults`, `response`.
 (function (g) {
@@ -172,5 +173,24 @@
   });
   api.functions[""].forEach(function (n) {
     define(n, function () { return host.apply(null, [n].concat(slice.call(arguments))); });
+  });
+
+  // ---- the other runtime files, compiled when a script first reads a name they define --
+  // job.lazy: [file, the globals it defines, its source] (see aft/executor.py).
+  job.lazy.forEach(function (file) {
+    var names = file[1], loaded = false;
+    var load = mark(function () {
+      if (loaded) return;
+      loaded = true;
+      names.forEach(function (n) { delete g[n]; }); // its own define() makes them for good
+      (0, eval)(file[2]);
+    }, "load " + file[0]);
+    names.forEach(function (n) {
+      Object.defineProperty(g, n, {
+        get: mark(function () { load(); return g[n]; }, n),
+        configurable: true,
+        enumerable: false,
+      });
+    });
   });
 })(globalThis);
