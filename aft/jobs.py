@@ -294,11 +294,13 @@ class JobQueue:
         """Jobs, newest first, and the cursor for the next page (None at the end).
 
         Args:
-            state, script, trigger: only jobs in this state, of this script (any case),
-                started this way (``api``, ``cli``, ``cron``, ``ui``).
+            state: only jobs in this state.
+            script: only jobs of this script (any case).
+            trigger: only jobs started this way (``api``, ``cli``, ``cron``, ``ui``).
             since: only jobs queued at or after this Unix time.
             api_key_id: only jobs this API key started.
-            limit, cursor: the page size, and the cursor a previous page gave.
+            limit: the page size.
+            cursor: the cursor a previous page gave.
         """
         where: list[str] = ["1 = 1"]
         args: list[object] = []
