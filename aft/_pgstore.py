@@ -251,6 +251,34 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX transfers_by_started ON transfers (started);
     ALTER TABLE jobs ADD COLUMN progress TEXT;
     """,
+    # aft._store's notifications migration.
+    """
+    CREATE TABLE notifications (
+        id TEXT PRIMARY KEY,
+        name CITEXT NOT NULL UNIQUE,
+        script TEXT NOT NULL,
+        schedule TEXT NOT NULL,
+        events TEXT NOT NULL,
+        minutes DOUBLE PRECISION NOT NULL,
+        channel TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        url_secret TEXT NOT NULL,
+        headers_secret TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
+        updated DOUBLE PRECISION NOT NULL,
+        last_sent DOUBLE PRECISION,
+        last_result TEXT
+    );
+    CREATE TABLE notification_deliveries (
+        notification_id TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        time DOUBLE PRECISION NOT NULL,
+        result TEXT NOT NULL,
+        PRIMARY KEY (notification_id, job_id, event)
+    );
+    CREATE INDEX jobs_by_finished ON jobs (finished);
+    """,
 )
 
 # Any constant: the one advisory lock that every write transaction holds.

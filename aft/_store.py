@@ -223,6 +223,35 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX transfers_by_started ON transfers (started);
     ALTER TABLE jobs ADD COLUMN progress TEXT;
     """,
+    # Notifications (aft.notify): rules per script or schedule, and each delivery, claimed
+    # once per rule, job and event; jobs are found by when they ended.
+    """
+    CREATE TABLE notifications (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        script TEXT NOT NULL,
+        schedule TEXT NOT NULL,
+        events TEXT NOT NULL,
+        minutes REAL NOT NULL,
+        channel TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        url_secret TEXT NOT NULL,
+        headers_secret TEXT NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        last_sent REAL,
+        last_result TEXT
+    );
+    CREATE TABLE notification_deliveries (
+        notification_id TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        time REAL NOT NULL,
+        result TEXT NOT NULL,
+        PRIMARY KEY (notification_id, job_id, event)
+    );
+    CREATE INDEX jobs_by_finished ON jobs (finished);
+    """,
 )
 
 

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aft._fire_adapter import UsageError
@@ -121,6 +121,7 @@ def _run_here(file: str, params: str | None, limits: int) -> int:
             from aft.journal import Tracker
 
             tracker = Tracker(on_progress=draw)
+        notified = _run_notifier(instance, record, os.path.basename(file))
         with record if record is not None else contextlib.nullcontext():
             try:
                 result = instance.executor().run(
@@ -138,7 +139,29 @@ def _run_here(file: str, params: str | None, limits: int) -> int:
                     line.clear()
             if record is not None:
                 record.finish(result)
+        if notified is not None:
+            notified()
     return 0 if result.clean else 1
+
+
+def _run_notifier(instance: Any, record: Any, name: str) -> Callable[[], None] | None:
+    """When a notification rule watches the recorded run's script: start watching for
+    the ``long`` event and return what delivers the end event once the run is recorded;
+    else None (one query; a run that no rule watches sends nothing)."""
+    if record is None:
+        return None
+    from aft.notify import Notifier, any_rule_for_script
+
+    if not any_rule_for_script(instance.store, name):
+        return None
+    notifier = Notifier(instance.notifications)
+    stop_long = notifier.follow(record.job_id, name)
+
+    def ended() -> None:
+        stop_long()
+        notifier.job_ended(record.job_id)
+
+    return ended
 
 
 class _ProgressLine:
@@ -955,6 +978,117 @@ class SchedulesCommands:
         _print(f"schedule {schedule.name} removed")
 
 
+class NotifyCommands:
+    """Notifications on a script's or schedule's jobs: add, list, show, test, remove."""
+
+    def add(
+        self,
+        name: str,
+        script: str | None = None,
+        schedule: str | None = None,
+        on: str = "failure",
+        minutes: str | None = None,
+        email: str | None = None,
+        url_secret: str | None = None,
+        headers_secret: str | None = None,
+    ) -> None:
+        """Add a notification rule: email or a webhook when jobs fail, succeed or run long.
+
+        Args:
+            name: the rule's name.
+            script: the stored script whose jobs it watches (or give --schedule).
+            schedule: the schedule whose jobs it watches (or give --script).
+            on: the events, comma-separated: failure, success, long.
+            minutes: for long: how many minutes a run may take before it is reported.
+            email: send email to these addresses (comma-separated), through the SMTP settings.
+            url_secret: call a webhook instead: the secret holding its http(s) URL.
+            headers_secret: the secret holding the webhook's headers, a JSON object.
+        """
+        from aft.exceptions import NotificationError, NotificationExists, NotificationNotFound
+
+        if (email is None) == (url_secret is None):
+            raise UsageError("give one of --email and --url-secret")
+        with _instance() as instance:
+            try:
+                rule = instance.notifications.add(
+                    name,
+                    script=script or "",
+                    schedule=schedule or "",
+                    events=on,
+                    minutes=None if minutes is None else _float(minutes, "--minutes"),
+                    channel="email" if email is not None else "webhook",
+                    recipients=email or "",
+                    url_secret=url_secret or "",
+                    headers_secret=headers_secret or "",
+                )
+            except (NotificationExists, NotificationNotFound):
+                raise
+            except NotificationError as exc:
+                raise UsageError(str(exc)) from None
+        _print(f"notification {rule.name} added as {rule.id}")
+
+    def list(
+        self, script: str | None = None, schedule: str | None = None, json: str = "False"
+    ) -> None:
+        """Every notification rule: name, what it watches, events, channel, last result.
+
+        Args:
+            script: only the rules of this stored script.
+            schedule: only the rules of this schedule.
+            json: print a JSON array of the rules instead.
+        """
+        from aft._serde import to_json
+
+        with _instance() as instance:
+            found = instance.notifications.list(script=script, schedule=schedule)
+        if _flag(json, "--json"):
+            _print_json([to_json(n) for n in found])
+            return
+        for n in found:
+            watched = f"script {n.script}" if n.script else f"schedule {n.schedule}"
+            events = ",".join(n.events) + (f" ({n.minutes:g} min)" if n.minutes else "")
+            to = n.recipients if n.channel == "email" else f"secret {n.url_secret}"
+            last = f"{_when(n.last_sent)} {n.last_result}" if n.last_sent else "never sent"
+            _print(f"{n.name}  {watched}  {events}  {n.channel} {to}  last: {last}")
+
+    def show(self, name: str, json: str = "False") -> None:
+        """One notification rule as JSON.
+
+        Args:
+            name: the rule's name or id.
+            json: JSON, which is also the form without it (every show takes --json).
+        """
+        from aft._serde import to_json
+
+        _flag(json, "--json")
+        with _instance() as instance:
+            _print_json(to_json(instance.notifications.get(name)))
+
+    def test(self, name: str) -> None:
+        """Send a test message through a rule now; exit 1 saying why when it fails.
+
+        Args:
+            name: the rule's name or id.
+        """
+        from aft.notify import Notifier
+
+        with _instance() as instance:
+            result = Notifier(instance.notifications).test(name)
+        if result != "sent":
+            raise AftError(f"notification {name}: {result}")
+        _print(f"notification {name}: sent")
+
+    def remove(self, name: str) -> None:
+        """Delete a notification rule.
+
+        Args:
+            name: the rule's name or id.
+        """
+        with _instance() as instance:
+            rule = instance.notifications.remove(name)
+        _print(f"notification {rule.name} removed")
+
+
 def _next_run(schedule: Any) -> str:
     return f"next {_when(schedule.next_run)}" if schedule.next_run else "next never"
 
@@ -1126,6 +1260,7 @@ class AftCommands:
         self.jobs = JobsCommands()
         self.vfs = VfsCommands()
         self.schedules = SchedulesCommands()
+        self.notify = NotifyCommands()
         self.audit = AuditCommands()
         self.transfers = TransfersCommands()
 

@@ -29,6 +29,7 @@ from aft.jobs import Job
 from aft.journal import Transfer
 from aft.keys import ApiKey
 from aft.models import JobState, LogLevel, LogLine
+from aft.notify import Notification
 from aft.schedules import Schedule
 from aft.scripts_store import Script
 from aft.vfs.library import VfsProfile
@@ -73,6 +74,11 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("PUT", "/v1/schedules/{id}"): "update_schedule",
     ("DELETE", "/v1/schedules/{id}"): "remove_schedule",
     ("POST", "/v1/cron/preview"): "cron_preview",
+    ("GET", "/v1/notifications"): "notifications",
+    ("POST", "/v1/notifications"): "add_notification",
+    ("GET", "/v1/notifications/{id}"): "notification",
+    ("DELETE", "/v1/notifications/{id}"): "remove_notification",
+    ("POST", "/v1/notifications/{id}/test"): "test_notification",
     ("GET", "/v1/audit"): "audit",
     ("GET", "/v1/health"): "health",
     ("GET", "/v1/openapi.json"): "openapi",
@@ -132,6 +138,14 @@ class TargetCheck(NamedTuple):
 
     target: str
     errors: dict[str, str]
+
+
+class NotificationTest(NamedTuple):
+    """What a test message through a notification rule gave: sent, and ``sent`` or why not."""
+
+    name: str
+    ok: bool
+    result: str
 
 
 class AftClient:
@@ -513,6 +527,57 @@ class AftClient:
         saving anything: ``POST /v1/cron/preview``."""
         answer = self.request("POST", "/v1/cron/preview", {"cron": cron, "timezone": timezone})
         return CronPreview([float(r) for r in answer["runs"]], dict(answer["errors"]))
+
+    # ---- notifications ------------------------------------------------------------------
+
+    def notifications(
+        self, *, script: str | None = None, schedule: str | None = None
+    ) -> list[Notification]:
+        """Notification rules, all or one script's or schedule's: ``GET /v1/notifications``."""
+        query = _given(script=script, schedule=schedule)
+        listed = self.request("GET", "/v1/notifications", query=query)["notifications"]
+        return [from_json(Notification, n) for n in listed]
+
+    def notification(self, name: str) -> Notification:
+        """One rule, by id or name: ``GET /v1/notifications/{id}``."""
+        return self._get(Notification, "GET", f"/v1/notifications/{_quote(name)}")
+
+    def add_notification(
+        self,
+        name: str,
+        *,
+        script: str | None = None,
+        schedule: str | None = None,
+        events: list[str] | None = None,
+        minutes: float | None = None,
+        channel: str | None = None,
+        recipients: str | None = None,
+        url_secret: str | None = None,
+        headers_secret: str | None = None,
+    ) -> Notification:
+        """Email or call a webhook on a script's or schedule's job events:
+        ``POST /v1/notifications``."""
+        body = _given(
+            name=name,
+            script=script,
+            schedule=schedule,
+            events=events,
+            minutes=minutes,
+            channel=channel,
+            recipients=recipients,
+            urlSecret=url_secret,
+            headersSecret=headers_secret,
+        )
+        return self._get(Notification, "POST", "/v1/notifications", body)
+
+    def remove_notification(self, name: str) -> None:
+        """Delete a rule: ``DELETE /v1/notifications/{id}``."""
+        self.request("DELETE", f"/v1/notifications/{_quote(name)}")
+
+    def test_notification(self, name: str) -> NotificationTest:
+        """Send a test message through a rule: ``POST /v1/notifications/{id}/test``."""
+        answer = self.request("POST", f"/v1/notifications/{_quote(name)}/test")
+        return NotificationTest(str(answer["name"]), bool(answer["ok"]), str(answer["result"]))
 
     # ---- the transfer journal ----------------------------------------------------------
 

@@ -167,6 +167,20 @@ class ScheduleExists(ScheduleError, FileExistsError):
     code = "schedule_exists"
 
 
+class NotificationError(AftError, ValueError):
+    """A notification rule aft would not honour (event, channel, address, secret...)."""
+
+    code = "notification_error"
+
+
+class NotificationNotFound(NotificationError, LookupError):
+    code = "notification_not_found"
+
+
+class NotificationExists(NotificationError, FileExistsError):
+    code = "notification_exists"
+
+
 class MailError(AftError):
     """A message could not be built or sent (settings, addresses, attachments, server)."""
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from aft.executor import Executor
     from aft.jobs import JobQueue
     from aft.keys import ApiKeyStore
+    from aft.notify import NotificationStore
     from aft.schedules import ScheduleStore
     from aft.scripts_store import ScriptStore
     from aft.vfs.library import VfsLibrary
@@ -101,6 +102,13 @@ class Instance:
         from aft.schedules import ScheduleStore
 
         return ScheduleStore(self.store)
+
+    @cached_property
+    def notifications(self) -> NotificationStore:
+        """The notification rules (:mod:`aft.notify`)."""
+        from aft.notify import NotificationStore
+
+        return NotificationStore(self.store, self.settings, self.secrets)
 
     @cached_property
     def api_keys(self) -> ApiKeyStore:

@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "aft.schedules",
             "aft.migrate",
             "aft.mail",
+            "aft.notify",
             "aft.pgp",
             "aft.otfe",
             "aft.vfs",

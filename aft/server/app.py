@@ -1,7 +1,8 @@
 """The REST API v1 as a Bottle app, built by :func:`create_app` (never Bottle's default app).
 
 Each resource has its module (``jobs_routes``, ``scripts_routes``, ``secrets_routes``,
-``keys_routes``, ``settings_routes``, ``audit_routes``, ``transfers_routes``; ``vfs_routes``,
+``keys_routes``, ``settings_routes``, ``audit_routes``, ``transfers_routes``,
+``notify_routes``; ``vfs_routes``,
 ``schedule_routes`` and the web console's ``ui`` are extensions that :func:`create_app`
 takes), and every route is registered through the one decorator of
 :class:`~aft.server.http.Api`. Every answer is
@@ -22,6 +23,7 @@ from aft.server.audit_routes import add_audit_routes
 from aft.server.http import Api, ServiceContext, send_error
 from aft.server.jobs_routes import add_jobs_routes
 from aft.server.keys_routes import add_keys_routes
+from aft.server.notify_routes import add_notify_routes
 from aft.server.openapi import openapi_document
 from aft.server.scripts_routes import add_scripts_routes
 from aft.server.secrets_routes import add_secrets_routes
@@ -36,6 +38,7 @@ RESOURCES = (
     add_settings_routes,
     add_audit_routes,
     add_transfers_routes,
+    add_notify_routes,
 )
 
 

@@ -68,6 +68,25 @@ _SCHEDULE_FIELDS = {
         "catchUp": {"type": "boolean"},
     }
 }
+_NOTIFICATION_FIELDS = {
+    "properties": {
+        "name": {"type": "string"},
+        "script": {"type": "string", "description": "a stored script (or give schedule)"},
+        "schedule": {"type": "string", "description": "a schedule (or give script)"},
+        "events": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["failure", "success", "long"]},
+        },
+        "minutes": {"type": "number", "description": "for long: minutes a run may take"},
+        "channel": {"type": "string", "enum": ["email", "webhook"]},
+        "recipients": {"type": "string", "description": "email: addresses, comma-separated"},
+        "urlSecret": {"type": "string", "description": "webhook: the secret holding its URL"},
+        "headersSecret": {
+            "type": "string",
+            "description": "webhook: the secret holding a JSON object of headers",
+        },
+    }
+}
 _JOB = {
     "type": "object",
     "required": ["jobId", "status", "scriptName", "params", "trigger", "created"],
@@ -615,6 +634,41 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Remove a schedule (its jobs stay)",
                     "responses": {**_ok(), **_AUTH, **_errors(404)},
                 },
+            },
+            "/v1/notifications": {
+                "get": {
+                    "summary": "Notification rules (script= or schedule= for one's rules)",
+                    "parameters": [
+                        {"name": n, "in": "query", "schema": {"type": "string"}}
+                        for n in ("script", "schedule")
+                    ],
+                    "responses": {**_ok(), **_AUTH},
+                },
+                "post": {
+                    "summary": "Add a notification rule: email or webhook on a job's events",
+                    "requestBody": _body(
+                        {"type": "object", "required": ["name"], **_NOTIFICATION_FIELDS}
+                    ),
+                    "responses": {**_ok(None, "201"), **_AUTH, **_errors(404, 409)},
+                },
+            },
+            "/v1/notifications/{id}": {
+                "parameters": [_path_param("id")],
+                "get": {
+                    "summary": "One notification rule, by id or name",
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                },
+                "delete": {
+                    "summary": "Remove a notification rule",
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                },
+            },
+            "/v1/notifications/{id}/test": {
+                "post": {
+                    "summary": "Send a test message through a rule; says sent or why not",
+                    "parameters": [_path_param("id")],
+                    "responses": {**_ok(), **_AUTH, **_errors(404)},
+                }
             },
             "/v1/health": {
                 "get": {"summary": "Liveness", "security": [], "responses": _ok()},

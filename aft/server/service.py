@@ -16,6 +16,7 @@ from aft._paths import read_runtime_info, remove_runtime_info, write_runtime_inf
 from aft.exceptions import ConfigError
 from aft.instance import Instance
 from aft.jobs import ClusterQueue
+from aft.notify import Notifier
 from aft.schedules import Scheduler
 from aft.server.app import create_app
 from aft.server.gate import Gate, GatedServer
@@ -79,6 +80,7 @@ class Service:
         self.schedules = instance.schedules
         self.scheduler = Scheduler(self.schedules, self.queue, self.pool.notify)
         self.schedules.on_change = self.scheduler.wake
+        self.notifier = Notifier(instance.notifications)
         self._token = secrets.token_urlsafe(32)
         self._threads = threads
         self._server: Any = None
@@ -136,6 +138,7 @@ class Service:
         self._gate = Gate(listener, server, tls_context)
         self.pool.start()
         self.scheduler.start()
+        self.notifier.start()
         self._thread = threading.Thread(target=server.serve, name="aft-http", daemon=True)
         self._thread.start()
         self._gate.start()
@@ -162,6 +165,7 @@ class Service:
             self._thread.join(10)
         self.scheduler.close()
         self.pool.stop()
+        self.notifier.close()
         self._server = None
 
     def __enter__(self) -> Service:
