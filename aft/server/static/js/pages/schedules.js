@@ -7,6 +7,7 @@ import { clear, h } from "../dom.js";
 import { check, guessBy } from "../errors.js";
 import { browserZone, fmtTime } from "../format.js";
 import { field, makeForm, onSubmit } from "../forms.js";
+import { notificationsSection } from "../notify-section.js";
 import { parseParams } from "../params.js";
 import { scheduleProblems } from "../validate.js";
 import { lastRunCell } from "./jobs.js";
@@ -87,7 +88,8 @@ export async function schedulesPage(main, parts, query, ctx) {
     form.elements.cron.addEventListener("input", updatePreview);
     form.elements.timezone.addEventListener("input", updatePreview);
     updatePreview();
-    clear(formCard, card(item ? `Edit “${item.name}”` : "New schedule", null, h("div", { class: "card-body" }, form)));
+    clear(formCard, card(item ? `Edit “${item.name}”` : "New schedule", null, h("div", { class: "card-body" }, form)),
+      item ? notificationsSection({ schedule: item.name }, ctx) : null);
     form.elements.name.focus();
   }
 

@@ -7,6 +7,7 @@ import { h } from "../dom.js";
 import { check, guessBy } from "../errors.js";
 import { fmtTime } from "../format.js";
 import { field, makeForm, onSubmit } from "../forms.js";
+import { notificationsSection } from "../notify-section.js";
 import { go } from "../router.js";
 import { scriptProblems } from "../validate.js";
 import { deleteScript, runDialog } from "./script-actions.js";
@@ -78,6 +79,7 @@ export async function scriptEditor(main, name, ctx, line = null) {
   main.append(
     h("a", { class: "crumb", href: "#/scripts" }, "← Scripts"),
     pageHead(name ? script.name : "New script", name ? `Id ${script.id} · changed ${fmtTime(script.updated)}` : "Write a SyncJS script; it runs in its own process with the VFS Library and secrets of this instance."),
-    card(null, null, h("div", { class: "card-body" }, form)));
+    card(null, null, h("div", { class: "card-body" }, form)),
+    name ? notificationsSection({ script: script.name }, ctx) : null);
   if (line) editor.goToLine(line);
 }
