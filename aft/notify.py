@@ -509,6 +509,13 @@ class Notifier:
         return done
 
     def _claim(self, rule: Notification, job: Job, event: str) -> bool:
+        key = (rule.id, job.id, event)
+        if self.store.query(
+            "SELECT 1 FROM notification_deliveries"
+            " WHERE notification_id = ? AND job_id = ? AND event = ?",
+            key,
+        ):
+            return False  # a read first: most looks find it done, and need no write
         return bool(
             self.store.execute(
                 "INSERT INTO notification_deliveries (notification_id, job_id, event, time,"
@@ -679,8 +686,9 @@ class Notifier:
         request = urllib.request.Request(
             url, data=json.dumps(body).encode(), headers=headers, method="POST"
         )
+        opener = urllib.request.build_opener(_no_redirect_handler())
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+            with opener.open(request, timeout=self.timeout) as answer:
                 answer.read(65536)
         except urllib.error.HTTPError as exc:
             raise NotificationError(f"the webhook answered HTTP {exc.code}") from None
@@ -690,3 +698,15 @@ class Notifier:
             raise NotificationError(
                 f"the webhook did not answer within {self.timeout:g}s"
             ) from None
+
+
+def _no_redirect_handler() -> type:
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        """A redirect is an answer (a POST turned into a GET elsewhere would lose its body)."""
+
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return NoRedirect

@@ -216,6 +216,10 @@ def test_a_failed_delivery_is_one_masked_line_and_never_raises(world, http_serve
     assert "notification Hook (failure, webhook): the webhook answered HTTP 500" in _log(
         world, job_id
     )
+    world.secrets.set("hook-url", http_server.url + "/moved")
+    http_server.respond("/moved", 302, "", {"Location": secret_path})
+    assert Notifier(rules).test("Hook") == "the webhook answered HTTP 302"
+    assert [r[1] for r in http_server.requests] == [secret_path, "/moved"]  # not followed
     world.secrets.set("hook-url", "http://127.0.0.1:9/tok-abcdef123456")  # nothing listens
     assert Notifier(rules, timeout=2).test("Hook").startswith("the webhook cannot be reached")
     assert "abcdef" not in (rules.get("Hook").last_result or "")
