@@ -26,15 +26,12 @@ in the job's log.
 from __future__ import annotations
 
 import json
-import logging
+import os
 import re
-import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from aft import audit
 from aft._store import Store
@@ -48,8 +45,6 @@ from aft.exceptions import (
 from aft.models import Job, JobState, LogLevel, name_problem
 from aft.secrets_store import SecretStore
 from aft.settings import Settings
-
-log = logging.getLogger("aft.notify")
 
 #: What a rule can fire on.
 EVENTS = ("failure", "success", "long")
@@ -72,8 +67,7 @@ _ADDRESS = re.compile(r"^[^@\s,<>]+@[^@\s,<>]+$")
 _SLACK = 60.0  # a job that ended this long before the last look is looked at again
 
 
-@attrs.frozen
-class Notification:
+class Notification(NamedTuple):
     """A rule: on these events of this script's or schedule's jobs, send here.
 
     Attributes:
@@ -304,7 +298,7 @@ class NotificationStore:
                 raise NotificationError("recipients are for email only")
             self._webhook(url_secret, headers_secret)
         now = self.clock()
-        rule_id = "ntf_" + secrets.token_hex(6)
+        rule_id = "ntf_" + os.urandom(6).hex()
         with self.store.transaction() as db:
             if db.execute("SELECT 1 FROM notifications WHERE name = ?", (name,)).fetchone():
                 raise NotificationExists(f"a notification named {name!r} exists already")
@@ -449,7 +443,7 @@ class Notifier:
             try:
                 self.tick()
             except Exception:
-                log.exception("the notifier failed")
+                _log().exception("the notifier failed")
 
     def __enter__(self) -> Notifier:
         return self
@@ -462,7 +456,7 @@ class Notifier:
             try:
                 self.tick()
             except Exception:
-                log.exception("the notifier failed; it goes on")
+                _log().exception("the notifier failed; it goes on")
 
     def tick(self) -> int:
         """Deliver for jobs that ended since the last look and jobs running too long.
@@ -560,7 +554,7 @@ class Notifier:
                     if found:
                         self._report(self.rules.list(), _job(found[0]), "long", self.clock())
                 except Exception:
-                    log.exception("notifying the long run of %s failed", job_id)
+                    _log().exception("notifying the long run of %s failed", job_id)
 
         threading.Thread(target=watch, name="aft-notify-long", daemon=True).start()
         return stop.set
@@ -596,9 +590,9 @@ class Notifier:
                     (job.id, n, now, level.value, text),
                 )
         except AftError as exc:
-            log.warning("cannot record notification %s of %s: %s", rule.name, job.id, exc)
+            _log().warning("cannot record notification %s of %s: %s", rule.name, job.id, exc)
         if result != "sent":
-            log.warning("notification %s of %s: %s", rule.name, job.id, result)
+            _log().warning("notification %s of %s: %s", rule.name, job.id, result)
         return result
 
     def test(self, name_or_id: str) -> str:
@@ -650,6 +644,8 @@ class Notifier:
             return text[:500]
 
     def _email(self, rule: Notification, body: dict[str, Any], hidden: list[str]) -> None:
+        import attrs
+
         from aft.exceptions import MailError
         from aft.mail import MailSettings, send_mail
 
@@ -698,6 +694,13 @@ class Notifier:
             raise NotificationError(
                 f"the webhook did not answer within {self.timeout:g}s"
             ) from None
+
+
+def _log() -> Any:
+    """This module's logger (logging is imported on first use: ``aft run`` does without)."""
+    import logging
+
+    return logging.getLogger("aft.notify")
 
 
 def _no_redirect_handler() -> type:
