@@ -122,25 +122,27 @@ def _run_here(file: str, params: str | None, limits: int) -> int:
 
             tracker = Tracker(on_progress=draw)
         notified = _run_notifier(instance, record, os.path.basename(file))
-        with record if record is not None else contextlib.nullcontext():
-            try:
-                result = instance.executor().run(
-                    source,
-                    name=os.path.basename(file),
-                    params=values,
-                    halt=halt,
-                    on_log=on_log,
-                    job_id=getattr(record, "job_id", ""),
-                    progress=tracker,
-                )
-            finally:
-                tracker.close()
-                if line is not None:
-                    line.clear()
-            if record is not None:
-                record.finish(result)
-        if notified is not None:
-            notified()
+        try:
+            with record if record is not None else contextlib.nullcontext():
+                try:
+                    result = instance.executor().run(
+                        source,
+                        name=os.path.basename(file),
+                        params=values,
+                        halt=halt,
+                        on_log=on_log,
+                        job_id=getattr(record, "job_id", ""),
+                        progress=tracker,
+                    )
+                finally:
+                    tracker.close()
+                    if line is not None:
+                        line.clear()
+                if record is not None:
+                    record.finish(result)
+        finally:  # also when the run raised: its job is recorded as failed by then
+            if notified is not None:
+                notified()
     return 0 if result.clean else 1
 
 

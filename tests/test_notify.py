@@ -244,7 +244,7 @@ def test_serve_notifies_a_failed_job_and_rest_sends_tests(aft_home, smtp_server,
         _hook(instance, http_server)
         key = ApiKeyStore(instance.store).create("admin", ["127.0.0.1"], scope="admin")[1]
         instance.scripts.add("Breaks", 'Log("start"); throw new Error("disk full");')
-        instance.scripts.add("Naps", "Sleep(2500);")
+        instance.scripts.add("Naps", "Sleep(4000);")
     proc = ServeProcess(aft_home).start()
     try:
         with proc.client(key) as client:
@@ -329,6 +329,22 @@ def test_aft_run_notifies_its_script(run_aft, aft_home, tmp_path, http_server):
     other.write_text('Log("ok");')
     assert run_aft("run", "-f", str(other)).returncode == 0
     assert len(http_server.requests) == 1  # no rule watches fine.syncjs
+
+    with Instance(aft_home) as instance:
+        instance.scripts.add("naps.syncjs", "Sleep(1)")
+        instance.notifications.add("Slow", script="naps.syncjs", events=["long"], minutes=0.01,
+                                   channel="webhook", url_secret="hook-url")  # fmt: skip
+    naps = tmp_path / "naps.syncjs"
+    naps.write_text('Sleep(2000); Log("woke");')
+    done = run_aft("run", "-f", str(naps))
+    assert done.returncode == 0, done.stderr
+    sent = json.loads(http_server.requests[1][3])
+    assert (sent["event"], sent["state"], sent["finished"]) == ("long", "running", None)
+    assert 0.6 <= sent["durationSeconds"] < 2.0
+    with Instance(aft_home) as instance:
+        (job,) = [j for j in instance.jobs.list()[0] if j.script_name == "naps.syncjs"]
+        log = [line.text for line in instance.jobs.log(job.id)[0]]
+    assert log.index("notification Slow (long, webhook): sent") < log.index("woke")
 
 
 def test_cli_notify_commands(run_aft, aft_home, smtp_server, http_server):
