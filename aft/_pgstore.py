@@ -256,8 +256,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE notifications (
         id TEXT PRIMARY KEY,
         name CITEXT NOT NULL UNIQUE,
-        script TEXT NOT NULL,
-        schedule TEXT NOT NULL,
+        script CITEXT NOT NULL,
+        schedule CITEXT NOT NULL,
         events TEXT NOT NULL,
         minutes DOUBLE PRECISION NOT NULL,
         channel TEXT NOT NULL,

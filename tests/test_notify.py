@@ -21,7 +21,7 @@ from aft.exceptions import (
 from aft.instance import Instance
 from aft.keys import ApiKeyStore
 from aft.models import JobState, RunResult
-from aft.notify import Notifier, payload
+from aft.notify import Notifier, any_rule_for_script, payload
 from tests.service_helpers import ServeProcess, wait_for
 
 HEADERS = {"Authorization": "Bearer tok-" + "s3cr3t-value", "X-Team": "ops"}
@@ -139,6 +139,13 @@ def test_rules_are_stored_listed_audited_and_removed(world):
     assert ("notification.remove", "Ops mail") in actions
     text = json.dumps([e.detail for e in AuditLog(world.store).list()[0]])
     assert "s3cr3t" not in text and "/hook" not in text
+
+
+def test_a_script_rule_is_found_in_any_case(world):
+    assert not any_rule_for_script(world.store, "Nightly")
+    world.notifications.add("Mail", script="Nightly", recipients="ops@example.com")
+    assert any_rule_for_script(world.store, "NIGHTLY")
+    assert not any_rule_for_script(world.store, "Other")
 
 
 # ---- delivery ----------------------------------------------------------------------------
