@@ -495,8 +495,10 @@ class Notifier:
         for rule in rules:
             if event is None or event not in rule.events or not rule.watches(job):
                 continue
-            if event == "long" and (job.started or now or 0) > (now or 0) - rule.minutes * 60:
-                continue
+            if event == "long" and (
+                now is None or job.started is None or job.started > now - rule.minutes * 60
+            ):
+                continue  # not running this rule's minutes yet
             if self._claim(rule, job, event):
                 self.deliver(rule, job, event)
                 done += 1
