@@ -232,6 +232,18 @@ def test_a_failed_delivery_is_one_masked_line_and_never_raises(world, http_serve
     assert "abcdef" not in (rules.get("Hook").last_result or "")
 
 
+def test_a_webhook_that_hangs_is_given_up_after_the_timeout(world, http_server):
+    http_server.respond("/hook", 200, "late", delay=30)
+    rules = world.notifications
+    rules.add("Hook", script="Nightly", channel="webhook", url_secret="hook-url")
+    job_id = _ended(world, "Nightly", JobState.FAILED)
+    began = time.monotonic()
+    assert Notifier(rules, timeout=1).tick() == 1
+    assert time.monotonic() - began < 5
+    assert rules.get("Hook").last_result == "the webhook did not answer within 1s"
+    assert world.jobs.get(job_id).state is JobState.FAILED  # the job's record is untouched
+
+
 def test_payload_of_a_job():
     from aft.models import Job
 
