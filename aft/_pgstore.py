@@ -279,6 +279,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX jobs_by_finished ON jobs (finished);
     """,
+    # aft._store: console accounts have a role; those made before roles are administrators.
+    """
+    ALTER TABLE accounts ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';
+    """,
 )
 
 # Any constant: the one advisory lock that every write transaction holds.

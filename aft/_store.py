@@ -252,6 +252,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX jobs_by_finished ON jobs (finished);
     """,
+    # Console accounts have a role (aft.roles); those made before roles are administrators.
+    """
+    ALTER TABLE accounts ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';
+    """,
 )
 
 

@@ -1,4 +1,8 @@
-"""AccountStore: the administrators of the web console, and their browser sessions.
+"""AccountStore: the accounts of the web console, each with a role, and their browser sessions.
+
+An account's role (:data:`aft.roles.ACCOUNT_ROLES`) is read on every request, so a
+lowered role takes effect at the session's next request. There is always at least one
+``admin``: the last one can be neither removed nor lowered.
 
 Passwords are people's secrets, low in entropy, so they are hashed with argon2id (a
 memory-hard function; argon2-cffi's RFC 9106 defaults: 64 MiB, 3 passes), never with a
@@ -16,6 +20,7 @@ import hashlib
 import re
 import secrets
 import time
+from typing import Any
 
 import argon2
 import attrs
@@ -23,11 +28,12 @@ import attrs
 from aft import audit
 from aft._store import Store
 from aft.exceptions import AftError, AuthError, BadRequest
+from aft.roles import ACCOUNT_ROLES, check_role
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-_COLUMNS = "id, username, created, updated, last_login"
+_COLUMNS = "id, username, created, updated, last_login, role"
 _SEEN_EVERY = 60.0  # seconds between writes of a session's last use
 
 
@@ -57,24 +63,28 @@ class AccountNotFound(AftError, LookupError):
 
 @attrs.frozen
 class Account:
-    """An administrator (never the password hash)."""
+    """A console account (never the password hash); ``role`` is ``viewer``, ``operator``
+    or ``admin``."""
 
     id: str
     username: str
     created: float
     updated: float
     last_login: float | None
+    role: str = "admin"
 
 
 @attrs.frozen
 class Session:
-    """A signed-in browser: whose it is, and the CSRF token its changes must carry."""
+    """A signed-in browser: whose it is, the account's role now, and the CSRF token its
+    changes must carry."""
 
     account_id: str
     username: str
     csrf: str
     created: float
     seen: float
+    role: str
 
 
 def check_username(username: object) -> str:
@@ -100,6 +110,14 @@ def check_password(password: object, username: str | None = None) -> str:
     if username and password.strip().lower() == username.lower():
         raise AccountError("the password must not be the user name", "password")
     return password
+
+
+def check_account_role(role: object) -> str:
+    """``role`` if an account may have it. Raises AccountError (field ``role``)."""
+    try:
+        return check_role(role, ACCOUNT_ROLES)
+    except ValueError as exc:
+        raise AccountError(str(exc), "role") from None
 
 
 def _digest(token: str) -> str:
@@ -136,17 +154,21 @@ class AccountStore:
         """True while there is no administrator (the web console shows its setup wizard)."""
         return not self._store.query("SELECT 1 FROM accounts LIMIT 1")
 
-    def create(self, username: str, password: str, *, first: bool = False) -> Account:
-        """Add an administrator.
+    def create(
+        self, username: str, password: str, *, role: str = "admin", first: bool = False
+    ) -> Account:
+        """Add an account.
 
         Args:
+            role: ``viewer``, ``operator`` or ``admin`` (the first account is an admin).
             first: only if there is none yet (the setup wizard); checked atomically.
 
         Raises:
-            AccountError: a malformed name or a weak password.
+            AccountError: a malformed name, a weak password or an unknown role.
             AccountExists: the name is taken, or ``first`` and an administrator exists.
         """
         check_password(password, check_username(username))
+        check_account_role(role)
         hashed = self._hasher.hash(password)  # slow: outside the write lock
         account_id = "acc_" + secrets.token_hex(6)
         now = time.time()
@@ -155,12 +177,17 @@ class AccountStore:
                 raise AccountExists("the first administrator has been created already")
             if db.execute("SELECT 1 FROM accounts WHERE username = ?", (username,)).fetchone():
                 raise AccountExists(f"the user name {username!r} is taken", "username")
+            if (
+                role != "admin"
+                and not db.execute("SELECT 1 FROM accounts WHERE role = 'admin' LIMIT 1").fetchone()
+            ):
+                raise AccountError("the first account is an administrator", "role")
             db.execute(
-                "INSERT INTO accounts (id, username, hash, created, updated)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (account_id, username, hashed, now, now),
+                "INSERT INTO accounts (id, username, hash, created, updated, role)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (account_id, username, hashed, now, now, role),
             )
-            audit.record(db, "account.create", username, id=account_id, first=first)
+            audit.record(db, "account.create", username, id=account_id, first=first, role=role)
         return self.get(account_id)
 
     def authenticate(self, username: str, password: str) -> Account:
@@ -218,7 +245,7 @@ class AccountStore:
             (id_or_username, id_or_username),
         )
         if not rows:
-            raise AccountNotFound(f"no administrator {id_or_username!r}")
+            raise AccountNotFound(f"no account {id_or_username!r}")
         return Account(*rows[0])
 
     def list(self) -> list[Account]:
@@ -238,12 +265,46 @@ class AccountStore:
             audit.record(db, "account.set_password", account.username, id=account.id)
         return self.get(account.id)
 
-    def remove(self, id_or_username: str) -> None:
-        """Delete an administrator and their sessions; the last one cannot be removed."""
+    def set_role(self, id_or_username: str, role: str) -> Account:
+        """Change an account's role; its sessions keep going with the new role from their
+        next request.
+
+        Raises:
+            AccountError: an unknown role, or it would leave no administrator.
+            AccountNotFound: no such account.
+        """
+        check_account_role(role)
         account = self.get(id_or_username)
         with self._store.transaction() as db:
-            if db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] <= 1:
-                raise AccountError("the last administrator cannot be removed")
+            if role != "admin":
+                self._keep_an_admin(db, account.id, "lowered")
+            db.execute(
+                "UPDATE accounts SET role = ?, updated = ? WHERE id = ?",
+                (role, time.time(), account.id),
+            )
+            audit.record(
+                db,
+                "account.set_role",
+                account.username,
+                id=account.id,
+                role=role,
+                was=account.role,
+            )
+        return self.get(account.id)
+
+    @staticmethod
+    def _keep_an_admin(db: Any, account_id: str, what: str) -> None:
+        others = db.execute(
+            "SELECT COUNT(*) FROM accounts WHERE role = 'admin' AND id <> ?", (account_id,)
+        ).fetchone()[0]
+        if not others:
+            raise AccountError(f"the last administrator cannot be {what}", "role")
+
+    def remove(self, id_or_username: str) -> None:
+        """Delete an account and its sessions; the last administrator cannot be removed."""
+        account = self.get(id_or_username)
+        with self._store.transaction() as db:
+            self._keep_an_admin(db, account.id, "removed")
             db.execute("DELETE FROM ui_sessions WHERE account_id = ?", (account.id,))
             db.execute("DELETE FROM accounts WHERE id = ?", (account.id,))
             audit.record(db, "account.remove", account.username, id=account.id)
@@ -279,7 +340,8 @@ class AccountStore:
         if not token or len(token) > 200:
             return None
         rows = self._store.query(
-            "SELECT s.account_id, a.username, s.csrf, s.created, s.seen FROM ui_sessions s"
+            "SELECT s.account_id, a.username, s.csrf, s.created, s.seen, a.role"
+            " FROM ui_sessions s"
             " JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = ?",
             (_digest(token),),
         )

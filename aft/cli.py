@@ -19,6 +19,7 @@ from typing import Any
 
 from aft._fire_adapter import UsageError
 from aft.exceptions import AftError, CliRunDisabled, InvalidSetting, UnknownSetting
+from aft.roles import ACCOUNT_ROLES, ROLES
 
 USAGE_RUN = "usage: aft run [-f] FILE [-p JSON]"
 
@@ -625,8 +626,11 @@ class ApiKeysCommands:
         Args:
             name: what to call the key.
             allow: an address or network (CIDR) the key may be used from; repeat it for more.
-            scope: run (start jobs, read its own jobs) or admin (everything).
+            scope: viewer (read everything, change nothing), run (start jobs, read and halt
+                its own jobs), operator (read everything, start and halt any job) or admin
+                (everything).
         """
+        _role(scope, "--scope")
         with _keys() as keys:
             record, key = keys.create(name, [a for a in allow.split(",") if a], scope=scope)
         _print(
@@ -661,6 +665,93 @@ class ApiKeysCommands:
         with _keys() as keys:
             keys.revoke(key)
         _print(f"api key {key} revoked")
+
+
+class AccountsCommands:
+    """Web console accounts and their roles: list, add, set-role, remove."""
+
+    def list(self, json: str = "False") -> None:
+        """Every account: name, role, last sign-in (never a password).
+
+        Args:
+            json: print a JSON array of the accounts instead.
+        """
+        with _instance() as instance:
+            found = instance.accounts.list()
+        if _flag(json, "--json"):
+            _print_json(
+                [
+                    {
+                        "id": a.id,
+                        "username": a.username,
+                        "role": a.role,
+                        "created": a.created,
+                        "lastLogin": a.last_login,
+                    }
+                    for a in found
+                ]
+            )
+            return
+        for a in found:
+            seen = _when(a.last_login) if a.last_login else "never signed in"
+            _print(f"{a.id}  {a.username}  {a.role}  {seen}")
+
+    def add(self, name: str, role: str) -> None:
+        """Add an account; its password is read from stdin (asked for without echo on a
+        terminal), never from arguments.
+
+        Args:
+            name: the user name to sign in with.
+            role: viewer (read everything, change nothing), operator (read everything,
+                start and halt jobs) or admin (everything).
+        """
+        _role(role, "--role", ACCOUNT_ROLES)
+        password = _read_secret("aft accounts add", f"password for {name}: ")
+        with _instance() as instance:
+            account = instance.accounts.create(name, password, role=role)
+        _print(f"account {account.username} ({account.id}, role {account.role}) added")
+
+    def set_role(self, name: str, role: str) -> None:
+        """Change an account's role; its open sessions have the new role from their next
+        request. The last admin keeps the admin role.
+
+        Args:
+            name: the account's user name or id.
+            role: viewer, operator or admin.
+        """
+        _role(role, "--role", ACCOUNT_ROLES)
+        with _instance() as instance:
+            account = instance.accounts.set_role(name, role)
+        _print(f"account {account.username} now has the role {account.role}")
+
+    def remove(self, name: str) -> None:
+        """Remove an account and end its sessions (never the last admin).
+
+        Args:
+            name: the account's user name or id.
+        """
+        with _instance() as instance:
+            instance.accounts.remove(name)
+        _print(f"account {name} removed")
+
+
+def _role(value: object, flag: str, roles: tuple[str, ...] = ROLES) -> None:
+    """Refuse a role the command cannot take (exit status 2)."""
+    if not isinstance(value, str) or value not in roles:
+        raise UsageError(f"{flag} is one of {', '.join(roles)}, not {value!r}")
+
+
+def _read_secret(command: str, prompt: str) -> str:
+    """A line from stdin, or asked for without echo on a terminal."""
+    if sys.stdin is None or sys.stdin.closed:
+        raise AftError(f"{command} reads the password from stdin, which is closed")
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(prompt)
+    value = sys.stdin.read()
+    value = value[:-1] if value.endswith("\n") else value
+    return value[:-1] if value.endswith("\r") else value
 
 
 class JobsCommands:
@@ -1259,6 +1350,7 @@ class AftCommands:
         self.secrets = SecretsCommands()
         self.scripts = ScriptsCommands()
         self.apikeys = ApiKeysCommands()
+        self.accounts = AccountsCommands()
         self.jobs = JobsCommands()
         self.vfs = VfsCommands()
         self.schedules = SchedulesCommands()

@@ -22,9 +22,10 @@ from aft import audit
 from aft._store import Store
 from aft.exceptions import ApiKeyNotFound, AuthError, BadRequest, Forbidden
 from aft.models import name_problem
+from aft.roles import NEEDS, ROLES, allows, needed
 
-#: Scopes from least to most: a key may do what its scope and every smaller one allow.
-SCOPES = ("run", "admin")
+#: A key's scope is its role (see :mod:`aft.roles`).
+SCOPES = ROLES
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _KEY_BYTES = 32
 _KEY_CHARS = 44  # 58**44 > 2**256, so every 32-byte key fits
@@ -42,7 +43,8 @@ class ApiKey:
     Attributes:
         id: short, stable and not secret (``key_`` and 12 hex digits).
         name: what the administrator called it; unique among keys not revoked (any case).
-        scope: ``run`` (start jobs, read the jobs it started) or ``admin`` (everything).
+        scope: its role: ``viewer`` (read), ``run`` (start jobs, read and halt the jobs
+            it started), ``operator`` (read, start and halt any job) or ``admin``.
         allow: the networks it may be used from, normalised (``127.0.0.1/32``).
         created: Unix seconds.
         last_used: Unix seconds of the last successful verification (to about a second).
@@ -139,7 +141,7 @@ class ApiKeyStore:
         Args:
             name: 1 to 200 printable characters, unique (any case) among keys not revoked.
             allow: addresses and CIDRs it may be used from (see :func:`parse_allowlist`).
-            scope: ``run`` or ``admin``.
+            scope: ``viewer``, ``run``, ``operator`` or ``admin``.
 
         Returns:
             The record, and the key itself: shown this once, only its hash is kept.
@@ -171,8 +173,8 @@ class ApiKeyStore:
             audit.record(db, "api_key.create", name, id=key_id, scope=scope, allow=networks)
         return self.get(key_id), key
 
-    def verify(self, key: str, remote_addr: str, need_scope: str = "run") -> ApiKey:
-        """The record of ``key`` if it may be used from ``remote_addr`` for ``need_scope``.
+    def verify(self, key: str, remote_addr: str, need: str = "run") -> ApiKey:
+        """The record of ``key`` if it may be used from ``remote_addr`` for ``need``.
 
         The key is looked up by its hash, so no comparison touches the key itself; no
         message holds it. ``last_used`` is written at most about once a second per key.
@@ -180,7 +182,7 @@ class ApiKeyStore:
         Args:
             key: the ``X-API-Key`` header ("" or None when absent).
             remote_addr: the peer address of the request's socket.
-            need_scope: ``run`` or ``admin``.
+            need: what the route needs, one of :data:`aft.roles.NEEDS`.
 
         Returns:
             The key's record.
@@ -188,10 +190,10 @@ class ApiKeyStore:
         Raises:
             AuthError: no key, an unknown or a revoked key (HTTP 401).
             Forbidden: an address outside the allowlist, or a scope too small (HTTP 403).
-            ValueError: ``need_scope`` is not a scope (a bug in the caller).
+            ValueError: ``need`` is not a need (a bug in the caller).
         """
-        if need_scope not in SCOPES:
-            raise ValueError(f"need_scope is one of {', '.join(SCOPES)}, not {need_scope!r}")
+        if need not in NEEDS:
+            raise ValueError(f"need is one of {', '.join(NEEDS)}, not {need!r}")
         if not key or not isinstance(key, str):
             raise AuthError("an X-API-Key header is required")
         digest = _hash(key)
@@ -206,10 +208,10 @@ class ApiKeyStore:
         if not _admits(record.allow, remote_addr):
             self._refused(record.name, f"API key {record.id} used from outside", remote_addr)
             raise Forbidden(f"API key {record.name!r} is not allowed from {remote_addr}")
-        if SCOPES.index(record.scope) < SCOPES.index(need_scope):
-            self._refused(record.name, f"API key {record.id} lacks {need_scope}", remote_addr)
+        if not allows(record.scope, need):
+            self._refused(record.name, f"API key {record.id} lacks {need}", remote_addr)
             raise Forbidden(
-                f"API key {record.name!r} has scope {record.scope}; this needs {need_scope}"
+                f"API key {record.name!r} has scope {record.scope}; this needs {needed(need)}"
             )
         now = self._clock()
         if record.last_used is None or abs(now - record.last_used) >= _USE_RECORD_EVERY:

@@ -147,3 +147,66 @@ def test_reset_brings_setup_back(accounts):
     accounts.reset()
     assert accounts.needs_setup() and accounts.session(token) is None
     assert accounts.create("again", PASSWORD, first=True).username == "again"
+
+
+def test_roles_keep_one_administrator_and_are_audited(accounts, instance):
+    accounts.create("boss", PASSWORD)
+    with pytest.raises(AccountError, match="one of viewer, operator, admin") as bad:
+        accounts.create("eve", PASSWORD, role="run")  # run is for API keys only
+    assert bad.value.field == "role"
+    viewer = accounts.create("ann", PASSWORD, role="viewer")
+    assert viewer.role == "viewer" and accounts.get("boss").role == "admin"
+    for lowered in ("viewer", "operator"):
+        with pytest.raises(AccountError, match="last administrator cannot be lowered"):
+            accounts.set_role("boss", lowered)
+    with pytest.raises(AccountError, match="last administrator cannot be removed"):
+        accounts.remove("boss")
+    assert accounts.set_role("ann", "admin").role == "admin"
+    assert accounts.set_role("boss", "operator").role == "operator"  # ann is an admin now
+    with pytest.raises(AccountError):
+        accounts.set_role("ann", "superuser")
+    entries, _ = instance.audit.list(limit=100)
+    changes = [e.detail for e in entries if e.action == "account.set_role"]
+    assert changes == [
+        {"id": viewer.id, "role": "admin", "was": "viewer"},
+        {"id": accounts.get("boss").id, "role": "operator", "was": "admin"},
+    ]
+
+
+def test_the_first_account_is_an_administrator(accounts):
+    with pytest.raises(AccountError, match="first account is an administrator"):
+        accounts.create("ann", PASSWORD, role="operator")
+    assert accounts.needs_setup()
+
+
+def test_a_session_has_its_accounts_role_at_each_look(accounts):
+    accounts.create("boss", PASSWORD)
+    ops = accounts.create("ops", PASSWORD, role="operator")
+    token, session = accounts.open_session(ops.id)
+    assert session.role == "operator"
+    accounts.set_role("ops", "viewer")
+    again = accounts.session(token)
+    assert again is not None and again.role == "viewer"
+
+
+def test_accounts_made_before_roles_are_administrators(tmp_path):
+    import sqlite3
+
+    from aft._store import MIGRATIONS, SqliteStore
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # a database of the aft before roles, with an account
+        for script in MIGRATIONS:
+            if "ADD COLUMN role" in script:
+                break
+            db.executescript(script)
+        db.execute(
+            "INSERT INTO accounts (id, username, hash, created, updated)"
+            " VALUES ('acc_1', 'old', 'x', 0, 0)"
+        )
+        db.execute(f"PRAGMA user_version = {MIGRATIONS.index(script)}")
+    store = SqliteStore(path)
+    try:
+        assert AccountStore(store).get("old").role == "admin"
+    finally:
+        store.close()

@@ -53,11 +53,11 @@ def create_app(
 
     # ---- open routes --------------------------------------------------------------------
 
-    @route("GET", "/v1/health", None)
+    @route("GET", "/v1/health", "open")
     def health() -> Any:
         return {"status": "ok", "version": __version__, "time": time.time()}
 
-    @route("GET", "/v1/openapi.json", None)
+    @route("GET", "/v1/openapi.json", "open")
     def openapi() -> Any:
         return openapi_document()
 
@@ -73,4 +73,5 @@ def create_app(
     for extend in extensions:
         extend(api)
     app.default_error_handler = not_found  # type: ignore[method-assign]
+    api.check_routes()  # a route that declares no role never serves
     return app

@@ -11,7 +11,7 @@ def add_audit_routes(api: Api) -> None:
     """Register the routes of this module on ``api``."""
     ctx, route = api.ctx, api.route
 
-    @route("GET", "/v1/audit", "admin")
+    @route("GET", "/v1/audit", "viewer")
     def list_audit(who: Caller) -> Any:
         """Entries oldest first, filtered by ``since``/``until`` (Unix seconds) and
         ``actor``; ``cursor`` is the previous page's ``nextCursor``."""

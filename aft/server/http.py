@@ -25,9 +25,17 @@ import attrs
 import bottle
 
 from aft import audit
-from aft.exceptions import AftError, AuthError, BadRequest, PayloadTooLarge, ServiceError
+from aft.exceptions import (
+    AftError,
+    AuthError,
+    BadRequest,
+    Forbidden,
+    PayloadTooLarge,
+    ServiceError,
+)
 from aft.instance import Instance
 from aft.models import check_group
+from aft.roles import NEEDS, allows, needed
 
 log = logging.getLogger("aft.server")
 
@@ -153,12 +161,13 @@ def is_https() -> bool:
 
 @attrs.frozen
 class Caller:
-    """Who is calling: an API key's id and scope, or the local CLI of the same instance;
+    """Who is calling: an API key's id and scope, a console account's id and role, or the
+    local CLI of the same instance (``admin``); ``role`` is one of :data:`aft.roles.ROLES`;
     ``actor`` is how the audit trail and job records name them (``key:NAME (ID)``,
     ``account:NAME``, ``cli:OSUSER``)."""
 
     key_id: str
-    scope: str
+    role: str
     trigger: str = "api"
     actor: str = ""
 
@@ -363,22 +372,32 @@ class Api:
     """The Bottle app with the two things every route needs: who calls, and JSON in and out.
 
     Each resource's module (``*_routes.py``, and the web console's ``ui.py``) registers
-    its routes through :meth:`route`, the one route decorator of the server.
-    ``authenticators`` are extra ways in besides an API key (the web UI adds its
-    session): each returns a :class:`Caller` or None.
+    its routes through :meth:`route`, the one route decorator of the server, which
+    declares what each route needs (:data:`aft.roles.NEEDS`); :meth:`check_routes`
+    refuses an app holding a route that declares nothing. ``authenticators`` are extra
+    ways in besides an API key (the web UI adds its session): each returns a
+    :class:`Caller` or None.
     """
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.app = bottle.Bottle()  # routes answer with JSON text they made themselves
         self.app.uninstall("json")
-        self.authenticators: list[Callable[[str], Caller | None]] = []
+        self.authenticators: list[Callable[[], Caller | None]] = []
+        #: What each route needs, by (method, rule): the one table of who may do what.
+        self.needs: dict[tuple[str, str], str] = {}
         self.key_attempts = AttemptLimiter(
             int(ctx.instance.settings.get("failed_key_attempts")), what="failed API key attempts"
         )
 
-    def caller(self, scope: str) -> Caller:
-        """Who is calling, with at least ``scope``. Raises AuthError (401) or Forbidden (403)."""
+    def caller(self, need: str) -> Caller:
+        """Who is calling, with a role that meets ``need``.
+
+        Raises:
+            AuthError: nobody known (401).
+            Forbidden: the role does not meet ``need``, or the key is used from an address
+                outside its allowlist (403).
+        """
         key = header("X-API-Key")
         address = remote_addr()
         token = self.ctx.local_token
@@ -387,22 +406,46 @@ class Api:
                 return Caller("local", "admin", "cli", audit.cli_actor())
         if not key:
             for authenticate in self.authenticators:
-                found = authenticate(scope)
+                found = authenticate()
                 if found is not None:
+                    if not allows(found.role, need):
+                        audit.record_now(
+                            self.ctx.instance.store,
+                            "auth.refused",
+                            found.actor,
+                            reason=f"role {found.role} lacks {need}",
+                            address=address,
+                        )
+                        raise Forbidden(
+                            f"{found.actor.partition(':')[2]} has the role {found.role};"
+                            f" this needs {needed(need)}"
+                        )
                     return found
         self.key_attempts.take(address)  # a guess costs; a good key is forgiven at once
-        api_key = self.ctx.instance.api_keys.verify(key, address, scope)
+        api_key = self.ctx.instance.api_keys.verify(key, address, need)
         self.key_attempts.forgive(address)
         return Caller(api_key.id, api_key.scope, actor=f"key:{api_key.name} ({api_key.id})")
 
     def route(
-        self, method: str, path: str, scope: str | None, status: int = 200
+        self, method: str, path: str, need: str, status: int = 200
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register a JSON route: authenticate (unless ``scope`` is None), map errors.
+        """Register a JSON route: authenticate a caller whose role meets ``need``, map errors.
 
-        The handler gets the :class:`Caller` as ``who`` (when a scope is asked) and the
+        Args:
+            method: the HTTP method.
+            path: the Bottle rule.
+            need: one of :data:`aft.roles.NEEDS`; ``open`` lets anybody in.
+            status: the HTTP status of a success.
+
+        The handler gets the :class:`Caller` as ``who`` (unless the route is open) and the
         path's parameters; what it returns is sent as JSON with ``status``.
+
+        Raises:
+            ValueError: ``need`` is not a need (at registration, so the service never starts).
         """
+        if need not in NEEDS:
+            raise ValueError(f"{method} {path}: need is one of {', '.join(NEEDS)}, not {need!r}")
+        self.needs[(method, path)] = need
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(handler)
@@ -410,8 +453,8 @@ class Api:
                 address = remote_addr()
                 try:
                     with audit.acting_as("anonymous", address):
-                        if scope is not None:
-                            kwargs["who"] = who = self.caller(scope)
+                        if need != "open":
+                            kwargs["who"] = who = self.caller(need)
                             with audit.acting_as(who.actor or "anonymous", address):
                                 result = handler(**kwargs)
                         else:
@@ -427,6 +470,24 @@ class Api:
             return handler
 
         return register
+
+    def page(self, method: str, path: str, callback: Callable[..., Any]) -> None:
+        """Register a route that is no JSON API (the console's page and assets): open to all."""
+        self.needs[(method, path)] = "open"
+        self.app.route(path, method, callback)
+
+    def check_routes(self) -> None:
+        """Refuse an app with a route registered past :meth:`route` and :meth:`page`, which
+        would declare nothing about who may call it.
+
+        Raises:
+            RuntimeError: such a route (the service must not start with it).
+        """
+        for r in self.app.routes:
+            if (r.method, r.rule) not in self.needs:
+                raise RuntimeError(
+                    f"route {r.method} {r.rule} declares no role: register it with Api.route"
+                )
 
 
 def required(body: dict[str, Any], name: str, kind: type) -> Any:

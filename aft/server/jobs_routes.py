@@ -11,6 +11,7 @@ from aft.executor import check_params, read_script
 from aft.instance import Instance
 from aft.jobs import TRIGGERS
 from aft.models import JobState
+from aft.roles import sees_every_job
 from aft.server.http import (
     MAX_BODY,
     Api,
@@ -32,7 +33,7 @@ def add_jobs_routes(api: Api) -> None:
 
     def visible_job(job_id: str, who: Caller) -> Any:
         job = ctx.instance.jobs.get(job_id)
-        if who.scope != "admin" and job.api_key_id != who.key_id:
+        if not sees_every_job(who.role) and job.api_key_id != who.key_id:
             raise JobNotFound(f"no job {job_id!r}")  # a run key sees only the jobs it started
         return job
 
@@ -74,7 +75,7 @@ def add_jobs_routes(api: Api) -> None:
         ctx.notify()
         return to_json(job)  # {"jobId", "status": "queued", ...}: the whole job
 
-    @route("GET", "/v1/jobs", "run")
+    @route("GET", "/v1/jobs", "any")
     def list_jobs(who: Caller) -> Any:
         state = query_text("status")
         if state is not None and state not in {s.value for s in JobState}:
@@ -88,18 +89,18 @@ def add_jobs_routes(api: Api) -> None:
             script=query_text("script"),
             trigger=trigger,
             since=since,
-            api_key_id=None if who.scope == "admin" else who.key_id,
+            api_key_id=None if sees_every_job(who.role) else who.key_id,
             limit=query_int("limit", 50, 1, 500) or 50,
             cursor=query_int("cursor", None, 0, 2**62),
         )
         return {"jobs": to_json(jobs), "nextCursor": cursor}
 
-    @route("GET", "/v1/jobs/<job_id>", "run")
+    @route("GET", "/v1/jobs/<job_id>", "any")
     def get_job(job_id: str, who: Caller) -> Any:
         job = to_json(visible_job(job_id, who))
         return {**job, "progress": ctx.instance.jobs.progress(job_id)}
 
-    @route("GET", "/v1/jobs/<job_id>/log", "run")
+    @route("GET", "/v1/jobs/<job_id>/log", "any")
     def job_log(job_id: str, who: Caller) -> Any:
         job = visible_job(job_id, who)
         offset = query_int("offset", 0, 0, 2**62) or 0
@@ -130,7 +131,7 @@ def _file_script(instance: Instance, path: str, who: Caller) -> str:
         ScriptNotFound, ScriptError: the file cannot be run.
     """
     if who.trigger != "cli":
-        if who.scope != "admin":
+        if who.role != "admin":
             raise Forbidden("filePath jobs need an admin key")
         if not instance.settings.get("allow_file_path"):
             raise Forbidden("filePath jobs are off: set allow_file_path to true to allow them")

@@ -13,7 +13,7 @@ def add_keys_routes(api: Api) -> None:
     """Register the routes of this module on ``api``."""
     ctx, route = api.ctx, api.route
 
-    @route("GET", "/v1/apikeys", "admin")
+    @route("GET", "/v1/apikeys", "viewer")
     def list_keys(who: Caller) -> Any:
         return {"apiKeys": to_json(ctx.instance.api_keys.list())}
 

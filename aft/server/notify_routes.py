@@ -37,7 +37,7 @@ def add_notify_routes(api: Api) -> None:
     route = api.route
     rules = api.ctx.instance.notifications
 
-    @route("GET", "/v1/notifications", "admin")
+    @route("GET", "/v1/notifications", "viewer")
     def list_notifications(who: Caller) -> Any:
         found = rules.list(script=query_text("script"), schedule=query_text("schedule"))
         return {"notifications": [_json(n) for n in found]}
@@ -65,7 +65,7 @@ def add_notify_routes(api: Api) -> None:
             )
         )
 
-    @route("GET", "/v1/notifications/<name>", "admin")
+    @route("GET", "/v1/notifications/<name>", "viewer")
     def get_notification(name: str, who: Caller) -> Any:
         return _json(rules.get(name))
 

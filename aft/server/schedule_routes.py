@@ -1,4 +1,4 @@
-"""REST routes of schedules (admin scope): ``add_schedule_routes(api)``.
+"""REST routes of schedules: ``add_schedule_routes(api)``.
 
 ``/v1/schedules`` lists and adds; ``/v1/schedules/{id}`` (an id or a name) reads,
 changes and deletes. A change takes any of the fields a schedule is added with; what
@@ -85,7 +85,7 @@ def add_schedule_routes(api: Api) -> None:
     route = api.route
     store = api.ctx.instance.schedules
 
-    @route("GET", "/v1/schedules", "admin")
+    @route("GET", "/v1/schedules", "viewer")
     def list_schedules(who: Caller) -> Any:
         return {"schedules": [_json(s) for s in store.list()]}
 
@@ -123,7 +123,7 @@ def add_schedule_routes(api: Api) -> None:
                 errors["timezone" if "timezone" in str(exc) else "cron"] = str(exc)
         return {"runs": runs, "errors": errors}
 
-    @route("GET", "/v1/schedules/<name>", "admin")
+    @route("GET", "/v1/schedules/<name>", "viewer")
     def get_schedule(name: str, who: Caller) -> Any:
         return _json(store.get(name))
 

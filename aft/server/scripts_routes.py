@@ -49,7 +49,7 @@ def add_scripts_routes(api: Api) -> None:
     """Register the routes of this module on ``api``."""
     ctx, route = api.ctx, api.route
 
-    @route("GET", "/v1/scripts", "admin")
+    @route("GET", "/v1/scripts", "viewer")
     def list_scripts(who: Caller) -> Any:
         return {
             "scripts": [_script_json(s, with_source=False) for s in ctx.instance.scripts.list()]
@@ -71,7 +71,7 @@ def add_scripts_routes(api: Api) -> None:
         )
         return _script_json(script)
 
-    @route("GET", "/v1/scripts/<name>", "admin")
+    @route("GET", "/v1/scripts/<name>", "viewer")
     def get_script(name: str, who: Caller) -> Any:
         return _script_json(ctx.instance.scripts.get(name))
 

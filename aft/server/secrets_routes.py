@@ -12,7 +12,7 @@ def add_secrets_routes(api: Api) -> None:
     """Register the routes of this module on ``api``."""
     ctx, route = api.ctx, api.route
 
-    @route("GET", "/v1/secrets", "admin")
+    @route("GET", "/v1/secrets", "viewer")
     def list_secrets(who: Caller) -> Any:
         rows = ctx.instance.store.query("SELECT name, updated FROM secrets ORDER BY name")
         return {"secrets": [name for name, _ in rows], "updated": dict(rows)}

@@ -12,7 +12,7 @@ def add_settings_routes(api: Api) -> None:
     """Register the routes of this module on ``api``."""
     ctx, route = api.ctx, api.route
 
-    @route("GET", "/v1/settings", "admin")
+    @route("GET", "/v1/settings", "viewer")
     def list_settings(who: Caller) -> Any:
         return {"settings": ctx.instance.settings.all()}
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aft.exceptions import BadRequest, Forbidden, JobNotFound
 from aft.journal import TransferLog
+from aft.roles import sees_every_job
 from aft.server.http import Api, Caller, query_int, query_text, query_time
 
 
@@ -36,11 +37,11 @@ def add_transfers_routes(api: Api) -> None:
 
     def visible(job_id: str, who: Caller) -> str:
         job = ctx.instance.jobs.get(job_id)
-        if who.scope != "admin" and job.api_key_id != who.key_id:
+        if not sees_every_job(who.role) and job.api_key_id != who.key_id:
             raise JobNotFound(f"no job {job_id!r}")  # a run key sees only the jobs it started
         return job_id
 
-    @route("GET", "/v1/transfers", "run")
+    @route("GET", "/v1/transfers", "any")
     def list_transfers(who: Caller) -> Any:
         """Records oldest first; filters ``job``, ``since``/``until`` (Unix seconds, when
         a file started), ``path`` (a glob over source and destination paths), ``failed``;
@@ -48,11 +49,11 @@ def add_transfers_routes(api: Api) -> None:
         job_id = query_text("job")
         if job_id is not None:
             return page(visible(job_id, who))
-        if who.scope != "admin":
-            raise Forbidden("every job's transfers need an admin key: give job=ID")
+        if not sees_every_job(who.role):
+            raise Forbidden("a run key reads the transfers of its own jobs only: give job=ID")
         return page(None)
 
-    @route("GET", "/v1/jobs/<job_id>/transfers", "run")
+    @route("GET", "/v1/jobs/<job_id>/transfers", "any")
     def job_transfers(job_id: str, who: Caller) -> Any:
         """One job's records, with the same filters."""
         return page(visible(job_id, who))

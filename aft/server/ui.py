@@ -3,8 +3,9 @@
 It serves the single page at ``/`` and its assets from the package (``static/``: no
 build step, nothing fetched from elsewhere), and the few JSON routes a browser needs
 besides the REST API, under ``/ui/``: the session (setup wizard, sign in, sign out) and
-the administrators. The page then calls the same ``/v1`` routes as any client, signed
-in by its session instead of an API key.
+the accounts. The page then calls the same ``/v1`` routes as any client, signed in by
+its session instead of an API key, with its account's role (read afresh on every
+request), and hides or disables what that role may not do.
 
 Security, in short:
 
@@ -32,7 +33,7 @@ from typing import Any
 import bottle
 
 from aft._version import __version__
-from aft.accounts import AccountError, AccountStore, Session
+from aft.accounts import Account, AccountError, AccountStore, Session
 from aft.exceptions import AftError, AuthError, BadRequest, Forbidden
 from aft.server.http import (
     Api,
@@ -93,8 +94,9 @@ class Console:
     def current_session(self) -> Session | None:
         return self.accounts.session(bottle.request.get_cookie(_cookie_name()) or "")
 
-    def authenticate(self, scope: str) -> Caller | None:
-        """An admin :class:`Caller` for a live session cookie; changes need the CSRF token.
+    def authenticate(self) -> Caller | None:
+        """The :class:`Caller` of a live session cookie, with its account's role now;
+        changes need the CSRF token.
 
         Raises:
             Forbidden: a session's change without the right ``X-CSRF-Token``.
@@ -106,7 +108,7 @@ class Console:
             sent = header(CSRF_HEADER)
             if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
                 raise Forbidden("this change lacks the page's CSRF token: reload the page")
-        return Caller(session.account_id, "admin", "ui", f"account:{session.username}")
+        return Caller(session.account_id, session.role, "ui", f"account:{session.username}")
 
     def _start_session(self, account_id: str) -> dict[str, Any]:
         token, session = self.accounts.open_session(account_id)
@@ -125,6 +127,7 @@ class Console:
         return {
             "state": "ready",
             "username": session.username,
+            "role": session.role,
             "csrf": session.csrf,
             "version": __version__,
         }
@@ -159,13 +162,13 @@ class Console:
 
     def register(self) -> None:
         """Add the page, its assets and the ``/ui`` routes, and the session authenticator."""
-        app, route = self.api.app, self.api.route
+        route = self.api.route
         self.api.authenticators.append(self.authenticate)
 
-        app.route("/", "GET", self.index)
-        app.route("/ui/static/<path:path>", "GET", self.asset)
+        self.api.page("GET", "/", self.index)
+        self.api.page("GET", "/ui/static/<path:path>", self.asset)
 
-        @route("GET", "/ui/session", None)
+        @route("GET", "/ui/session", "open")
         def session_state() -> Any:
             """Where the page stands: ``setup``, ``login`` or ``ready`` (with the CSRF token)."""
             if self.accounts.needs_setup():
@@ -178,7 +181,7 @@ class Console:
                 return {"state": "login", "version": __version__}
             return self._ready(session)
 
-        @route("POST", "/ui/setup", None, 201)
+        @route("POST", "/ui/setup", "open", 201)
         def setup() -> Any:
             """The wizard: create the first administrator and sign them in."""
             body = json_body()
@@ -207,7 +210,7 @@ class Console:
             log.info("web console: first administrator %s created", account.username)
             return self._start_session(account.id)
 
-        @route("POST", "/ui/login", None)
+        @route("POST", "/ui/login", "open")
         def login() -> Any:
             body = json_body()
             only(body, {"username", "password"})
@@ -224,39 +227,40 @@ class Console:
             self.limiter.forgive(address)
             return self._start_session(account.id)
 
-        @route("POST", "/ui/logout", None)
+        @route("POST", "/ui/logout", "open")
         def logout() -> Any:
             token = bottle.request.get_cookie(_cookie_name()) or ""
             if self.current_session() is not None:
-                self.authenticate("admin")  # a sign-out is a change: it needs the CSRF token
+                self.authenticate()  # a sign-out is a change: it needs the CSRF token
                 self.accounts.close_session(token)
             bottle.response.delete_cookie(
                 _cookie_name(), path="/", secure=is_https(), httponly=True, samesite="Strict"
             )
             return {"state": "login"}
 
-        @route("GET", "/ui/accounts", "admin")
+        @route("GET", "/ui/accounts", "viewer")
         def list_accounts(who: Caller) -> Any:
-            return {
-                "accounts": [
-                    {
-                        "id": a.id,
-                        "username": a.username,
-                        "created": a.created,
-                        "lastLogin": a.last_login,
-                    }
-                    for a in self.accounts.list()
-                ]
-            }
+            return {"accounts": [account_json(a) for a in self.accounts.list()]}
 
         @route("POST", "/ui/accounts", "admin", 201)
         def add_account(who: Caller) -> Any:
             body = json_body()
-            only(body, {"username", "password", "confirm"})
+            only(body, {"username", "password", "confirm", "role"})
             if body.get("confirm") is not None and body.get("confirm") != body.get("password"):
                 raise AccountError("the two passwords differ", "confirm")
-            account = self.accounts.create(body.get("username"), body.get("password"))  # type: ignore[arg-type]
-            return {"id": account.id, "username": account.username}
+            account = self.accounts.create(
+                body.get("username"),  # type: ignore[arg-type]  # checked by create
+                body.get("password"),  # type: ignore[arg-type]
+                role=body.get("role", "admin"),
+            )
+            return account_json(account)
+
+        @route("PUT", "/ui/accounts/<name>/role", "admin")
+        def set_role(name: str, who: Caller) -> Any:
+            """Change an account's role; the last administrator keeps theirs."""
+            body = json_body()
+            only(body, {"role"})
+            return account_json(self.accounts.set_role(name, body.get("role")))  # type: ignore[arg-type]
 
         @route("DELETE", "/ui/accounts/<name>", "admin")
         def remove_account(name: str, who: Caller) -> Any:
@@ -265,7 +269,7 @@ class Console:
             self.accounts.remove(name)
             return {"deleted": name}
 
-        @route("PUT", "/ui/password", "admin")
+        @route("PUT", "/ui/password", "any")
         def change_password(who: Caller) -> Any:
             """Change the signed-in administrator's password (the current one is asked)."""
             session = self.current_session()
@@ -285,7 +289,7 @@ class Console:
             account = self.accounts.set_password(session.account_id, body.get("password"))  # type: ignore[arg-type]
             return self._start_session(account.id)  # the old sessions ended with the change
 
-        @route("GET", "/ui/about", "admin")
+        @route("GET", "/ui/about", "viewer")
         def about(who: Caller) -> Any:
             """What the Settings page shows of the service itself (nothing secret)."""
             cert = Path(self.api.ctx.instance.home) / CERT_NAME
@@ -317,6 +321,17 @@ class Console:
         answer.set_header("Cache-Control", "no-cache")
         answer.set_header("X-Content-Type-Options", "nosniff")
         return answer
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    """An account as the console's routes answer it (never its password hash)."""
+    return {
+        "id": account.id,
+        "username": account.username,
+        "role": account.role,
+        "created": account.created,
+        "lastLogin": account.last_login,
+    }
 
 
 def add_ui(api: Api) -> None:

@@ -1,4 +1,4 @@
-"""REST routes of the VFS Library (admin scope): ``add_vfs_routes(api)``.
+"""REST routes of the VFS Library: ``add_vfs_routes(api)``.
 
 A profile's payload (its credentials) is write-only: taken on add or change, used to
 connect, never returned. Error messages from a connection test have every payload
@@ -99,7 +99,7 @@ def add_vfs_routes(api: Api) -> None:
     def profile_json(profile: Any) -> dict[str, Any]:
         return dict(to_json(profile))
 
-    @route("GET", "/v1/vfs", "admin")
+    @route("GET", "/v1/vfs", "viewer")
     def list_vfs(who: Caller) -> Any:
         return {"vfs": [profile_json(p) for p in instance.vfs.list()]}
 
@@ -118,7 +118,7 @@ def add_vfs_routes(api: Api) -> None:
             raise BadRequest("target is required")
         return profile_json(instance.vfs.add(name, type_name, target, _payload(body) or {}))
 
-    @route("GET", "/v1/vfs/types", "admin")
+    @route("GET", "/v1/vfs/types", "viewer")
     def vfs_types(who: Caller) -> Any:
         return {"types": [schema_class(name).describe() for name in BACKENDS]}
 
@@ -149,7 +149,7 @@ def add_vfs_routes(api: Api) -> None:
             raise BadRequest("type and target are required")
         return _try_connection(type_name, target, _payload(body) or {})
 
-    @route("GET", f"/v1/vfs/{_NAME}", "admin")
+    @route("GET", f"/v1/vfs/{_NAME}", "viewer")
     def get_vfs(name: str, who: Caller) -> Any:
         """The profile, with its target's fields (null when the target no longer parses)."""
         profile = instance.vfs.get(name)
