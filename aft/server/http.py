@@ -15,6 +15,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import sys
 import threading
 import time
 from collections import deque
@@ -422,8 +423,11 @@ class Api:
                         )
                     return found
         self.key_attempts.take(address)  # a guess costs; a good key is forgiven at once
-        api_key = self.ctx.instance.api_keys.verify(key, address, need)
-        self.key_attempts.forgive(address)
+        try:
+            api_key = self.ctx.instance.api_keys.verify(key, address, need)
+        finally:  # a known key refused (its role, its address) is no guess: forgiven too
+            if sys.exc_info()[0] in (None, Forbidden):
+                self.key_attempts.forgive(address)
         return Caller(api_key.id, api_key.scope, actor=f"key:{api_key.name} ({api_key.id})")
 
     def route(
