@@ -64,3 +64,9 @@ def needed(need: str) -> str:
     """The roles that meet ``need``, in words: ``"run, operator or admin"``."""
     names = [role for role in ROLES if allows(role, need)]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def grants(role: str) -> list[str]:
+    """The needs ``role`` meets, in the order of :data:`NEEDS` (the console hides or
+    disables what needs more)."""
+    return [need for need in NEEDS if allows(role, need)]

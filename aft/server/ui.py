@@ -35,6 +35,7 @@ import bottle
 from aft._version import __version__
 from aft.accounts import Account, AccountError, AccountStore, Session
 from aft.exceptions import AftError, AuthError, BadRequest, Forbidden
+from aft.roles import grants
 from aft.server.http import (
     Api,
     AttemptLimiter,
@@ -128,6 +129,7 @@ class Console:
             "state": "ready",
             "username": session.username,
             "role": session.role,
+            "grants": grants(session.role),
             "csrf": session.csrf,
             "version": __version__,
         }

@@ -1,8 +1,21 @@
 // Talking to the service: JSON over fetch, the session's CSRF token on every change.
 import { ApiError } from "./errors.js";
 
-// The signed-in administrator; csrf is null while nobody is signed in.
-export const session = { csrf: null, username: null, version: "" };
+// The signed-in account and its role; grants are the needs the role meets (aft.roles:
+// "any", "viewer", "run", "admin"); csrf is null while nobody is signed in.
+export const session = { csrf: null, username: null, role: null, grants: [], version: "" };
+
+const NEED_WORDS = { run: "the operator or admin role", admin: "the admin role", viewer: "a viewer, operator or admin role" };
+
+// True when the signed-in role may do what needs `need`.
+export function can(need) {
+  return session.grants.includes(need);
+}
+
+// Why a control is off for this role, for its title.
+export function whyNot(need) {
+  return `This needs ${NEED_WORDS[need] || need}; you are signed in as ${session.role}.`;
+}
 
 export const enc = encodeURIComponent;
 

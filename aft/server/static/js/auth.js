@@ -67,11 +67,15 @@ function showLogin(notice) {
 function enter(state) {
   session.csrf = state.csrf;
   session.username = state.username;
+  session.role = state.role;
+  session.grants = state.grants || [];
   session.version = state.version || session.version;
   document.getElementById("auth").hidden = true;
   clear(document.getElementById("auth"));
   document.getElementById("shell").hidden = false;
   document.getElementById("who").textContent = state.username;
+  document.getElementById("who-role").textContent = state.role;
+  document.getElementById("top-role").textContent = `${state.username} · ${state.role}`;
   buildShell(signOut);
   route();
 }

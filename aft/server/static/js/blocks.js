@@ -1,4 +1,5 @@
 // The pages' building blocks: heading, card, table, button, badge, time, loading and failure.
+import { can, whyNot } from "./api.js";
 import { h } from "./dom.js";
 import { ago, capitalize, fmtTime } from "./format.js";
 import { icon } from "./icons.js";
@@ -29,11 +30,16 @@ export function emptyState(title, text) {
   return [h("strong", { text: title }), text];
 }
 
-// A button, or a link that looks like one when opts.href is given.
+// A button, or a link that looks like one when opts.href is given; with opts.need (see can())
+// that the signed-in role does not meet, a disabled button whose title says why.
 export function button(label, opts = {}) {
+  if (opts.need && !can(opts.need)) {
+    return h("button", { type: "button", class: `btn ${opts.kind || ""} ${opts.small ? "small" : ""}`.trim(),
+      disabled: true, title: whyNot(opts.need), "aria-label": opts.aria }, opts.icon ? icon(opts.icon) : null, label);
+  }
   return h(opts.href ? "a" : "button", {
     type: opts.href ? null : opts.type || "button", href: opts.href, class: `btn ${opts.kind || ""} ${opts.small ? "small" : ""}`.trim(),
-    onclick: opts.onclick, "aria-label": opts.aria,
+    onclick: opts.onclick, "aria-label": opts.aria, "data-need": opts.need,
   }, opts.icon ? icon(opts.icon) : null, label);
 }
 

@@ -1,4 +1,5 @@
 // Forms whose fields show their own errors: field(), makeForm(), onSubmit() and showError().
+import { can, whyNot } from "./api.js";
 import { h } from "./dom.js";
 import { ApiError, errorPlaces, FieldErrors } from "./errors.js";
 
@@ -50,6 +51,19 @@ export function field(opts) {
 // A form with its top error line (for errors about no one field).
 export function makeForm(...children) {
   return h("form", { class: "form", novalidate: true }, h("div", { class: "form-error", role: "alert", hidden: true }), children);
+}
+
+// Turns `form` read-only when the signed-in role does not meet `need`: every control is
+// disabled (but a button that declares a need of its own the role meets), and a line (and
+// the controls' titles) says why. Returns the form.
+export function lockUnless(form, need) {
+  if (can(need)) return form;
+  form.querySelectorAll("input, select, textarea, button:not([data-need])").forEach((el) => {
+    el.disabled = true;
+    el.title = whyNot(need);
+  });
+  form.prepend(h("p", { class: "notice read-only" }, `Read only: ${whyNot(need)}`));
+  return form;
 }
 
 export function clearErrors(form) {

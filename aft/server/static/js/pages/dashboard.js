@@ -13,7 +13,7 @@ export async function dashboardPage(main, parts, query, ctx) {
   const recent = h("div", null, loading());
   const start = h("div");
   main.append(pageHead("Dashboard", "Jobs of this instance at a glance.",
-    button("Jobs", { href: "#/jobs" }), button("Run a script", { href: "#/scripts", kind: "primary", icon: "play" })),
+    button("Jobs", { href: "#/jobs" }), button("Run a script", { href: "#/scripts", kind: "primary", icon: "play", need: "run" })),
   start, tiles,
   h("div", { class: "grid-2" },
     card("Running now", "Jobs in progress", running),
@@ -50,7 +50,7 @@ export async function dashboardPage(main, parts, query, ctx) {
       { label: "Started", cell: (j) => when(j.started) },
       { label: "Running for", cell: (j) => duration(j) },
       { label: "Trigger", cell: (j) => j.trigger },
-      { label: "Actions", class: "actions-cell", cell: (j) => button("Halt", { small: true, kind: "danger", icon: "stop", aria: `Halt ${j.scriptName} ${j.jobId}`,
+      { label: "Actions", class: "actions-cell", cell: (j) => button("Halt", { small: true, kind: "danger", icon: "stop", need: "run", aria: `Halt ${j.scriptName} ${j.jobId}`,
         onclick: async () => { if (await haltJob(j.jobId, j.scriptName)) await load(); } }) },
     ], run.jobs.slice(0, 6), emptyState("Nothing is running", "Jobs appear here while they run.")));
     const lastFailures = failed.jobs.slice(0, 5);

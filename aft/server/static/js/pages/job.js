@@ -45,8 +45,8 @@ export async function jobPage(main, jobId, ctx) {
     clear(head, h("a", { class: "crumb", href: "#/jobs" }, "← Jobs"),
       pageHead(job.scriptName, null,
         badge(job.status),
-        live ? button("Halt", { kind: "danger", icon: "stop", onclick: halt }) : null,
-        live ? null : button("Run again with params", { icon: "play", onclick: () => runDialog(job.scriptName, job.params, job.scriptId) })));
+        live ? button("Halt", { kind: "danger", icon: "stop", need: "run", onclick: halt }) : null,
+        live ? null : button("Run again with params", { icon: "play", need: "run", onclick: () => runDialog(job.scriptName, job.params, job.scriptId) })));
     clear(liveNote, live ? [h("span", { class: "dot" }), "live"] : null);
     took.textContent = duration(job);
     const items = [

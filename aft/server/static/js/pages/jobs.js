@@ -18,7 +18,7 @@ export function jobTable(jobs, empty, refresh = () => {}) {
     { label: "Queued", cell: (j) => when(j.created) },
     { label: "Duration", cell: (j) => duration(j) },
     { label: "Actions", class: "actions-cell", cell: (j) => FINAL.has(j.status) ? null :
-      button("Halt", { small: true, kind: "danger", icon: "stop", aria: `Halt ${j.scriptName} ${j.jobId}`, onclick: async () => {
+      button("Halt", { small: true, kind: "danger", icon: "stop", need: "run", aria: `Halt ${j.scriptName} ${j.jobId}`, onclick: async () => {
         if (await haltJob(j.jobId, j.scriptName)) await refresh();
       } }) },
   ], jobs, empty);

@@ -4,7 +4,7 @@ import { badge, button, card, emptyState, loading, pageHead, table, when } from 
 import { confirmDialog, toast } from "../dialogs.js";
 import { clear, h } from "../dom.js";
 import { check, guessBy } from "../errors.js";
-import { field, makeForm, onSubmit } from "../forms.js";
+import { field, lockUnless, makeForm, onSubmit } from "../forms.js";
 import { icon } from "../icons.js";
 import { apiKeyProblems, parseAllowList } from "../validate.js";
 
@@ -13,7 +13,9 @@ export async function apiKeysPage(main, parts, query, ctx) {
   const body = h("div", null, loading());
   const scope = h("div", { class: "field", "data-field": "scope" }, h("span", { class: "label", id: "scope-label" }, "Scope"),
     h("div", { class: "segmented", role: "radiogroup", "aria-labelledby": "scope-label" },
+      h("label", null, h("input", { type: "radio", name: "scope", value: "viewer" }), "viewer: read everything"),
       h("label", null, h("input", { type: "radio", name: "scope", value: "run", checked: true }), "run: start jobs, read their own"),
+      h("label", null, h("input", { type: "radio", name: "scope", value: "operator" }), "operator: read, start and halt jobs"),
       h("label", null, h("input", { type: "radio", name: "scope", value: "admin" }), "admin: everything")));
   const form = makeForm(
     h("div", { class: "form-row" },
@@ -22,6 +24,7 @@ export async function apiKeysPage(main, parts, query, ctx) {
         hint: "IP addresses or CIDR ranges (IPv4 or IPv6), separated by commas. Requests from elsewhere are refused." })),
     scope,
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn primary" }, icon("plus"), "Create key")));
+  lockUnless(form, "admin");
   onSubmit(form, async (f) => {
     const allow = parseAllowList(f.allow.value);
     check(apiKeyProblems({ name: f.name.value, allow }));
@@ -69,7 +72,7 @@ export async function apiKeysPage(main, parts, query, ctx) {
       { label: "Created", cell: (k) => when(k.created) },
       { label: "Last used", cell: (k) => when(k.lastUsed) },
       { label: "Actions", class: "actions-cell", cell: (k) => k.revoked ? h("span", { class: "faint" }, "—") :
-        button("Revoke", { small: true, kind: "danger", aria: `Revoke ${k.name}`, onclick: async () => {
+        button("Revoke", { small: true, kind: "danger", need: "admin", aria: `Revoke ${k.name}`, onclick: async () => {
           if (!(await confirmDialog({ title: `Revoke “${k.name}”?`, body: "Requests with this key are refused from now on. This cannot be undone.", confirm: "Revoke" }))) return;
           try {
             await api("DELETE", `/v1/apikeys/${enc(k.id)}`);

@@ -21,7 +21,7 @@ export async function schedulesPage(main, parts, query, ctx) {
   const body = h("div", null, loading());
   const formCard = h("div");
   main.append(pageHead("Schedules", "Run scripts at set times, like cron.",
-    button("New schedule", { kind: "primary", icon: "plus", onclick: () => edit(null) })), formCard, card(null, null, body));
+    button("New schedule", { kind: "primary", icon: "plus", need: "admin", onclick: () => edit(null) })), formCard, card(null, null, body));
   let scripts = [];
   try {
     scripts = (await api("GET", "/v1/scripts")).scripts;
@@ -107,14 +107,14 @@ export async function schedulesPage(main, parts, query, ctx) {
       { label: "Last run", cell: (s) => lastRunCell(s.lastJobId ? api("GET", `/v1/jobs/${enc(s.lastJobId)}`) : Promise.resolve(null)) },
       { label: "State", cell: (s) => s.enabled ? badge("enabled", "on") : badge("paused", "queued") },
       { label: "Actions", class: "actions-cell", cell: (s) => h("div", { class: "actions" },
-        button("Edit", { small: true, aria: `Edit ${s.name}`, onclick: () => edit(s) }),
-        button(s.enabled ? "Pause" : "Enable", { small: true, onclick: async () => {
+        button("Edit", { small: true, need: "admin", aria: `Edit ${s.name}`, onclick: () => edit(s) }),
+        button(s.enabled ? "Pause" : "Enable", { small: true, need: "admin", onclick: async () => {
           try {
             await api("PUT", `/v1/schedules/${enc(s.id)}`, { ...scheduleBody(s), enabled: !s.enabled });
             await load();
           } catch (error) { toast(error.message, "error"); }
         } }),
-        button("Delete", { small: true, kind: "danger", aria: `Delete ${s.name}`, onclick: async () => {
+        button("Delete", { small: true, kind: "danger", need: "admin", aria: `Delete ${s.name}`, onclick: async () => {
           if (!(await confirmDialog({ title: `Delete the schedule “${s.name}”?`, body: "Jobs it started stay; it starts no more." }))) return;
           try {
             await api("DELETE", `/v1/schedules/${enc(s.id)}`);

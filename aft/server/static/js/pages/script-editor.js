@@ -6,7 +6,7 @@ import { toast } from "../dialogs.js";
 import { h } from "../dom.js";
 import { check, guessBy } from "../errors.js";
 import { fmtTime } from "../format.js";
-import { field, makeForm, onSubmit } from "../forms.js";
+import { field, lockUnless, makeForm, onSubmit } from "../forms.js";
 import { notificationsSection } from "../notify-section.js";
 import { go } from "../router.js";
 import { scriptProblems } from "../validate.js";
@@ -39,9 +39,10 @@ export async function scriptEditor(main, name, ctx, line = null) {
     editor,
     h("div", { class: "form-actions" },
       h("button", { type: "submit", class: "btn primary" }, name ? "Save" : "Create script"),
-      name ? button("Run now", { icon: "play", onclick: () => runNow() }) : null,
+      name ? button("Run now", { icon: "play", need: "run", onclick: () => runNow() }) : null,
       h("span", { class: "spacer" }),
-      name ? button("Delete", { kind: "danger", onclick: () => deleteScript(script.name, () => { dirty = false; go("#/scripts"); }) }) : null));
+      name ? button("Delete", { kind: "danger", need: "admin", onclick: () => deleteScript(script.name, () => { dirty = false; go("#/scripts"); }) }) : null));
+  lockUnless(form, "admin");
   form.addEventListener("input", () => { dirty = true; });
   // Runs what the page shows: unsaved changes are saved first (a failed save runs nothing).
   let runAfterSave = false;

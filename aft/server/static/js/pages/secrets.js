@@ -5,7 +5,7 @@ import { confirmDialog, toast } from "../dialogs.js";
 import { clear, h } from "../dom.js";
 import { check, guessBy } from "../errors.js";
 import { fmtTime } from "../format.js";
-import { clearErrors, field, makeForm, onSubmit } from "../forms.js";
+import { clearErrors, field, lockUnless, makeForm, onSubmit } from "../forms.js";
 import { secretProblems } from "../validate.js";
 
 export async function secretsPage(main, parts, query, ctx) {
@@ -18,6 +18,7 @@ export async function secretsPage(main, parts, query, ctx) {
   const form = makeForm(h("div", { class: "form-row" }, nameField, valueField),
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn primary" }, "Save secret"),
       h("button", { type: "reset", class: "btn ghost", onclick: () => { heading.textContent = "Add a secret"; replacing = null; clearErrors(form); } }, "Clear")));
+  lockUnless(form, "admin");
   onSubmit(form, async (f) => {
     check(secretProblems({ name: f.name.value, value: f.value.value }));
     const name = f.name.value.trim();
@@ -45,14 +46,14 @@ export async function secretsPage(main, parts, query, ctx) {
       { label: "Value", cell: () => h("span", { class: "faint", "aria-label": "hidden" }, "hidden") },
       { label: "Changed", cell: (n) => when(updated[n]) },
       { label: "Actions", class: "actions-cell", cell: (n) => h("div", { class: "actions" },
-        button("Replace value", { small: true, aria: `Replace the value of ${n}`, onclick: () => {
+        button("Replace value", { small: true, need: "admin", aria: `Replace the value of ${n}`, onclick: () => {
           form.elements.name.value = n;
           replacing = n;
           heading.textContent = `Replace the value of “${n}”`;
           form.elements.value.value = "";
           form.elements.value.focus();
         } }),
-        button("Delete", { small: true, kind: "danger", aria: `Delete ${n}`, onclick: async () => {
+        button("Delete", { small: true, kind: "danger", need: "admin", aria: `Delete ${n}`, onclick: async () => {
           if (!(await confirmDialog({ title: `Delete the secret “${n}”?`, body: "Scripts that read it get an empty string from then on." }))) return;
           try {
             await api("DELETE", `/v1/secrets/${enc(n)}`);

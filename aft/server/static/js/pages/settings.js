@@ -5,7 +5,7 @@ import { toast } from "../dialogs.js";
 import { h } from "../dom.js";
 import { check } from "../errors.js";
 import { capitalize } from "../format.js";
-import { field, makeForm, onSubmit } from "../forms.js";
+import { field, lockUnless, makeForm, onSubmit } from "../forms.js";
 import { changedSettings, settingFieldOptions, settingGroups, settingLabel } from "../settings-layout.js";
 import { accountsCard } from "./accounts.js";
 
@@ -36,6 +36,7 @@ function settingsForm(keys, settings, about) {
       "To use your own certificate, replace ", h("code", null, about.certificateFiles[0]), " and ", h("code", null, about.certificateFiles[1]),
       " in the instance home and restart aft serve.") : null,
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn primary" }, "Save")));
+  lockUnless(form, "admin");
   onSubmit(form, async (f) => {
     const changed = changedSettings(keys, f, settings);
     if (!changed.length) {

@@ -5,7 +5,7 @@ import { confirmDialog, openDialog, toast } from "../dialogs.js";
 import { clear, h } from "../dom.js";
 import { check, FieldErrors } from "../errors.js";
 import { fmtTime } from "../format.js";
-import { clearErrors, field, makeForm, onSubmit, showError } from "../forms.js";
+import { clearErrors, field, lockUnless, makeForm, onSubmit, showError } from "../forms.js";
 import { go } from "../router.js";
 import { vfsNameProblems } from "../validate.js";
 import { rememberTest } from "../vfs-tests.js";
@@ -66,7 +66,7 @@ export async function vfsEditor(main, name, ctx) {
       h("button", { type: "submit", class: "btn primary" }, profile ? "Save" : "Add VFS"),
       h("button", { type: "button", class: "btn", onclick: () => testForm() }, "Test connection"),
       h("span", { class: "spacer" }),
-      profile ? button("Delete", { kind: "danger", onclick: () => deleteVfs(profile.name) }) : null));
+      profile ? button("Delete", { kind: "danger", need: "admin", onclick: () => deleteVfs(profile.name) }) : null));
 
   const elementOf = (fieldName) => form.elements.namedItem(fieldName);
   const targetFields = () => formValues(spec().target, elementOf);
@@ -221,6 +221,7 @@ export async function vfsEditor(main, name, ctx) {
     go("#/vfs");
   }, guess);
   renderType();
+  lockUnless(form, "admin");
   main.append(h("a", { class: "crumb", href: "#/vfs" }, "← VFS Library"),
     pageHead(profile ? profile.name : "Add a VFS", profile ? `${profile.type} · changed ${fmtTime(profile.updated)}` : "Choose a type, fill in where it is, and test the connection before you save."),
     card(null, null, h("div", { class: "card-body" }, form)));

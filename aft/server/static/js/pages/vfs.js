@@ -11,7 +11,7 @@ export async function vfsPage(main, parts, query, ctx) {
   if (parts[0]) return vfsEditor(main, parts[0], ctx);
   const body = h("div", null, loading());
   main.append(pageHead("VFS Library", "Named places to move files between. Credentials are encrypted at rest and never shown again.",
-    button("Add VFS", { href: "#/vfs/new", kind: "primary", icon: "plus" })), card(null, null, body));
+    button("Add VFS", { href: "#/vfs/new", kind: "primary", icon: "plus", need: "admin" })), card(null, null, body));
   const { vfs } = await api("GET", "/v1/vfs");
   if (!ctx.alive()) return;
   const render = () => clear(body, table([
@@ -21,9 +21,9 @@ export async function vfsPage(main, parts, query, ctx) {
     { label: "Changed", cell: (p) => when(p.updated) },
     { label: "Last test", cell: (p) => testCell(lastTest(p.name)) },
     { label: "Actions", class: "actions-cell", cell: (p) => h("div", { class: "actions" },
-      button("Test", { small: true, aria: `Test ${p.name}`, onclick: (e) => testSaved(p.name, e.currentTarget, render) }),
+      button("Test", { small: true, need: "admin", aria: `Test ${p.name}`, onclick: (e) => testSaved(p.name, e.currentTarget, render) }),
       button("Edit", { small: true, href: `#/vfs/${enc(p.name)}` }),
-      button("Delete", { small: true, kind: "danger", aria: `Delete ${p.name}`, onclick: () => deleteVfs(p.name) })) },
+      button("Delete", { small: true, kind: "danger", need: "admin", aria: `Delete ${p.name}`, onclick: () => deleteVfs(p.name) })) },
   ], vfs, emptyState("The library is empty", h("span", null, "Add a disk folder, an SFTP or FTP server, or a bucket with ", h("a", { href: "#/vfs/new" }, "Add VFS"), "."))));
   render();
 }
