@@ -20,9 +20,8 @@ import hashlib
 import re
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import argon2
 import attrs
 
 from aft import audit
@@ -30,11 +29,35 @@ from aft._store import Store
 from aft.exceptions import AftError, AuthError, BadRequest
 from aft.roles import ACCOUNT_ROLES, check_role
 
+if TYPE_CHECKING:
+    import argon2
+
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _COLUMNS = "id, username, created, updated, last_login, role"
 _SEEN_EVERY = 60.0  # seconds between writes of a session's last use
+
+
+@attrs.frozen
+class Account:
+    """A web console account (never its password hash).
+
+    Attributes:
+        id: ``acc_`` and 12 hex digits.
+        username: what it signs in with.
+        created: Unix seconds.
+        updated: Unix seconds of the last change of its password or role.
+        last_login: Unix seconds of its last sign-in, or None.
+        role: ``viewer``, ``operator`` or ``admin`` (see :mod:`aft.roles`).
+    """
+
+    id: str
+    username: str
+    created: float
+    updated: float
+    last_login: float | None
+    role: str = "admin"
 
 
 class AccountError(BadRequest):
@@ -59,19 +82,6 @@ class AccountExists(AftError, FileExistsError):
 
 class AccountNotFound(AftError, LookupError):
     code = "account_not_found"
-
-
-@attrs.frozen
-class Account:
-    """A console account (never the password hash); ``role`` is ``viewer``, ``operator``
-    or ``admin``."""
-
-    id: str
-    username: str
-    created: float
-    updated: float
-    last_login: float | None
-    role: str = "admin"
 
 
 @attrs.frozen
@@ -143,7 +153,11 @@ class AccountStore:
         lifetime: float = 7 * 86400,
     ) -> None:
         self._store = store
-        self._hasher = hasher or argon2.PasswordHasher(type=argon2.Type.ID)
+        if hasher is None:
+            import argon2  # the server extra; Account alone needs none of it
+
+            hasher = argon2.PasswordHasher(type=argon2.Type.ID)
+        self._hasher = hasher
         self._idle = idle
         self._lifetime = lifetime
         self._dummy: str | None = None
@@ -196,6 +210,8 @@ class AccountStore:
         Raises:
             AuthError: wrong name or password (the message does not say which).
         """
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         rows = []
         if isinstance(username, str) and username:
             rows = self._store.query(
@@ -207,7 +223,7 @@ class AccountStore:
         try:
             self._hasher.verify(stored, password)
             ok = bool(rows)
-        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+        except (VerificationError, InvalidHashError):
             ok = False
         if not ok:
             # The name only when it is an account's: a password typed into the name field

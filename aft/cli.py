@@ -679,18 +679,9 @@ class AccountsCommands:
         with _instance() as instance:
             found = instance.accounts.list()
         if _flag(json, "--json"):
-            _print_json(
-                [
-                    {
-                        "id": a.id,
-                        "username": a.username,
-                        "role": a.role,
-                        "created": a.created,
-                        "lastLogin": a.last_login,
-                    }
-                    for a in found
-                ]
-            )
+            from aft._serde import to_json
+
+            _print_json([to_json(a) for a in found])
             return
         for a in found:
             seen = _when(a.last_login) if a.last_login else "never signed in"

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import urllib3
 
 from aft._serde import from_json
+from aft.accounts import Account
 from aft.audit import AuditEntry
 from aft.exceptions import AftError, ConfigError, ServiceUnavailable, error_class
 from aft.jobs import Job
@@ -368,6 +369,24 @@ class AftClient:
         """Delete a secret: ``DELETE /v1/secrets/{name}``."""
         self.request("DELETE", f"/v1/secrets/{_quote(name)}")
 
+    # ---- console accounts -------------------------------------------------------------
+
+    def accounts(self) -> list[Account]:
+        """The web console's accounts and their roles: ``GET /ui/accounts``."""
+        return [from_json(Account, a) for a in self.request("GET", "/ui/accounts")["accounts"]]
+
+    def add_account(self, username: str, password: str, role: str) -> Account:
+        """Add an account with a role (``viewer``, ``operator``, ``admin``): ``POST
+        /ui/accounts``."""
+        body = {"username": username, "password": password, "role": role}
+        return self._get(Account, "POST", "/ui/accounts", body)
+
+    def set_account_role(self, username: str, role: str) -> Account:
+        """Change an account's role (the last admin keeps theirs): ``PUT
+        /ui/accounts/{name}/role``."""
+        path = f"/ui/accounts/{_quote(username)}/role"
+        return self._get(Account, "PUT", path, {"role": role})
+
     # ---- API keys ---------------------------------------------------------------------
 
     def api_keys(self) -> list[ApiKey]:
@@ -593,7 +612,7 @@ class AftClient:
         cursor: int | None = None,
     ) -> TransferPage:
         """Transfer records, oldest first, one page: ``GET /v1/transfers`` (every job's
-        need an admin key; a run key gives ``job``). ``path`` is a glob over source and
+        for any role but run; a run key gives ``job``). ``path`` is a glob over source and
         destination paths; ``failed`` keeps only failed files."""
         query = _given(
             job=job,

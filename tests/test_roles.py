@@ -281,3 +281,18 @@ def test_cli_keys_and_accounts_with_roles(cli):
     accounts = json.loads(cli("accounts", "list", "--json").stdout)
     assert {a["username"]: a["role"] for a in accounts} == {"ann": "operator", "boss": "admin"}
     assert "set-role" in cli("accounts", "--help").stdout
+
+
+def test_the_client_reads_and_sets_roles(served):
+    from aft.client import AftClient
+
+    instance, service = served
+    _, key = instance.api_keys.create("admin", ["127.0.0.1"], scope="admin")
+    instance.accounts.create("boss", PASSWORD)
+    client = AftClient(f"http://127.0.0.1:{service.port}", key)
+    made = client.add_account("ann", PASSWORD, "viewer")
+    assert made.role == "viewer" and made.username == "ann"
+    assert client.set_account_role("ann", "operator").role == "operator"
+    assert {a.username: a.role for a in client.accounts()} == {"ann": "operator", "boss": "admin"}
+    made_key, _ = client.create_api_key("watcher", ["127.0.0.1"], scope="viewer")
+    assert made_key.scope == "viewer"

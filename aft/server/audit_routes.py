@@ -1,4 +1,4 @@
-"""``/v1/audit``: the audit trail of administrative actions (admin keys only)."""
+"""``/v1/audit``: the audit trail of administrative actions (read by viewers and up)."""
 
 from __future__ import annotations
 

@@ -427,7 +427,7 @@ def openapi_document() -> dict[str, Any]:
                 },
                 "/v1/transfers": {
                     "get": {
-                        "summary": "Transfer records, oldest first (every job's: admin keys only)",
+                        "summary": "Transfer records, oldest first (a run key gives job)",
                         "parameters": [
                             {"name": "job", "in": "query", "schema": {"type": "string"}},
                             *_TRANSFER_FILTERS,
@@ -541,7 +541,7 @@ def openapi_document() -> dict[str, Any]:
                 },
                 "/v1/audit": {
                     "get": {
-                        "summary": "The audit trail, oldest first (admin keys only)",
+                        "summary": "The audit trail, oldest first",
                         "parameters": [
                             {"name": "since", "in": "query", "schema": {"type": "number"}},
                             {"name": "until", "in": "query", "schema": {"type": "number"}},

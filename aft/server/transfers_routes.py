@@ -1,6 +1,6 @@
 """``/v1/transfers`` and ``/v1/jobs/{id}/transfers``: the transfer journal (see
-:mod:`aft.journal`). An admin key reads every job's records; a run key only those of the
-jobs it started."""
+:mod:`aft.journal`). Every role reads every job's records but a run key, which reads only those of
+the jobs it started."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import bottle
 
+from aft._serde import to_json
 from aft._version import __version__
 from aft.accounts import Account, AccountError, AccountStore, Session
 from aft.exceptions import AftError, AuthError, BadRequest, Forbidden
@@ -327,13 +328,7 @@ class Console:
 
 def account_json(account: Account) -> dict[str, Any]:
     """An account as the console's routes answer it (never its password hash)."""
-    return {
-        "id": account.id,
-        "username": account.username,
-        "role": account.role,
-        "created": account.created,
-        "lastLogin": account.last_login,
-    }
+    return dict(to_json(account))
 
 
 def add_ui(api: Api) -> None:
