@@ -152,8 +152,10 @@ def rest_markdown() -> str:
         f"`aft serve` answers under `/v1`; this page is generated from the OpenAPI "
         f"{document['openapi']} document that the service also serves at "
         "`GET /v1/openapi.json`. Every request carries an API key in the "
-        f"`{scheme['name']}` header (`aft apikeys create`): a key of scope `run` may start "
-        "jobs and read the jobs it started; everything else needs scope `admin`.",
+        f"`{scheme['name']}` header (`aft apikeys create`) or comes from a signed-in console "
+        "session. Each operation says which roles may call it (`x-aft-role`; see "
+        "[Roles](roles.md)): a key of scope `run` may start jobs and read the jobs it "
+        "started; `viewer` reads, `operator` also runs and halts jobs, `admin` does everything.",
         "",
         "An error answer is a JSON object with a stable `error` code and a `message` for a person:",
         "",
@@ -169,6 +171,8 @@ def rest_markdown() -> str:
             if method == "parameters":
                 continue
             out += [f"## `{method.upper()} {path}`", "", operation.get("summary", ""), ""]
+            if operation.get("description"):
+                out += [operation["description"], ""]
             parameters = [*shared, *operation.get("parameters", [])]
             if parameters:
                 out += ["| parameter | in | type | required | description |"]

@@ -37,6 +37,8 @@ def _prepare(service) -> dict[str, str]:
         )
         assert added.status == 201 and added.json()["role"] == role
     assert request("POST", "/v1/scripts", {"name": "Slow job", "source": SLOW}, admin).status == 201
+    disk = {"name": "Backups", "type": "Disk", "target": "/tmp"}
+    assert request("POST", "/v1/vfs", disk, admin).status == 201
     job = request("POST", "/v1/jobs", {"scriptName": "Slow job"}, admin)
     assert job.status == 202
     return {"job": job.json()["jobId"], **admin}
@@ -73,6 +75,14 @@ def test_a_viewer_reads_and_changes_nothing(browser, served):  # noqa: F811
             page.get_by_text(re.compile("^Read only: This needs the admin role"))
         ).to_be_visible()
         expect(page.get_by_role("button", name="Save secret")).to_be_disabled()
+
+        nav(page, "VFS Library")  # an entry opens read only, its target shown
+        expect(page.get_by_role("button", name="Add VFS")).to_be_disabled()
+        page.get_by_role("link", name="Edit").click()
+        expect(page.get_by_role("heading", name="Backups")).to_be_visible()
+        expect(page.locator(".preview")).to_contain_text("/tmp")
+        expect(page.get_by_role("button", name="Save")).to_be_disabled()
+        expect(page.get_by_role("button", name="Test connection")).to_be_disabled()
 
         nav(page, "Settings")  # the accounts and their roles, read only
         expect(page.get_by_role("button", name="Add account")).to_be_disabled()
