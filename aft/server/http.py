@@ -15,7 +15,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import sys
 import threading
 import time
 from collections import deque
@@ -425,9 +424,10 @@ class Api:
         self.key_attempts.take(address)  # a guess costs; a good key is forgiven at once
         try:
             api_key = self.ctx.instance.api_keys.verify(key, address, need)
-        finally:  # a known key refused (its role, its address) is no guess: forgiven too
-            if sys.exc_info()[0] in (None, Forbidden):
-                self.key_attempts.forgive(address)
+        except Forbidden:  # a known key refused (its role, its address) is no guess
+            self.key_attempts.forgive(address)
+            raise
+        self.key_attempts.forgive(address)
         return Caller(api_key.id, api_key.scope, actor=f"key:{api_key.name} ({api_key.id})")
 
     def route(
