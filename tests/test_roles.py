@@ -277,7 +277,7 @@ def test_cli_keys_and_accounts_with_roles(cli):
     assert cli("accounts", "set-role", "ann", "--role", "operator").returncode == 0
     assert cli("accounts", "set-role", "ann", "--role", "x").returncode == 2
     last = cli("accounts", "set-role", "boss", "--role", "viewer")
-    assert last.returncode == 1 and "last administrator cannot be lowered" in last.stderr
+    assert last.returncode == 2 and "last administrator cannot be lowered" in last.stderr
     accounts = json.loads(cli("accounts", "list", "--json").stdout)
     assert {a["username"]: a["role"] for a in accounts} == {"ann": "operator", "boss": "admin"}
     assert "set-role" in cli("accounts", "--help").stdout
