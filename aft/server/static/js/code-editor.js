@@ -1,20 +1,9 @@
-// The script source editor: a textarea with line numbers, the caret's place, Tab indenting.
+// The script source editor: CodeMirror 5 (shipped in static/vendor/codemirror, loaded on first
+// use) with JavaScript highlighting, line numbers, the caret's place and Tab indenting.
 import { clear, h } from "./dom.js";
 import { nextId } from "./forms.js";
 
-// The caret's line and column in text (both from 1), and how many lines text has.
-export function caretPlace(text, caret) {
-  const before = text.slice(0, caret).split("\n");
-  return { line: before.length, column: before[before.length - 1].length + 1, lines: text.split("\n").length };
-}
-
-// Where line (from 1) of text starts and ends, as offsets; the last line when text is shorter.
-export function lineRange(text, line) {
-  const lines = text.split("\n");
-  const index = Math.min(Math.max(line, 1), lines.length) - 1;
-  const start = lines.slice(0, index).reduce((sum, l) => sum + l.length + 1, 0);
-  return [start, start + lines[index].length];
-}
+const VENDOR = "../vendor/codemirror/";
 
 // The script line a message of the service points at ("line 3: SyntaxError: ..."), or null.
 export function lineOf(message) {
@@ -22,46 +11,80 @@ export function lineOf(message) {
   return found ? Number(found[1]) : null;
 }
 
-// The field (data-field=name, .input the textarea) holding value; .goToLine(n) selects line
-// n, scrolls to it and marks its number.
+// The status line's words for the caret at line and column (both from 1) of lines lines.
+export function placeText(line, column, lines) {
+  return [`Ln ${line}, Col ${column}`, `${lines} line${lines === 1 ? "" : "s"}`];
+}
+
+let loaded = null;
+
+// CodeMirror with its JavaScript mode, loaded once (its files are classic scripts that set
+// globalThis.CodeMirror); its stylesheet and ours join the page's head.
+export function loadCodeMirror() {
+  if (!loaded) {
+    loaded = (async () => {
+      const url = (path) => new URL(path, import.meta.url).href;
+      for (const sheet of [`${VENDOR}lib/codemirror.css`, "../code-editor.css"]) {
+        document.head.append(h("link", { rel: "stylesheet", href: url(sheet) }));
+      }
+      await import(url(`${VENDOR}lib/codemirror.js`));
+      await Promise.all([import(url(`${VENDOR}mode/javascript/javascript.js`)), import(url(`${VENDOR}addon/edit/matchbrackets.js`))]);
+      return globalThis.CodeMirror;
+    })();
+  }
+  return loaded;
+}
+
+// Tab indents (the selected lines, or two spaces at the caret); Shift-Tab takes it back.
+const KEYS = {
+  Tab: (cm) => (cm.somethingSelected() ? cm.indentSelection("add") : cm.execCommand("insertSoftTab")),
+  "Shift-Tab": (cm) => cm.indentSelection("subtract"),
+};
+
+// The field (data-field=name) holding value: a textarea named name, which a CodeMirror editor
+// replaces once loaded and keeps in step (each change also fires "input" on it). .input is
+// what to focus; .ready resolves to the CodeMirror instance; .goToLine(n) selects line n,
+// scrolls to it and marks its number until the next change.
 export function codeEditor(name, value, label) {
-  const gutter = h("pre", { class: "gutter", "aria-hidden": "true" });
-  const area = h("textarea", { name, id: nextId(name), spellcheck: "false", autocomplete: "off", autocapitalize: "off", wrap: "off", value, "aria-label": label });
+  const id = nextId(name);
+  const area = h("textarea", { name, id, spellcheck: "false", autocomplete: "off", autocapitalize: "off", wrap: "off", value, "aria-label": label });
   const status = h("div", { class: "code-status" });
-  let marked = null;
-  const numbers = () => {
-    const { line, column, lines } = caretPlace(area.value, area.selectionStart);
-    clear(gutter, Array.from({ length: lines }, (_, i) => i + 1 === marked ? h("mark", null, `${i + 1}\n`) : `${i + 1}\n`));
-    clear(status, h("span", null, `Ln ${line}, Col ${column}`), h("span", null, `${lines} line${lines === 1 ? "" : "s"}`));
-  };
-  area.addEventListener("input", numbers);
-  area.addEventListener("click", numbers);
-  area.addEventListener("keyup", numbers);
-  area.addEventListener("scroll", () => { gutter.scrollTop = area.scrollTop; });
-  area.addEventListener("keydown", (event) => {
-    if (event.key === "Tab" && !event.shiftKey && !event.ctrlKey && !event.metaKey) {
-      event.preventDefault();
-      area.setRangeText("  ", area.selectionStart, area.selectionEnd, "end");
-      area.dispatchEvent(new Event("input"));
-    }
-  });
-  numbers();
-  const wrap = h("div", { class: "field", "data-field": name }, h("label", { htmlFor: area.id }, label), h("div", { class: "code" }, gutter, area), status);
+  const box = h("div", { class: "code" }, area);
+  const wrap = h("div", { class: "field", "data-field": name }, h("label", { htmlFor: id }, label), box, status);
   wrap.input = area;
-  wrap.goToLine = (line) => {
-    const [start, end] = lineRange(area.value, line);
-    marked = caretPlace(area.value, start).line;
-    area.focus();
-    area.setSelectionRange(start, end);
-    const height = parseFloat(getComputedStyle(area).lineHeight) || 20;
-    area.scrollTop = Math.max(0, (marked - 3) * height);
-    numbers();
-    gutter.scrollTop = area.scrollTop;
-  };
-  area.addEventListener("input", () => {
-    if (marked === null) return;
-    marked = null;
-    numbers();
+  wrap.ready = loadCodeMirror().then((CodeMirror) => {
+    const cm = CodeMirror((editor) => box.replaceChildren(editor, area), {
+      value: area.value, mode: "javascript", lineNumbers: true, indentUnit: 2, tabSize: 2, matchBrackets: true,
+      extraKeys: KEYS, screenReaderLabel: label, viewportMargin: 50,
+    });
+    area.hidden = true;
+    area.removeAttribute("id");
+    const input = cm.getInputField();
+    input.id = id;
+    wrap.input = input;
+    let marked = null;
+    const show = () => {
+      const { line, ch } = cm.getCursor();
+      clear(status, placeText(line + 1, ch + 1, cm.lineCount()).map((text) => h("span", null, text)));
+    };
+    cm.on("cursorActivity", show);
+    cm.on("change", () => {
+      if (marked !== null) cm.removeLineClass(marked, "gutter", "marked");
+      marked = null;
+      area.value = cm.getValue();
+      area.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    wrap.goToLine = (n) => {
+      const line = Math.min(Math.max(n, 1), cm.lineCount()) - 1;
+      if (marked !== null) cm.removeLineClass(marked, "gutter", "marked");
+      marked = cm.addLineClass(line, "gutter", "marked");
+      cm.focus();
+      cm.setSelection({ line, ch: cm.getLine(line).length }, { line, ch: 0 });
+      cm.scrollIntoView({ line, ch: 0 }, 60);
+    };
+    show();
+    return cm;
   });
+  wrap.goToLine = (n) => wrap.ready.then(() => wrap.goToLine(n));
   return wrap;
 }

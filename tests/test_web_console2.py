@@ -1,0 +1,98 @@
+"""The console's script editor, run dialog, VFS save and script history in a real headless
+Chromium against a real ``aft serve``: syntax highlighting from the package's own CodeMirror,
+params as fields, a network VFS tested before it is saved, and the History charts drawn from
+real jobs.
+"""
+
+from __future__ import annotations
+
+import configparser
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from aft.instance import Instance
+from aft.server.ui import STATIC
+from tests import test_web_ui as ui
+from tests.conftest import REPO
+from tests.test_web_ui import browser, page, served  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.slow
+
+
+def test_setup_cfg_ships_every_file_of_the_console():
+    """package_data globs (not recursive) cover every file under static/, the vendored
+    CodeMirror among them, so the wheel holds what the source tree has."""
+    config = configparser.ConfigParser()
+    config.read(REPO / "setup.cfg")
+    patterns = config["options.package_data"]["aft.server"].split()
+    server = STATIC.parent
+    shipped = {p for pattern in patterns for p in server.glob(pattern) if p.is_file()}
+    every = {p for p in STATIC.rglob("*") if p.is_file()}
+    assert every - shipped == set()
+    assert STATIC / "vendor" / "codemirror" / "lib" / "codemirror.js" in shipped
+    assert (STATIC / "vendor" / "codemirror" / "LICENSE").read_text().startswith("MIT License")
+
+
+def colour(tab: Page, selector: str) -> str:
+    return tab.locator(selector).first.evaluate("el => getComputedStyle(el).color")
+
+
+def test_the_editor_highlights_javascript_with_the_packaged_component(browser, served):  # noqa: F811
+    """CodeMirror from the package: tokens coloured in both themes, Tab indents, the caret's
+    place is shown, a syntax error marks its line; nothing is fetched from elsewhere and the
+    page's policy stays 'self' without a single violation."""
+    requests: list[str] = []
+    refused: list[str] = []
+    with ui.watched_page(browser, color_scheme="dark") as page:  # noqa: F811
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("console", lambda m: refused.append(m.text) if "Refused" in m.text else None)
+        ui.setup_admin(page, served.url)
+        ui.save_script(page, "Colours", 'var n = 3; // three\nLog("n is " + n);\n')
+        editor = page.locator(".code .CodeMirror")
+        expect(editor.locator(".cm-keyword")).to_have_text("var")
+        expect(editor.locator(".cm-string")).to_have_text('"n is "')
+        expect(editor.locator(".cm-comment")).to_have_text("// three")
+        expect(editor.locator(".cm-number")).to_have_text("3")
+        assert colour(page, ".code .cm-keyword") == "rgb(164, 139, 255)"  # --violet, dark
+        assert colour(page, ".code .CodeMirror-code") == "rgb(228, 232, 238)"  # --text, dark
+        page.locator(".sidebar .theme-button").click()  # system (dark here) -> light
+        expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        assert colour(page, ".code .cm-keyword") == "rgb(112, 72, 232)"  # --violet, light
+        assert colour(page, ".code .CodeMirror-code") == "rgb(27, 35, 48)"
+
+        # Tab indents by two spaces, Shift-Tab takes it back; the status line follows
+        editor.locator(".CodeMirror-code").click()
+        page.keyboard.press("Control+a")
+        page.keyboard.press("Delete")
+        page.keyboard.press("Tab")
+        page.keyboard.type('Log("x");')
+        source = page.locator('textarea[name="source"]')
+        expect(source).to_have_value('  Log("x");')
+        expect(page.locator(".code-status")).to_contain_text("Ln 1, Col 12")
+        expect(page.locator(".code-status")).to_contain_text("1 line")
+        page.keyboard.press("Shift+Tab")
+        expect(source).to_have_value('Log("x");')
+
+        # a syntax error on save: refused, its line marked and selected
+        ui.fill_source(page, 'Log("one");\nLog("two");\nvar x = ;\n')
+        page.get_by_role("button", name="Save").click()
+        expect(ui.field_error(page, "source")).to_contain_text("Line 3: SyntaxError")
+        expect(page.locator(".code .marked .CodeMirror-linenumber")).to_have_text("3")
+        expect(page.locator(".code-status")).to_contain_text("Ln 3, Col 1")
+        page.keyboard.type("var y = 1;")  # the line was selected: typing replaces it
+        expect(source).to_have_value('Log("one");\nLog("two");\nvar y = 1;\n')
+        expect(page.locator(".code .marked")).to_have_count(0)
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".toast").filter(has_text="Saved “Colours”")).to_be_visible()
+        with Instance(served.home) as instance:
+            assert instance.scripts.get("Colours").source.endswith("var y = 1;\n")
+
+        response = page.request.get(served.url + "/")
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "style-src 'self';" in policy
+        assert "unsafe" not in policy
+    loaded = [u for u in requests if u.startswith("http")]
+    assert any("/ui/static/vendor/codemirror/lib/codemirror.js" in u for u in loaded)
+    assert all(u.startswith(served.url) for u in loaded), loaded
+    assert refused == []
