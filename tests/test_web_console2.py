@@ -7,6 +7,7 @@ real jobs.
 from __future__ import annotations
 
 import configparser
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -96,3 +97,48 @@ def test_the_editor_highlights_javascript_with_the_packaged_component(browser, s
     assert any("/ui/static/vendor/codemirror/lib/codemirror.js" in u for u in loaded)
     assert all(u.startswith(served.url) for u in loaded), loaded
     assert refused == []
+
+
+def test_run_dialog_shows_the_params_as_fields(page, served):  # noqa: F811
+    """The params the script reads are fields; "Edit as JSON" shows the same params, the two
+    in step; a past job's params fill the fields of "Run again with params"."""
+    ui.setup_admin(page, served.url)
+    ui.save_script(page, "Greeter", 'Log("hello " + Param("who") + ", count " + Param("count"));\n')
+    page.get_by_role("button", name="Run now").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("The script reads: who, count.")
+    json = dialog.get_by_label("Params as JSON")
+    expect(json).to_be_hidden()
+    dialog.get_by_label("who").fill("world")
+    dialog.get_by_label("Edit as JSON").check()
+    expect(json).to_have_value('{\n  "who": "world"\n}')
+    expect(dialog.get_by_label("who")).to_be_hidden()
+    json.fill('{"who": "there", "count": 3, "extra": "D:\\Archive"}')
+    dialog.get_by_label("Edit as JSON").uncheck()
+    expect(dialog.get_by_label("who")).to_have_value("there")
+    expect(dialog.get_by_label("count")).to_have_value("3")
+    expect(dialog.get_by_label("extra")).to_have_value("D:\\Archive")  # not read, but given
+    dialog.get_by_label("extra").fill("")  # an empty field is left out
+    dialog.get_by_label("Edit as JSON").check()
+    expect(json).to_have_value('{\n  "who": "there",\n  "count": 3\n}')
+    json.fill('{"who": ')  # bad JSON: said, and the dialog stays on the JSON
+    dialog.get_by_label("Edit as JSON").click()
+    expect(ui.field_error(page, "params")).to_contain_text("Params are not valid JSON")
+    expect(dialog.get_by_label("Edit as JSON")).to_be_checked()
+    json.fill('{"who": "there", "count": 3}')
+    dialog.get_by_label("Edit as JSON").uncheck()
+    expect(ui.field_error(page, "params")).to_have_count(0)
+    dialog.get_by_role("button", name="Run now").click()
+    log = page.get_by_role("log", name="Job log")
+    expect(log).to_contain_text("hello there, count 3")
+    expect(page.locator(".page-head .badge")).to_have_text("succeeded", timeout=20_000)
+    expect(page.locator("pre.json")).to_contain_text('"count": 3')
+
+    page.get_by_role("button", name="Run again with params").click()
+    expect(dialog.get_by_label("who")).to_have_value("there")
+    expect(dialog.get_by_label("count")).to_have_value("3")
+    dialog.get_by_label("who").fill("again")
+    dialog.get_by_role("button", name="Run now").click()
+    expect(page.get_by_role("log", name="Job log")).to_contain_text("hello again, count 3")
+    expect(page.locator("pre.json")).to_contain_text('"count": 3')  # untouched: still a number
+    expect(page.locator("pre.json")).to_contain_text('"who": "again"')

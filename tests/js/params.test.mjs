@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import { FieldErrors } from "../../aft/server/static/js/errors.js";
-import { paramNames, paramsText, parseParams } from "../../aft/server/static/js/params.js";
+import { fieldNames, fieldsParams, fieldText, paramNames, paramsText, parseParams } from "../../aft/server/static/js/params.js";
 
 const problem = (text) => {
   try {
@@ -52,4 +52,31 @@ test("a past job's params are shown again as JSON, none as empty", () => {
   assert.equal(paramsText({}), "");
   assert.equal(paramsText(null), "");
   assert.equal(paramsText({ who: "world" }), '{\n  "who": "world"\n}');
+});
+
+test("the fields are the params the script reads, then a past job's others", () => {
+  assert.deepEqual(fieldNames(["a", "b"], {}), ["a", "b"]);
+  assert.deepEqual(fieldNames(["a", "b"], { c: 1, b: "x" }), ["a", "b", "c"]);
+  assert.deepEqual(fieldNames([], null), []);
+});
+
+test("a field shows what Param gives the script", () => {
+  assert.equal(fieldText("D:\\Archive"), "D:\\Archive");
+  assert.equal(fieldText(3), "3");
+  assert.equal(fieldText(true), "true");
+  assert.equal(fieldText(null), "null");
+});
+
+test("fields become params: empty ones left out, untouched typed values kept", () => {
+  assert.deepEqual(fieldsParams({ a: "x", b: "" }), { a: "x" });
+  assert.deepEqual(fieldsParams({ n: "3", on: "true", none: "null" }, { n: 3, on: true, none: null }), { n: 3, on: true, none: null });
+  assert.deepEqual(fieldsParams({ n: "4" }, { n: 3 }), { n: "4" });
+  assert.deepEqual(fieldsParams({ s: "3" }, { s: "3" }), { s: "3" });
+});
+
+test("params survive fields and back: JSON -> fields -> JSON", () => {
+  const params = { who: "world", n: 3, path: "D:\\Archive\\2026" };
+  const texts = Object.fromEntries(fieldNames(["who"], params).map((name) => [name, fieldText(params[name])]));
+  assert.deepEqual(fieldsParams(texts, params), params);
+  assert.deepEqual(parseParams(paramsText(fieldsParams(texts, params))), params);
 });

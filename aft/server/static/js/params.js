@@ -33,3 +33,28 @@ export function paramNames(source) {
 export function paramsText(params) {
   return params && Object.keys(params).length ? JSON.stringify(params, null, 2) : "";
 }
+
+// The params a run form shows as fields: those the script reads (names), then those of params
+// (a past job's) it no longer reads, each once.
+export function fieldNames(names, params) {
+  return [...new Set([...names, ...Object.keys(params || {})])];
+}
+
+// A param's value as its field shows it: what Param(name) gives the script (JSON text for a
+// number, true, false or null).
+export function fieldText(value) {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+// The params the fields hold (texts: name -> field text): an empty field is left out (Param
+// gives "" for it anyway); a field still showing a value of base that is not a string keeps
+// that value as it was (3 stays 3), every other one is the text typed.
+export function fieldsParams(texts, base = {}) {
+  const params = {};
+  for (const [name, text] of Object.entries(texts)) {
+    if (text === "") continue;
+    const before = base[name];
+    params[name] = before !== undefined && typeof before !== "string" && fieldText(before) === text ? before : text;
+  }
+  return params;
+}
