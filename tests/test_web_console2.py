@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import socket
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -142,3 +143,64 @@ def test_run_dialog_shows_the_params_as_fields(page, served):  # noqa: F811
     expect(page.get_by_role("log", name="Job log")).to_contain_text("hello again, count 3")
     expect(page.locator("pre.json")).to_contain_text('"count": 3')  # untouched: still a number
     expect(page.locator("pre.json")).to_contain_text('"who": "again"')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_network_vfs_is_tested_before_it_is_saved(page, served, ftp_server):  # noqa: F811
+    """Saving an FTP or S3 entry runs its connection test first: a failure asks "save
+    anyway?" with the error, and the list keeps each entry's last result and time."""
+    ui.setup_admin(page, served.url)
+    ui.nav(page, "VFS Library")
+    page.locator(".page-head").get_by_role("link", name="Add VFS").click()
+    page.get_by_label("Name").fill("Partner FTP")
+    page.locator(".segmented label").filter(has_text=re.compile("^FTP$")).click()
+    form = page.locator("form")
+    form.get_by_label("Host", exact=True).fill(ftp_server.host)
+    form.get_by_label("Port").fill(str(ftp_server.port))
+    form.get_by_label("User").fill(ftp_server.user)
+    form.get_by_label("TLS").select_option("none")
+    form.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Add VFS").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading")).to_have_text("Save a VFS that does not work yet?")
+    expect(dialog).to_contain_text("The connection test failed")
+    expect(dialog).to_contain_text("530 Authentication failed. Scripts that open it will fail")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.locator(".notice.error")).to_contain_text("Connection failed")
+    with Instance(served.home) as instance:
+        assert [p.name for p in instance.vfs.list()] == []
+
+    form.get_by_label("Password").fill(ftp_server.password)
+    page.get_by_role("button", name="Add VFS").click()  # passes: saved without a question
+    row = page.get_by_role("row").filter(has_text="Partner FTP")
+    expect(row).to_contain_text("works")
+    expect(row).to_contain_text("just now")
+
+    # an S3 endpoint where nothing listens: saved only when asked to, its failure kept
+    page.locator(".page-head").get_by_role("link", name="Add VFS").click()
+    page.get_by_label("Name").fill("Dead S3")
+    page.locator(".segmented label").filter(has_text=re.compile("^S3$")).click()
+    form.get_by_label("Bucket").fill("nothing")
+    form.get_by_label("Endpoint").fill(f"http://127.0.0.1:{free_port()}")
+    form.get_by_label("Access key id").fill("AKID")
+    form.get_by_label("Secret access key").fill("secret")
+    page.get_by_role("button", name="Add VFS").click()
+    dialog.get_by_role("button", name="Save anyway").click()
+    dead = page.get_by_role("row").filter(has_text="Dead S3")
+    expect(dead).to_contain_text("failed")
+    expect(dead.locator(".cell-sub")).not_to_be_empty()
+    expect(row).to_contain_text("works")
+    with Instance(served.home) as instance:
+        assert sorted(p.name for p in instance.vfs.list()) == ["Dead S3", "Partner FTP"]
+
+    # an edit is tested too, with the stored credentials: it works, so no question
+    page.get_by_role("link", name="Partner FTP").click()
+    form.get_by_label("Port").fill(str(ftp_server.port))
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".toast").filter(has_text="Saved “Partner FTP”")).to_be_visible()
+    expect(dialog).to_be_hidden()

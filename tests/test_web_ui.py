@@ -513,8 +513,17 @@ def vfs_input(page: Page, label: str):
     return page.locator("form").get_by_label(label, exact=label == "Host")
 
 
+def save_untested(page: Page) -> None:
+    """Answers "Save anyway" to the question a failed connection test asks on save."""
+    dialog = page.get_by_role("dialog")
+    # (a GCS client without credentials waits for its 10 s connect timeout)
+    expect(dialog).to_contain_text("The connection test failed", timeout=30_000)
+    dialog.get_by_role("button", name="Save anyway").click()
+
+
 def test_vfs_form_round_trip_of_every_type(page, served, tmp_path):
-    """Each type: made in the form, opened again with every field as saved, saved unchanged."""
+    """Each type: made in the form, opened again with every field as saved, saved unchanged
+    (all but the Disk folder fail their connection test on save: saved anyway)."""
     setup_admin(page, served.url)
     for type_name, fields, credentials, target in VFS_FORMS:
         fields = {k: v.replace("{tmp}", str(tmp_path)) if isinstance(v, str) else v
@@ -537,6 +546,8 @@ def test_vfs_form_round_trip_of_every_type(page, served, tmp_path):
             vfs_input(page, label).fill(value)
         expect(page.locator(".preview")).to_have_text(target)
         page.get_by_role("button", name="Add VFS").click()
+        if type_name != "Disk":
+            save_untested(page)
         expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
         with Instance(served.home) as instance:
             assert instance.vfs.get(name).target == target
@@ -550,6 +561,8 @@ def test_vfs_form_round_trip_of_every_type(page, served, tmp_path):
                 expect(vfs_input(page, label)).to_have_value(value)
         expect(page.locator(".preview")).to_have_text(target)
         page.get_by_role("button", name="Save").click()
+        if type_name != "Disk":
+            save_untested(page)
         expect(page.locator(".toast").filter(has_text=f"Saved “{name}”")).to_be_visible()
         with Instance(served.home) as instance:
             assert instance.vfs.get(name).target == target, type_name

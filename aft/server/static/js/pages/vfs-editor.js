@@ -184,17 +184,19 @@ export async function vfsEditor(main, name, ctx) {
     }
   }
 
-  // A local target (a folder on this machine) is tested before it is saved: a failing
-  // one is saved only when the user says so.
+  // Every target is tested before it is saved (unless the form's last test passed): a failing
+  // one is saved only when the user says so. A changed target whose stored credentials are
+  // kept cannot be tested before it is saved, so it is saved untested.
   async function testBeforeSave(target, fields, payload) {
-    if (!spec().local || (testedNow(target, payload) && tested.ok)) return true;
+    if (testedNow(target, payload) && tested.ok) return true;
     try {
       await runTest(target, fields, payload);
       return true;
     } catch (error) {
+      if (error instanceof FieldErrors && "_payload" in error.problems) return true;
       if (!testedNow(target, payload)) throw error;
       return confirmDialog({ title: "Save a VFS that does not work yet?", confirm: "Save anyway", danger: false,
-        body: `The connection test failed: ${error.message}. Scripts that open it will fail until that is fixed.` });
+        body: `The connection test failed: ${error.message.replace(/\.$/, "")}. Scripts that open it will fail until that is fixed.` });
     }
   }
 
