@@ -17,6 +17,7 @@ from aft.instance import Instance
 from aft.server.ui import STATIC
 from tests import test_web_ui as ui
 from tests.conftest import REPO
+from tests.service_helpers import wait_for
 from tests.test_web_ui import browser, page, served  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
@@ -204,3 +205,55 @@ def test_a_network_vfs_is_tested_before_it_is_saved(page, served, ftp_server):  
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".toast").filter(has_text="Saved “Partner FTP”")).to_be_visible()
     expect(dialog).to_be_hidden()
+
+
+def test_script_history_charts(page, served):  # noqa: F811
+    """Success rate per day and duration per run, drawn from the script's real jobs: none,
+    one, and several with a failure among them."""
+    with Instance(served.home) as instance:
+        key = instance.api_keys.create("charts", ["127.0.0.1"], scope="admin")[1]
+        instance.scripts.add("Never run", 'Log("idle");')
+        instance.scripts.add("Once", 'Log("once");')
+        instance.scripts.add(
+            "Flaky",
+            'if (Param("fail") == "yes") { throw new Error("asked to"); }\n'
+            'Sleep(Number(Param("ms") || "0"));\n',
+        )
+    client = served.client(key)
+    runs = [
+        ("Once", {}),
+        ("Flaky", {"ms": 50}),
+        ("Flaky", {"fail": "yes"}),
+        ("Flaky", {"ms": 1000}),
+    ]
+    for name, params in runs:
+        wait_for(client, client.submit_job(script_name=name, params=params).id)
+
+    ui.setup_admin(page, served.url)
+    page.goto(f"{served.url}/#/scripts/Never%20run")
+    history = page.locator(".card").filter(has=page.get_by_role("heading", name="History"))
+    expect(history).to_contain_text("No runs yet")
+    expect(history.locator("svg")).to_have_count(0)
+
+    page.goto(f"{served.url}/#/scripts/Once")
+    expect(history).to_contain_text("1 run ended, 1 succeeded (100%)")
+    expect(history.locator("rect.bar.ok")).to_have_count(1)
+    expect(history.locator("circle.dot")).to_have_count(1)
+    expect(history.locator("polyline")).to_have_count(0)
+
+    page.goto(f"{served.url}/#/scripts/Flaky")
+    expect(history).to_contain_text("3 runs ended, 2 succeeded (67%)")
+    expect(history.get_by_role("img", name=re.compile("^Success rate per day"))).to_be_visible()
+    expect(history.get_by_role("img", name=re.compile("^Duration of each run"))).to_be_visible()
+    bar = history.locator("rect.bar")
+    expect(bar).to_have_count(1)  # all today
+    expect(bar).to_have_class("bar mixed")
+    expect(bar.locator("title")).to_have_text(re.compile(r": 2 of 3 runs succeeded$"))
+    expect(history.locator("circle.dot")).to_have_count(3)
+    expect(history.locator("circle.dot.bad")).to_have_count(1)
+    expect(history.locator("polyline")).to_have_count(1)
+    # the slowest run is the highest dot (SVG y grows downwards)
+    heights = history.locator("circle.dot").evaluate_all(
+        "els => els.map(e => +e.getAttribute('cy'))"
+    )
+    assert min(heights) == heights[2] and heights[2] < heights[0]

@@ -9,6 +9,7 @@ import { fmtTime } from "../format.js";
 import { field, lockUnless, makeForm, onSubmit } from "../forms.js";
 import { notificationsSection } from "../notify-section.js";
 import { go } from "../router.js";
+import { scriptHistory } from "../script-history.js";
 import { scriptProblems } from "../validate.js";
 import { deleteScript, runDialog } from "./script-actions.js";
 
@@ -81,6 +82,7 @@ export async function scriptEditor(main, name, ctx, line = null) {
     h("a", { class: "crumb", href: "#/scripts" }, "← Scripts"),
     pageHead(name ? script.name : "New script", name ? `Id ${script.id} · changed ${fmtTime(script.updated)}` : "Write a SyncJS script; it runs in its own process with the VFS Library and secrets of this instance."),
     card(null, null, h("div", { class: "card-body" }, form)),
+    name ? scriptHistory(script.name) : null,
     name ? notificationsSection({ script: script.name }, ctx) : null);
   if (line) editor.goToLine(line);
 }
