@@ -55,7 +55,7 @@ export function codeEditor(name, value, label) {
   wrap.ready = loadCodeMirror().then((CodeMirror) => {
     const cm = CodeMirror((editor) => box.replaceChildren(editor, area), {
       value: area.value, mode: "javascript", lineNumbers: true, indentUnit: 2, tabSize: 2, matchBrackets: true,
-      extraKeys: KEYS, screenReaderLabel: label, viewportMargin: 50,
+      extraKeys: KEYS, screenReaderLabel: label,
     });
     area.hidden = true;
     area.removeAttribute("id");
