@@ -448,9 +448,13 @@ class AftClient:
         """Delete a profile: ``DELETE /v1/vfs/{name}``."""
         self.request("DELETE", f"/v1/vfs/{_quote(name)}")
 
-    def test_vfs(self, name: str) -> ConnectionTest:
-        """Connect with a saved profile and list its root: ``POST /v1/vfs/{name}/test``."""
-        return self._get(ConnectionTest, "POST", f"/v1/vfs/{_quote(name)}/test")
+    def test_vfs(self, name: str, target: str | None = None) -> ConnectionTest:
+        """Connect with a saved profile and list its root: ``POST /v1/vfs/{name}/test``.
+
+        With ``target``, connect there instead, with the profile's stored credentials (to try
+        a changed target before saving it)."""
+        body = _given(target=target) or None
+        return self._get(ConnectionTest, "POST", f"/v1/vfs/{_quote(name)}/test", body)
 
     def test_new_vfs(
         self, type: str, target: str, payload: dict[str, Any] | None = None

@@ -171,6 +171,11 @@ def test_vfs_library(service, tmp_path):
     assert admin.test_new_vfs("Disk", str(folder)).entries == 1
     other = tmp_path / "other"
     other.mkdir()
+    # a changed target, tried before it is saved (with the stored credentials)
+    assert admin.test_vfs("local", target=str(other)).entries == 0
+    assert admin.vfs_profile("local").target == str(folder)
+    with pytest.raises(BadRequest, match="unknown"):
+        admin.request("POST", "/v1/vfs/local/test", {"payload": {"pass": "x"}})
     assert admin.update_vfs("local", target=str(other)).target == str(other)
     assert {t["type"] for t in admin.vfs_types()} >= {"Disk", "SFTP", "S3"}
     check = admin.compose_vfs_target("Disk", {"root": str(other)})

@@ -198,9 +198,17 @@ def test_a_network_vfs_is_tested_before_it_is_saved(page, served, ftp_server):  
     expect(row).to_contain_text("works")
     with Instance(served.home) as instance:
         assert sorted(p.name for p in instance.vfs.list()) == ["Dead S3", "Partner FTP"]
+        saved = instance.vfs.get("Partner FTP").target
 
-    # an edit is tested too, with the stored credentials: it works, so no question
+    # an edit is tested too, with the stored credentials: a changed port where nothing
+    # listens asks first; the saved one works, so no question
     page.get_by_role("link", name="Partner FTP").click()
+    form.get_by_label("Port").fill(str(free_port()))
+    page.get_by_role("button", name="Save").click()
+    expect(dialog).to_contain_text("The connection test failed")
+    dialog.get_by_role("button", name="Cancel").click()
+    with Instance(served.home) as instance:
+        assert instance.vfs.get("Partner FTP").target == saved
     form.get_by_label("Port").fill(str(ftp_server.port))
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".toast").filter(has_text="Saved “Partner FTP”")).to_be_visible()

@@ -230,6 +230,13 @@ def _refuse_constant(name: str) -> Any:
     raise BadRequest(f"request body holds {name}, which JSON does not allow")
 
 
+def has_body() -> bool:
+    """Whether the request carries a body at all (a POST of nothing has none)."""
+    environ = bottle.request.environ
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return chunked or (environ.get("CONTENT_LENGTH") or "0").lstrip("0") != ""
+
+
 def json_body() -> dict[str, Any]:
     """The request's JSON object, read straight from the socket with a cap: a body over
     :data:`MAX_BODY` is refused from its ``Content-Length`` before any of it is read, and

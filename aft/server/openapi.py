@@ -656,8 +656,15 @@ def openapi_document() -> dict[str, Any]:
                 },
                 "/v1/vfs/{name}/test": {
                     "post": {
-                        "summary": "Try a saved profile: connect and list its root",
+                        "summary": "Try a saved profile: connect and list its root; with a"
+                        " target, try that one with the profile's stored credentials",
                         "parameters": [_path_param("name")],
+                        "requestBody": {
+                            **_body(
+                                {"type": "object", "properties": {"target": {"type": "string"}}}
+                            ),
+                            "required": False,
+                        },
                         "responses": {**_ok(), **_AUTH, **_errors(404)},
                     }
                 },

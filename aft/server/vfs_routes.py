@@ -16,7 +16,7 @@ from typing import Any
 
 from aft._serde import to_json
 from aft.exceptions import AftError, BadRequest, VfsError
-from aft.server.http import Api, Caller, field, json_body, only, query_text
+from aft.server.http import Api, Caller, field, has_body, json_body, only, query_text
 from aft.vfs import BACKENDS, backend_class, open_vfs, schema_class
 from aft.vfs.library import RESERVED_NAMES, check_target, secret_values
 
@@ -177,6 +177,11 @@ def add_vfs_routes(api: Api) -> None:
 
     @route("POST", f"/v1/vfs/{_NAME}/test", "admin")
     def test_saved(name: str, who: Caller) -> Any:
+        """Try the saved profile; with ``{"target"}``, try that target with the profile's
+        stored credentials (an edit that keeps them, before it is saved)."""
+        body = json_body() if has_body() else {}
+        only(body, {"target"})
         library = instance.vfs
         profile = library.get(name)
-        return _try_connection(profile.type, profile.target, library.payload(profile.name))
+        target = field(body, "target", str) or profile.target
+        return _try_connection(profile.type, target, library.payload(profile.name))

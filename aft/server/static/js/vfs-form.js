@@ -1,5 +1,5 @@
 // The VFS form's logic (pure), from a type's schema (GET /v1/vfs/types): it knows no backend.
-import { check, FieldErrors, guessBy } from "./errors.js";
+import { check, guessBy } from "./errors.js";
 
 const MONO_KINDS = new Set(["path", "prefix", "multiline", "json"]);
 
@@ -58,14 +58,14 @@ export function addressProblems(spec, errors) {
   return Object.fromEntries(where.map((f) => [f.name, errors[f.name]]));
 }
 
-// The call [method, path, body] that tests the form's profile: a saved profile unchanged (or
-// changed only in how its fields are written) tests with its stored credentials; new
-// credentials, and a type that has none (credentials false), are tested as typed.
+// The call [method, path, body] that tests the form's profile: a saved profile without new
+// credentials tests with its stored ones (its changed target, if changed beyond how its
+// fields are written); new credentials, and a type that has none (credentials false), are
+// tested as typed.
 export function testCall({ profile, type, target, fields, payload, credentials = true }) {
   if (profile && credentials && !Object.keys(payload).length) {
     const saved = target === profile.target || JSON.stringify(fields) === JSON.stringify(profile.fields);
-    if (!saved) throw new FieldErrors({ _payload: "Save the changes first, or fill in the credentials, to test them." });
-    return ["POST", `/v1/vfs/${encodeURIComponent(profile.name)}/test`, undefined];
+    return ["POST", `/v1/vfs/${encodeURIComponent(profile.name)}/test`, saved ? undefined : { target }];
   }
   return ["POST", "/v1/vfs/test", { type, target, payload }];
 }

@@ -185,15 +185,13 @@ export async function vfsEditor(main, name, ctx) {
   }
 
   // Every target is tested before it is saved (unless the form's last test passed): a failing
-  // one is saved only when the user says so. A changed target whose stored credentials are
-  // kept cannot be tested before it is saved, so it is saved untested.
+  // one is saved only when the user says so.
   async function testBeforeSave(target, fields, payload) {
     if (testedNow(target, payload) && tested.ok) return true;
     try {
       await runTest(target, fields, payload);
       return true;
     } catch (error) {
-      if (error instanceof FieldErrors && "_payload" in error.problems) return true;
       if (!testedNow(target, payload)) throw error;
       return confirmDialog({ title: "Save a VFS that does not work yet?", confirm: "Save anyway", danger: false,
         body: `The connection test failed: ${error.message.replace(/\.$/, "")}. Scripts that open it will fail until that is fixed.` });
