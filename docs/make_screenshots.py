@@ -214,6 +214,9 @@ def _photograph(browser: Any, service: _Service, key: str, out: Path) -> list[Pa
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         if name == "job":
             expect(page.get_by_role("log")).to_contain_text("done")
+        if name == "script-editor":  # the editor and the History charts load after the page
+            expect(page.locator(".code .CodeMirror .cm-keyword").first).to_be_visible()
+            expect(page.locator(".history .history-summary")).to_be_visible()
         shoot(name)
 
     page.goto(f"{service.url}/#/dashboard")
