@@ -76,6 +76,15 @@ def test_the_editor_highlights_javascript_with_the_packaged_component(browser, s
         expect(page.locator(".code-status")).to_contain_text("1 line")
         page.keyboard.press("Shift+Tab")
         expect(source).to_have_value('Log("x");')
+        expect(page.locator(".code-status")).to_contain_text("Esc, Tab: leave the editor")
+        page.keyboard.press("Escape")  # then Tab moves on, to the Save button
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("button", name="Save")).to_be_focused()
+        expect(source).to_have_value('Log("x");')
+        editor.locator(".CodeMirror-code").click()  # back in: Tab indents again
+        page.keyboard.press("Home")
+        page.keyboard.press("Tab")
+        expect(source).to_have_value('  Log("x");')
 
         # a syntax error on save: refused, its line marked and selected
         ui.fill_source(page, 'Log("one");\nLog("two");\nvar x = ;\n')

@@ -18,8 +18,8 @@ test("the theme button goes system, light, dark and round again", () => {
 });
 
 test("the status line names the caret's place and the count of lines", () => {
-  assert.deepEqual(placeText(1, 1, 1), ["Ln 1, Col 1", "1 line"]);
-  assert.deepEqual(placeText(3, 12, 40), ["Ln 3, Col 12", "40 lines"]);
+  assert.deepEqual(placeText(1, 1, 1), ["Ln 1, Col 1", "Esc, Tab: leave the editor", "1 line"]);
+  assert.deepEqual(placeText(3, 12, 40), ["Ln 3, Col 12", "Esc, Tab: leave the editor", "40 lines"]);
 });
 
 test("the line a message of the service points at", () => {

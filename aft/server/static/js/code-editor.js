@@ -13,7 +13,7 @@ export function lineOf(message) {
 
 // The status line's words for the caret at line and column (both from 1) of lines lines.
 export function placeText(line, column, lines) {
-  return [`Ln ${line}, Col ${column}`, `${lines} line${lines === 1 ? "" : "s"}`];
+  return [`Ln ${line}, Col ${column}`, "Esc, Tab: leave the editor", `${lines} line${lines === 1 ? "" : "s"}`];
 }
 
 let loaded = null;
@@ -36,10 +36,20 @@ export function loadCodeMirror() {
 }
 
 // Tab indents (the selected lines, or two spaces at the caret); Shift-Tab takes it back.
-const KEYS = {
+const INDENT = {
   Tab: (cm) => (cm.somethingSelected() ? cm.indentSelection("add") : cm.execCommand("insertSoftTab")),
   "Shift-Tab": (cm) => cm.indentSelection("subtract"),
 };
+// Right after Esc, Tab and Shift-Tab are the browser's again (false: not handled), so the
+// keyboard can leave the editor; any other key gives them back to indenting.
+const LEAVE = { Tab: false, "Shift-Tab": false };
+
+function leaveByKeyboard(cm) {
+  cm.on("keydown", (_, event) => {
+    if (event.key === "Escape") cm.setOption("extraKeys", LEAVE);
+    else if (!["Tab", "Shift"].includes(event.key)) cm.setOption("extraKeys", INDENT);
+  });
+}
 
 // The field (data-field=name) holding value: a textarea named name, which a CodeMirror editor
 // replaces once loaded and keeps in step (each change also fires "input" on it). .input is
@@ -55,8 +65,9 @@ export function codeEditor(name, value, label) {
   wrap.ready = loadCodeMirror().then((CodeMirror) => {
     const cm = CodeMirror((editor) => box.replaceChildren(editor, area), {
       value: area.value, mode: "javascript", lineNumbers: true, indentUnit: 2, tabSize: 2, matchBrackets: true,
-      extraKeys: KEYS, screenReaderLabel: label,
+      extraKeys: INDENT, screenReaderLabel: label,
     });
+    leaveByKeyboard(cm);
     area.hidden = true;
     area.removeAttribute("id");
     const input = cm.getInputField();
