@@ -274,3 +274,9 @@ def test_script_history_charts(page, served):  # noqa: F811
         "els => els.map(e => +e.getAttribute('cy'))"
     )
     assert min(heights) == heights[2] and heights[2] < heights[0]
+    fill = "el => getComputedStyle(el).fill"
+    assert bar.evaluate(fill) == "rgb(179, 92, 0)"  # --warn, light
+    page.locator(".sidebar .theme-button").click()  # system -> light
+    page.locator(".sidebar .theme-button").click()  # light -> dark
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    assert bar.evaluate(fill) == "rgb(240, 160, 64)"  # --warn, dark
