@@ -13,10 +13,11 @@ database from a thread of its own: records wait in memory and go in one write tr
 every ``every`` seconds or every ``batch`` records, and the rest when it is closed, so a
 batch of many small files costs few transactions. :class:`TransferLog` reads the records.
 
-Operations are ``upload``, ``download``, ``copy``, ``move`` and ``delete``; a record's
-outcome is ``ok`` or ``failed`` (with its error). ``attempt`` counts the tries a file
-took (a dropped connection is retried). ``checksum`` is the server's own, as
-``algorithm:hex``, where the protocol gives one.
+Operations are ``upload``, ``download``, ``copy``, ``move``, ``delete`` and ``write`` (bytes
+a script wrote to a VFS itself, ``WriteFileAs*``); a record's outcome is ``ok``, ``failed``
+(with its error) or ``skipped`` (a file a transfer policy left alone, with the reason).
+``attempt`` counts the tries a file took (a dropped connection is retried). ``checksum`` is
+the server's own, as ``algorithm:hex``, where the protocol gives one.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from aft._store import Store
 
-OPERATIONS = ("upload", "download", "copy", "move", "delete")
+OPERATIONS = ("upload", "download", "copy", "move", "delete", "write")
+OUTCOMES = ("ok", "failed", "skipped")
 _COLUMNS = (
     "seq, job_id, op, src, src_path, dst, dst_path, bytes, sha256, checksum, started,"
     " finished, outcome, error, attempt"
@@ -49,8 +51,9 @@ class Transfer(NamedTuple):
     Attributes:
         seq: its position in the journal, from 1 (0 before it is written).
         job_id: the job ("" outside one).
-        op: ``upload``, ``download``, ``copy``, ``move`` or ``delete``.
-        src: the source: a VFS Library name, a client's host, ``local``, or a VFS type.
+        op: one of :data:`OPERATIONS`.
+        src: the source: a VFS Library name, a client's host, ``local``, a VFS type, or
+            ``script`` (with no path) for bytes a script wrote.
         src_path: the source path.
         dst: the destination, named as ``src`` ("" for a delete).
         dst_path: the destination path ("" for a delete).
@@ -60,8 +63,8 @@ class Transfer(NamedTuple):
         checksum: the server's checksum, ``algorithm:hex`` ("" when none).
         started: Unix seconds.
         finished: Unix seconds.
-        outcome: ``ok`` or ``failed``.
-        error: why it failed ("" when it did not).
+        outcome: ``ok``, ``failed`` or ``skipped``.
+        error: why it failed or was skipped ("" when it went).
         attempt: the tries it took, from 1.
     """
 
@@ -348,6 +351,20 @@ class Tracker:
                 1,
             )
         )
+
+    def skip(self, src: str, src_path: str, dst: str, dst_path: str, why: str) -> None:
+        """A file of a batch that a policy left alone: it counts as done, and is recorded
+        ``skipped`` with ``why``."""
+        state = self._state
+        with state.lock:
+            state.done += 1
+            state.changed = True
+        if self.journal is not None and self.journal.transfers:
+            now = time.time()
+            where = (src, src_path, dst, dst_path)
+            self.journal.add(
+                Transfer(0, self.job_id, self.op, *where, 0, "", "", now, now, "skipped", why, 1)
+            )
 
     def snapshot(self) -> Progress:
         """The progress now."""

@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -443,3 +444,50 @@ def test_an_encrypted_upload_records_the_bytes_as_stored(
     stored = (remote / "plain.txt").read_bytes()
     assert (record.op, record.outcome) == ("upload", "ok")
     assert (record.bytes, record.sha256) == (len(stored), sha(stored))
+
+
+def test_deltree_skips_and_script_writes_each_leave_their_own_records(
+    instance: Any, sshd_server: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    local = tmp_path / "out"
+    local.mkdir()
+    (local / "a.txt").write_text("first")
+    remote = sshd_server.new_dir()
+    (remote / "a.txt").write_text("there already")  # NeverOverwrite: a.txt is skipped
+    (remote / "tree" / "sub").mkdir(parents=True)
+    (remote / "tree" / "one.bin").write_bytes(b"1" * 10)
+    (remote / "tree" / "sub" / "two.bin").write_bytes(b"2" * 20)
+    for path in [remote / "tree", *(remote / "tree").rglob("*")]:
+        shutil.chown(path, sshd_server.user, sshd_server.user)
+    source = sftp_client(sshd_server) + (
+        f"c.Connect(); c.Upload({js(local)} + '/a.txt', {js(remote)});"
+        f"c.DelTree({js(remote)} + '/tree');"
+        f"var s = new VirtualFS(VfsTypeS3, {js(s3_server.target(s3_bucket))},"
+        f" {js(s3_server.payload)});"
+        "s.WriteFileAsText('/w/note.txt', 'hello'); s.WriteFileAsBytes('/w/raw', [1, 2, 3]);"
+        "s.WriteFileAsText('/w/note.txt', 'J', 0, FromStart);"
+        "s.RemoveAll('/w');"
+    )
+    job_id, result = run_job(instance, source)
+    assert result.ok, (result.error, texts(result))
+    found = [
+        (r.op, r.src, r.src_path, r.dst_path, r.bytes, r.outcome) for r in records(instance, job_id)
+    ]
+    bucket = s3_server.target(s3_bucket).partition("?")[0]
+    assert found[0] == ("upload", "local", f"{local}/a.txt", f"{remote}/a.txt", 0, "skipped")
+    skipped = records(instance, job_id)[0]
+    assert "exists" in skipped.error and not skipped.sha256
+    deletes = sorted(f[2] for f in found if f[0] == "delete" and f[2].startswith(str(remote)))
+    assert deletes == [f"{remote}/tree/one.bin", f"{remote}/tree/sub/two.bin"]
+    assert [f[4] for f in found if f[2] == f"{remote}/tree/sub/two.bin"] == [20]
+    writes = [r for r in records(instance, job_id) if r.op == "write"]
+    assert [(w.src, w.src_path, w.dst, w.dst_path, w.bytes) for w in writes] == [
+        ("script", "", bucket, "/w/note.txt", 5),
+        ("script", "", bucket, "/w/raw", 3),
+        ("script", "", bucket, "/w/note.txt", 5),
+    ]
+    assert [w.sha256 for w in writes] == [sha(b"hello"), sha(b"\1\2\3"), sha(b"Jello")]
+    removed = sorted(f[2] for f in found if f[0] == "delete" and f[2].startswith("/w"))
+    assert removed == ["/w/note.txt", "/w/raw"]
+    progress = instance.jobs.progress(job_id)
+    assert progress["filesDone"] == 1 + 3  # the skipped file counts as done, as do the writes

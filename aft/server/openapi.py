@@ -150,7 +150,7 @@ _TRANSFERS_PAGE = {
                     "jobId": {"type": "string"},
                     "op": {
                         "type": "string",
-                        "enum": ["upload", "download", "copy", "move", "delete"],
+                        "enum": ["upload", "download", "copy", "move", "delete", "write"],
                     },
                     "src": {"type": "string", "description": "VFS name, client host or local"},
                     "srcPath": {"type": "string"},
@@ -161,7 +161,7 @@ _TRANSFERS_PAGE = {
                     "checksum": {"type": "string", "description": "the server's, algo:hex"},
                     "started": {"type": "number"},
                     "finished": {"type": "number"},
-                    "outcome": {"type": "string", "enum": ["ok", "failed"]},
+                    "outcome": {"type": "string", "enum": ["ok", "failed", "skipped"]},
                     "error": {"type": "string"},
                     "attempt": {"type": "integer"},
                 },

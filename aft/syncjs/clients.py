@@ -374,8 +374,7 @@ class RemoteClient(Handle):
     @io_call(False)
     def DelTree(self, dir_: str) -> bool:
         self._check(dir_, is_dir=True)
-        with self.host.recording("delete", self.fs, dir_):
-            self.fs.remove_tree(dir_)
+        self.fs.remove_tree(dir_, self.host.deleting(self.fs))
         return True
 
     @host_function("Client.DelFile")

@@ -324,6 +324,10 @@ class Batch:
             if not policy.replaces(info, existing):
                 why = f"{dst_path} exists ({POLICIES[policy.policy]})"
                 self.log("info", f"{op}: skipped {info.path}: {why}")
+                if self.tracker:
+                    from aft.vfs.base import name_of
+
+                    self.tracker.skip(name_of(src), info.path, name_of(dst), dst_path, why)
                 return
         temp = policy.temp_name and not dst.atomic_writes
         keep = policy.versions if existing is not None else 0

@@ -231,8 +231,8 @@ class VirtualFsHandle(Handle):
     @responding
     def RemoveAll(self, path: str) -> None:
         """Remove ``path`` and everything below it; a missing path is fine (as Go's RemoveAll)."""
-        with contextlib.suppress(VfsNotFound), self.host.recording("delete", self.fs, path):
-            self.fs.remove_tree(path)
+        with contextlib.suppress(VfsNotFound):
+            self.fs.remove_tree(path, self.host.deleting(self.fs))
 
     @host_function("VirtualFS.TreeSize")
     @responding
@@ -333,7 +333,7 @@ class VirtualFsHandle(Handle):
 
     def _write(self, path: str, data: bytes, offset: int | None, whence: int | None) -> None:
         if offset is None and whence is None:
-            self.fs.write_bytes(path, data)
+            self.host.writing(self.fs, path, data)
             self._positions[path] = len(data)
             return
         try:
@@ -341,7 +341,8 @@ class VirtualFsHandle(Handle):
         except VfsNotFound:
             old = b""
         start = self._start(path, offset or 0, whence or FROM_START, lambda: len(old))
-        self.fs.write_bytes(path, old[:start].ljust(start, b"\0") + data + old[start + len(data) :])
+        whole = old[:start].ljust(start, b"\0") + data + old[start + len(data) :]
+        self.host.writing(self.fs, path, whole)
         self._positions[path] = start + len(data)
 
     # ---- copies between file systems -------------------------------------------------------

@@ -23,6 +23,7 @@ from aft.syncjs.vfs_handles import Handle, VirtualFsHandle, json_object
 
 if TYPE_CHECKING:
     from aft.journal import Tracker
+    from aft.models import FileInfo
     from aft.vfs.base import Vfs
     from aft.vfs.library import VfsLibrary
 
@@ -122,6 +123,36 @@ class VfsHost(HostObject):
             self.tracker.note(op, name_of(vfs), path, *where, error=exc)
             raise
         self.tracker.note(op, name_of(vfs), path, *where)
+
+    def deleting(self, vfs: Vfs) -> Callable[[FileInfo, BaseException | None], None] | None:
+        """What records each file a tree deletion removes from ``vfs`` (None: no tracker)."""
+        tracker = self.tracker
+        if tracker is None:
+            return None
+        from aft.vfs.base import name_of
+
+        name = name_of(vfs)
+
+        def each(info: FileInfo, error: BaseException | None) -> None:
+            tracker.note("delete", name, info.path, error=error, size=info.size)
+
+        return each
+
+    def writing(self, vfs: Vfs, path: str, data: bytes) -> None:
+        """Write ``data`` (from the script itself) to ``path``, recorded as a ``write``."""
+        if self.tracker is None:
+            vfs.write_bytes(path, data)
+            return
+        from aft.vfs.base import name_of, normalize
+
+        record = self.tracker.start("script", "", name_of(vfs), normalize(path), op="write")
+        try:
+            vfs.write_bytes(path, data)
+        except BaseException as exc:
+            record.end(exc)
+            raise
+        record.add(data)
+        record.end()
 
     def open(self, type_name: str, target: str, payload: dict[str, Any]) -> Vfs:
         """Open a VFS from a profile triple, once every credential in ``payload`` is masked."""

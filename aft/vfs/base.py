@@ -579,15 +579,32 @@ class Vfs(VfsSchema, abc.ABC):
             return info.size
         return sum(i.size for i in self.walk(path) if not i.is_dir)
 
-    def remove_tree(self, path: str) -> None:
-        """Delete ``path`` and everything below it."""
+    def remove_tree(
+        self,
+        path: str,
+        each: Callable[[FileInfo, BaseException | None], object] | None = None,
+    ) -> None:
+        """Delete ``path`` and everything below it.
+
+        Args:
+            path: a directory (or a file).
+            each: called for every file (not directory) once it is deleted, with None, or
+                with the error that stopped its deletion (which is then raised).
+        """
         path = normalize(path)
         info = self.lstat(path)
         if not info.is_dir:
-            self.remove(path)
+            try:
+                self.remove(path)
+            except BaseException as exc:
+                if each is not None:
+                    each(info, exc)
+                raise
+            if each is not None:
+                each(info, None)
             return
         for child in self.listdir(path):
-            self.remove_tree(child.path)
+            self.remove_tree(child.path, each)
         if path != "/":
             self.rmdir(path)
 
