@@ -283,6 +283,34 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE accounts ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';
     """,
+    # aft._store: transfer records chained; a purge deletes a chain's head up to its mark.
+    """
+    CREATE TABLE purge_marks (
+        chain TEXT PRIMARY KEY,
+        upto BIGINT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    ALTER TABLE transfers ADD COLUMN prev TEXT NOT NULL DEFAULT '';
+    ALTER TABLE transfers ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+    CREATE OR REPLACE FUNCTION aft_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            IF OLD.seq <= COALESCE(
+                (SELECT upto FROM purge_marks WHERE chain = TG_TABLE_NAME), 0
+            ) THEN
+                RETURN OLD;
+            END IF;
+        END IF;
+        IF TG_TABLE_NAME = 'transfers' THEN
+            RAISE EXCEPTION 'the transfer journal is append-only';
+        END IF;
+        RAISE EXCEPTION 'the audit trail is append-only';
+    END $$;
+    CREATE TRIGGER transfers_no_change BEFORE UPDATE OR DELETE ON transfers
+        FOR EACH ROW EXECUTE FUNCTION aft_audit_append_only();
+    CREATE TRIGGER transfers_no_truncate BEFORE TRUNCATE ON transfers
+        FOR EACH STATEMENT EXECUTE FUNCTION aft_audit_append_only();
+    """,
 )
 
 # Any constant: the one advisory lock that every write transaction holds.

@@ -256,6 +256,26 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE accounts ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';
     """,
+    # Transfer records are chained as the audit trail is (aft.audit); a retention purge
+    # deletes the head of a chain only up to the mark it set after recording a checkpoint.
+    """
+    CREATE TABLE purge_marks (
+        chain TEXT PRIMARY KEY,
+        upto INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    ALTER TABLE transfers ADD COLUMN prev TEXT NOT NULL DEFAULT '';
+    ALTER TABLE transfers ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+    CREATE TRIGGER transfers_no_update BEFORE UPDATE ON transfers
+    BEGIN SELECT RAISE(ABORT, 'the transfer journal is append-only'); END;
+    CREATE TRIGGER transfers_no_delete BEFORE DELETE ON transfers
+    WHEN OLD.seq > COALESCE((SELECT upto FROM purge_marks WHERE chain = 'transfers'), 0)
+    BEGIN SELECT RAISE(ABORT, 'the transfer journal is append-only'); END;
+    DROP TRIGGER audit_no_delete;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    WHEN OLD.seq > COALESCE((SELECT upto FROM purge_marks WHERE chain = 'audit'), 0)
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    """,
 )
 
 

@@ -1235,13 +1235,24 @@ class AuditCommands:
                     break
 
     def verify(self) -> None:
-        """Check the whole chain; exit 1 naming the first entry changed, removed or inserted."""
+        """Check the audit trail's chain and the transfer journal's; exit 1 naming the first
+        entry or record changed, removed or inserted."""
         with _instance() as instance:
             found = instance.audit.verify()
+            records = instance.audit.verify_transfers() if found.ok else found
         if not found.ok:
             raise AftError(f"the audit trail is broken: {found.problem}")
+        if not records.ok:
+            raise AftError(f"the transfer journal is broken: {records.problem}")
         count = f"{found.entries} entr{'y' if found.entries == 1 else 'ies'}"
         _print(f"audit trail intact: {count}, last hash {found.head}")
+        count = f"{records.entries} record{'' if records.entries == 1 else 's'}"
+        older = (
+            f" ({records.unchained} older, written before it was chained, not covered)"
+            if records.unchained
+            else ""
+        )
+        _print(f"transfer journal intact: {count}, last hash {records.head}{older}")
 
 
 class TransfersCommands:
@@ -1348,6 +1359,20 @@ class AftCommands:
         self.notify = NotifyCommands()
         self.audit = AuditCommands()
         self.transfers = TransfersCommands()
+
+    def purge(self, dry_run: str = "False") -> None:
+        """Delete finished jobs (with their logs), transfer records and audit entries older
+        than the settings job_retention_days, transfer_retention_days and
+        audit_retention_days keep (0 = forever); the audit trail records a checkpoint of
+        what went, so aft audit verify still holds. aft serve does this every hour.
+
+        Args:
+            dry_run: only count what would go.
+        """
+        dry = _flag(dry_run, "--dry-run")
+        with _instance() as instance:
+            report = instance.retention.purge(dry_run=dry)
+        _print(report.line())
 
     def run(self, file: str, params: str | None = None) -> None:
         """Run a .syncjs file in this shell and wait for it; its log goes to stderr.

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from aft.jobs import JobQueue
     from aft.keys import ApiKeyStore
     from aft.notify import NotificationStore
+    from aft.retention import Retention
     from aft.schedules import ScheduleStore
     from aft.scripts_store import ScriptStore
     from aft.vfs.library import VfsLibrary
@@ -130,6 +131,13 @@ class Instance:
         from aft.audit import AuditLog
 
         return AuditLog(self.store)
+
+    @cached_property
+    def retention(self) -> Retention:
+        """Purges what the retention settings no longer keep."""
+        from aft.retention import Retention
+
+        return Retention(self.store)
 
     def executor(self, **overrides: Any) -> Executor:
         """An :class:`~aft.executor.Executor` configured from this instance: its secrets, VFS

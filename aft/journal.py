@@ -8,6 +8,9 @@ go through :meth:`FileRecord.add` as they stream, which counts them for the prog
 when the tracker journals, hashes them (SHA-256). Transfers run in several threads at once:
 every method here is thread-safe.
 
+Records form a hash chain, as the audit trail does (:mod:`aft.audit`): each carries the
+hash of the one before, so ``aft audit verify`` finds one that was edited or deleted.
+
 A :class:`Journal` writes a job's records and its latest progress to the instance
 database from a thread of its own: records wait in memory and go in one write transaction
 every ``every`` seconds or every ``batch`` records, and the rest when it is closed, so a
@@ -31,14 +34,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from aft.audit import TRANSFERS, chain_hash, chain_head
+
 if TYPE_CHECKING:
     from aft._store import Store
 
 OPERATIONS = ("upload", "download", "copy", "move", "delete", "write")
 OUTCOMES = ("ok", "failed", "skipped")
-_COLUMNS = (
-    "seq, job_id, op, src, src_path, dst, dst_path, bytes, sha256, checksum, started,"
-    " finished, outcome, error, attempt"
+_COLUMNS = f"seq, {TRANSFERS.fields}"
+_INSERT = (
+    f"INSERT INTO transfers ({_COLUMNS}, prev, hash)"
+    f" VALUES ({', '.join('?' * (_COLUMNS.count(',') + 3))})"
 )
 _CAMEL = {"job_id": "jobId", "src_path": "srcPath", "dst_path": "dstPath"}
 #: The fewest seconds between two calls of a progress callback (a file's end always calls).
@@ -517,11 +523,7 @@ class Journal:
             try:
                 with self._store.transaction() as db:
                     if records:
-                        db.executemany(
-                            f"INSERT INTO transfers ({_COLUMNS.partition(', ')[2]})"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [r[1:] for r in records],
-                        )
+                        db.executemany(_INSERT, _chained(db, records))
                     if progress is not None:
                         db.execute(
                             "UPDATE jobs SET progress = ? WHERE id = ?",
@@ -556,6 +558,20 @@ class Journal:
                 self.flush()
             except Exception:  # noqa: BLE001 - a busy database: the next round writes them
                 pass
+
+
+def _chained(db: Any, records: list[Transfer]) -> list[tuple[Any, ...]]:
+    """The rows of ``records``, each numbered and chained to the one before (see
+    :mod:`aft.audit`), read and written in the caller's write transaction."""
+    seq, prev = chain_head(db, TRANSFERS)
+    rows = []
+    for record in records:
+        seq += 1
+        fields = record[1:]
+        digest = chain_hash((*fields, prev))
+        rows.append((seq, *fields, prev, digest))
+        prev = digest
+    return rows
 
 
 def job_progress(store: Store, job_id: str) -> dict[str, Any] | None:

@@ -82,6 +82,24 @@ SETTINGS: dict[str, SettingDef] = {
             True,
             "record each file a job moves or deletes (size, SHA-256, outcome): aft transfers",
         ),
+        SettingDef(
+            "job_retention_days",
+            int,
+            0,
+            "finished jobs and their logs are purged this many days after they end (0 = never)",
+        ),
+        SettingDef(
+            "transfer_retention_days",
+            int,
+            0,
+            "transfer records are purged this many days after their file started (0 = never)",
+        ),
+        SettingDef(
+            "audit_retention_days",
+            int,
+            0,
+            "audit entries are purged after this many days (0 = never; keep it the longest)",
+        ),
         SettingDef("allow_exec", bool, False, "let scripts start local programs with Exec()"),
         SettingDef(
             "allow_file_path",

@@ -81,7 +81,7 @@ def test_each_store_records_its_changes_with_the_cli_actor(instance):
     assert entries[7].detail == {"id": key.id, "scope": "admin", "allow": ["127.0.0.1/32"]}
     assert entries[9].detail == {"value": "true"}
     assert entries[11].detail["enabled"] is False
-    assert instance.audit.verify() == (True, 14, entries[-1].hash, None)
+    assert instance.audit.verify() == (True, 14, entries[-1].hash, None, 0)
 
 
 def test_sign_ins_and_refused_authentications_are_recorded(instance):

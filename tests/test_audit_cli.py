@@ -53,7 +53,10 @@ def test_cli_actions_are_listed_and_verified(run_aft):
     )
     ok = run_aft("audit", "verify")
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout == f"audit trail intact: 4 entries, last hash {entries[-1]['hash']}\n"
+    assert ok.stdout == (
+        f"audit trail intact: 4 entries, last hash {entries[-1]['hash']}\n"
+        f"transfer journal intact: 0 records, last hash {'0' * 64}\n"
+    )
 
 
 def _sqlite(aft_home):

@@ -18,7 +18,7 @@ import pytest
 
 from aft.executor import Executor
 from aft.instance import Instance
-from aft.journal import Journal, Progress, Tracker, TransferLog
+from aft.journal import Journal, Progress, Tracker, Transfer, TransferLog
 from aft.models import RunResult
 from aft.vfs.base import copy_file, copy_tree
 from aft.vfs.disk import DiskVfs
@@ -491,3 +491,65 @@ def test_deltree_skips_and_script_writes_each_leave_their_own_records(
     assert removed == ["/w/note.txt", "/w/raw"]
     progress = instance.jobs.progress(job_id)
     assert progress["filesDone"] == 1 + 3  # the skipped file counts as done, as do the writes
+
+
+def journal(instance: Any, job_id: str, started: list[float]) -> None:
+    """Write a record per time in ``started`` for ``job_id``, as a run's journal would."""
+    with Journal(instance.store, job_id) as writer:
+        for n, when in enumerate(started):
+            where = ("local", f"/in/{job_id}/{n}", "local", f"/out/{n}")
+            writer.add(
+                Transfer(0, job_id, "copy", *where, n, "ab" * 32, "", when, when, "ok", "", 1)
+            )
+
+
+def unguard_transfers(store: Any) -> None:
+    """Take the transfer journal's append-only triggers away, as a hand edit would."""
+    if type(store).__name__ == "PostgresStore":
+        store.execute("ALTER TABLE transfers DISABLE TRIGGER USER")
+    else:
+        store.execute("DROP TRIGGER transfers_no_update")
+        store.execute("DROP TRIGGER transfers_no_delete")
+
+
+def test_transfer_records_are_chained_and_an_edit_or_a_deletion_is_named(
+    instance: Any, run_aft: Any
+) -> None:
+    import threading
+
+    now = time.time()
+    writers = [
+        threading.Thread(target=journal, args=(instance, f"job_{n}", [now] * 300)) for n in range(3)
+    ]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    found = instance.audit.verify_transfers()
+    assert (found.ok, found.entries) == (True, 900), found.problem  # three writers, one chain
+    for statement in ("UPDATE transfers SET bytes = 1", "DELETE FROM transfers"):
+        with pytest.raises(Exception, match="the transfer journal is append-only"):
+            instance.store.execute(statement)
+    unguard_transfers(instance.store)
+    instance.store.execute("UPDATE transfers SET bytes = 999 WHERE seq = 3")
+    changed = "transfer record 3 was changed: its content does not match its hash"
+    assert instance.audit.verify_transfers().problem == changed
+    done = run_aft("audit", "verify")
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"aft: error: the transfer journal is broken: {changed}\n",
+    )
+    instance.store.execute("DELETE FROM transfers WHERE seq = 3")
+    assert instance.audit.verify_transfers().problem == (
+        "transfer record 3 was removed: transfer record 4 comes after transfer record 2"
+    )
+    instance.store.execute("DELETE FROM transfers WHERE seq = 900")
+    assert instance.audit.verify_transfers().entries == 2  # a cut tail: compare the head
+
+
+def test_recording_and_chaining_a_record_costs_little(instance: Any) -> None:
+    started = time.perf_counter()
+    journal(instance, "job_speed", [time.time()] * 5000)
+    per_record = (time.perf_counter() - started) / 5000
+    assert instance.audit.verify_transfers().entries == 5000
+    assert per_record < 200e-6, f"{per_record * 1e6:.1f} µs a record"

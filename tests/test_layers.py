@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "aft.accounts",
             "aft.scripts_store",
             "aft.jobs",
+            "aft.retention",
             "aft.schedules",
             "aft.migrate",
             "aft.mail",

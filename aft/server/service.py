@@ -17,6 +17,7 @@ from aft.exceptions import ConfigError
 from aft.instance import Instance
 from aft.jobs import ClusterQueue
 from aft.notify import Notifier
+from aft.retention import PurgeLoop
 from aft.schedules import Scheduler
 from aft.server.app import create_app
 from aft.server.gate import Gate, GatedServer
@@ -81,6 +82,7 @@ class Service:
         self.scheduler = Scheduler(self.schedules, self.queue, self.pool.notify)
         self.schedules.on_change = self.scheduler.wake
         self.notifier = Notifier(instance.notifications)
+        self.purger = PurgeLoop(instance.retention)
         self._token = secrets.token_urlsafe(32)
         self._threads = threads
         self._server: Any = None
@@ -139,6 +141,7 @@ class Service:
         self.pool.start()
         self.scheduler.start()
         self.notifier.start()
+        self.purger.start()
         self._thread = threading.Thread(target=server.serve, name="aft-http", daemon=True)
         self._thread.start()
         self._gate.start()
@@ -164,6 +167,7 @@ class Service:
         if self._thread is not None:
             self._thread.join(10)
         self.scheduler.close()
+        self.purger.close()
         self.pool.stop()
         self.notifier.close()
         self._server = None
