@@ -1285,42 +1285,29 @@ class TransfersCommands:
         if as_json and as_csv:
             raise UsageError("give --json or --csv, not both")
         first, last = _moment(since, "--since"), _moment(until, "--until")
-        from aft.journal import Transfer, TransferLog
+        from aft.journal import TransferLog, csv_lines
 
-        writer = None
-        if as_csv:
-            import csv as csv_module
-
-            writer = csv_module.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(Transfer._fields)
+        only_failed = _flag(failed, "--failed")
         with _instance() as instance:
             if job is not None:
                 instance.jobs.get(job)  # an unknown job is an error, not an empty list
-            log, cursor = TransferLog(instance.store), None
-            while True:
-                records, cursor = log.list(
-                    job_id=job,
-                    since=first,
-                    until=last,
-                    path=path,
-                    failed=_flag(failed, "--failed"),
-                    limit=1000,
-                    cursor=cursor,
-                )
-                for r in records:
-                    if writer is not None:
-                        writer.writerow(r)
-                    elif as_json:
-                        _print(_json_line(r.to_json()))
-                    else:
-                        where = f" -> {r.dst}:{r.dst_path}" if r.dst_path else ""
-                        why = f"  {r.error}" if r.error else ""
-                        _print(
-                            f"{r.seq}  {_when(r.started)}  {r.job_id}  {r.op:<8}  {r.outcome:<6}"
-                            f"  {r.src}:{r.src_path}{where}  {r.bytes}  {r.sha256 or '-'}{why}"
-                        )
-                if cursor is None:
-                    break
+            records = TransferLog(instance.store).every(
+                job_id=job, since=first, until=last, path=path, failed=only_failed
+            )
+            if as_csv:
+                for line in csv_lines(records):
+                    sys.stdout.write(line)
+                return
+            for r in records:
+                if as_json:
+                    _print(_json_line(r.to_json()))
+                else:
+                    where = f" -> {r.dst}:{r.dst_path}" if r.dst_path else ""
+                    why = f"  {r.error}" if r.error else ""
+                    _print(
+                        f"{r.seq}  {_when(r.started)}  {r.job_id}  {r.op:<8}  {r.outcome:<6}"
+                        f"  {r.src}:{r.src_path}{where}  {r.bytes}  {r.sha256 or '-'}{why}"
+                    )
 
 
 def _json_line(value: Any) -> str:

@@ -194,16 +194,11 @@ class AftClient:
         headers: dict[str, str] | None = None,
     ) -> Any:
         """Call ``path``; returns the decoded JSON answer or raises the service's error."""
-        url = self.url + path + ("?" + urlencode(query) if query else "")
         data = None if body is None else json.dumps(body).encode()
-        try:
-            response = self._http.request(
-                method, url, body=data, headers={**self._headers, **(headers or {})}
-            )
-        except urllib3.exceptions.SSLError as exc:
-            raise ServiceUnavailable(f"TLS with {self.url} failed: {_reason(exc)}") from None
-        except urllib3.exceptions.HTTPError as exc:
-            raise ServiceUnavailable(f"cannot reach {self.url}: {_reason(exc)}") from None
+        return self._answer(self._send(method, path, data, query, headers))
+
+    def _answer(self, response: Any) -> Any:
+        """The decoded JSON of ``response``, or the service's error raised."""
         try:
             answer = json.loads(response.data or b"null")
         except ValueError:
@@ -215,6 +210,24 @@ class AftClient:
                 raise error_class(str(answer["error"]))(str(answer.get("message", "")))
             raise AftError(f"HTTP {response.status} from {self.url}")
         return answer
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None,
+        query: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+    ) -> Any:
+        url = self.url + path + ("?" + urlencode(query) if query else "")
+        try:
+            return self._http.request(
+                method, url, body=data, headers={**self._headers, **(headers or {})}
+            )
+        except urllib3.exceptions.SSLError as exc:
+            raise ServiceUnavailable(f"TLS with {self.url} failed: {_reason(exc)}") from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise ServiceUnavailable(f"cannot reach {self.url}: {_reason(exc)}") from None
 
     def _get(self, cls: type[T], method: str, path: str, body: Any = None, **kw: Any) -> T:
         return from_json(cls, self.request(method, path, body, **kw))
@@ -628,6 +641,30 @@ class AftClient:
             cursor=cursor,
         )
         return _transfer_page(self.request("GET", "/v1/transfers", query=query))
+
+    def transfers_csv(
+        self,
+        *,
+        job: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        path: str | None = None,
+        failed: bool = False,
+    ) -> str:
+        """Every matching transfer record as CSV (a header line, then one line each), as
+        ``aft transfers list --csv`` prints them: ``GET /v1/transfers?format=csv``."""
+        query = _given(
+            job=job,
+            since=since,
+            until=until,
+            path=path,
+            failed="true" if failed else None,
+            format="csv",
+        )
+        response = self._send("GET", "/v1/transfers", None, query, None)
+        if response.status >= 400:  # an error answers in JSON, as every route's does
+            self._answer(response)
+        return str(response.data.decode("utf-8"))
 
     def job_transfers(
         self,

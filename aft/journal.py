@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import itertools
 import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aft.audit import TRANSFERS, chain_hash, chain_head
@@ -574,6 +575,20 @@ def _chained(db: Any, records: list[Transfer]) -> list[tuple[Any, ...]]:
     return rows
 
 
+def csv_lines(records: Iterable[Transfer]) -> Iterator[str]:
+    """``records`` as CSV: a header line of the field names, then one line each."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in itertools.chain([Transfer._fields], records):
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
 def job_progress(store: Store, job_id: str) -> dict[str, Any] | None:
     """The progress a :class:`Journal` last wrote for ``job_id`` (None: none yet)."""
     rows = store.query("SELECT progress FROM jobs WHERE id = ?", (job_id,))
@@ -589,6 +604,15 @@ class TransferLog:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    def every(self, **filters: Any) -> Iterator[Transfer]:
+        """Every record :meth:`list` with these filters gives, page after page."""
+        cursor = None
+        while True:
+            records, cursor = self.list(**filters, limit=1000, cursor=cursor)
+            yield from records
+            if cursor is None:
+                return
 
     def list(
         self,

@@ -18,8 +18,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 
 import attrs
 import bottle
@@ -326,6 +326,29 @@ def query_time(name: str) -> float | None:
         raise BadRequest(f"{name} must be a Unix time in seconds") from None
 
 
+class Download(NamedTuple):
+    """What a route returns to answer with a file instead of JSON.
+
+    Attributes:
+        body: the file's text, in pieces (sent as they come).
+        content_type: its media type (``text/csv; charset=utf-8``).
+        filename: the name a browser saves it under.
+    """
+
+    body: Iterable[str]
+    content_type: str
+    filename: str
+
+
+def send_download(result: Download) -> Iterator[bytes]:
+    """The answer of a route that returned a :class:`Download`."""
+    bottle.response.content_type = result.content_type
+    bottle.response.set_header("Cache-Control", "no-store")
+    bottle.response.set_header("Content-Disposition", f'attachment; filename="{result.filename}"')
+    set_security_headers()
+    return (piece.encode("utf-8") for piece in result.body)
+
+
 def send_json(result: Any, status: int = 200) -> str:
     """``result`` as the JSON body of the answer, with ``status``."""
     bottle.response.status = status
@@ -449,7 +472,8 @@ class Api:
             status: the HTTP status of a success.
 
         The handler gets the :class:`Caller` as ``who`` (unless the route is open) and the
-        path's parameters; what it returns is sent as JSON with ``status``.
+        path's parameters; what it returns is sent as JSON with ``status`` (a
+        :class:`Download`: as that file).
 
         Raises:
             ValueError: ``need`` is not a need (at registration, so the service never starts).
@@ -460,7 +484,7 @@ class Api:
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(handler)
-            def wrapper(**kwargs: Any) -> str:
+            def wrapper(**kwargs: Any) -> str | Iterator[bytes]:
                 address = remote_addr()
                 try:
                     with audit.acting_as("anonymous", address):
@@ -475,6 +499,8 @@ class Api:
                 except Exception:
                     log.exception("%s %s failed", method, path)
                     return send_error(ServiceError("internal error; see the service log"))
+                if isinstance(result, Download):
+                    return send_download(result)
                 return send_json(result, status)
 
             self.app.route(path, method, wrapper)

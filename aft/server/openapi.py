@@ -170,6 +170,15 @@ _TRANSFERS_PAGE = {
         "nextCursor": {"type": ["integer", "null"]},
     },
 }
+_TRANSFERS_OK = {
+    "200": {
+        "description": "success: a page of records, or with format=csv every one as CSV",
+        "content": {
+            "application/json": {"schema": _TRANSFERS_PAGE},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
 _TRANSFER_FILTERS = [
     {"name": "since", "in": "query", "schema": {"type": "number"}},
     {"name": "until", "in": "query", "schema": {"type": "number"}},
@@ -182,6 +191,12 @@ _TRANSFER_FILTERS = [
     {"name": "failed", "in": "query", "schema": {"type": "boolean"}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
     {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+    {
+        "name": "format",
+        "in": "query",
+        "description": "csv: every matching record as a CSV file (no limit or cursor)",
+        "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"},
+    },
 ]
 
 _AUDIT_PAGE = {
@@ -422,7 +437,7 @@ def openapi_document() -> dict[str, Any]:
                     "get": {
                         "summary": "The job's transfer records, oldest first",
                         "parameters": [*_JOB_ID, *_TRANSFER_FILTERS],
-                        "responses": {**_ok(_TRANSFERS_PAGE), **_AUTH, **_errors(404)},
+                        "responses": {**_TRANSFERS_OK, **_AUTH, **_errors(404)},
                     }
                 },
                 "/v1/transfers": {
@@ -432,7 +447,7 @@ def openapi_document() -> dict[str, Any]:
                             {"name": "job", "in": "query", "schema": {"type": "string"}},
                             *_TRANSFER_FILTERS,
                         ],
-                        "responses": {**_ok(_TRANSFERS_PAGE), **_AUTH, **_errors(404)},
+                        "responses": {**_TRANSFERS_OK, **_AUTH, **_errors(404)},
                     }
                 },
                 "/v1/jobs/{jobId}/halt": {

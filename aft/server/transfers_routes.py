@@ -1,15 +1,16 @@
 """``/v1/transfers`` and ``/v1/jobs/{id}/transfers``: the transfer journal (see
 :mod:`aft.journal`). Every role reads every job's records but a run key, which reads only those of
-the jobs it started."""
+the jobs it started. ``format=csv`` answers with a CSV file of every matching record, as
+``aft transfers list --csv`` prints it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aft.exceptions import BadRequest, Forbidden, JobNotFound
-from aft.journal import TransferLog
+from aft.journal import TransferLog, csv_lines
 from aft.roles import sees_every_job
-from aft.server.http import Api, Caller, query_int, query_text, query_time
+from aft.server.http import Api, Caller, Download, query_int, query_text, query_time
 
 
 def _failed() -> bool:
@@ -19,17 +20,34 @@ def _failed() -> bool:
     return raw == "true"
 
 
+def _format() -> str:
+    raw = (query_text("format") or "json").lower()
+    if raw not in ("json", "csv"):
+        raise BadRequest(f"format must be json or csv, not {raw!r}")
+    return raw
+
+
 def add_transfers_routes(api: Api) -> None:
     """Register the routes of this module on ``api``."""
     ctx, route = api.ctx, api.route
 
-    def page(job_id: str | None) -> dict[str, Any]:
-        records, cursor = TransferLog(ctx.instance.store).list(
-            job_id=job_id,
-            since=query_time("since"),
-            until=query_time("until"),
-            path=query_text("path"),
-            failed=_failed(),
+    def page(job_id: str | None) -> Any:
+        log = TransferLog(ctx.instance.store)
+        filters: dict[str, Any] = {
+            "job_id": job_id,
+            "since": query_time("since"),
+            "until": query_time("until"),
+            "path": query_text("path"),
+            "failed": _failed(),
+        }
+        if _format() == "csv":
+            for name in ("limit", "cursor"):
+                if query_text(name) is not None:
+                    raise BadRequest(f"format=csv gives every matching record: no {name}")
+            name = f"transfers-{job_id}.csv" if job_id else "transfers.csv"
+            return Download(csv_lines(log.every(**filters)), "text/csv; charset=utf-8", name)
+        records, cursor = log.list(
+            **filters,
             limit=query_int("limit", 100, 1, 1000) or 100,
             cursor=query_int("cursor", None, 0, 2**62),
         )
@@ -45,7 +63,8 @@ def add_transfers_routes(api: Api) -> None:
     def list_transfers(who: Caller) -> Any:
         """Records oldest first; filters ``job``, ``since``/``until`` (Unix seconds, when
         a file started), ``path`` (a glob over source and destination paths), ``failed``;
-        ``cursor`` is the previous page's ``nextCursor``."""
+        ``cursor`` is the previous page's ``nextCursor``; ``format=csv``: every matching
+        record as a CSV file (no ``limit`` or ``cursor``)."""
         job_id = query_text("job")
         if job_id is not None:
             return page(visible(job_id, who))

@@ -12,6 +12,7 @@ import { schedulesPage } from "./js/pages/schedules.js";
 import { scriptsPage } from "./js/pages/scripts.js";
 import { secretsPage } from "./js/pages/secrets.js";
 import { settingsPage } from "./js/pages/settings.js";
+import { transfersPage } from "./js/pages/transfers.js";
 import { vfsPage } from "./js/pages/vfs.js";
 import { registerPages, startRouter } from "./js/router.js";
 
@@ -19,6 +20,7 @@ registerPages({
   dashboard: dashboardPage,
   scripts: scriptsPage,
   jobs: jobsPage,
+  transfers: transfersPage,
   schedules: schedulesPage,
   vfs: vfsPage,
   secrets: secretsPage,

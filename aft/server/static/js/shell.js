@@ -5,7 +5,7 @@ import { cycleTheme, paintTheme } from "./theme-switch.js";
 
 // The pages in the navigation: [path, label]; each path also names its icon.
 export const NAV = [
-  ["dashboard", "Dashboard"], ["scripts", "Scripts"], ["jobs", "Jobs"], ["schedules", "Schedules"],
+  ["dashboard", "Dashboard"], ["scripts", "Scripts"], ["jobs", "Jobs"], ["transfers", "Transfers"], ["schedules", "Schedules"],
   ["vfs", "VFS Library"], ["secrets", "Secrets"], ["apikeys", "API Keys"], ["settings", "Settings"],
 ];
 

@@ -1,12 +1,13 @@
 // One job's page: its state and details, its log as it is written, halt and run again.
 import { api, enc } from "../api.js";
-import { badge, button, card, pageHead } from "../blocks.js";
+import { badge, button, card, emptyState, loading, pageHead } from "../blocks.js";
 import { confirmDialog, toast } from "../dialogs.js";
 import { clear, h } from "../dom.js";
 import { clockTime, duration, fmtTime } from "../format.js";
 import { levelName, lineMatches, logText } from "../job-log.js";
 import { FINAL } from "../job-states.js";
 import { runDialog } from "./script-actions.js";
+import { bytesText, transferTable } from "./transfers.js";
 
 // Asks, then sends the halt signal to a job; true when it was sent.
 export async function haltJob(jobId, scriptName) {
@@ -39,6 +40,46 @@ export async function jobPage(main, jobId, ctx) {
   const found = h("span", { class: "cell-sub", "aria-live": "polite" });
   let offset = 0;
   let logDone = false;  // a log page said the job had ended: every line is in
+  const bar = h("progress", { "aria-label": "Transfer progress" });
+  bar.style.width = "100%";
+  const barText = h("p", { class: "cell-sub", "aria-live": "polite" });
+  const progressCard = h("section", { class: "card", hidden: true },
+    h("div", { class: "card-head" }, h("div", null, h("h2", { text: "Progress" }))),
+    h("div", { class: "card-body" }, bar, barText));
+  const records = [];  // the job's transfer records read so far, oldest first
+  const files = h("div", null, loading());
+  let filesDone = false;  // every record is in (the job had ended when they were read)
+
+  // The live progress bar: files done of the total when known, bytes, rate, current file.
+  const renderProgress = () => {
+    const p = job.progress;
+    progressCard.hidden = FINAL.has(job.status) || !p;
+    if (progressCard.hidden) return;
+    if (p.filesTotal) {
+      bar.max = p.filesTotal;
+      bar.value = Math.min(p.filesDone, p.filesTotal);
+    } else {
+      bar.removeAttribute("value");  // no total yet: an indeterminate bar
+    }
+    const count = p.filesTotal ? `${p.filesDone} of ${p.filesTotal} files` : `${p.filesDone} files`;
+    const failedNote = p.filesFailed ? ` (${p.filesFailed} failed)` : "";
+    barText.textContent = [`${count}${failedNote}`, bytesText(p.bytes), `${bytesText(p.rate)}/s`, p.currentFile].filter(Boolean).join(" · ");
+  };
+
+  // Reads the records written since the last read and shows them in the Files tab.
+  async function pollFiles() {
+    const ended = FINAL.has(job.status);
+    for (;;) {
+      const after = records.length ? records[records.length - 1].seq : 0;
+      const page = await api("GET", `/v1/jobs/${enc(jobId)}/transfers?limit=1000&cursor=${after}`);
+      if (!ctx.alive()) return;
+      records.push(...page.transfers);
+      if (!page.nextCursor) break;
+    }
+    filesDone = ended;
+    filesTab.lastChild.textContent = `Files (${records.length})`;
+    clear(files, transferTable(records, emptyState("No files", ended ? "This job moved no files." : "Files show up here as the job moves them.")));
+  }
 
   const renderHead = () => {
     const live = !FINAL.has(job.status);
@@ -137,16 +178,40 @@ export async function jobPage(main, jobId, ctx) {
     renderHead();
   }
 
+  // The Log and Files tabs: one shows at a time.
+  const tab = (value, label) => h("label", null,
+    h("input", { type: "radio", name: "job-tab", value, checked: value === "log" }), h("span", null, label));
+  const logTab = tab("log", "Log");
+  const filesTab = tab("files", "Files");
+  const logActions = h("div", { class: "actions" }, found, search, button("Download", { small: true, onclick: download }), liveNote,
+    h("label", { class: "check", htmlFor: "follow" }, follow, h("span", null, "Follow")));
+  const showTab = () => {
+    const showFiles = filesTab.firstChild.checked;
+    log.hidden = showFiles;
+    logActions.hidden = showFiles;
+    files.hidden = !showFiles;
+  };
+  for (const t of [logTab, filesTab]) t.firstChild.onchange = showTab;
+
   renderHead();
-  main.append(head, card(null, null, meta),
+  renderProgress();
+  main.append(head, progressCard, card(null, null, meta),
     h("section", { class: "card" },
-      h("div", { class: "card-head" }, h("div", null, h("h2", { text: "Log" })),
-        h("div", { class: "actions" }, found, search, button("Download", { small: true, onclick: download }), liveNote,
-          h("label", { class: "check", htmlFor: "follow" }, follow, h("span", null, "Follow")))),
-      log));
+      h("div", { class: "card-head" }, h("div", { class: "segmented", role: "radiogroup", "aria-label": "Show" }, logTab, filesTab), logActions),
+      log, files));
+  showTab();
   await poll();
+  await pollFiles();
   ctx.every(1000, async () => {
     took.textContent = duration(job);
+    if (!FINAL.has(job.status)) {
+      const was = job.status;
+      job = await api("GET", `/v1/jobs/${enc(jobId)}`);
+      if (!ctx.alive()) return;
+      if (job.status !== was) renderHead();
+      renderProgress();
+    }
     if (!logDone) await poll();
+    if (!filesDone) await pollFiles();
   });
 }
