@@ -25,6 +25,9 @@ export async function haltJob(jobId, scriptName) {
   }
 }
 
+// The most files the Files tab shows (the Transfers page pages through them all).
+const SHOWN = 2000;
+
 export async function jobPage(main, jobId, ctx) {
   let job = await api("GET", `/v1/jobs/${enc(jobId)}`);
   if (!ctx.alive()) return;
@@ -66,19 +69,28 @@ export async function jobPage(main, jobId, ctx) {
     barText.textContent = [`${count}${failedNote}`, bytesText(p.bytes), `${bytesText(p.rate)}/s`, p.currentFile].filter(Boolean).join(" · ");
   };
 
-  // Reads the records written since the last read and shows them in the Files tab.
+  // Reads the records written since the last read (up to SHOWN) and shows them in the
+  // Files tab; the Transfers page has them all.
+  let rendered = false;
   async function pollFiles() {
     const ended = FINAL.has(job.status);
-    for (;;) {
+    let added = 0;
+    while (records.length < SHOWN) {
       const after = records.length ? records[records.length - 1].seq : 0;
       const page = await api("GET", `/v1/jobs/${enc(jobId)}/transfers?limit=1000&cursor=${after}`);
       if (!ctx.alive()) return;
       records.push(...page.transfers);
+      added += page.transfers.length;
       if (!page.nextCursor) break;
     }
-    filesDone = ended;
-    filesTab.lastChild.textContent = `Files (${records.length})`;
-    clear(files, transferTable(records, emptyState("No files", ended ? "This job moved no files." : "Files show up here as the job moves them.")));
+    const full = records.length >= SHOWN;
+    filesDone = ended || full;
+    if (rendered && !added && !ended) return;  // nothing new to show
+    rendered = true;
+    filesTab.lastChild.textContent = `Files (${records.length}${full ? "+" : ""})`;
+    clear(files, transferTable(records, emptyState("No files", ended ? "This job moved no files." : "Files show up here as the job moves them.")),
+      full ? h("p", { class: "card-body" }, `The first ${SHOWN} files. `,
+        h("a", { href: `#/transfers?job=${enc(jobId)}` }, "Every file of this job on the Transfers page")) : null);
   }
 
   const renderHead = () => {
