@@ -120,14 +120,16 @@ class Retention:
                 ranges.get("audit", {}).get("count", 0),
                 dry_run,
             )
-            if dry_run or not any(report[:4]):
+            if dry_run:
                 return report
-            self._checkpoint(db, ranges, jobs, lines, cutoffs.get("job"))
+            if any(report[:4]):
+                self._checkpoint(db, ranges, jobs, lines, cutoffs.get("job"))
         if jobs:
             self._delete_jobs(cutoffs["job"])
-        for table in ranges:
+        for table in ("transfers", "audit"):  # also what an interrupted purge left
             self._delete_head(table)
-        log.info("%s", report.line())
+        if any(report[:4]):
+            log.info("%s", report.line())
         return report
 
     def _checkpoint(

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aft.models import JobState, LogLevel, LogLine, RunResult
 from aft.retention import Retention
 from tests.service_helpers import ServeProcess
@@ -29,7 +31,7 @@ def old_job(instance: Any, days: float, lines: int = 3) -> str:
 
 
 def test_a_purge_deletes_what_is_too_old_and_both_chains_still_verify(
-    instance: Any, run_aft: Any
+    instance: Any, run_aft: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = time.time()
     old_a, old_b, young = old_job(instance, 40), old_job(instance, 31), old_job(instance, 1)
@@ -48,8 +50,16 @@ def test_a_purge_deletes_what_is_too_old_and_both_chains_still_verify(
     )
     assert len(instance.jobs.list(limit=100)[0]) == 4  # a dry run deletes nothing
 
-    report = Retention(instance.store, batch=2).purge()
-    assert report == (2, 6, 5, 0, False)
+    def stopped(self: Retention, table: str) -> None:
+        raise RuntimeError("stopped")
+
+    with monkeypatch.context() as patch:  # stopped after its checkpoint, before deleting it
+        patch.setattr(Retention, "_delete_head", stopped)
+        with pytest.raises(RuntimeError):
+            Retention(instance.store, batch=2).purge()
+    assert instance.store.query("SELECT COUNT(*) FROM transfers") == [(9,)]
+    assert instance.audit.verify_transfers()[:2] == (True, 4)  # from the checkpoint on
+    assert Retention(instance.store, batch=2).purge() == (0, 0, 0, 0, False)  # finishes it
     assert {j.id for j in instance.jobs.list(limit=100)[0]} == {young, running}
     assert instance.store.query("SELECT COUNT(*) FROM job_logs WHERE job_id = ?", (old_b,)) == [
         (0,)
@@ -71,6 +81,7 @@ def test_a_purge_deletes_what_is_too_old_and_both_chains_still_verify(
     assert instance.audit.verify().ok
     assert instance.audit.verify_transfers()[:2] == (True, 4)
     assert Retention(instance.store).purge() == (0, 0, 0, 0, False)  # nothing more to do
+    assert Retention(instance.store).purge(dry_run=True) == (0, 0, 0, 0, True)
     assert run_aft("audit", "verify").returncode == 0
 
     unguard_transfers(instance.store)
