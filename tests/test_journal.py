@@ -553,3 +553,45 @@ def test_recording_and_chaining_a_record_costs_little(instance: Any) -> None:
     per_record = (time.perf_counter() - started) / 5000
     assert instance.audit.verify_transfers().entries == 5000
     assert per_record < 200e-6, f"{per_record * 1e6:.1f} µs a record"
+
+
+def test_records_written_before_the_chain_are_counted_apart_and_only_first(
+    instance: Any, run_aft: Any
+) -> None:
+    legacy = "INSERT INTO transfers (seq, job_id, op, src, src_path, dst, dst_path, bytes, sha256,"
+    legacy += " checksum, started, finished, outcome, error, attempt) VALUES"
+    legacy += " (?, 'job_old', 'copy', 'local', '/a', 'local', '/b', 1, '', '', 1, 1, 'ok', '', 1)"
+    for seq in (1, 2):  # as an older aft wrote them: no prev, no hash
+        instance.store.execute(legacy, (seq,))
+    journal(instance, "job_new", [time.time()] * 3)
+    found = instance.audit.verify_transfers()
+    assert (found.ok, found.entries, found.unchained) == (True, 3, 2)
+    done = run_aft("audit", "verify")
+    assert done.stdout.splitlines()[1].endswith(
+        "(2 older, written before it was chained, not covered)"
+    )
+    unguard_transfers(instance.store)
+    instance.store.execute("UPDATE transfers SET prev = '', hash = '' WHERE seq = 4")
+    assert instance.audit.verify_transfers().problem == (
+        "transfer record 4 was changed: its content does not match its hash"
+    )
+
+
+def test_a_file_a_tree_deletion_cannot_delete_is_recorded_failed(
+    instance: Any, sshd_server: Any
+) -> None:
+    remote = sshd_server.new_dir()
+    (remote / "tree" / "locked").mkdir(parents=True)
+    (remote / "tree" / "locked" / "kept.bin").write_bytes(b"k" * 7)  # root's: not deletable
+    shutil.chown(remote / "tree", sshd_server.user, sshd_server.user)
+    source = sftp_client(sshd_server) + f"c.Connect(); Log(c.DelTree({js(remote)} + '/tree'));"
+    job_id, result = run_job(instance, source)
+    assert "false" in texts(result)
+    [failed] = records(instance, job_id)
+    assert (failed.op, failed.src_path, failed.bytes, failed.outcome) == (
+        "delete",
+        f"{remote}/tree/locked/kept.bin",
+        7,
+        "failed",
+    )
+    assert "Permission denied" in failed.error
