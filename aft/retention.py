@@ -68,9 +68,14 @@ class PurgeReport(NamedTuple):
         """One line for a person."""
         verb = "would purge" if self.dry_run else "purged"
         return (
-            f"{verb} {self.jobs} jobs ({self.log_lines} log lines), {self.transfers} transfer"
-            f" records, {self.audit} audit entries"
+            f"{verb} {_count(self.jobs, 'job')} ({_count(self.log_lines, 'log line')}),"
+            f" {_count(self.transfers, 'transfer record')},"
+            f" {_count(self.audit, 'audit entry', 'audit entries')}"
         )
+
+
+def _count(n: int, one: str, many: str = "") -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 class Retention:
