@@ -122,6 +122,7 @@ export async function jobPage(main, jobId, ctx) {
       job.error ? h("div", { class: "job-error form-error", role: "alert" },
         job.errorLine && job.scriptId ? [h("a", { href: `#/scripts/${enc(job.scriptId)}?line=${job.errorLine}` }, `Line ${job.errorLine}`), `: ${job.error}`] :
           job.errorLine ? `Line ${job.errorLine}: ${job.error}` : job.error) : null);
+    renderProgress();
   };
 
   // Shows only the lines that hold the text searched for, and how many there are.
@@ -206,7 +207,6 @@ export async function jobPage(main, jobId, ctx) {
   for (const t of [logTab, filesTab]) t.firstChild.onchange = showTab;
 
   renderHead();
-  renderProgress();
   main.append(head, progressCard, card(null, null, meta),
     h("section", { class: "card" },
       h("div", { class: "card-head" }, h("div", { class: "segmented", role: "radiogroup", "aria-label": "Show" }, logTab, filesTab), logActions),
@@ -221,7 +221,7 @@ export async function jobPage(main, jobId, ctx) {
       job = await api("GET", `/v1/jobs/${enc(jobId)}`);
       if (!ctx.alive()) return;
       if (job.status !== was) renderHead();
-      renderProgress();
+      else renderProgress();
     }
     if (!logDone) await poll();
     if (!filesDone) await pollFiles();
