@@ -118,6 +118,8 @@ class Executor:
             lines are dropped (the job runs on).
         halt_grace_seconds: how long a script may go on after the halt signal (or its
             timeout) before it is killed.
+        files_in_flight: how many files a client's ``Upload`` or ``Download`` batch moves
+            at once (1: one after another; None: :data:`aft.vfs.base.TRANSFER_WORKERS`).
 
     Each run's JavaScript executes in a child process of its own (see
     :func:`aft.syncjs.engine.run_isolated`): the caller's other threads keep running while
@@ -137,9 +139,17 @@ class Executor:
         log_line_bytes: int = 16384,
         log_quota_bytes: int = 64 * 1024 * 1024,
         halt_grace_seconds: float = 3.0,
+        files_in_flight: int | None = None,
     ) -> None:
         if halt_grace_seconds < 0:
             raise ValueError(f"halt_grace_seconds must be 0 or more, not {halt_grace_seconds}")
+        if files_in_flight is not None and (
+            isinstance(files_in_flight, bool)
+            or not isinstance(files_in_flight, int)
+            or files_in_flight < 1
+        ):
+            raise ValueError(f"files_in_flight must be 1 or more, not {files_in_flight!r}")
+        self._files_in_flight = files_in_flight
         self._secrets = secrets
         self._vfs_library = vfs_library
         self._allow_exec = allow_exec
@@ -251,6 +261,7 @@ class Executor:
             secret=self._secret,
             mask=masker,
             tracker=tracker,
+            files_in_flight=self._files_in_flight,
         )
         watchers = WatcherHost(
             inbox=inbox,

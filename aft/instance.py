@@ -142,7 +142,7 @@ class Instance:
     def executor(self, **overrides: Any) -> Executor:
         """An :class:`~aft.executor.Executor` configured from this instance: its secrets, VFS
         Library, mail settings, watcher state folder and the ``allow_exec``,
-        ``halt_grace_seconds`` and log-limit settings.
+        ``halt_grace_seconds``, ``transfer_files_in_flight`` and log-limit settings.
 
         Args:
             **overrides: any of the Executor's keyword arguments, to use instead.
@@ -158,6 +158,7 @@ class Instance:
             "log_line_bytes": int(self.settings.get("log_line_bytes")),
             "log_quota_bytes": int(self.settings.get("job_log_mb")) * 1024 * 1024,
             "halt_grace_seconds": float(self.settings.get("halt_grace_seconds")),
+            "files_in_flight": int(self.settings.get("transfer_files_in_flight")),
         }
         return Executor(**{**options, **overrides})
 

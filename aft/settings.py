@@ -100,6 +100,14 @@ SETTINGS: dict[str, SettingDef] = {
             0,
             "audit entries are purged after this many days (0 = never; keep it the longest)",
         ),
+        SettingDef(
+            "transfer_files_in_flight",
+            int,
+            16,
+            "files a client's Upload or Download batch moves at once (1 = one at a time)",
+            1,
+            256,
+        ),
         SettingDef("allow_exec", bool, False, "let scripts start local programs with Exec()"),
         SettingDef(
             "allow_file_path",

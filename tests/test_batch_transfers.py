@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import aft.vfs.base
+import aft.vfs.memory
 import aft.vfs.sftp
 from aft.executor import Executor
 from aft.models import RunResult
@@ -85,6 +86,59 @@ def test_a_batch_keeps_several_files_in_flight_on_one_connection(
     assert not [name for name in os.listdir(dst) if TEMP_MARKER in name]
     assert 1 < most[0] <= TRANSFER_WORKERS
     assert len(connections) == 1  # the other sessions share the SSH connection
+
+
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_the_files_in_flight_setting_bounds_a_batch(
+    instance: Any,
+    sshd_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_flight: int,
+) -> None:
+    remote = sshd_server.new_dir()
+    files = make_files(tmp_path / "local", 8, 5000)
+    busy, most, lock = [0], [0], threading.Lock()
+    pump = aft.vfs.base._pump
+
+    def counted_pump(reader: Any, writer: Any) -> int:
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.05)  # long enough for others to start, were they allowed
+        try:
+            return pump(reader, writer)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(aft.vfs.base, "_pump", counted_pump)
+    instance.settings.set("transfer_files_in_flight", in_flight)
+    call = f"c.Upload({js(str(tmp_path / 'local') + '/*.dat')}, {js(remote)})"
+    source = sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});"
+    r = instance.executor().run(source)
+    assert "result true" in texts(r), errors(r)
+    assert final_files(remote) == files
+    assert most[0] == in_flight
+
+
+def test_files_in_flight_below_one_is_refused(instance: Any) -> None:
+    from aft.exceptions import InvalidSetting
+
+    with pytest.raises(InvalidSetting, match="transfer_files_in_flight takes 1 to 256, not 0"):
+        instance.settings.set("transfer_files_in_flight", 0)
+    with pytest.raises(ValueError, match="files_in_flight must be 1 or more, not 0"):
+        Executor(files_in_flight=0)
+    with pytest.raises(ValueError, match="workers must be 1 or more, not 0"):
+        aft.vfs.base.copy_tree(
+            aft.vfs.memory.MemoryVfs("a"), "/", aft.vfs.memory.MemoryVfs("b"), "/", workers=0
+        )
+
+
+def test_the_setting_default_is_the_librarys() -> None:
+    from aft.settings import SETTINGS
+
+    assert SETTINGS["transfer_files_in_flight"].default == TRANSFER_WORKERS
 
 
 def test_past_the_servers_session_limit_a_handle_opens_its_own_connection(

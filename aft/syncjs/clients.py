@@ -416,7 +416,7 @@ class RemoteClient(Handle):
         return policy
 
     def _batch(self, policy: TransferPolicy) -> Batch:
-        return Batch(policy, self.log, self.host.halt, self.host.tracker)
+        return Batch(policy, self.log, self.host.halt, self.host.tracker, self.host.files_in_flight)
 
 
 def _of_type(types: int) -> Callable[[FileInfo], bool]:

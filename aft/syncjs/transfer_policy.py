@@ -230,17 +230,21 @@ def otfe_key(given: TransferOptions, owner: str, secret: Callable[[str], str | N
 class Batch:
     """One Upload or Download: the files a path or glob names, sent as a policy says.
 
-    Several files are in flight at once (:func:`aft.vfs.base.in_parallel`), each through
-    the same per-file steps as alone; with ``StopOnTransferError`` one at a time, in order,
-    so that no file after the first failed one is sent. The destination folder is listed
-    once for the policy, and made when missing. Each failed file is logged once, naming
-    its path. Once the halt signal is set no file starts; those under way end.
+    Up to ``files_in_flight`` files are in flight at once (:func:`aft.vfs.base.in_parallel`),
+    each through the same per-file steps as alone; with ``StopOnTransferError`` one at a
+    time, in order, so that no file after the first failed one is sent. The destination
+    folder is listed once for the policy, and made when missing. Each failed file is
+    logged once, naming its path. Once the halt signal is set no file starts; those under
+    way end.
 
     Args:
         policy: what the options say.
         log: ``log(level, text)`` into the job log.
         halt: the run's halt signal; no file starts once it is set.
         tracker: follows the run's transfers: each file sent is recorded (None: not).
+        files_in_flight: how many files move at once (the setting
+            ``transfer_files_in_flight``; 1: one after another; None:
+            :data:`aft.vfs.base.TRANSFER_WORKERS`).
     """
 
     def __init__(
@@ -249,8 +253,10 @@ class Batch:
         log: Callable[[str, str], None],
         halt: HaltSignal,
         tracker: Tracker | None = None,
+        files_in_flight: int | None = None,
     ) -> None:
         self.policy = policy
+        self.files_in_flight = files_in_flight
         self._log = log
         self._lock = threading.Lock()
         self.halt = halt
@@ -290,7 +296,9 @@ class Batch:
         def stop() -> bool:
             return self.halt.is_set() or bool(failed and self.policy.stop_on_error)
 
-        workers = 1 if self.policy.stop_on_error else TRANSFER_WORKERS
+        workers = self.files_in_flight or TRANSFER_WORKERS
+        if self.policy.stop_on_error:
+            workers = 1
         for info, error in in_parallel(src, dst, files, send, workers=workers, stop=stop):
             done += 1
             if error is not None:

@@ -48,6 +48,8 @@ class VfsHost(HostObject):
             clients' ``PassFromSecret``, ``KeyFileSecret`` and ``APIKeySecretFromSecret``.
         mask: hides revealed values in a text (for ``ErrorMsg()``).
         tracker: follows the run's transfers (progress, and the transfer journal).
+        files_in_flight: how many files a client's Upload or Download moves at once (None:
+            :data:`aft.vfs.base.TRANSFER_WORKERS`).
     """
 
     def __init__(
@@ -60,8 +62,10 @@ class VfsHost(HostObject):
         secret: Callable[[str], str | None] | None = None,
         mask: Callable[[str], str] | None = None,
         tracker: Tracker | None = None,
+        files_in_flight: int | None = None,
     ) -> None:
         self._library = library
+        self.files_in_flight = files_in_flight
         self._log = log
         self.reveal = reveal
         self.halt = halt

@@ -51,7 +51,8 @@ from aft.journal import FileRecord, Progress, Tracker
 from aft.models import FileInfo
 
 CHUNK_SIZE = 1024 * 1024
-#: Files a batch (a client's Upload or Download, :func:`copy_tree`) keeps in flight at once.
+#: Files a batch (a client's Upload or Download, :func:`copy_tree`) keeps in flight at once
+#: unless told otherwise (the setting ``transfer_files_in_flight`` has the same default).
 #: Across the internet round trips, not bytes, decide how long many files take.
 TRANSFER_WORKERS = 16
 TEMP_MARKER = ".aft-part-"
@@ -817,12 +818,15 @@ def in_parallel(
 ) -> Iterator[tuple[T, VfsError | None]]:
     """Run ``work(src, dst, job)`` for each job, up to ``workers`` at once.
 
-    Each thread works with its own pair of handles (the given ones first, then
+    Raises ValueError when ``workers`` is below 1. Each thread works with its own pair of
+    handles (the given ones first, then
     :meth:`Vfs.sibling` handles, closed at the end); a side that offers no sibling keeps
     the batch to one job at a time. Yields ``(job, error)`` as each job ends (``error``
     is the :class:`VfsError` it raised, else None); any other exception is raised here.
     Once ``stop()`` is true no further job starts; those under way end and are yielded.
     """
+    if workers < 1:
+        raise ValueError(f"workers must be 1 or more, not {workers}")
     free: list[tuple[Vfs, Vfs]] = [(src, dst)]
     extra: list[Vfs] = []
     lock = threading.Lock()
@@ -892,18 +896,23 @@ def copy_tree(
     *,
     use_temp_name: bool = True,
     progress: Callable[[Progress], object] | Tracker | None = None,
+    workers: int = TRANSFER_WORKERS,
 ) -> int:
     """Copy the directory ``src_path`` and everything below it to ``dst_path``.
 
-    Directories are made first, then the files go through :func:`copy_file`, several at
-    once (:func:`in_parallel`), which hides the per-request latency of remote sides.
+    Directories are made first, then the files go through :func:`copy_file`, up to
+    ``workers`` at once (:func:`in_parallel`), which hides the per-request latency of
+    remote sides.
     ``progress``: as for :func:`copy_file`, over the whole tree (its total is known).
 
     Returns:
         How many files were copied.
     Raises:
         VfsError: the first file that failed (the others under way end first).
+        ValueError: ``workers`` is below 1 (nothing is copied).
     """
+    if workers < 1:
+        raise ValueError(f"workers must be 1 or more, not {workers}")
     root, target = normalize(src_path), normalize(dst_path)
     dst.makedirs(target)
     files = []
@@ -929,7 +938,7 @@ def copy_tree(
         )
 
     failed: list[VfsError] = []
-    for _, error in in_parallel(src, dst, files, copy, stop=lambda: bool(failed)):
+    for _, error in in_parallel(src, dst, files, copy, workers=workers, stop=lambda: bool(failed)):
         if error is not None:
             failed.append(error)
     if failed:
