@@ -53,8 +53,10 @@ from aft.models import FileInfo
 CHUNK_SIZE = 1024 * 1024
 #: Files a batch (a client's Upload or Download, :func:`copy_tree`) keeps in flight at once
 #: unless told otherwise (the setting ``transfer_files_in_flight`` has the same default).
-#: Across the internet round trips, not bytes, decide how long many files take.
-TRANSFER_WORKERS = 16
+#: Across the internet round trips, not bytes, decide how long many files take: 200 files
+#: of 16 KiB at 20 ms round trip over SFTP took 1.2-2.1 s (16), 0.85-1.2 s (32) and
+#: 0.7-1.0 s (64); 32 keeps the memory a batch of big downloads may hold lower.
+TRANSFER_WORKERS = 32
 TEMP_MARKER = ".aft-part-"
 
 _ERRNO_ERRORS: dict[int, type[VfsError]] = {

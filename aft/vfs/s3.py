@@ -59,7 +59,7 @@ from aft.exceptions import (
     VfsPermission,
 )
 from aft.models import FileInfo
-from aft.vfs.base import join, normalize
+from aft.vfs.base import TRANSFER_WORKERS, join, normalize
 from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain
 from aft.vfs.s3_schema import S3Schema
 
@@ -167,7 +167,8 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
                     options["signature_version"] = botocore.UNSIGNED
                 config = botocore.config.Config(
                     region_name=self._region,
-                    max_pool_connections=max(10, 2 * self.concurrency),
+                    # a connection for each file a batch keeps in flight, by default
+                    max_pool_connections=max(TRANSFER_WORKERS, 2 * self.concurrency),
                     retries={"max_attempts": 3, "mode": "standard"},
                     connect_timeout=self._connect_timeout,
                     read_timeout=60,
