@@ -234,3 +234,46 @@ def test_a_cut_connection_leaves_no_partial_file_and_a_retry_completes(
         again = run(instance, client + "c.Connect();" + upload)
     assert "result true" in texts(again), errors(again)
     assert final_files(remote) == files
+
+
+def test_a_download_cut_in_the_middle_keeps_no_partial_file_and_a_retry_completes(
+    instance: Any, sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote, local = sshd_server.new_dir(), tmp_path / "local"
+    files = make_files(remote, TRANSFER_WORKERS + 4, 200_000)
+    line = DelayLine(sshd_server.port, 0).start()
+    pump, copy_file, done = aft.vfs.base._pump, aft.vfs.base.copy_file, [0]
+
+    def counted_copy(*args: Any, **kwargs: Any) -> Any:
+        result = copy_file(*args, **kwargs)
+        done[0] += 1
+        return result
+
+    def cut_in_the_middle(reader: Any, writer: Any) -> int:
+        if done[0] >= 2:  # two files are complete, others on their way on shared sessions
+            writer.write(reader.read(1000))  # this one half received ...
+            line.cut()  # ... when the network goes
+        return pump(reader, writer)
+
+    monkeypatch.setattr(aft.vfs.base, "_pump", cut_in_the_middle)
+    monkeypatch.setattr(aft.vfs.base, "copy_file", counted_copy)
+    client = sftp_client(sshd_server, Host=f"127.0.0.1:{line.port}")
+    download = f"Log('result ' + c.Download({js(str(remote) + '/*.dat')}, {js(local)}));"
+    try:
+        r = run(instance, client + "c.Connect();" + download)
+    finally:
+        line.close()
+    assert "result false" in texts(r)
+    got = final_files(local)
+    assert got and len(got) < len(files)
+    assert all(files[name] == data for name, data in got.items())  # none partial
+    assert not [name for name in os.listdir(local) if TEMP_MARKER in name]
+    for name in files:  # each file's outcome, once
+        outcomes = [t for t in texts(r) if f"/{name}" in t]
+        assert len(outcomes) == 1, (name, outcomes)
+        assert ("-> " in outcomes[0]) == (name in got), outcomes[0]
+    monkeypatch.setattr(aft.vfs.base, "_pump", pump)
+    with DelayLine(sshd_server.port, 0, port=line.port):
+        again = run(instance, client + "c.Connect();" + download)
+    assert "result true" in texts(again), errors(again)
+    assert final_files(local) == files
