@@ -12,8 +12,9 @@ zero-byte ``dir/`` marker exists; :meth:`AzureVfs.mkdir` writes such a marker an
 :meth:`AzureVfs.rmdir` removes it. Like the store itself, writing or renaming to
 ``a/b/c`` needs no directory ``a/b`` first; only ``mkdir`` insists on an existing
 parent. Files are block blobs: a stream from :meth:`AzureVfs.open_write` stages blocks
-and commits the block list on close, so nothing appears under the name until the
-upload is complete (``atomic_writes``). Times are the blobs' ``Last-Modified``.
+(:data:`CONCURRENCY` at once) and commits the block list on close, so nothing appears
+under the name until the upload is complete (``atomic_writes``). Times are the blobs'
+``Last-Modified``.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import io
 import itertools
 import posixpath
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, BinaryIO, cast
 
 from azure.core.exceptions import (
@@ -70,6 +74,9 @@ from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plai
 MiB = 1024 * 1024
 #: Bytes per staged block, and per ranged GET when reading.
 BLOCK_SIZE = 8 * MiB
+#: Blocks of one upload staged at once: a big blob is not held to one request's round
+#: trip, and an upload holds at most this many blocks (and one being filled) in memory.
+CONCURRENCY = 4
 _MASK = "********"
 _SAS_SIGNATURE = re.compile(r"(?i)\bsig=[^&\s'\"]+")
 
@@ -90,6 +97,9 @@ class AzureVfs(AzureSchema, ObjectStoreVfs):
         self._prefix = key_prefix(prefix)
         self._secrets = tuple(s for s in secrets if s)
         self.block_size = BLOCK_SIZE
+        self.concurrency = CONCURRENCY
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_target(cls, target: str, payload: dict[str, Any]) -> AzureVfs:
@@ -290,7 +300,18 @@ class AzureVfs(AzureSchema, ObjectStoreVfs):
         return ("md5", bytes(md5).hex()) if md5 else None
 
     def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         self._container.close()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """The threads that stage the blocks of this VFS's uploads."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.concurrency, "aft-azure")
+            return self._executor
 
     # ---- helpers ----------------------------------------------------------------
 
@@ -347,6 +368,10 @@ class _Reader(io.RawIOBase):
 class _Writer(AbortingUpload, io.RawIOBase):
     """Stages a block per ``block_size`` bytes and commits the block list on :meth:`close`.
 
+    Full blocks are staged from the VFS's threads while the caller keeps writing, at most
+    ``concurrency`` at a time (so memory stays bounded); the first that failed is raised
+    by the next write or by close.
+
     Leaving a ``with`` block with an exception, :meth:`abort`, or dropping the stream
     unclosed commits nothing: staged blocks that no blob uses are discarded by the service.
     """
@@ -356,6 +381,7 @@ class _Writer(AbortingUpload, io.RawIOBase):
         self._vfs, self._path, self._blob = vfs, path, blob
         self._buffer = bytearray()
         self._blocks: list[BlobBlock] = []
+        self._staging: list[Future[None]] = []
         self._md5 = hashlib.md5()
         self._id = secrets.token_hex(8)  # block ids unique to this upload
 
@@ -378,9 +404,14 @@ class _Writer(AbortingUpload, io.RawIOBase):
         return memoryview(data).nbytes
 
     def _stage(self, data: bytes) -> None:
+        room = self._vfs.concurrency
+        if len(self._staging) >= room:
+            self._staging[-room].result()  # wait for room (and fail early)
         block_id = f"{self._id}-{len(self._blocks):06d}"
-        with self._vfs._errors(self._path):
-            self._blob.stage_block(block_id, data, validate_content=True)
+        # The task holds no reference to the stream, so an abandoned one is collected
+        # (and aborted) at once.
+        stage = functools.partial(_stage_block, self._vfs, self._path, self._blob, block_id)
+        self._staging.append(self._vfs._pool().submit(stage, data))
         self._blocks.append(BlobBlock(block_id))
 
     def close(self) -> None:
@@ -389,6 +420,8 @@ class _Writer(AbortingUpload, io.RawIOBase):
         try:
             if self._buffer:
                 self._stage(bytes(self._buffer))
+            for staged in self._staging:
+                staged.result()
             with self._vfs._errors(self._path):
                 settings = ContentSettings(content_md5=bytearray(self._md5.digest()))
                 self._blob.commit_block_list(self._blocks, content_settings=settings)
@@ -401,4 +434,12 @@ class _Writer(AbortingUpload, io.RawIOBase):
     def abort(self) -> None:
         """Discard everything written; nothing appears under the name."""
         self._buffer = bytearray()
+        for staged in self._staging:
+            staged.cancel()
+        wait(self._staging)
         super().close()
+
+
+def _stage_block(vfs: AzureVfs, path: str, blob: BlobClient, block_id: str, data: bytes) -> None:
+    with vfs._errors(path):
+        blob.stage_block(block_id, data, validate_content=True)

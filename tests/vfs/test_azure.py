@@ -323,3 +323,52 @@ def test_a_cut_connection_is_replaced(
         copy_file(remote, "/src", disk, "/dst", backoff=0)
         assert disk.read_bytes("/dst") == data
     assert proxy.cut_done.is_set()
+
+
+def test_the_blocks_of_one_upload_are_staged_several_at_once(
+    azure: AzureVfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import aft.vfs.azure
+
+    stage, lock = aft.vfs.azure._stage_block, threading.Lock()
+    busy, most = [0], [0]
+
+    def counted(*args: object) -> None:
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.1)  # long enough for the next blocks to start, were they allowed
+        try:
+            stage(*args)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(aft.vfs.azure, "_stage_block", counted)
+    data = payload(10 * MiB + 5)  # 11 blocks of 1 MiB
+    with azure.open_write("/big.bin") as f:
+        for start in range(0, len(data), 300_000):
+            f.write(data[start : start + 300_000])
+    assert most[0] == azure.concurrency > 1
+    assert azure.read_bytes("/big.bin") == data
+
+
+def test_a_failed_block_fails_the_upload_and_commits_nothing(
+    azure: AzureVfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aft.vfs.azure
+
+    stage = aft.vfs.azure._stage_block
+
+    def third_fails(vfs: AzureVfs, path: str, blob: object, block_id: str, data: bytes) -> None:
+        if block_id.endswith("-000002"):
+            raise VfsError(f"{path}: the service refused a block")
+        stage(vfs, path, blob, block_id, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(aft.vfs.azure, "_stage_block", third_fails)
+    with pytest.raises(VfsError, match="refused a block"):
+        with azure.open_write("/big.bin") as f:
+            f.write(payload(6 * MiB))
+    assert names(azure) == []
