@@ -13,8 +13,9 @@ zero-byte ``dir/`` marker exists; :meth:`AzureVfs.mkdir` writes such a marker an
 ``a/b/c`` needs no directory ``a/b`` first; only ``mkdir`` insists on an existing
 parent. Files are block blobs: a stream from :meth:`AzureVfs.open_write` stages blocks
 (:data:`CONCURRENCY` at once) and commits the block list on close, so nothing appears
-under the name until the upload is complete (``atomic_writes``). Times are the blobs'
-``Last-Modified``.
+under the name until the upload is complete (``atomic_writes``); a read fetches the
+blocks after the first as ranged GETs, as many at once, that must match the blob's
+ETag. Times are the blobs' ``Last-Modified``.
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, BinaryIO, cast
 
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
+    ResourceModifiedError,
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
@@ -61,6 +64,7 @@ from aft.exceptions import (
     VfsDirectoryNotEmpty,
     VfsError,
     VfsExists,
+    VfsIntegrityError,
     VfsIsADirectory,
     VfsNotADirectory,
     VfsNotFound,
@@ -78,6 +82,7 @@ BLOCK_SIZE = 8 * MiB
 #: trip, and an upload holds at most this many blocks (and one being filled) in memory.
 CONCURRENCY = 4
 _MASK = "********"
+_UNCHANGED = MatchConditions.IfNotModified
 _SAS_SIGNATURE = re.compile(r"(?i)\bsig=[^&\s'\"]+")
 
 
@@ -227,13 +232,15 @@ class AzureVfs(AzureSchema, ObjectStoreVfs):
     def open_read(self, path: str, offset: int = 0) -> BinaryIO:
         path = normalize(path)
         with self._file_op(path):
+            blob = self._blob(self._key(path))
             try:
-                download = self._blob(self._key(path)).download_blob(offset=max(offset, 0) or None)
+                download = blob.download_blob(offset=max(offset, 0), length=self.block_size)
             except HttpResponseError as exc:
                 if exc.status_code != 416:
                     raise
-                return io.BytesIO(b"")  # the offset is past the end
-        return cast(BinaryIO, io.BufferedReader(_Reader(self, path, download), self.block_size))
+                return io.BytesIO(b"")  # the offset is past the end (or the blob is empty)
+        reader = _Reader(self, path, blob, download, max(offset, 0))
+        return cast(BinaryIO, io.BufferedReader(reader, self.block_size))
 
     def open_write(self, path: str) -> BinaryIO:
         path = normalize(path)
@@ -345,24 +352,66 @@ def _mtime(props: BlobProperties) -> float:
 
 
 class _Reader(io.RawIOBase):
-    """A blob download as a raw stream, its errors translated."""
+    """A blob download as a raw stream, its errors translated.
 
-    def __init__(self, vfs: AzureVfs, path: str, download: StorageStreamDownloader[bytes]) -> None:
+    ``first`` is the download of the first block, which brings the blob's size and ETag;
+    the blocks after it are asked for :data:`CONCURRENCY` at a time (ranged GETs that
+    must match that ETag, so a blob replaced meanwhile fails the read) and handed over
+    in order. At most that many blocks and the one being read are held.
+    """
+
+    def __init__(
+        self,
+        vfs: AzureVfs,
+        path: str,
+        blob: BlobClient,
+        first: StorageStreamDownloader[bytes],
+        offset: int,
+    ) -> None:
         super().__init__()
-        self._vfs, self._path, self._download = vfs, path, download
+        self._vfs, self._path, self._blob, self._first = vfs, path, blob, first
+        self._next = offset + first.size  # the next offset to ask for
+        # "bytes 0-1048575/4194304": the range given and the blob's whole size
+        whole = (first.properties.content_range or "").rpartition("/")[2]
+        self._end = int(whole) if whole.isdigit() else self._next
+        self._ahead: list[Future[bytes]] = []
+        self._current = memoryview(b"")
+        self._started = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        with self._vfs._errors(self._path):
-            data = self._download.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        while not self._current:
+            if not self._started:
+                self._started = True
+                with self._vfs._errors(self._path):
+                    self._current = memoryview(self._first.readall())
+                continue
+            self._ask_ahead()
+            if not self._ahead:
+                return 0
+            self._current = memoryview(self._ahead.pop(0).result())
+        n = min(len(buffer), len(self._current))
+        buffer[:n] = self._current[:n]
+        self._current = self._current[n:]
+        return n
 
-    def readall(self) -> bytes:
-        with self._vfs._errors(self._path):
-            return self._download.read()
+    def _ask_ahead(self) -> None:
+        etag = self._first.properties.etag
+        while len(self._ahead) < self._vfs.concurrency and self._next < self._end:
+            length = min(self._vfs.block_size, self._end - self._next)
+            get = functools.partial(
+                _get_range, self._vfs, self._path, self._blob, etag, self._next, length
+            )
+            self._ahead.append(self._vfs._pool().submit(get))
+            self._next += length
+
+    def close(self) -> None:
+        for future in self._ahead:
+            future.cancel()
+        self._ahead = []
+        super().close()
 
 
 class _Writer(AbortingUpload, io.RawIOBase):
@@ -443,3 +492,18 @@ class _Writer(AbortingUpload, io.RawIOBase):
 def _stage_block(vfs: AzureVfs, path: str, blob: BlobClient, block_id: str, data: bytes) -> None:
     with vfs._errors(path):
         blob.stage_block(block_id, data, validate_content=True)
+
+
+def _get_range(
+    vfs: AzureVfs, path: str, blob: BlobClient, etag: str, offset: int, length: int
+) -> bytes:
+    with vfs._errors(path):
+        try:
+            got = blob.download_blob(
+                offset=offset, length=length, etag=etag, match_condition=_UNCHANGED
+            ).readall()
+        except ResourceModifiedError:
+            raise VfsIntegrityError(f"{path}: the blob changed while it was read") from None
+    if len(got) != length:
+        raise VfsIntegrityError(f"{path}: the blob changed while it was read")
+    return got

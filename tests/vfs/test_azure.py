@@ -372,3 +372,44 @@ def test_a_failed_block_fails_the_upload_and_commits_nothing(
         with azure.open_write("/big.bin") as f:
             f.write(payload(6 * MiB))
     assert names(azure) == []
+
+
+def test_the_blocks_of_one_download_are_fetched_several_at_once(
+    azure: AzureVfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import aft.vfs.azure
+
+    get, lock = aft.vfs.azure._get_range, threading.Lock()
+    busy, most = [0], [0]
+
+    def counted(*args: object) -> bytes:
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.1)  # long enough for the next blocks to start, were they allowed
+        try:
+            return get(*args)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    data = payload(10 * MiB + 5)  # 11 blocks of 1 MiB
+    azure.write_bytes("/big.bin", data)
+    monkeypatch.setattr(aft.vfs.azure, "_get_range", counted)
+    assert azure.read_bytes("/big.bin") == data
+    assert most[0] == azure.concurrency > 1
+    with azure.open_read("/big.bin", 3 * MiB + 7) as f:
+        assert f.read() == data[3 * MiB + 7 :]
+
+
+def test_a_blob_replaced_while_it_is_read_fails_the_read(azure: AzureVfs) -> None:
+    from aft.exceptions import VfsIntegrityError
+
+    azure.write_bytes("/big.bin", payload(6 * MiB))
+    with azure.open_read("/big.bin") as f:
+        f.read(1000)  # the first block, with the blob's ETag
+        azure.write_bytes("/big.bin", payload(6 * MiB))
+        with pytest.raises(VfsIntegrityError, match="/big.bin: the blob changed while it was read"):
+            f.read()
