@@ -452,23 +452,29 @@ class _Writer(AbortingUpload, io.RawIOBase):
             raise
         return memoryview(data).nbytes
 
-    def _stage(self, data: bytes) -> None:
+    def _stage(self, data: bytes, *, here: bool = False) -> None:
+        """Stage ``data`` as the next block: from the VFS's threads, or ``here`` (the last
+        block, which close waits for anyway: a small file's uploads in a batch never
+        queue for those threads)."""
+        block_id = f"{self._id}-{len(self._blocks):06d}"
+        self._blocks.append(BlobBlock(block_id))
+        if here:
+            _stage_block(self._vfs, self._path, self._blob, block_id, data)
+            return
         room = self._vfs.concurrency
         if len(self._staging) >= room:
             self._staging[-room].result()  # wait for room (and fail early)
-        block_id = f"{self._id}-{len(self._blocks):06d}"
         # The task holds no reference to the stream, so an abandoned one is collected
         # (and aborted) at once.
         stage = functools.partial(_stage_block, self._vfs, self._path, self._blob, block_id)
         self._staging.append(self._vfs._pool().submit(stage, data))
-        self._blocks.append(BlobBlock(block_id))
 
     def close(self) -> None:
         if self.closed:
             return
         try:
             if self._buffer:
-                self._stage(bytes(self._buffer))
+                self._stage(bytes(self._buffer), here=True)
             for staged in self._staging:
                 staged.result()
             with self._vfs._errors(self._path):
