@@ -72,7 +72,7 @@ from aft.exceptions import (
 )
 from aft.models import FileInfo
 from aft.vfs.azure_schema import AzureSchema
-from aft.vfs.base import join, normalize
+from aft.vfs.base import TRANSFER_WORKERS, join, normalize
 from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain
 
 MiB = 1024 * 1024
@@ -314,10 +314,12 @@ class AzureVfs(AzureSchema, ObjectStoreVfs):
         self._container.close()
 
     def _pool(self) -> ThreadPoolExecutor:
-        """The threads that stage the blocks of this VFS's uploads."""
+        """The threads that stage and fetch blocks, ``concurrency`` for each file a batch
+        keeps in flight by default (a thread starts only when there is work for it)."""
         with self._lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.concurrency, "aft-azure")
+                workers = self.concurrency * TRANSFER_WORKERS
+                self._executor = ThreadPoolExecutor(workers, "aft-azure")
             return self._executor
 
     # ---- helpers ----------------------------------------------------------------

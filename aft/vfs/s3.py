@@ -167,8 +167,9 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
                     options["signature_version"] = botocore.UNSIGNED
                 config = botocore.config.Config(
                     region_name=self._region,
-                    # a connection for each file a batch keeps in flight, by default
-                    max_pool_connections=max(TRANSFER_WORKERS, 2 * self.concurrency),
+                    # a connection for each part of each file a batch keeps in flight, by
+                    # default (opened only when needed)
+                    max_pool_connections=self.concurrency * TRANSFER_WORKERS,
                     retries={"max_attempts": 3, "mode": "standard"},
                     connect_timeout=self._connect_timeout,
                     read_timeout=60,
@@ -325,7 +326,10 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="aft-s3")
+                # concurrency parts for each file a batch keeps in flight by default (a
+                # thread starts only when there is work for it)
+                workers = self.concurrency * TRANSFER_WORKERS
+                self._executor = ThreadPoolExecutor(workers, thread_name_prefix="aft-s3")
             return self._executor
 
     # ---- keys ---------------------------------------------------------------------------

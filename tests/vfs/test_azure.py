@@ -434,3 +434,35 @@ def test_a_small_upload_is_staged_by_the_calling_thread(
     azure.write_bytes("/small.bin", b"x" * 1000)
     assert threads == [threading.current_thread()]
     assert azure.read_bytes("/small.bin") == b"x" * 1000
+
+
+def test_several_big_uploads_at_once_each_stage_their_blocks_together(
+    azure: AzureVfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The VFS's threads are no bottleneck for a batch's files: each keeps its blocks in
+    flight beside the others'."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import aft.vfs.azure
+
+    stage, lock = aft.vfs.azure._stage_block, threading.Lock()
+    busy, most = [0], [0]
+
+    def counted(*args: object) -> None:
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.2)
+        try:
+            stage(*args)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(aft.vfs.azure, "_stage_block", counted)
+    data = payload(6 * MiB)
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda n: azure.write_bytes(f"/f{n}", data), range(3)))
+    assert most[0] > azure.concurrency + 1
+    assert all(azure.read_bytes(f"/f{n}") == data for n in range(3))
