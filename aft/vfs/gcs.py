@@ -12,17 +12,21 @@ or a zero-byte ``dir/`` marker exists; :meth:`GcsVfs.mkdir` writes such a marker
 ``a/b/c`` needs no directory ``a/b`` first; only ``mkdir`` insists on an existing
 parent. A stream from :meth:`GcsVfs.open_write` is a resumable upload that is
 finalised on close, so nothing appears under the name until it is complete
-(``atomic_writes``). Times are the objects' ``updated`` times.
+(``atomic_writes``); a read is ranged GETs of one generation, :data:`CONCURRENCY` at
+once past the first block. Times are the objects' ``updated`` times.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import io
 import json
 import posixpath
+import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, NoReturn, cast
 
 import google.api_core.exceptions as api_errors
@@ -48,13 +52,17 @@ from aft.exceptions import (
     VfsPermission,
 )
 from aft.models import FileInfo
-from aft.vfs.base import join, normalize
+from aft.vfs.base import TRANSFER_WORKERS, join, normalize
 from aft.vfs.gcs_schema import GcsSchema
 from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain
 
 MiB = 1024 * 1024
 #: Bytes per upload request and per ranged GET (a multiple of 256 KiB).
 BLOCK_SIZE = 8 * MiB
+#: Ranged GETs of one read in flight at once past its first block: a big object is not
+#: held to one request's round trip, and a read holds at most this many blocks (and the
+#: one being read).
+CONCURRENCY = 4
 #: How long one call keeps retrying transient failures (503, refused connections).
 RETRY_SECONDS = 10.0
 _MASK = "********"
@@ -87,6 +95,9 @@ class GcsVfs(GcsSchema, ObjectStoreVfs):
         self._secrets = tuple(s for s in secrets if s)
         self._retry = DEFAULT_RETRY.with_delay(initial=0.5, maximum=4.0).with_timeout(RETRY_SECONDS)
         self.block_size = BLOCK_SIZE
+        self.concurrency = CONCURRENCY
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_target(cls, target: str, payload: dict[str, Any]) -> GcsVfs:
@@ -293,7 +304,20 @@ class GcsVfs(GcsSchema, ObjectStoreVfs):
         return ("md5", base64.b64decode(md5).hex()) if md5 else None
 
     def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         self._client.close()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """The threads that fetch blocks ahead, ``concurrency`` for each file a batch keeps
+        in flight by default (a thread starts only when there is work for it)."""
+        with self._lock:
+            if self._executor is None:
+                workers = self.concurrency * TRANSFER_WORKERS
+                self._executor = ThreadPoolExecutor(workers, "aft-gcs")
+            return self._executor
 
     # ---- helpers ----------------------------------------------------------------
 
@@ -356,33 +380,69 @@ def _mtime(blob: Blob) -> float:
 
 
 class _Reader(io.RawIOBase):
-    """Ranged GETs of one object generation, its errors translated."""
+    """Ranged GETs of one object generation, its errors translated.
+
+    The first block is fetched by the reading thread; the blocks after it are asked for
+    ``concurrency`` at a time from the VFS's threads and handed over in order. At most
+    that many blocks and the one being read are held.
+    """
 
     def __init__(self, vfs: GcsVfs, path: str, blob: Blob, size: int, offset: int) -> None:
         super().__init__()
-        self._vfs, self._path, self._blob, self._size, self._pos = vfs, path, blob, size, offset
+        self._vfs, self._path, self._blob, self._size = vfs, path, blob, size
+        self._next = offset  # the next offset to ask for
+        self._ahead: list[Future[bytes]] = []
+        self._current = memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self._fetch(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        while not self._current:
+            if self._next >= self._size and not self._ahead:
+                return 0
+            if not self._ahead:  # the first block, or a read that stopped asking ahead
+                self._current = memoryview(self._get(self._next))
+                continue
+            self._ask_ahead()
+            self._current = memoryview(self._ahead.pop(0).result())
+        self._ask_ahead()
+        n = min(len(buffer), len(self._current))
+        buffer[:n] = self._current[:n]
+        self._current = self._current[n:]
+        return n
 
-    def readall(self) -> bytes:
-        return self._fetch(None)
+    def _get(self, offset: int) -> bytes:
+        length = min(self._vfs.block_size, self._size - offset)
+        self._next = offset + length
+        return _get_range(self._vfs, self._path, self._blob, offset, length)
 
-    def _fetch(self, size: int | None) -> bytes:
-        if self._pos >= self._size:
-            return b""
-        end = self._size if size is None else min(self._size, self._pos + size)
-        with self._vfs._errors(self._path):
-            data = self._blob.download_as_bytes(
-                start=self._pos, end=end - 1, checksum=None, retry=self._vfs._retry
+    def _ask_ahead(self) -> None:
+        while len(self._ahead) < self._vfs.concurrency and self._next < self._size:
+            length = min(self._vfs.block_size, self._size - self._next)
+            get = functools.partial(
+                _get_range, self._vfs, self._path, self._blob, self._next, length
             )
-        self._pos += len(data)
-        return data
+            self._ahead.append(self._vfs._pool().submit(get))
+            self._next += length
+
+    def close(self) -> None:
+        for future in self._ahead:
+            future.cancel()
+        self._ahead = []
+        super().close()
+
+
+def _get_range(vfs: GcsVfs, path: str, blob: Blob, offset: int, length: int) -> bytes:
+    # a handle of its own per request: a Blob takes in what each download reports
+    handle = blob.bucket.blob(blob.name, generation=blob.generation)
+    with vfs._errors(path):
+        data: bytes = handle.download_as_bytes(
+            start=offset, end=offset + length - 1, checksum=None, retry=vfs._retry
+        )
+    if len(data) != length:
+        raise VfsIntegrityError(f"{path}: got {len(data)} of {length} bytes at {offset}")
+    return data
 
 
 class _Writer(AbortingUpload, BlobWriter):

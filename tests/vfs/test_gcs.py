@@ -314,3 +314,35 @@ def test_a_cut_connection_is_replaced(
         copy_file(remote, "/src", disk, "/dst", backoff=0)
         assert disk.read_bytes("/dst") == data
     assert proxy.cut_done.is_set()
+
+
+def test_a_read_fetches_its_first_block_itself_and_the_rest_several_at_once(
+    gcs: GcsVfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aft.vfs.gcs
+
+    get, lock = aft.vfs.gcs._get_range, threading.Lock()
+    busy, most, callers = [0], [0], []
+
+    def counted(*args: object) -> bytes:
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+            callers.append(threading.current_thread())
+        time.sleep(0.1)  # long enough for the next blocks to start, were they allowed
+        try:
+            return get(*args)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    data = payload(10 * MiB + 5)  # 11 blocks of 1 MiB
+    gcs.write_bytes("/big.bin", data)
+    gcs.write_bytes("/small.bin", b"x" * 1000)
+    monkeypatch.setattr(aft.vfs.gcs, "_get_range", counted)
+    assert gcs.read_bytes("/small.bin") == b"x" * 1000
+    assert callers == [threading.current_thread()]  # a batch's small files never queue
+    assert gcs.read_bytes("/big.bin") == data
+    assert most[0] == gcs.concurrency > 1
+    with gcs.open_read("/big.bin", 3 * MiB + 7) as f:
+        assert f.read() == data[3 * MiB + 7 :]
