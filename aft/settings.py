@@ -103,7 +103,7 @@ SETTINGS: dict[str, SettingDef] = {
         SettingDef(
             "transfer_files_in_flight",
             int,
-            32,
+            16,
             "files a client's Upload or Download batch moves at once (1 = one at a time)",
             1,
             256,
