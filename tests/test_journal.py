@@ -424,7 +424,8 @@ def test_progress_moves_within_a_big_file(sshd_server: Any, tmp_path: Path) -> N
     assert len(during) >= 2, seen  # told while the file was on its way
     assert all(p.current == "/big.bin" for p in during)
     assert [p.bytes for p in during] == sorted(p.bytes for p in during)
-    assert 0 < during[0].bytes < during[-1].bytes < len(data)
+    # The last report during the file may come after its last chunk, before it is done.
+    assert 0 < during[0].bytes < during[-1].bytes <= len(data)
     assert (seen[-1].files_done, seen[-1].bytes, seen[-1].current) == (1, len(data), None)
     assert (tmp_path / "big.bin").read_bytes() == data
 
