@@ -202,6 +202,7 @@ def _photograph(browser: Any, service: _Service, key: str, out: Path) -> list[Pa
         ("script-editor", "#/scripts/Nightly%20backup", "Nightly backup"),
         ("jobs", "#/jobs", "Jobs"),
         ("job", f"#/jobs/{finished}", "Nightly backup"),
+        ("transfers", "#/transfers", "Transfers"),
         ("vfs", "#/vfs", "VFS Library"),
         ("vfs-sftp", "#/vfs/Partner%20SFTP", "Partner SFTP"),
         ("secrets", "#/secrets", "Secrets"),
