@@ -30,7 +30,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, BinaryIO, ClassVar, NamedTuple, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
@@ -866,6 +865,10 @@ def in_parallel(
                 return
             yield attempt(job)
         return
+    # Here, not at the top: concurrent.futures imports logging, which a short aft run
+    # that moves no file in parallel should not pay for.
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
     queued = iter(jobs)
     try:
         with ThreadPoolExecutor(width) as pool:
