@@ -153,7 +153,7 @@ def test_past_the_servers_session_limit_a_handle_opens_its_own_connection(
         return connect(*args)
 
     monkeypatch.setattr(aft.vfs.sftp, "_open_transport", counted_connect)
-    monkeypatch.setattr(aft.vfs.sftp.SftpVfs, "_open_on", lambda self, transport: None)
+    monkeypatch.setattr(aft.vfs.sftp.SftpVfs, "_open_on", lambda self, transport: False)
     call = f"c.Upload({js(str(tmp_path / 'local') + '/*.dat')}, {js(remote)})"
     r = run(instance, sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});")
     assert "result true" in texts(r), errors(r)

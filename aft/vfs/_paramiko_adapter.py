@@ -26,22 +26,11 @@ OpenSSH's ``sftp`` (see ``benchmarks/results.md``).
 - ``SFTPFile._close``: close a file read to its end without waiting for the reply, with
   paramiko's own bookkeeping, so the server's handle is never closed twice
   (:func:`close_without_waiting`).
-- ``SFTPClient._send_packet`` and ``SFTPClient._read_packet``: send one request, read one
-  reply; :class:`SharedSftpClient` serialises both so that several threads can use one
-  session (see below), and ``SFTPClient._expecting`` (undocumented attribute, guarded by
-  ``SFTPClient._lock``) maps each outstanding request to its owner.
 - ``SFTPFile.handle`` and ``SFTPFile.sftp`` (undocumented attributes): the server's handle
   of an open file and its session (:func:`file_session`).
 - ``paramiko.sftp.CMD_READ``, ``CMD_WRITE``, ``CMD_DATA``, ``CMD_STATUS``,
   ``CMD_EXTENDED``, ``CMD_EXTENDED_REPLY`` and ``paramiko.sftp.int64`` (undocumented
   module names): the packet types and the 64-bit offset marker ``_async_request`` takes.
-
-Several threads on one session: paramiko's ``_read_response`` lets whichever thread
-calls it read the next reply and drops a reply to another thread's synchronous request,
-and ``_async_request`` sends outside its lock. :class:`SharedSftpClient` sends under a
-lock and lets one thread at a time read, handing every reply to its request's owner:
-a file in a batch waits on its own replies while the other files' requests are in
-flight on the same session (OpenSSH's ``sftp-server`` answers each in turn).
 
 The receive path, on aft's own connections only:
 
@@ -119,14 +108,8 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
         "paramiko.SFTPFile", "_async_response", "callable", "paramiko.SFTPClient._read_response"
     ),
     PrivateName("paramiko.SFTPClient", "_convert_status", "callable"),
-    PrivateName("paramiko.SFTPClient", "_request", "callable", "paramiko.SFTPClient.open"),
+    PrivateName("paramiko.SFTPClient", "_request", "callable"),
     PrivateName("paramiko.SFTPFile", "_close", "callable"),
-    PrivateName(
-        "paramiko.SFTPClient", "_send_packet", "callable", "paramiko.SFTPClient._async_request"
-    ),
-    PrivateName("paramiko.SFTPClient", "_read_packet", "callable"),
-    PrivateName("paramiko.SFTPClient", "_expecting", "instance attribute"),
-    PrivateName("paramiko.SFTPClient", "_lock", "instance attribute"),
     PrivateName("paramiko.SFTPFile", "handle", "instance attribute"),
     PrivateName("paramiko.SFTPFile", "sftp", "instance attribute"),
     PrivateName("paramiko.sftp", "CMD_READ", "attribute"),
@@ -279,97 +262,9 @@ class FastSftpClient(paramiko.SFTPClient):
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
-class _Reply:
-    """The owner of one synchronous request: where its reply waits for its thread."""
-
-    __slots__ = ("reply", "__weakref__")
-
-    def __init__(self) -> None:
-        self.reply: tuple[int, paramiko.Message] | None = None
-
-    def _async_response(self, t: int, msg: paramiko.Message, num: int) -> None:
-        self.reply = (t, msg)
-
-
-class SharedSftpClient(FastSftpClient):
-    """An SFTP session that several threads may use at once.
-
-    Requests are sent whole, one at a time; one thread at a time reads a reply and hands
-    it to its request's owner (a waiting thread's :class:`_Reply`, or a
-    :class:`ReplyReceiver`), then wakes the others. A failure to read ends the session for
-    every thread: each raises it as an ``SSHException``.
-    """
-
-    def __init__(self, channel: paramiko.Channel) -> None:
-        self._send_lock = threading.Lock()
-        self._read_lock = threading.Lock()
-        self._arrived = threading.Condition()
-        self._replies_read = 0
-        self.failure: BaseException | None = None
-        super().__init__(channel)
-
-    def _send_packet(self, t: int, packet: Any) -> None:
-        with self._send_lock:
-            super()._send_packet(t, packet)
-
-    def _request(self, t: int, *args: Any) -> tuple[int, paramiko.Message]:
-        box = _Reply()
-        self._async_request(box, t, *args)
-        self._pump(lambda: box.reply is not None)
-        assert box.reply is not None
-        kind, msg = box.reply
-        if kind == CMD_STATUS:
-            self._convert_status(msg)
-        return kind, msg
-
-    def _read_response(self, waitfor: int | None = None) -> tuple[None, None]:
-        """Wait until one more reply has been handed to its owner (by any thread)."""
-        if waitfor is not None:  # only _request waits for one reply, and it is overridden
-            raise paramiko.SFTPError("a shared SFTP session waits through _request")
-        with self._arrived:
-            seen = self._replies_read
-        self._pump(lambda: self._replies_read != seen)
-        return None, None
-
-    def _pump(self, done: Callable[[], bool]) -> None:
-        """Read and hand over replies (or wait while another thread does) until ``done()``."""
-        while True:
-            with self._arrived:
-                while True:
-                    if done():
-                        return
-                    if self.failure is not None:
-                        raise paramiko.SSHException(f"SFTP session failed: {self.failure}")
-                    if self._read_lock.acquire(blocking=False):
-                        break
-                    self._arrived.wait()
-            try:
-                self._hand_over_one()
-            except BaseException as exc:
-                self.failure = exc
-                raise
-            finally:
-                self._read_lock.release()
-                with self._arrived:
-                    self._replies_read += 1
-                    self._arrived.notify_all()
-
-    def _hand_over_one(self) -> None:
-        try:
-            t, data = self._read_packet()
-        except EOFError as exc:
-            raise paramiko.SSHException(f"Server connection dropped: {exc}") from None
-        msg = paramiko.Message(data)
-        num = msg.get_int()
-        with self._lock:
-            owner = self._expecting.pop(num, None)
-        if owner is not None and owner is not type(None):  # noqa: E721 - paramiko's marker
-            owner._async_response(t, msg, num)
-
-
 def open_sftp(
     transport: paramiko.Transport, window_size: int, max_packet_size: int
-) -> SharedSftpClient:
+) -> paramiko.SFTPClient:
     """An SFTP session on a new channel of ``transport`` that receives through a ChunkPipe.
 
     Args:
@@ -377,12 +272,12 @@ def open_sftp(
         window_size, max_packet_size: what the channel offers the server.
 
     Returns:
-        A :class:`SharedSftpClient`.
+        A :class:`FastSftpClient`.
     """
     channel = transport.open_session(window_size=window_size, max_packet_size=max_packet_size)
     channel.in_buffer = ChunkPipe()  # before the server can send anything on it
     channel.invoke_subsystem("sftp")
-    return SharedSftpClient(channel)
+    return FastSftpClient(channel)
 
 
 # ---- the request layer ------------------------------------------------------------------
@@ -405,53 +300,16 @@ def extended_request(sftp: paramiko.SFTPClient, name: str) -> paramiko.Message |
 class ReplyReceiver:
     """The owner of asynchronous requests: paramiko hands it the reply to each.
 
-    Each request sent is noted with :meth:`expect` and what it is for (an offset); its
-    reply reaches :meth:`on_reply` with that value, once. On a shared session another
-    thread may read the reply before the sender has noted its request: it is kept until
-    then. After :meth:`forget`, replies are dropped.
+    paramiko holds only a weak reference to the owner while a request is outstanding;
+    replies that arrive after it is gone are dropped.
     """
 
-    def __init__(self) -> None:
-        self._reply_lock = threading.Lock()
-        self._expected: dict[int, int] = {}  # request number -> what it is for
-        self._early: dict[int, tuple[int, paramiko.Message]] = {}
-        self._forgotten = False
-
-    @property
-    def awaited(self) -> int:
-        """How many requests still wait for their reply."""
-        return len(self._expected)
-
-    def expect(self, num: int, value: int) -> None:
-        """Note that request ``num`` (just sent) is for ``value``."""
-        with self._reply_lock:
-            early = self._early.pop(num, None)
-            if early is None:
-                self._expected[num] = value
-                return
-        self.on_reply(early[0], early[1], value)
-
-    def forget(self) -> None:
-        """Drop the replies still to come."""
-        with self._reply_lock:
-            self._forgotten = True
-            self._expected.clear()
-            self._early.clear()
-
-    def on_reply(self, kind: int, msg: paramiko.Message, value: int) -> None:
-        """Take the reply of type ``kind`` to the request for ``value``; see
-        :func:`reply_result`."""
+    def on_reply(self, kind: int, msg: paramiko.Message, num: int) -> None:
+        """Take the reply of type ``kind`` to request ``num``; see :func:`reply_result`."""
         raise NotImplementedError
 
     def _async_response(self, t: int, msg: paramiko.Message, num: int) -> None:
-        with self._reply_lock:
-            if self._forgotten:
-                return
-            if num not in self._expected:
-                self._early[num] = (t, msg)
-                return
-            value = self._expected.pop(num)
-        self.on_reply(t, msg, value)
+        self.on_reply(t, msg, num)
 
 
 def file_session(handle: paramiko.SFTPFile) -> tuple[paramiko.SFTPClient, bytes]:
@@ -466,18 +324,18 @@ def close_without_waiting(handle: paramiko.SFTPFile) -> None:
 
 def send_read(
     sftp: paramiko.SFTPClient, owner: ReplyReceiver, handle: bytes, offset: int, length: int
-) -> None:
-    """Ask for ``length`` bytes at ``offset`` without waiting; the reply reaches
-    ``owner.on_reply`` with ``offset``."""
-    owner.expect(sftp._async_request(owner, CMD_READ, handle, int64(offset), length), offset)
+) -> int:
+    """Ask for ``length`` bytes at ``offset`` without waiting; returns the request number."""
+    num: int = sftp._async_request(owner, CMD_READ, handle, int64(offset), length)
+    return num
 
 
 def send_write(
     sftp: paramiko.SFTPClient, owner: ReplyReceiver, handle: bytes, offset: int, data: bytes
-) -> None:
-    """Write ``data`` at ``offset`` without waiting; the status reaches ``owner.on_reply``
-    with ``offset``."""
-    owner.expect(sftp._async_request(owner, CMD_WRITE, handle, int64(offset), data), offset)
+) -> int:
+    """Write ``data`` at ``offset`` without waiting; returns the request number."""
+    num: int = sftp._async_request(owner, CMD_WRITE, handle, int64(offset), data)
+    return num
 
 
 def read_reply(sftp: paramiko.SFTPClient) -> None:

@@ -11,9 +11,7 @@ as colon-separated hex), and :func:`host_key_fingerprint` tells what to pin.
 
 File data moves through :class:`SftpFile`: a bounded pipeline of read or write requests
 on paramiko's request layer; a big file written goes over several sessions of the
-connection, each with its own window. A batch's threads (see :meth:`SftpVfs.sibling`)
-share :data:`SHARED_SESSIONS` sessions of one connection, each session carrying the
-requests of several files at once. (paramiko's own prefetch reads the whole rest of a
+connection, each with its own window. (paramiko's own prefetch reads the whole rest of a
 file when it is closed early, and its pipelined writes drop a failed write's status, so
 neither is used.) That layer, and the faster receive path of aft's connections, are
 paramiko internals: :mod:`aft.vfs._paramiko_adapter` holds every use of them. AES-GCM is
@@ -31,7 +29,6 @@ import hmac
 import io
 import socket
 import stat as stat_mod
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -68,10 +65,6 @@ IN_FLIGHT = 8 * 1024 * 1024
 #: one session at 2 MiB per round trip (100 MB/s at 20 ms).
 SPREAD_AT = 4 * 1024 * 1024
 LANES = 4
-#: SFTP sessions a handle and its siblings (a batch's files in flight) share on the
-#: handle's connection, the handle's own first: each session carries the requests of
-#: several files at once, so a batch opens few sessions and no extra connection.
-SHARED_SESSIONS = 4
 #: SSH channel window and packet size we offer: room for the whole pipeline.
 WINDOW = 16 * 1024 * 1024
 PACKET = 256 * 1024
@@ -297,11 +290,7 @@ class SftpVfs(SftpSchema, Vfs):
         self._sizes = (BLOCK, BLOCK)  # read and write request sizes of the connection
         #: Another handle's connection to open the next session on (see :meth:`sibling`).
         self._borrow: paramiko.Transport | None = None
-        self._owns_transport = self._owns_session = True
-        #: The sessions this handle shares with its siblings, and this handle's place there.
-        self._shared: _SharedSessions | None = None
-        self._slot = 0
-        self._sibling_lock = threading.Lock()
+        self._owns_transport = True
 
     @classmethod
     def from_target(cls, target: str, payload: dict[str, Any]) -> SftpVfs:
@@ -334,20 +323,10 @@ class SftpVfs(SftpSchema, Vfs):
         """The SFTP session, opened (again) when there is none or it dropped."""
         if self._sftp is None or self._transport is None or not self._transport.is_active():
             self.close()
-            if self._slot and self._shared is not None:
-                shared = self._shared.session(self._slot, self._open_on)
-                if shared is not None:
-                    self._transport, self._sftp = self._shared.transport, shared
-                    self._owns_transport = self._owns_session = False
-                    return shared
-                self._shared = None  # refused, or the connection is gone: one of its own
             borrow, self._borrow = self._borrow, None
-            if borrow is not None and borrow.is_active():
-                sftp = self._open_on(borrow)
-                if sftp:
-                    self._transport, self._sftp = borrow, sftp
-                    self._owns_transport, self._owns_session = False, True
-                    return sftp
+            if borrow is not None and borrow.is_active() and self._open_on(borrow):
+                assert self._sftp is not None
+                return self._sftp
             transport = _open_transport(self.host, self.port, self.timeout)
             try:
                 with _connection_errors(self._where, self.timeout):
@@ -359,45 +338,34 @@ class SftpVfs(SftpSchema, Vfs):
             except BaseException:
                 transport.close()
                 raise
-            self._transport, self._sftp = transport, sftp
-            self._owns_transport = self._owns_session = True
+            self._transport, self._sftp, self._owns_transport = transport, sftp, True
         return self._sftp
 
-    def _open_on(self, transport: paramiko.Transport) -> paramiko.SFTPClient | None:
-        """A new session on ``transport`` (another handle's connection); None if refused.
+    def _open_on(self, transport: paramiko.Transport) -> bool:
+        """Open this handle's session on another handle's connection; False if refused.
 
         A server limits the sessions of one connection (OpenSSH: ``MaxSessions``, 10 by
-        default): past it, a handle opens a connection of its own.
+        default): past it, this handle opens a connection of its own.
         """
         try:
             sftp = adapter.open_sftp(transport, WINDOW, PACKET)
         except (paramiko.SSHException, EOFError, OSError):
-            return None
+            return False
         sftp.get_channel().settimeout(self.timeout)
-        return sftp
+        self._transport, self._sftp, self._owns_transport = transport, sftp, False
+        return True
 
     def sibling(self) -> SftpVfs:
-        """A handle for another thread, on this handle's connection.
+        """A handle for another thread: its own SFTP session on this handle's connection.
 
-        Siblings share :data:`SHARED_SESSIONS` SFTP sessions, this handle's own and others
-        opened on first use, each carrying several threads' requests at once. Without a
-        session to share (this handle not connected, the connection gone, the server
-        refusing another session) a sibling opens a session or connection of its own.
-        Closing a sibling closes only what it opened.
+        Its session opens on first use, on this connection while it is up (else on a
+        connection of its own); closing it closes that session only.
         """
-        with self._sibling_lock:  # a batch's threads ask at once
-            if self._shared is None and not self._slot and self._client_alive():
-                assert self._transport is not None and self._sftp is not None
-                self._shared = _SharedSessions(self._transport, self._sftp)
-            twin = copy.copy(self)
-            twin._slot = self._shared.next_slot() if self._shared is not None else 0
+        twin = copy.copy(self)
         twin._sftp = twin._transport = None
-        twin._owns_transport = twin._owns_session = True
+        twin._owns_transport = True
         twin._borrow = self._transport
         return twin
-
-    def _client_alive(self) -> bool:
-        return self._sftp is not None and self._transport is not None and _alive(self._sftp)
 
     def _check_host_key(self, key: paramiko.PKey) -> None:
         actual = fingerprint(key)
@@ -432,17 +400,11 @@ class SftpVfs(SftpSchema, Vfs):
             )
 
     def close(self) -> None:
-        """Close the session unless shared, and the connection unless borrowed (the next
-        call reopens); a handle with siblings also closes the sessions they shared."""
+        """Close the session, and the connection unless borrowed (the next call reopens)."""
         sftp, transport = self._sftp, self._transport
         self._sftp = self._transport = None
-        if not self._slot and self._shared is not None:
-            self._shared.close()
-            self._shared = None
         if not self._owns_transport:
             transport = None
-        if not self._owns_session:
-            sftp = None
         for resource in (sftp, transport):
             if resource is not None:
                 with contextlib.suppress(Exception):
@@ -633,71 +595,27 @@ class SftpVfs(SftpSchema, Vfs):
             self._client().symlink(self._remote(normalize(target)), self._remote(vlink))
 
 
-class _SharedSessions:
-    """The SFTP sessions a handle and its siblings share on the handle's connection.
-
-    Slot 0 is the handle's own session; each other slot's session opens on first use
-    (``open_on(transport)``, None when refused) and again after it failed.
-    """
-
-    def __init__(self, transport: paramiko.Transport, first: paramiko.SFTPClient) -> None:
-        self.transport = transport
-        self._sessions: list[paramiko.SFTPClient | None] = [first]
-        self._sessions += [None] * (SHARED_SESSIONS - 1)
-        self._locks = [threading.Lock() for _ in self._sessions]
-        self._handed = 0
-
-    def next_slot(self) -> int:
-        """The slot of the next sibling (round the slots, the handle's own included)."""
-        self._handed += 1
-        return self._handed % len(self._sessions) or len(self._sessions)
-
-    def session(
-        self, slot: int, open_on: Callable[[paramiko.Transport], paramiko.SFTPClient | None]
-    ) -> paramiko.SFTPClient | None:
-        """The working session of ``slot`` (1 to SHARED_SESSIONS; the last is the handle's
-        own); None when it cannot be had."""
-        index = slot % len(self._sessions)
-        with self._locks[index]:
-            sftp = self._sessions[index]
-            if sftp is not None and _alive(sftp) and not getattr(sftp, "failure", None):
-                return sftp
-            if index == 0 or not self.transport.is_active():
-                return None
-            if sftp is not None:
-                with contextlib.suppress(Exception):
-                    sftp.close()
-            sftp = self._sessions[index] = open_on(self.transport)
-            return sftp
-
-    def close(self) -> None:
-        """Close the sessions opened for the siblings."""
-        for index in range(1, len(self._sessions)):
-            sftp, self._sessions[index] = self._sessions[index], None
-            if sftp is not None:
-                with contextlib.suppress(Exception):
-                    sftp.close()
-
-
 class _Lane(adapter.ReplyReceiver):
     """One session's share of a file's writes: its session, the file's handle there, the
     writes awaiting their status and the first that failed."""
 
     def __init__(self, sftp: paramiko.SFTPClient, handle: paramiko.SFTPFile) -> None:
-        super().__init__()
         self.sftp, self.handle = sftp, handle
         self.remote = adapter.file_session(handle)[1]
+        self.pending: dict[int, int] = {}  # request number -> offset
         self.error: Exception | None = None
 
-    def on_reply(self, kind: int, msg: paramiko.Message, value: int) -> None:
+    def on_reply(self, kind: int, msg: paramiko.Message, num: int) -> None:
         """paramiko hands over the status of each write of this lane."""
+        if self.pending.pop(num, None) is None:
+            return
         result = adapter.reply_result(self.sftp, kind, msg)
         if isinstance(result, Exception) and self.error is None:
             self.error = result
 
     def drain(self) -> None:
         """Wait for the status of every write sent."""
-        while self.awaited:
+        while self.pending:
             adapter.read_reply(self.sftp)
 
     def close(self) -> None:
@@ -742,8 +660,7 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
         offset: int = 0,
         size: int | None = None,
     ) -> None:
-        io.IOBase.__init__(self)
-        adapter.ReplyReceiver.__init__(self)
+        super().__init__()
         self._vfs, self._vpath, self._handle = vfs, vpath, handle
         self._sftp, self._remote_handle = adapter.file_session(handle)
         self._block, self._depth = block, max(8, min(64, IN_FLIGHT // block))
@@ -752,6 +669,7 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
         self._next = offset  # reading: next offset to ask for
         self._end = size or 0
         self._asked: dict[int, int] = {}  # reading: offset -> length, until taken
+        self._pending: dict[int, int] = {}  # request number -> offset
         self._ready: dict[int, bytes | Exception] = {}  # reading: offset -> data (b"" at EOF)
         self._buffer = b""
         #: writing: the sessions written over, this file's own first; more being opened
@@ -770,9 +688,11 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
 
     # ---- replies (see aft.vfs._paramiko_adapter) -------------------------------
 
-    def on_reply(self, kind: int, msg: paramiko.Message, value: int) -> None:
-        """paramiko hands over each reply to a read this object asked for (at ``value``)."""
-        offset = value
+    def on_reply(self, kind: int, msg: paramiko.Message, num: int) -> None:
+        """paramiko hands over each reply to a read this object asked for."""
+        offset = self._pending.pop(num, None)
+        if offset is None:
+            return
         result = adapter.reply_result(self._sftp, kind, msg)
         self._ready[offset] = result if result is not None else b""
 
@@ -788,12 +708,13 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
         self._end = size
 
     def _ask(self, offset: int, length: int) -> None:
+        num = adapter.send_read(self._sftp, self, self._remote_handle, offset, length)
+        self._pending[num] = offset
         self._asked[offset] = length
-        adapter.send_read(self._sftp, self, self._remote_handle, offset, length)
 
     def _take(self) -> bytes:
         """The next piece of the file at the caller's position; b"" at the end."""
-        while self.awaited < self._depth and self._next < self._end:
+        while len(self._pending) < self._depth and self._next < self._end:
             length = min(self._block, self._end - self._next)
             self._ask(self._next, length)
             self._next += length
@@ -870,11 +791,12 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
                 if self._pos >= SPREAD_AT and (self._opening or len(self._lanes) == 1):
                     self._spread()
                 lane = self._lanes[self._sent % len(self._lanes)]
-                while lane.awaited >= self._depth:
+                while len(lane.pending) >= self._depth:
                     adapter.read_reply(lane.sftp)
                 self._raise_error()
                 chunk = bytes(view[start : start + self._block])
-                adapter.send_write(lane.sftp, lane, lane.remote, self._pos, chunk)
+                num = adapter.send_write(lane.sftp, lane, lane.remote, self._pos, chunk)
+                lane.pending[num] = self._pos
                 self._pos += len(chunk)
                 self._sent += 1
         return len(view)
@@ -907,7 +829,7 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
         try:
             with self._vfs._errors(self._vpath, sftp=self._sftp):
                 if self._reading:
-                    self.forget()
+                    self._pending.clear()
                     self._ready.clear()
                     adapter.close_without_waiting(self._handle)
                     return

@@ -22,7 +22,7 @@ from aft.exceptions import (
 from aft.vfs import open_vfs
 from aft.vfs.base import TEMP_MARKER, Vfs, copy_file
 from aft.vfs.disk import DiskVfs
-from aft.vfs.sftp import LANES, SHARED_SESSIONS, SPREAD_AT, SftpVfs, host_key_fingerprint
+from aft.vfs.sftp import LANES, SPREAD_AT, SftpVfs, host_key_fingerprint
 from tests.servers.sshd import SshdServer, _descendants, running_sshd
 from tests.vfs.contract import VfsContract, VfsFactory, names, payload
 
@@ -515,36 +515,3 @@ def test_sessions_still_opening_at_close_are_closed_once_open(sftp: SftpVfs) -> 
     while not all(lane.sftp.get_channel().closed for lane in lanes):
         assert time.monotonic() < deadline, "a session opened after the close stays open"
         time.sleep(0.01)
-
-
-def test_siblings_share_a_few_sessions_and_each_thread_gets_its_own_replies(
-    sftp: SftpVfs,
-) -> None:
-    """Many threads' requests in flight on each of a few SFTP sessions: opens, writes,
-    closes, renames, stats and reads of different files interleave, and every reply
-    reaches the thread that asked."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    sftp.makedirs("/shared")
-    siblings = [sftp.sibling() for _ in range(4 * SHARED_SESSIONS - 1)]
-    handles = [sftp, *siblings]
-    data = {f"/shared/f{n:02d}": os.urandom(1000 + 977 * n) for n in range(len(handles))}
-
-    def one(item: tuple[SftpVfs, tuple[str, bytes]]) -> None:
-        vfs, (path, body) = item
-        for _ in range(3):
-            vfs.write_bytes(path, body)  # a temporary name, renamed
-            assert vfs.stat(path).size == len(body)
-            assert vfs.read_bytes(path) == body
-
-    try:
-        with ThreadPoolExecutor(len(handles)) as pool:
-            list(pool.map(one, zip(handles, data.items(), strict=True)))
-        assert len({id(v._sftp) for v in handles}) == SHARED_SESSIONS
-    finally:
-        for twin in siblings:
-            twin.close()
-    assert {p.name for p in local(sftp, "/shared").iterdir()} == {
-        path.rsplit("/", 1)[1] for path in data
-    }
-    assert all(local(sftp, path).read_bytes() == body for path, body in data.items())
