@@ -156,11 +156,16 @@ TRANSFER_TARGETS = {
 }
 
 
+def with_venv_path(bin_dir: Path) -> dict[str, str]:
+    """The environment with the benchmark venv's bin first on PATH (its rclone, its aft)."""
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def transfers(bin_dir: Path, names: tuple[str, ...]) -> list[Row]:
     """Transfer benchmarks against real servers (see transfer_bench.py)."""
     out = subprocess.run(
         [str(bin_dir / "python"), str(HERE / "transfer_bench.py"), str(WORK / "transfer"), *names],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env=with_venv_path(bin_dir),
     )  # fmt: skip
     rows = []
     for line in out.stdout.splitlines():
@@ -189,8 +194,7 @@ def scripts(bin_dir: Path, names: tuple[str, ...]) -> list[Row]:
     """Transfers as users run them: whole `aft run` processes (see script_bench.py)."""
     out = subprocess.run(
         [str(bin_dir / "python"), str(HERE / "script_bench.py"), str(WORK / "scripts"), *names],
-        check=True, capture_output=True, text=True,
-        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
+        check=True, capture_output=True, text=True, env=with_venv_path(bin_dir),
     )  # fmt: skip
     rows = []
     for line in out.stdout.splitlines():
