@@ -342,3 +342,14 @@ def test_fire_argv_is_prepared_for_stdin_and_repeated_allows():
 def test_arguments_reach_commands_as_typed_text(run_aft):
     done = run_aft("scripts", "show", "007")
     assert "no script named '007'" in done.stderr  # not 7: no literal evaluation
+
+
+def test_paramiko_comes_without_invoke_and_invoke_stays_importable() -> None:
+    script = (
+        "import sys; import aft.vfs.sftp; print('invoke' in sys.modules);"
+        " import invoke; print(invoke.__name__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "invoke"], done.stderr

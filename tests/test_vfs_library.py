@@ -107,6 +107,7 @@ def test_a_missing_backend_library_names_its_extra(monkeypatch):
     from aft.vfs import backend_class
 
     monkeypatch.delitem(sys.modules, "aft.vfs.sftp", raising=False)
+    monkeypatch.delitem(sys.modules, "aft.vfs._paramiko_adapter", raising=False)
     monkeypatch.setitem(sys.modules, "paramiko", None)  # as if it were not installed
     with pytest.raises(MissingExtra, match=r"pip install 'aft\[sftp\]'"):
         backend_class("SFTP")

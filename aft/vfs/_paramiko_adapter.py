@@ -61,6 +61,7 @@ were added.
 from __future__ import annotations
 
 import hmac
+import sys
 import threading
 import time
 import types
@@ -68,18 +69,31 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
-import paramiko
-import paramiko.util
-from paramiko.buffered_pipe import BufferedPipe, PipeTimeout
-from paramiko.sftp import (
-    CMD_DATA,
-    CMD_EXTENDED,
-    CMD_EXTENDED_REPLY,
-    CMD_READ,
-    CMD_STATUS,
-    CMD_WRITE,
-    int64,
-)
+# paramiko imports invoke (a task runner; 40 ms of a 110 ms import) only to run the
+# ``Match exec`` lines of an OpenSSH client config, which aft never reads, and goes
+# without it when it is missing. Unless this process has imported invoke already, it is
+# hidden while paramiko is imported (and importable again after): in this process
+# paramiko.SSHConfig then refuses ``Match exec``, as it does wherever invoke is not
+# installed.
+_HIDE_INVOKE = "invoke" not in sys.modules
+if _HIDE_INVOKE:
+    sys.modules["invoke"] = None  # type: ignore[assignment]
+try:
+    import paramiko
+    import paramiko.util
+    from paramiko.buffered_pipe import BufferedPipe, PipeTimeout
+    from paramiko.sftp import (
+        CMD_DATA,
+        CMD_EXTENDED,
+        CMD_EXTENDED_REPLY,
+        CMD_READ,
+        CMD_STATUS,
+        CMD_WRITE,
+        int64,
+    )
+finally:
+    if _HIDE_INVOKE:
+        del sys.modules["invoke"]
 
 
 class PrivateName(NamedTuple):

@@ -34,8 +34,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, cast
 
-import paramiko
-
 from aft.exceptions import (
     VfsConnectionError,
     VfsDirectoryNotEmpty,
@@ -50,6 +48,7 @@ from aft.exceptions import (
 )
 from aft.models import FileInfo
 from aft.vfs import _paramiko_adapter as adapter
+from aft.vfs._paramiko_adapter import paramiko  # imported there, without invoke
 from aft.vfs.base import Vfs, normalize, vfs_error
 from aft.vfs.sftp_schema import SftpSchema
 
