@@ -119,7 +119,8 @@ class Executor:
         halt_grace_seconds: how long a script may go on after the halt signal (or its
             timeout) before it is killed.
         files_in_flight: how many files a client's ``Upload`` or ``Download`` batch moves
-            at once (1: one after another; None: :data:`aft.vfs.base.TRANSFER_WORKERS`).
+            at once (1: one after another; None: what the two sides ask for, see
+            :func:`aft.vfs.base.batch_width`).
 
     Each run's JavaScript executes in a child process of its own (see
     :func:`aft.syncjs.engine.run_isolated`): the caller's other threads keep running while

@@ -158,7 +158,7 @@ class Instance:
             "log_line_bytes": int(self.settings.get("log_line_bytes")),
             "log_quota_bytes": int(self.settings.get("job_log_mb")) * 1024 * 1024,
             "halt_grace_seconds": float(self.settings.get("halt_grace_seconds")),
-            "files_in_flight": int(self.settings.get("transfer_files_in_flight")),
+            "files_in_flight": int(self.settings.get("transfer_files_in_flight")) or None,
         }
         return Executor(**{**options, **overrides})
 

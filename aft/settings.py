@@ -103,9 +103,10 @@ SETTINGS: dict[str, SettingDef] = {
         SettingDef(
             "transfer_files_in_flight",
             int,
-            16,
-            "files a client's Upload or Download batch moves at once (1 = one at a time)",
-            1,
+            0,
+            "files a client's Upload or Download batch moves at once (1 = one at a time;"
+            " 0 = as each connection asks: 16, more for SFTP across the internet)",
+            0,
             256,
         ),
         SettingDef("allow_exec", bool, False, "let scripts start local programs with Exec()"),

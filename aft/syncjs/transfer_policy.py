@@ -243,8 +243,8 @@ class Batch:
         halt: the run's halt signal; no file starts once it is set.
         tracker: follows the run's transfers: each file sent is recorded (None: not).
         files_in_flight: how many files move at once (the setting
-            ``transfer_files_in_flight``; 1: one after another; None:
-            :data:`aft.vfs.base.TRANSFER_WORKERS`).
+            ``transfer_files_in_flight``; 1: one after another; None: what the two
+            sides ask for, :func:`aft.vfs.base.batch_width`).
     """
 
     def __init__(
@@ -269,7 +269,7 @@ class Batch:
 
     def run(self, src: Vfs, pattern: str, dst: Vfs, dst_dir: str) -> bool:
         """Send the files ``pattern`` names into ``dst_dir``; True if every one went."""
-        from aft.vfs.base import TRANSFER_WORKERS, in_parallel, join
+        from aft.vfs.base import in_parallel, join
 
         op = self.policy.op
         if not any(c in pattern for c in "*?["):
@@ -296,9 +296,7 @@ class Batch:
         def stop() -> bool:
             return self.halt.is_set() or bool(failed and self.policy.stop_on_error)
 
-        workers = self.files_in_flight or TRANSFER_WORKERS
-        if self.policy.stop_on_error:
-            workers = 1
+        workers = 1 if self.policy.stop_on_error else self.files_in_flight
         for info, error in in_parallel(src, dst, files, send, workers=workers, stop=stop):
             done += 1
             if error is not None:

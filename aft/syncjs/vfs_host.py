@@ -49,7 +49,7 @@ class VfsHost(HostObject):
         mask: hides revealed values in a text (for ``ErrorMsg()``).
         tracker: follows the run's transfers (progress, and the transfer journal).
         files_in_flight: how many files a client's Upload or Download moves at once (None:
-            :data:`aft.vfs.base.TRANSFER_WORKERS`).
+            what the two sides ask for, :func:`aft.vfs.base.batch_width`).
     """
 
     def __init__(

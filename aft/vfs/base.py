@@ -51,12 +51,11 @@ from aft.models import FileInfo
 
 CHUNK_SIZE = 1024 * 1024
 #: Files a batch (a client's Upload or Download, :func:`copy_tree`) keeps in flight at once
-#: unless told otherwise (the setting ``transfer_files_in_flight`` has the same default).
-#: Across the internet round trips, not bytes, decide how long many files take: 200 files
-#: of 16 KiB at 20 ms round trip over SFTP (the batch alone) took 1.2-2.1 s with 16 in
-#: flight, 0.85-1.2 s with 32, 0.7-1.0 s with 64. But each FTP file in flight is a
-#: connection of its own, with its TLS handshake: 200 files over FTPS on loopback took
-#: 1.42 s with 8, 1.50 s with 16, 1.70 s with 32. 16 serves both.
+#: unless told otherwise (the setting ``transfer_files_in_flight``) or unless a side asks
+#: for another number (:meth:`Vfs.batch_width`: an SFTP connection across the internet
+#: asks for more). Each FTP file in flight is a connection of its own, with its TLS
+#: handshake: 200 files over FTPS on loopback took 1.42 s with 8, 1.50 s with 16, 1.70 s
+#: with 32.
 TRANSFER_WORKERS = 16
 TEMP_MARKER = ".aft-part-"
 
@@ -506,6 +505,11 @@ class Vfs(VfsSchema, abc.ABC):
         """A server-side ``(algorithm, hexdigest)`` of file ``path``, if the protocol offers one."""
         return None
 
+    def batch_width(self) -> int | None:
+        """How many files a batch with this VFS on one side should keep in flight, when
+        not told: None for no preference (:data:`TRANSFER_WORKERS`)."""
+        return None
+
     def sibling(self) -> Vfs:
         """A handle on the same file system for another thread: ``self`` when thread-safe.
 
@@ -816,10 +820,11 @@ def in_parallel(
     jobs: Sequence[T],
     work: Callable[[Vfs, Vfs, T], object],
     *,
-    workers: int = TRANSFER_WORKERS,
+    workers: int | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[tuple[T, VfsError | None]]:
-    """Run ``work(src, dst, job)`` for each job, up to ``workers`` at once.
+    """Run ``work(src, dst, job)`` for each job, up to ``workers`` at once (None: what
+    :func:`batch_width` says for the two sides).
 
     Raises ValueError when ``workers`` is below 1. Each thread works with its own pair of
     handles (the given ones first, then
@@ -828,6 +833,8 @@ def in_parallel(
     is the :class:`VfsError` it raised, else None); any other exception is raised here.
     Once ``stop()`` is true no further job starts; those under way end and are yielded.
     """
+    if workers is None:
+        workers = batch_width(src, dst)
     if workers < 1:
         raise ValueError(f"workers must be 1 or more, not {workers}")
     free: list[tuple[Vfs, Vfs]] = [(src, dst)]
@@ -890,6 +897,13 @@ def in_parallel(
             vfs.close()
 
 
+def batch_width(src: Vfs, dst: Vfs) -> int:
+    """Files in flight for a batch from ``src`` to ``dst`` when not told: the smaller of
+    what the two sides ask for (:meth:`Vfs.batch_width`), else :data:`TRANSFER_WORKERS`."""
+    asked = [w for w in (src.batch_width(), dst.batch_width()) if w is not None]
+    return min(asked) if asked else TRANSFER_WORKERS
+
+
 def _siblings_possible(src: Vfs, dst: Vfs) -> bool:
     """Whether both sides can give a second thread a handle (see :meth:`Vfs.sibling`)."""
     return all(v.thread_safe or type(v).sibling is not Vfs.sibling for v in (src, dst))
@@ -903,13 +917,13 @@ def copy_tree(
     *,
     use_temp_name: bool = True,
     progress: Callable[[Progress], object] | Tracker | None = None,
-    workers: int = TRANSFER_WORKERS,
+    workers: int | None = None,
 ) -> int:
     """Copy the directory ``src_path`` and everything below it to ``dst_path``.
 
     Directories are made first, then the files go through :func:`copy_file`, up to
-    ``workers`` at once (:func:`in_parallel`), which hides the per-request latency of
-    remote sides.
+    ``workers`` at once (:func:`in_parallel`; None: as :func:`batch_width` says), which
+    hides the per-request latency of remote sides.
     ``progress``: as for :func:`copy_file`, over the whole tree (its total is known).
 
     Returns:
@@ -918,7 +932,7 @@ def copy_tree(
         VfsError: the first file that failed (the others under way end first).
         ValueError: ``workers`` is below 1 (nothing is copied).
     """
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise ValueError(f"workers must be 1 or more, not {workers}")
     root, target = normalize(src_path), normalize(dst_path)
     dst.makedirs(target)

@@ -176,9 +176,7 @@ UsePAM no
 StrictModes no
 UseDNS no
 PrintMotd no
-MaxStartups 100
-MaxSessions 100
-LogLevel VERBOSE
+{limits}LogLevel VERBOSE
 Subsystem sftp internal-sftp
 """
 
@@ -194,8 +192,13 @@ def sshd_server() -> Iterator[SshdServer]:
 
 
 @contextlib.contextmanager
-def running_sshd(ciphers: str | None = None) -> Iterator[SshdServer]:
+def running_sshd(
+    ciphers: str | None = None, limits: str = "MaxStartups 100\nMaxSessions 100\n"
+) -> Iterator[SshdServer]:
     """Start sshd (optionally offering only ``ciphers``) for the block; also used by benchmarks.
+
+    ``limits`` are config lines that raise OpenSSH's limits on connections and sessions
+    for the tests' many clients; "" keeps OpenSSH's own (MaxSessions 10, MaxStartups 10:30:100).
 
     Raises:
         SshdError: with sshd's own words when it does not start.
@@ -237,7 +240,9 @@ def running_sshd(ciphers: str | None = None) -> Iterator[SshdServer]:
             port = _free_port()
             config = state / "sshd_config"
             extra = f"Ciphers {ciphers}\n" if ciphers else ""
-            config.write_text(CONFIG.format(port=port, state=state, user=user) + extra)
+            config.write_text(
+                CONFIG.format(port=port, state=state, user=user, limits=limits) + extra
+            )
             with open(log, "wb") as out:
                 proc = subprocess.Popen(
                     [SSHD, "-D", "-e", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT
