@@ -4,7 +4,8 @@
 
 Run inside the benchmark venv by benchmarks/run.py (``aft`` is the venv's; ``rclone`` is on
 PATH or in the venv). Every side keeps its default settings: the sshd offers what OpenSSH
-offers, and each tool negotiates its own cipher. Each row times, per direction, one aft
+offers, with OpenSSH's limits (10 sessions to a connection), and each tool negotiates its
+own cipher. Each row times, per direction, one aft
 script (``SftpClient``/``S3Client`` ``Upload``/``Download``, with a wildcard for many
 files), OpenSSH ``sftp -b`` and ``rclone`` (and, for many files, the same aft script with
 the setting ``transfer_journal`` off, to show what recording each file costs), A/B
@@ -146,7 +147,7 @@ def rclone() -> list[str]:
 def sftp_rows(work: Path, names: list[str]) -> None:
     from tests.servers.sshd import running_sshd
 
-    with running_sshd() as server:
+    with running_sshd(limits="") as server:
         key = work / "id_ed25519"
         key.write_text(server.key_pem)
         key.chmod(0o600)
