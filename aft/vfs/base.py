@@ -52,10 +52,8 @@ from aft.models import FileInfo
 CHUNK_SIZE = 1024 * 1024
 #: Files a batch (a client's Upload or Download, :func:`copy_tree`) keeps in flight at once
 #: unless told otherwise (the setting ``transfer_files_in_flight``) or unless a side asks
-#: for another number (:meth:`Vfs.batch_width`: an SFTP connection across the internet
-#: asks for more). Each FTP file in flight is a connection of its own, with its TLS
-#: handshake: 200 files over FTPS on loopback took 1.42 s with 8, 1.50 s with 16, 1.70 s
-#: with 32.
+#: for another number (:meth:`Vfs.batch_width`: SFTP and FTP connections ask by their
+#: round trip, FTP for fewer near the server).
 TRANSFER_WORKERS = 16
 TEMP_MARKER = ".aft-part-"
 

@@ -185,6 +185,7 @@ class FtpVfs(FtpSchema, Vfs):
         self._timeout = timeout
         self._context: ssl.SSLContext | None = None
         self._feats: frozenset[str] | None = None
+        self._round_trip: float | None = None  # seconds, timed on a connection's last step
         self._idle: list[tuple[ftplib.FTP, float]] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -232,11 +233,30 @@ class FtpVfs(FtpSchema, Vfs):
             if "UTF8" in self._feats:
                 with contextlib.suppress(ftplib.error_perm):
                     ftp.sendcmd("OPTS UTF8 ON")
+            asked = time.monotonic()
             ftp.voidcmd("TYPE I")
+            self._round_trip = time.monotonic() - asked
         except BaseException:
             ftp.close()
             raise
         return ftp
+
+    def batch_width(self) -> int | None:
+        """Files in flight for a batch: 4 near the server, up to 64 across the internet.
+
+        Each file in flight is a connection of its own, and each file a data connection
+        with its TLS handshake: near the server that work decides, and more at once only
+        costs (200 x 16 KiB over FTPS on loopback, whole aft runs: 0.73 s with 4, 0.79 s
+        with 8, 1.27 s with 16). Far from it, a file's six or so round trips decide, and
+        two files in flight per millisecond of round trip keep the connection busy.
+        """
+        if self._round_trip is None:
+            try:
+                with self._session():
+                    pass
+            except VfsError:
+                return None  # the batch's first file will say why
+        return max(4, min(64, round(2000 * (self._round_trip or 0))))
 
     def _acquire(self) -> ftplib.FTP:
         while True:

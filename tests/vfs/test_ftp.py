@@ -104,6 +104,14 @@ def test_bad_targets_are_refused(target: str) -> None:
     assert "secret" not in str(caught.value)
 
 
+def test_a_batch_near_the_server_keeps_four_files_in_flight(ftp_server: FtpServer) -> None:
+    vfs = open_vfs("FTP", ftp_server.target("/", "explicit"), ftp_server.payload)
+    with vfs:
+        assert vfs.batch_width() == 4  # loopback: each file's own work decides
+    far = open_vfs("FTP", "ftp://u@127.0.0.1:1/", {"pass": "x"})
+    assert far.batch_width() is None  # no connection: the batch's first file says why
+
+
 # ---- authentication and TLS ---------------------------------------------------------
 
 
