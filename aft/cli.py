@@ -1668,7 +1668,6 @@ EXTRAS = {
     "watchdog": "watch",
     "pysequoia": "pgp",
     "paramiko": "sftp",
-    "boto3": "s3",
     "botocore": "s3",
     "azure": "azure",
     "google": "gcp",

@@ -106,7 +106,7 @@ def sftp(instance: Any, sshd_server: Any) -> Path:
 
 @pytest.fixture
 def s3(instance: Any, s3_server: Any, s3_bucket: str) -> Any:
-    """A fresh bucket, in the library as ``s3``; returns a boto3 client on it."""
+    """A fresh bucket, in the library as ``s3``; returns a botocore client on it."""
     instance.vfs.add("s3", "S3", s3_server.target(s3_bucket), s3_server.payload)
     client = s3_server.client()
     client.bucket = s3_bucket

@@ -50,7 +50,7 @@ def test_all_is_sorted_and_pinned():
 def test_import_aft_is_cheap():
     code = (
         "import sys, aft; aft.Executor; aft.Instance; "
-        "heavy = {'attrs', 'cattrs', 'fire', 'bottle', 'paramiko', 'boto3', 'urllib3', "
+        "heavy = {'attrs', 'cattrs', 'fire', 'bottle', 'paramiko', 'botocore', 'urllib3', "
         "'cryptography', 'dukpy', 'platformdirs'} & set(sys.modules); print(sorted(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -131,7 +131,7 @@ EXTRA_ONLY = {
     "watchdog",
     "pysequoia",
     "paramiko",
-    "boto3",
+    "botocore",
     "celery",
     "psycopg",
 }

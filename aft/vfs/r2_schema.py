@@ -1,4 +1,4 @@
-"""The Cloudflare R2 profile: its fields and target grammar, readable without boto3."""
+"""The Cloudflare R2 profile: its fields and target grammar, readable without botocore."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Amazon S3 and S3-compatible object stores (SeaweedFS, MinIO, ...) on boto3.
+"""Amazon S3 and S3-compatible object stores (SeaweedFS, MinIO, ...) on botocore.
 
 Target ``s3://bucket/prefix?endpoint=http://127.0.0.1:8333&region=us-east-1`` (no
 endpoint means AWS), payload ``{"accessKeyId": ..., "secretAccessKey": ...}`` plus an
@@ -37,13 +37,13 @@ from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, BinaryIO
 
-import boto3  # type: ignore[import-untyped]
 import botocore  # type: ignore[import-untyped]
 import botocore.auth  # type: ignore[import-untyped]
 import botocore.config  # type: ignore[import-untyped]
 import botocore.credentials  # type: ignore[import-untyped]
 import botocore.exceptions  # type: ignore[import-untyped]
 import botocore.httpsession  # type: ignore[import-untyped]
+import botocore.session  # type: ignore[import-untyped]
 import botocore.utils  # type: ignore[import-untyped]
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 
@@ -78,13 +78,14 @@ _SESSION_LOCK = threading.Lock()
 
 
 @functools.cache
-def _shared_session() -> boto3.session.Session:
-    """One boto3 session per process, holding no credentials (each client gets its own).
+def _shared_session() -> botocore.session.Session:
+    """One botocore session per process, holding no credentials (each client gets its own).
 
     Loading the service models costs about 50 ms; a client from a loaded session, 3 ms.
-    Called under ``_SESSION_LOCK``.
+    Called under ``_SESSION_LOCK``. (botocore, not boto3: boto3's import brings
+    s3transfer and costs about 190 ms more, for a resource layer aft does not use.)
     """
-    return boto3.session.Session()
+    return botocore.session.get_session()
 
 
 class S3Vfs(S3Schema, ObjectStoreVfs):
@@ -179,8 +180,8 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
                     response_checksum_validation="when_required",
                     **options,
                 )
-                with _SESSION_LOCK:  # a boto3 session is not thread-safe; its clients are
-                    self._client = _shared_session().client(
+                with _SESSION_LOCK:  # a session is not thread-safe; its clients are
+                    self._client = _shared_session().create_client(
                         "s3",
                         endpoint_url=self._endpoint,
                         config=config,

@@ -1,4 +1,4 @@
-"""The S3 profile: its fields and target grammar, readable without boto3 (see s3.py)."""
+"""The S3 profile: its fields and target grammar, readable without botocore (see s3.py)."""
 
 from __future__ import annotations
 

@@ -62,11 +62,11 @@ class S3Server:
         return f"s3://{bucket}/{prefix}?endpoint={endpoint or self.endpoint}&region={self.region}"
 
     def client(self, endpoint: str | None = None) -> Any:
-        """A boto3 S3 client with this server's credentials (for checks behind the VFS)."""
-        import boto3  # type: ignore[import-untyped]
+        """A botocore S3 client with this server's credentials (for checks behind the VFS)."""
         import botocore.config  # type: ignore[import-untyped]
+        import botocore.session  # type: ignore[import-untyped]
 
-        return boto3.client(
+        return botocore.session.get_session().create_client(
             "s3",
             endpoint_url=endpoint or self.endpoint,
             aws_access_key_id=self.access_key,
