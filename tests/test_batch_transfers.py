@@ -308,3 +308,30 @@ def test_a_download_cut_in_the_middle_keeps_no_partial_file_and_a_retry_complete
         again = run(instance, client + "c.Connect();" + download)
     assert "result true" in texts(again), errors(again)
     assert final_files(local) == files
+
+
+def test_a_single_file_looks_up_its_target_not_its_folder(
+    instance: Any, sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote, local = sshd_server.new_dir(), tmp_path / "local"
+    make_files(remote, 3, 100)
+    old = (remote / "f000.dat").read_bytes()
+    new = make_files(local, 4, 200)
+    listdir, listed = aft.vfs.sftp.SftpVfs.listdir, []
+
+    def counted_listdir(self: Any, path: str) -> Any:
+        listed.append(path)
+        return listdir(self, path)
+
+    monkeypatch.setattr(aft.vfs.sftp.SftpVfs, "listdir", counted_listdir)
+    r = run(
+        instance,
+        sftp_client(sshd_server) + "c.Connect();"
+        f"Log('kept ' + c.Upload({js(str(local / 'f000.dat'))}, {js(remote)}));"
+        f"Log('sent ' + c.Upload({js(str(local / 'f003.dat'))}, {js(remote)}));",
+    )
+    assert "kept true" in texts(r) and "sent true" in texts(r), errors(r)
+    assert any("skipped" in t and "f000.dat" in t for t in texts(r))  # NeverOverwrite
+    assert (remote / "f000.dat").read_bytes() == old
+    assert (remote / "f003.dat").read_bytes() == new["f003.dat"]
+    assert listed == []

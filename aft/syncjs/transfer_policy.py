@@ -232,10 +232,10 @@ class Batch:
 
     Up to ``files_in_flight`` files are in flight at once (:func:`aft.vfs.base.in_parallel`),
     each through the same per-file steps as alone; with ``StopOnTransferError`` one at a
-    time, in order, so that no file after the first failed one is sent. The destination
-    folder is listed once for the policy, and made when missing. Each failed file is
-    logged once, naming its path. Once the halt signal is set no file starts; those under
-    way end.
+    time, in order, so that no file after the first failed one is sent. For the policy,
+    the destination folder of a wildcard is listed once (and made when missing); a single
+    file's target is looked up alone. Each failed file is logged once, naming its path.
+    Once the halt signal is set no file starts; those under way end.
 
     Args:
         policy: what the options say.
@@ -279,12 +279,13 @@ class Batch:
                     f"{pattern}: is a directory (to send its files, use {join(pattern, '*')})"
                 )
             files = [info]
+            present = target_of(dst, join(dst_dir, info.name))
         else:
             files = src.glob(pattern)
             if not files:
                 self.log("info", f"{op}: no file matches {pattern}")
                 return True
-        present = targets(dst, dst_dir)
+            present = targets(dst, dst_dir)
         failed = done = 0
         if self.tracker:
             self.tracker.expect(len(files))
@@ -401,6 +402,15 @@ class Batch:
             from aft.vfs.base import name_of
 
             self.tracker.note("delete", name_of(src), info.path, error=error, size=info.size)
+
+
+def target_of(dst: Vfs, path: str) -> dict[str, FileInfo]:
+    """What is at ``path`` already (by path; empty when nothing is): one stat, where a
+    listing of its folder could be long (a missing folder is made when the file is)."""
+    try:
+        return {path: dst.stat(path)}
+    except VfsNotFound:
+        return {}
 
 
 def targets(dst: Vfs, folder: str) -> dict[str, FileInfo]:
