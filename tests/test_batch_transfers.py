@@ -62,13 +62,13 @@ def test_a_batch_keeps_several_files_in_flight_on_shared_connections(
     pump, connect = aft.vfs.base._pump, aft.vfs.sftp._open_transport
     connections: list[object] = []
 
-    def counted_pump(reader: Any, writer: Any) -> int:
+    def counted_pump(reader: Any, writer: Any, expect: int = -1) -> int:
         with lock:
             busy[0] += 1
             most[0] = max(most[0], busy[0])
         time.sleep(0.05)  # long enough for the others to start
         try:
-            return pump(reader, writer)
+            return pump(reader, writer, expect)
         finally:
             with lock:
                 busy[0] -= 1
@@ -102,13 +102,13 @@ def test_the_files_in_flight_setting_bounds_a_batch(
     busy, most, lock = [0], [0], threading.Lock()
     pump = aft.vfs.base._pump
 
-    def counted_pump(reader: Any, writer: Any) -> int:
+    def counted_pump(reader: Any, writer: Any, expect: int = -1) -> int:
         with lock:
             busy[0] += 1
             most[0] = max(most[0], busy[0])
         time.sleep(0.05)  # long enough for others to start, were they allowed
         try:
-            return pump(reader, writer)
+            return pump(reader, writer, expect)
         finally:
             with lock:
                 busy[0] -= 1
@@ -237,11 +237,11 @@ def test_a_cut_connection_leaves_no_partial_file_and_a_retry_completes(
         rename(self, src, dst)
         renamed[0] += 1
 
-    def cut_in_the_middle(reader: Any, writer: Any) -> int:
+    def cut_in_the_middle(reader: Any, writer: Any, expect: int = -1) -> int:
         if renamed[0] >= 2:  # two files are complete, others on their way
             writer.write(reader.read(1000))  # this one half sent ...
             line.cut()  # ... when the network goes
-        return pump(reader, writer)
+        return pump(reader, writer, expect)
 
     monkeypatch.setattr(aft.vfs.base, "_pump", cut_in_the_middle)
     monkeypatch.setattr(aft.vfs.sftp.SftpVfs, "rename", counted_rename)
@@ -280,11 +280,11 @@ def test_a_download_cut_in_the_middle_keeps_no_partial_file_and_a_retry_complete
         done[0] += 1
         return result
 
-    def cut_in_the_middle(reader: Any, writer: Any) -> int:
+    def cut_in_the_middle(reader: Any, writer: Any, expect: int = -1) -> int:
         if done[0] >= 2:  # two files are complete, others on their way on shared sessions
             writer.write(reader.read(1000))  # this one half received ...
             line.cut()  # ... when the network goes
-        return pump(reader, writer)
+        return pump(reader, writer, expect)
 
     monkeypatch.setattr(aft.vfs.base, "_pump", cut_in_the_middle)
     monkeypatch.setattr(aft.vfs.base, "copy_file", counted_copy)

@@ -410,9 +410,13 @@ def test_a_failed_write_keeps_the_records_for_the_next_one(instance: Any) -> Non
     assert [r.src_path for r in TransferLog(store).list(job_id="job_x")[0]] == ["/f"]
 
 
-def test_progress_moves_within_a_big_file(sshd_server: Any, tmp_path: Path) -> None:
+def test_progress_moves_within_a_big_file(
+    sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aft.journal
     from aft.vfs import open_vfs
 
+    monkeypatch.setattr(aft.journal, "PROGRESS_EVERY", 0.01)
     remote = sshd_server.new_dir()
     data = os.urandom(64 * 1024 * 1024)  # long enough over SFTP for several reports
     (remote / "big.bin").write_bytes(data)

@@ -719,7 +719,7 @@ def _copy_once(
         # failed has raised already. (A stat per file would cost a round trip on SFTP.)
         with src.open_read(src_path) as reader, _create(dst, target) as writer:
             out = writer if record is None else _Recorded(writer, record)
-            written = _pump(reader, out)  # type: ignore[arg-type]
+            written = _pump(reader, out, info.size)  # type: ignore[arg-type]
         if written != info.size:
             raise VfsIntegrityError(f"{dst_path}: wrote {written} bytes, source has {info.size}")
         src_sum = src.checksum(src_path)
@@ -769,11 +769,13 @@ def _naming(exc: VfsError, temporary: str, final: str) -> VfsError:
     return renamed
 
 
-def _pump(reader: BinaryIO, writer: BinaryIO) -> int:
+def _pump(reader: BinaryIO, writer: BinaryIO, expect: int = -1) -> int:
     """Move every byte from ``reader`` to ``writer``; returns how many.
 
     Between two local files (both unbuffered, with file descriptors) the kernel copies
-    (``copy_file_range``) without the bytes passing through Python.
+    (``copy_file_range``) without the bytes passing through Python. Once ``expect`` bytes
+    have moved, a reader whose ``at_end`` says it knows it is at the end (an SFTP reader,
+    after a short read) is not asked once more.
     """
     try:
         source, target = reader.fileno(), writer.fileno()
@@ -796,6 +798,8 @@ def _pump(reader: BinaryIO, writer: BinaryIO) -> int:
     while chunk := reader.read(CHUNK_SIZE):
         writer.write(chunk)
         total += len(chunk)
+        if total == expect and getattr(reader, "at_end", False):
+            break
     return total
 
 

@@ -651,7 +651,7 @@ class SftpVfs(SftpSchema, Vfs):
                 with contextlib.suppress(Exception):
                     reader.close()
                 raise
-        reader.sized(attrs.st_size or 0)
+        reader.sized(attrs.st_size or 0, stat_mod.S_ISREG(attrs.st_mode or 0))
         return cast(BinaryIO, reader)
 
     def open_write(self, path: str) -> BinaryIO:
@@ -814,6 +814,8 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
         self._pos = offset  # reading: next byte for the caller; writing: next byte to send
         self._next = offset  # reading: next offset to ask for
         self._end = size or 0
+        self._regular = False  # reading: a disk file, whose short reads end it (see sized)
+        self._eof = -1  # reading: where a short read showed the end to be (see at_end)
         self._asked: dict[int, int] = {}  # reading: offset -> length, until taken
         self._pending: dict[int, int] = {}  # request number -> offset
         self._ready: dict[int, bytes | Exception] = {}  # reading: offset -> data (b"" at EOF)
@@ -849,9 +851,20 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
         self._ask(self._next, self._block)
         self._next += self._block
 
-    def sized(self, size: int) -> None:
-        """The file's size, once known: reading ahead stops there."""
-        self._end = size
+    def sized(self, size: int, regular: bool) -> None:
+        """The file's size, once known: reading ahead stops there. For a ``regular`` file
+        a read the server answers short has met the end (see :attr:`at_end`)."""
+        self._end, self._regular = size, regular
+
+    @property
+    def at_end(self) -> bool:
+        """Whether the reader stands where a short read of a disk file showed the end.
+
+        The SFTP draft guarantees that a read of a disk file is whole up to its end, so a
+        copy that has all the bytes it expected may stop here, without the round trip of
+        one more read. (:meth:`read` asks again: the file may have grown since.)
+        """
+        return self._pos - len(self._buffer) == self._eof
 
     def _ask(self, offset: int, length: int) -> None:
         num = adapter.send_read(self._sftp, self, self._remote_handle, offset, length)
@@ -863,9 +876,9 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
         ahead = min(READ_AHEAD, READ_BUDGET // max(1, len(_READERS)))
         depth = max(8, ahead // self._block)
         while len(self._pending) < depth and self._next < self._end:
-            length = min(self._block, self._end - self._next)
-            self._ask(self._next, length)
-            self._next += length
+            # whole blocks, the last one too: its short answer shows where the file ends
+            self._ask(self._next, self._block)
+            self._next += self._block
         if self._pos not in self._asked:  # past the size seen at open
             self._ask(self._pos, self._block)
             self._next = max(self._next, self._pos + self._block)
@@ -880,6 +893,8 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
             # a short reply inside the size seen at open: ask for the rest now. At that
             # size the next call asks afresh, so a file that grew meanwhile is read on.
             self._ask(self._pos + len(data), asked - len(data))
+        elif len(data) < asked and self._regular:
+            self._eof = self._pos + len(data)
         self._pos += len(data)
         return data
 

@@ -267,6 +267,29 @@ def test_reads_past_the_size_seen_at_open(sftp: SftpVfs) -> None:
         assert f.read() == b"a" * 50 + b"b" * 70_000
 
 
+def test_a_copy_stops_where_a_short_read_showed_the_end(
+    sftp: SftpVfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aft.vfs import _paramiko_adapter as adapter
+
+    sftp.write_bytes("/small", b"s" * 16_384)
+    sftp.write_bytes("/empty", b"")
+    send_read, reads = adapter.send_read, []
+
+    def counted(*args: Any) -> int:
+        reads.append(args[3])  # the offset
+        return send_read(*args)
+
+    monkeypatch.setattr(adapter, "send_read", counted)
+    disk = DiskVfs(str(tmp_path))
+    copy_file(sftp, "/small", disk, "/small")
+    assert (tmp_path / "small").read_bytes() == b"s" * 16_384
+    assert reads == [0]  # its short answer ended the file: no read past it
+    reads.clear()
+    copy_file(sftp, "/empty", disk, "/empty")
+    assert (tmp_path / "empty").read_bytes() == b"" and reads == [0]
+
+
 # ---- dropped connections ------------------------------------------------------------
 
 
