@@ -283,11 +283,16 @@ class _Connections:
         self._connections: list[_Connection] = []
 
     def session(
-        self, connect: Callable[[_Connection], paramiko.SFTPClient], timeout: float
+        self, connect: Callable[[_Connection], paramiko.SFTPClient], timeout: float, where: str
     ) -> tuple[_Connection, paramiko.SFTPClient]:
         """A new SFTP session on a connection with room; when none has room, on a new
         connection that ``connect`` opens (filling in the :class:`_Connection` it is given
-        and returning its first session)."""
+        and returning its first session).
+
+        Raises:
+            VfsConnectionError: the connection waited for did not open in ``timeout``
+                seconds, or the server (``where``) refuses sessions.
+        """
         refusals = 0
         while True:
             connection, opener = self._claim()
@@ -301,7 +306,12 @@ class _Connections:
                 finally:
                     connection.ready.set()
                 return connection, sftp
-            if not connection.ready.wait(timeout) or connection.transport is None:
+            if not connection.ready.wait(timeout):
+                self.release(connection)
+                raise VfsConnectionError(
+                    f"cannot connect to SFTP server {where}: timed out after {timeout:g}s"
+                )
+            if connection.transport is None:
                 self.release(connection)
                 continue  # that connection did not open: claim again (perhaps opening one)
             try:
@@ -312,8 +322,10 @@ class _Connections:
                     held = connection.sessions - 1
                     connection.room = min(connection.room, held)
                 self.release(connection)
-                if held == 0 and connection.transport.is_active() or refusals > 3:
-                    raise VfsConnectionError("the SFTP server refuses to open a session") from None
+                if (held == 0 and connection.transport.is_active()) or refusals > 3:
+                    raise VfsConnectionError(
+                        f"SFTP server {where} refuses to open a session"
+                    ) from None
                 continue
             return connection, sftp
 
@@ -432,7 +444,9 @@ class SftpVfs(SftpSchema, Vfs):
         """The SFTP session, opened (again) when there is none or it dropped."""
         if self._sftp is None or not _alive(self._sftp):
             self.close()
-            self._connection, self._sftp = self._pool.session(self._connect, self.timeout)
+            self._connection, self._sftp = self._pool.session(
+                self._connect, self.timeout, self._where
+            )
             self._sftp.get_channel().settimeout(self.timeout)
         return self._sftp
 
@@ -779,8 +793,8 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
     """An open remote file, read or written through a bounded pipeline of requests.
 
     Reading keeps up to :data:`READ_AHEAD` bytes (its share of :data:`READ_BUDGET`) of
-    requests of ``block`` bytes ahead of the caller (never past the size seen at open, so
-    closing early costs little); writing keeps up to :data:`IN_FLIGHT` bytes
+    requests of ``block`` bytes ahead of the caller (none starting past the size seen at
+    open, so closing early costs little); writing keeps up to :data:`IN_FLIGHT` bytes
     unacknowledged per session and ``close`` waits for every status, so a failed write
     is always reported. Past :data:`SPREAD_AT` bytes, writes go round the file's own
     session and up to ``LANES - 1`` more of its connection, opened meanwhile in the
