@@ -25,6 +25,7 @@ import base64
 import contextlib
 import functools
 import hashlib
+import hmac
 import http.client
 import io
 import os
@@ -38,14 +39,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, BinaryIO
 
 import botocore  # type: ignore[import-untyped]
-import botocore.auth  # type: ignore[import-untyped]
 import botocore.config  # type: ignore[import-untyped]
-import botocore.credentials  # type: ignore[import-untyped]
 import botocore.exceptions  # type: ignore[import-untyped]
 import botocore.httpsession  # type: ignore[import-untyped]
 import botocore.session  # type: ignore[import-untyped]
 import botocore.utils  # type: ignore[import-untyped]
-from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 
 from aft.exceptions import (
     VfsConnectionError,
@@ -135,6 +133,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
         self._connections: list[http.client.HTTPConnection] = []
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._signing_keys: dict[str, bytes] = {}  # SigV4 key of each day (see _signed)
 
     @classmethod
     def from_target(cls, target: str, payload: dict[str, Any]) -> S3Vfs:
@@ -247,18 +246,12 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
             if not self._direct:
                 self._call("put_object", path, Key=key, Body=body, ContentMD5=md5)
                 return
-            request = AWSRequest("PUT", url, data=body, headers={"Content-MD5": md5})
-            access_key, secret_key, token = self._credentials
-            if access_key and secret_key:
-                credentials = botocore.credentials.Credentials(access_key, secret_key, token)
-                signer = botocore.auth.S3SigV4Auth(credentials, "s3", self._region)
-                signer.add_auth(request)
         except VfsError:
             raise
         except Exception as exc:
             raise self._error(exc, path) from exc
         parts = urllib.parse.urlsplit(url)
-        headers = dict(request.headers)
+        headers = self._signed("PUT", parts, body, {"Content-MD5": md5})
         for attempt in range(1, attempts + 1):
             conn, reused = self._connection(parts)
             try:
@@ -276,6 +269,54 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
                 raise error
             if not reused:  # a kept-alive connection the server had closed: at once
                 time.sleep(0.1 * 2**attempt)
+
+    def _signed(
+        self, method: str, url: urllib.parse.SplitResult, body: bytes, headers: dict[str, str]
+    ) -> dict[str, str]:
+        """``headers`` with AWS Signature Version 4 added for ``method`` on ``url`` (no
+        query) with ``body``; unchanged without keys.
+
+        The same signature botocore's S3SigV4Auth makes, in a tenth of its time (it takes
+        about 0.3 ms a request, a fifth of aft's work for a small file). The payload is
+        always hashed (valid over HTTP and HTTPS alike), and ``host`` is signed as
+        http.client sends it.
+        """
+        access_key, secret_key, token = self._credentials
+        if not (access_key and secret_key):
+            return headers
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        day = stamp[:8]
+        payload = hashlib.sha256(body).hexdigest()
+        added = {"x-amz-content-sha256": payload, "x-amz-date": stamp}
+        if token:
+            added["x-amz-security-token"] = token
+        host = url.hostname or ""
+        if ":" in host:  # IPv6
+            host = f"[{host}]"
+        if url.port and url.port != (443 if url.scheme == "https" else 80):
+            host = f"{host}:{url.port}"
+        signed = {k.lower(): " ".join(v.split()) for k, v in {**headers, **added}.items()}
+        signed["host"] = host
+        names = sorted(signed)
+        canonical = "\n".join(
+            [method, url.path or "/", "", *(f"{n}:{signed[n]}" for n in names), "",
+             ";".join(names), payload]
+        )  # fmt: skip
+        scope = f"{day}/{self._region}/s3/aws4_request"
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        key = self._signing_keys.get(day)
+        if key is None:
+            key = f"AWS4{secret_key}".encode()
+            for part in (day, self._region, "s3", "aws4_request"):
+                key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+            self._signing_keys = {day: key}
+        text = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{digest}"
+        signature = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+        authorization = (
+            f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, "
+            f"SignedHeaders={';'.join(names)}, Signature={signature}"
+        )
+        return {**headers, **added, "Authorization": authorization}
 
     def _call(
         self, operation: str, path: str = "", tolerate: Collection[str] = (), **kwargs: Any
