@@ -231,7 +231,9 @@ def write_results(rows: list[Row]) -> None:
         "",
         f"Produced by `python3 benchmarks/run.py` on {time.strftime('%Y-%m-%d')}, "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
-        f"run-hello: median of {RUNS} runs; transfers: median of 5 runs, each after a warm-up; "
+        f"run-hello: median of {RUNS} runs; transfers: median of "
+        f"{os.environ.get('SCRIPT_BENCH_ROUNDS', '5')} runs (in-process rows: 5), each after a "
+        "warm-up; "
         "job and cluster rows: as their work column says. Ratio = aft / reference, same run.",
         "",
         "Transfer rows in the first table time a whole `aft run` of a script against each",
