@@ -14,12 +14,21 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aft._fire_adapter import UsageError
 from aft.exceptions import AftError, CliRunDisabled, InvalidSetting, UnknownSetting
 from aft.roles import ACCOUNT_ROLES, ROLES
+
+if TYPE_CHECKING:  # the commands import what they use when they run (a short start)
+    from aft.accounts import Account
+    from aft.keys import ApiKey
+    from aft.models import Job
+    from aft.notify import Notification
+    from aft.schedules import Schedule
+
+T = TypeVar("T")
 
 USAGE_RUN = "usage: aft run [-f] FILE [-p JSON]"
 
@@ -644,17 +653,15 @@ class ApiKeysCommands:
         Args:
             json: print a JSON array of the keys' records instead.
         """
-        from aft._serde import to_json
-
         with _keys() as keys:
             found = keys.list()
-        if _flag(json, "--json"):
-            _print_json([to_json(k) for k in found])
-            return
-        for k in found:
+
+        def line(k: ApiKey) -> str:
             used = _when(k.last_used) if k.last_used else "never used"
             state = "revoked" if k.revoked else k.scope
-            _print(f"{k.id}  {k.name}  {state}  allow {','.join(k.allow)}  {used}")
+            return f"{k.id}  {k.name}  {state}  allow {','.join(k.allow)}  {used}"
+
+        _print_list(found, json, line)
 
     def revoke(self, key: str) -> None:
         """Revoke a key for good.
@@ -678,14 +685,12 @@ class AccountsCommands:
         """
         with _instance() as instance:
             found = instance.accounts.list()
-        if _flag(json, "--json"):
-            from aft._serde import to_json
 
-            _print_json([to_json(a) for a in found])
-            return
-        for a in found:
+        def line(a: Account) -> str:
             seen = _when(a.last_login) if a.last_login else "never signed in"
-            _print(f"{a.id}  {a.username}  {a.role}  {seen}")
+            return f"{a.id}  {a.username}  {a.role}  {seen}"
+
+        _print_list(found, json, line)
 
     def add(self, name: str, role: str) -> None:
         """Add an account; its password is read from stdin (asked for without echo on a
@@ -764,7 +769,6 @@ class JobsCommands:
             limit: at most this many jobs.
             json: print a JSON array of the jobs instead.
         """
-        from aft._serde import to_json
         from aft.models import JobState
 
         states = [s.value for s in JobState]
@@ -772,14 +776,12 @@ class JobsCommands:
             raise UsageError(f"--state takes {' | '.join(states)}, not {state!r}")
         with _queue() as queue:
             jobs, _ = queue.list(state=state, script=script, limit=_int(limit, "--limit"))
-        if _flag(json, "--json"):
-            _print_json([to_json(job) for job in jobs])
-            return
-        for job in jobs:
+
+        def line(job: Job) -> str:
             by = f"{job.trigger} {job.started_by or ''}".strip()
-            _print(
-                f"{job.id}  {job.state.value:<11}  {_when(job.created)}  {job.script_name}  {by}"
-            )
+            return f"{job.id}  {job.state.value:<11}  {_when(job.created)}  {job.script_name}  {by}"
+
+        _print_list(jobs, json, line)
 
     def show(self, job_id: str, json: str = "False") -> None:
         """One job: a field a line.
@@ -880,15 +882,9 @@ class VfsCommands:
         Args:
             json: print a JSON array of the profiles instead.
         """
-        from aft._serde import to_json
-
         with _instance() as instance:
             profiles = instance.vfs.list()
-        if _flag(json, "--json"):
-            _print_json([to_json(p) for p in profiles])
-            return
-        for p in profiles:
-            _print(f"{p.name}  {p.type}  {p.target}")
+        _print_list(profiles, json, lambda p: f"{p.name}  {p.type}  {p.target}")
 
     def show(self, name: str, json: str = "False") -> None:
         """One profile, a field a line (never its credentials).
@@ -1004,20 +1000,16 @@ class SchedulesCommands:
         Args:
             json: print a JSON array of the schedules instead.
         """
-        from aft._serde import to_json
-
         with _schedules() as schedules:
             found = schedules.list()
-        if _flag(json, "--json"):
-            _print_json([to_json(s) for s in found])
-            return
-        for s in found:
+
+        def line(s: Schedule) -> str:
             state = "enabled" if s.enabled else "disabled"
             last = _when(s.last_run) if s.last_run else "never"
-            _print(
-                f"{s.name}  {s.cron} ({s.timezone})  {s.script}  {state}"
-                f"  {_next_run(s)}  last {last}"
-            )
+            when = f"{s.cron} ({s.timezone})"
+            return f"{s.name}  {when}  {s.script}  {state}  {_next_run(s)}  last {last}"
+
+        _print_list(found, json, line)
 
     def show(self, name: str, json: str = "False") -> None:
         """One schedule, a field a line.
@@ -1121,19 +1113,17 @@ class NotifyCommands:
             schedule: only the rules of this schedule.
             json: print a JSON array of the rules instead.
         """
-        from aft._serde import to_json
-
         with _instance() as instance:
             found = instance.notifications.list(script=script, schedule=schedule)
-        if _flag(json, "--json"):
-            _print_json([to_json(n) for n in found])
-            return
-        for n in found:
+
+        def line(n: Notification) -> str:
             watched = f"script {n.script}" if n.script else f"schedule {n.schedule}"
             events = ",".join(n.events) + (f" ({n.minutes:g} min)" if n.minutes else "")
             to = n.recipients if n.channel == "email" else f"secret {n.url_secret}"
             last = f"{_when(n.last_sent)} {n.last_result}" if n.last_sent else "never sent"
-            _print(f"{n.name}  {watched}  {events}  {n.channel} {to}  last: {last}")
+            return f"{n.name}  {watched}  {events}  {n.channel} {to}  last: {last}"
+
+        _print_list(found, json, line)
 
     def show(self, name: str, json: str = "False") -> None:
         """One notification rule as JSON.
@@ -1604,6 +1594,17 @@ def _print_json(value: object) -> None:
 
 #: Fields of a shown record that hold a Unix time (0 or absent: never).
 TIME_FIELDS = {"created", "updated", "started", "finished", "notBefore", "nextRun", "lastRun"}
+
+
+def _print_list(items: Sequence[T], json: str, line: Callable[[T], str]) -> None:
+    """``items`` as a JSON array with ``--json``, else ``line(item)`` for each."""
+    if _flag(json, "--json"):
+        from aft._serde import to_json
+
+        _print_json([to_json(item) for item in items])
+        return
+    for item in items:
+        _print(line(item))
 
 
 def _print_record(record: dict[str, object], as_json: bool) -> None:
