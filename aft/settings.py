@@ -105,7 +105,7 @@ SETTINGS: dict[str, SettingDef] = {
             int,
             0,
             "files a client's Upload or Download batch moves at once (1 = one at a time;"
-            " 0 = as each connection asks: 16, and over SFTP and FTP by its round trip)",
+            " 0 = as each connection asks: over SFTP and FTP 4 to 64 by its round trip, else 16)",
             0,
             256,
         ),

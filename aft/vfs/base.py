@@ -53,7 +53,7 @@ CHUNK_SIZE = 1024 * 1024
 #: Files a batch (a client's Upload or Download, :func:`copy_tree`) keeps in flight at once
 #: unless told otherwise (the setting ``transfer_files_in_flight``) or unless a side asks
 #: for another number (:meth:`Vfs.batch_width`: SFTP and FTP connections ask by their
-#: round trip, FTP for fewer near the server).
+#: round trip, 4 near the server and up to 64 across the internet).
 TRANSFER_WORKERS = 16
 TEMP_MARKER = ".aft-part-"
 
