@@ -22,7 +22,7 @@ from aft.exceptions import (
 from aft.vfs import open_vfs
 from aft.vfs.base import TEMP_MARKER, Vfs, copy_file
 from aft.vfs.disk import DiskVfs
-from aft.vfs.sftp import LANES, SPREAD_AT, SftpVfs, host_key_fingerprint
+from aft.vfs.sftp import LANES, READ_AHEAD, SPREAD_AT, SftpVfs, host_key_fingerprint
 from tests.servers.sshd import SshdServer, _descendants, running_sshd
 from tests.vfs.contract import VfsContract, VfsFactory, names, payload
 
@@ -356,7 +356,8 @@ def test_connection_killed_mid_transfer(
 ) -> None:
     """One kill: the retry reconnects and the copy arrives whole. A kill on every attempt:
     VfsConnectionError. Never a partial or temporary file under any name."""
-    data = payload(16 * MiB, seed=3)
+    # more than a reader asks for ahead: a kill always leaves some of the file to fetch
+    data = payload(READ_AHEAD + 8 * MiB, seed=3)
     killed: list[object] = []  # connections already killed, so a later chunk kills the next one
 
     def trip() -> None:
