@@ -121,7 +121,12 @@ def test_unpaired_surrogates_are_a_400(plain, method, path, body):
     assert "surrogate" in answer["message"]
 
 
-def test_an_oversized_body_is_refused_from_its_length_before_it_is_sent(plain):
+def test_an_oversized_body_is_refused_from_its_length_before_it_is_sent(
+    plain, tmp_path, monkeypatch
+):
+    # a temporary folder of this test's own: other tests' services come and go in the
+    # shared one
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     before = set(os.listdir(tempfile.gettempdir()))
     started = time.monotonic()
     for path, key in (("/ui/login", False), ("/ui/setup", False), ("/v1/jobs", True)):

@@ -111,50 +111,69 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
+class _PortTaken(Exception):
+    """``weed`` found one of the free ports it was given taken meanwhile."""
+
+
 def start_seaweedfs(directory: Path) -> S3Server:
-    """Start ``weed mini`` with its data in ``directory`` and wait until S3 works."""
+    """Start ``weed mini`` with its data in ``directory`` and wait until S3 works.
+
+    The ports are found free just before; when another process takes one meanwhile
+    (``weed`` then exits at once), it starts again on new ones, up to five times.
+    """
     access_key, secret_key = f"AKAFT{secrets.token_hex(6).upper()}", secrets.token_urlsafe(24)
     config = directory / "s3.json"
     identity = {"name": "aft", "credentials": [{"accessKey": access_key, "secretKey": secret_key}]}
     identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
     config.write_text(json.dumps({"identities": [identity]}))
-    data = directory / "data"
-    data.mkdir()
-    ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS)), strict=True))
-    command = [
-        weed_binary(),
-        "mini",
-        f"-dir={data}",
-        f"-ip={HOST}",
-        f"-ip.bind={HOST}",
-        f"-s3.config={config}",
-    ]
-    command += [f"-{flag}={port}" for flag, port in ports.items()]
-    command += ["-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false"]
-    command += ["-master.telemetry=false", "-volume.max=300"]  # a bucket takes a volume
-    command += [
-        f"-filer.localSocket={directory}/filer.sock",
-        f"-s3.localSocket={directory}/s3.sock",
-    ]
-    log = directory / "weed.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=directory)
-    server = S3Server(f"http://{HOST}:{ports['s3.port']}", access_key, secret_key, data, process)
-    _wait_until_ready(server, log)
-    return server
+    for attempt in range(5):
+        data = directory / ("data" if attempt == 0 else f"data{attempt}")
+        data.mkdir()
+        ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS)), strict=True))
+        command = [
+            weed_binary(),
+            "mini",
+            f"-dir={data}",
+            f"-ip={HOST}",
+            f"-ip.bind={HOST}",
+            f"-s3.config={config}",
+        ]
+        command += [f"-{flag}={port}" for flag, port in ports.items()]
+        command += ["-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false"]
+        command += ["-master.telemetry=false", "-volume.max=300"]  # a bucket takes a volume
+        command += [
+            f"-filer.localSocket={directory}/filer{attempt}.sock",
+            f"-s3.localSocket={directory}/s3{attempt}.sock",
+        ]
+        log = directory / f"weed{attempt}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=directory)
+        server = S3Server(
+            f"http://{HOST}:{ports['s3.port']}", access_key, secret_key, data, process
+        )
+        try:
+            _wait_until_ready(server, log)
+        except _PortTaken:
+            continue
+        return server
+    pytest.fail("SeaweedFS did not start: each of 5 tries found a port taken meanwhile")
 
 
 def _wait_until_ready(server: S3Server, log: Path) -> None:
-    """Poll the S3 endpoint until a bucket can be made and an object stored in it."""
+    """Poll the S3 endpoint until a bucket can be made and an object stored in it.
+
+    Raises:
+        _PortTaken: ``weed`` exited because a port was taken.
+    """
     client = server.client()
     deadline = time.monotonic() + _START_TIMEOUT
     last: Exception | None = None
     while True:
         if server.process.poll() is not None:
-            pytest.fail(
-                f"SeaweedFS exited with {server.process.returncode}: "
-                + log.read_text(errors="replace")[-3000:]
-            )
+            said = log.read_text(errors="replace")
+            if "Port allocation failed" in said or "address already in use" in said:
+                raise _PortTaken(said[-300:])
+            pytest.fail(f"SeaweedFS exited with {server.process.returncode}: " + said[-3000:])
         try:
             with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
                 client.create_bucket(Bucket="aft-ready")
