@@ -243,14 +243,22 @@ class CuttingProxy:
                     client.close()
                     continue
             server = socket.create_connection(("127.0.0.1", self.upstream))
-            with self._lock:
-                self._sockets += [client, server]
+            with self._lock:  # one accepted while the cut happened does not outlive it
+                refused = self.cut_done.is_set() and not self.heal
+                if not refused:
+                    self._sockets += [client, server]
+            if refused:
+                client.close()
+                server.close()
+                return
             threading.Thread(target=self._pump, args=(client, server, "up"), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, "down"), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, direction: str) -> None:
         try:
             while data := source.recv(65536):
+                if self.cut_done.is_set() and not self.heal:
+                    break  # a pump that saw data before its socket was reset forwards none
                 if direction == self.direction and not self.cut_done.is_set():
                     with self._lock:
                         self._counted += len(data)
