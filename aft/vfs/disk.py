@@ -157,9 +157,12 @@ class DiskVfs(DiskSchema, Vfs):
         """The host path of ``vpath`` with every symlink resolved; never outside the root.
 
         The root is real already, so only the parts below it are looked at; a path
-        without symlinks (the usual case) costs one ``lstat`` per existing part.
+        without symlinks (the usual case) costs one ``lstat`` per existing part. Below
+        the root ``/`` (a script's local disk) nothing can lead outside: no part is.
         """
         host = self._base + vpath
+        if not self._base:
+            return host
         path = self._base
         for part in vpath.split("/")[1:]:
             path += "/" + part
