@@ -10,10 +10,12 @@ zero-byte ``dir/`` marker exists; :meth:`S3Vfs.mkdir` writes such a marker. Obje
 appear only when complete (``atomic_writes``): a stream from :meth:`S3Vfs.open_write`
 uploads on close, as one ``PutObject`` when small, else as a multipart upload whose
 parts go up from background threads while the caller writes; an error aborts it.
-A small ``PutObject`` is signed with botocore's SigV4 signer and sent on a kept-alive
-``http.client`` connection of the calling thread: botocore's per-call machinery, and
-urllib3's, cost more CPU than a small upload takes on the wire, and that bounds a tree of
-small files. Behind a proxy it is an ordinary client call.
+A small ``PutObject``, ``HeadObject`` and ``ListObjectsV2`` are signed by aft's own SigV4
+code and sent on a kept-alive ``http.client`` connection of the calling thread:
+botocore's per-call machinery, and urllib3's, cost more CPU than a small upload takes on
+the wire, and that bounds a tree of small files. botocore itself is imported when a call
+first needs it (about a quarter of a second with its client), so a batch of small files
+to an endpoint never loads it. Behind a proxy every call is an ordinary client call.
 Like the store itself, writing or renaming to ``a/b/c`` needs no directory ``a/b``
 first; only :meth:`S3Vfs.mkdir` insists on an existing parent. Times are the
 objects' ``LastModified`` and cannot be set.
@@ -27,23 +29,19 @@ import functools
 import hashlib
 import hmac
 import http.client
+import importlib.util
 import io
 import os
 import posixpath
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import datetime
 from typing import Any, BinaryIO
-
-import botocore  # type: ignore[import-untyped]
-import botocore.config  # type: ignore[import-untyped]
-import botocore.exceptions  # type: ignore[import-untyped]
-import botocore.httpsession  # type: ignore[import-untyped]
-import botocore.session  # type: ignore[import-untyped]
-import botocore.utils  # type: ignore[import-untyped]
 
 from aft.exceptions import (
     VfsConnectionError,
@@ -72,17 +70,35 @@ _NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 _BAD_CREDENTIALS = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken")
 
 
+if importlib.util.find_spec("botocore") is None:  # the s3 extra is missing: said at once
+    raise ModuleNotFoundError("No module named 'botocore'", name="botocore")
+
 _SESSION_LOCK = threading.Lock()
+#: The reply headers :meth:`S3Vfs._head` keeps, by the names botocore gives them.
+_HEAD_FIELDS = {
+    "ETag": "etag",
+    "ServerSideEncryption": "x-amz-server-side-encryption",
+    "SSECustomerAlgorithm": "x-amz-server-side-encryption-customer-algorithm",
+}
+#: ``ListObjectsV2`` parameters by botocore's names.
+_LIST_PARAMS = {
+    "Prefix": "prefix",
+    "Delimiter": "delimiter",
+    "MaxKeys": "max-keys",
+    "ContinuationToken": "continuation-token",
+}
 
 
 @functools.cache
-def _shared_session() -> botocore.session.Session:
+def _shared_session() -> Any:
     """One botocore session per process, holding no credentials (each client gets its own).
 
     Loading the service models costs about 50 ms; a client from a loaded session, 3 ms.
     Called under ``_SESSION_LOCK``. (botocore, not boto3: boto3's import brings
     s3transfer and costs about 190 ms more, for a resource layer aft does not use.)
     """
+    import botocore.session  # type: ignore[import-untyped]
+
     return botocore.session.get_session()
 
 
@@ -160,6 +176,9 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
     def _s3(self) -> Any:
         with self._lock:
             if self._client is None:
+                import botocore  # type: ignore[import-untyped]
+                import botocore.config  # type: ignore[import-untyped]
+
                 access_key, secret_key, token = self._credentials
                 # SigV4 everywhere: presigned URLs too (a SigV2 one would sign Content-MD5).
                 options: dict[str, Any] = {"signature_version": "s3v4"}
@@ -199,6 +218,8 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
             return conn, True
         host = url.hostname or ""
         if url.scheme == "https":
+            import botocore.httpsession  # type: ignore[import-untyped]
+
             cafile = botocore.httpsession.get_cert_path(os.environ.get("AWS_CA_BUNDLE") or True)
             context = ssl.create_default_context(cafile=cafile)
             conn = http.client.HTTPSConnection(host, url.port, timeout=60, context=context)
@@ -220,61 +241,124 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
     def _object_url(self, key: str) -> str:
         """The URL of object ``key``, as the client addresses it (path or virtual-host style).
 
-        The part before the key comes from one presigned URL per VFS: an S3 object URL is
-        that base plus the percent-encoded key. Learning it also tells whether an
-        environment proxy stands in the way of small PUTs (``_direct``).
+        With an endpoint, the client addresses objects by path (see :attr:`_s3`): the
+        endpoint, the bucket, the key. On AWS the part before the key comes from one
+        presigned URL per VFS. Learning it also tells whether an environment proxy stands
+        in the way of aft's own requests (``_direct``).
         """
         if self._object_url_base is None:
-            probe = "probe"
-            url = self._s3.generate_presigned_url(
-                "put_object", Params={"Bucket": self._bucket, "Key": probe}, ExpiresIn=60
-            )
-            base = url.split("?", 1)[0]
-            if not base.endswith("/" + probe):
-                raise VfsError(f"unexpected S3 object URL layout: {base}")
-            scheme = urllib.parse.urlsplit(base).scheme
-            self._direct = scheme not in botocore.utils.get_environ_proxies(base)
-            self._object_url_base = base[: -len(probe)]
-        return self._object_url_base + botocore.utils.percent_encode(key, safe="/~")
+            if self._endpoint:
+                bucket = urllib.parse.quote(self._bucket, safe="")
+                base = f"{self._endpoint.rstrip('/')}/{bucket}/"
+            else:
+                probe = "probe"
+                url = self._s3.generate_presigned_url(
+                    "put_object", Params={"Bucket": self._bucket, "Key": probe}, ExpiresIn=60
+                )
+                base = url.split("?", 1)[0]
+                if not base.endswith("/" + probe):
+                    raise VfsError(f"unexpected S3 object URL layout: {base}")
+                base = base[: -len(probe)]
+            self._direct = not _proxied(base)
+            self._object_url_base = base
+        return self._object_url_base + urllib.parse.quote(key, safe="/~")
 
-    def _put_small(self, path: str, key: str, body: bytes, attempts: int = 3) -> None:
-        """One ``PutObject`` of a whole object, ``Content-MD5`` for the store to check the
-        bytes; failed connections and server errors are retried like the client's calls."""
-        md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+    def _direct_url(self, key: str | None, path: str) -> str | None:
+        """The URL aft's own request for ``key`` goes to (None: the bucket), or None
+        when a proxy stands in the way and the client must make the call."""
         try:
-            url = self._object_url(key)
-            if not self._direct:
-                self._call("put_object", path, Key=key, Body=body, ContentMD5=md5)
-                return
+            url = self._object_url(key or "")
         except VfsError:
             raise
         except Exception as exc:
             raise self._error(exc, path) from exc
+        if not self._direct:
+            return None
+        if key is None:  # the bucket: path style without the slash after it
+            parts = urllib.parse.urlsplit(url)
+            if parts.path != "/":
+                url = urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/")))
+        return url
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        operation: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        attempts: int = 3,
+    ) -> tuple[http.client.HTTPMessage, bytes]:
+        """One request aft signs and sends on this thread's connection: the reply's
+        headers and body. Failed connections and server errors are retried like the
+        client's calls; a refused request raises its :class:`_ReplyError`."""
         parts = urllib.parse.urlsplit(url)
-        headers = self._signed("PUT", parts, body, {"Content-MD5": md5})
+        target = parts.path + (f"?{_query_string(query)}" if query else "")
+        signed = self._signed(method, parts, body, headers or {}, query)
         for attempt in range(1, attempts + 1):
             conn, reused = self._connection(parts)
+            failure: BaseException
             try:
-                conn.request("PUT", parts.path, body=body, headers=headers)
+                conn.request(method, target, body=body, headers=signed)
                 reply = conn.getresponse()
                 answer = reply.read()
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
-                error = self._error(exc, path)
+                failure = exc
             else:
                 if reply.status < 300:
-                    return
-                error = self._error(_reply_error(reply.status, answer, "PutObject"), path)
-            if attempt == attempts or not isinstance(error, VfsConnectionError):
-                raise error
+                    return reply.headers, answer
+                failure = _ReplyError(reply.status, answer, operation)
+            retry = isinstance(self._error(failure, path), VfsConnectionError)
+            if attempt == attempts or not retry:
+                if isinstance(failure, _ReplyError):
+                    raise failure
+                raise self._error(failure, path) from failure
             if not reused:  # a kept-alive connection the server had closed: at once
                 time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _put_small(self, path: str, key: str, body: bytes) -> None:
+        """One ``PutObject`` of a whole object, ``Content-MD5`` for the store to check the
+        bytes."""
+        md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+        url = self._direct_url(key, path)
+        if url is None:
+            self._call("put_object", path, Key=key, Body=body, ContentMD5=md5)
+            return
+        try:
+            self._send("PUT", url, path, "PutObject", body=body, headers={"Content-MD5": md5})
+        except _ReplyError as exc:
+            raise self._error(exc, path) from None
+
+    def _list(self, path: str, **params: Any) -> dict[str, Any]:
+        """One page of ``ListObjectsV2`` (``params`` by botocore's names), as the client
+        returns it: ``Contents`` (``Key``, ``Size``, ``LastModified``, ``ETag``),
+        ``CommonPrefixes``, ``KeyCount``, ``IsTruncated``, ``NextContinuationToken``."""
+        url = self._direct_url(None, path)
+        if url is None:
+            return self._call("list_objects_v2", path, **params)  # type: ignore[no-any-return]
+        query = {"list-type": "2", "encoding-type": "url"}
+        query.update((_LIST_PARAMS[name], str(value)) for name, value in params.items())
+        try:
+            _, answer = self._send("GET", url, path, "ListObjectsV2", query=query)
+        except _ReplyError as exc:
+            raise self._error(exc, path) from None
+        return _list_page(answer)
 
     def _signed(
-        self, method: str, url: urllib.parse.SplitResult, body: bytes, headers: dict[str, str]
+        self,
+        method: str,
+        url: urllib.parse.SplitResult,
+        body: bytes,
+        headers: dict[str, str],
+        query: dict[str, str] | None = None,
     ) -> dict[str, str]:
-        """``headers`` with AWS Signature Version 4 added for ``method`` on ``url`` (no
-        query) with ``body``; unchanged without keys.
+        """``headers`` with AWS Signature Version 4 added for ``method`` on ``url`` (its
+        query in ``query``) with ``body``; unchanged without keys.
 
         The same signature botocore's S3SigV4Auth makes, in a tenth of its time (it takes
         about 0.3 ms a request, a fifth of aft's work for a small file). The payload is
@@ -299,7 +383,8 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
         signed["host"] = host
         names = sorted(signed)
         canonical = "\n".join(
-            [method, url.path or "/", "", *(f"{n}:{signed[n]}" for n in names), "",
+            [method, url.path or "/", _query_string(query or {}),
+             *(f"{n}:{signed[n]}" for n in names), "",
              ";".join(names), payload]
         )  # fmt: skip
         scope = f"{day}/{self._region}/s3/aws4_request"
@@ -330,15 +415,16 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
             raise self._error(exc, path) from exc
 
     def _error(self, exc: BaseException, path: str = "") -> VfsError:
-        """Translate a botocore or http.client error: the one place that does."""
+        """Translate a botocore or http.client error, or a refused request of aft's own:
+        the one place that does."""
         if isinstance(exc, VfsError):
             return exc
         where = f"{path}: " if path else ""
         service = f"S3 at {self._endpoint or 'AWS'}"
-        if isinstance(exc, botocore.exceptions.ClientError):
-            code = _code(exc)
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            message = exc.response.get("Error", {}).get("Message") or code
+        botocore_errors = sys.modules.get("botocore.exceptions")  # none before botocore loads
+        reply = _reply_of(exc)
+        if reply is not None:
+            code, status, message = reply
             if code == "NoSuchBucket":
                 return VfsNotFound(f"{service}: no bucket {self._bucket!r}")
             if code in _NOT_FOUND or status == 404:
@@ -350,18 +436,16 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
             if status >= 500 or code in ("SlowDown", "RequestTimeout"):
                 return VfsConnectionError(f"{service} failed: {code}: {message}")
             return VfsError(f"{where}{service}: {code}: {message}")
-        if isinstance(
-            exc,
-            (
-                botocore.exceptions.ConnectionError,
-                botocore.exceptions.HTTPClientError,
-                botocore.exceptions.IncompleteReadError,
-                http.client.HTTPException,
-                OSError,
-            ),
-        ):
+        connection_errors: tuple[type[BaseException], ...] = (http.client.HTTPException, OSError)
+        if botocore_errors is not None:
+            connection_errors += (
+                botocore_errors.ConnectionError,
+                botocore_errors.HTTPClientError,
+                botocore_errors.IncompleteReadError,
+            )
+        if isinstance(exc, connection_errors):
             return VfsConnectionError(f"{service}: connection failed: {exc}")
-        if isinstance(exc, botocore.exceptions.ParamValidationError):
+        if botocore_errors is not None and isinstance(exc, botocore_errors.ParamValidationError):
             return VfsPathError(f"{where}{exc}")
         return VfsError(f"{where}{type(exc).__name__}: {exc}")
 
@@ -377,13 +461,31 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
     # ---- keys ---------------------------------------------------------------------------
 
     def _head(self, key: str, path: str) -> dict[str, Any] | None:
-        return self._call("head_object", path, _NOT_FOUND, Key=key)
+        """``HeadObject`` as the client returns it (``ContentLength``, ``LastModified``
+        and the fields of :data:`_HEAD_FIELDS`), or None when there is no such object."""
+        url = self._direct_url(key, path)
+        if url is None:
+            return self._call("head_object", path, _NOT_FOUND, Key=key)  # type: ignore[no-any-return]
+        try:
+            headers, _ = self._send("HEAD", url, path, "HeadObject")
+        except _ReplyError as exc:
+            if exc.code in _NOT_FOUND:
+                return None
+            raise self._error(exc, path) from None
+        import email.utils
+
+        head: dict[str, Any] = {
+            "ContentLength": int(headers.get("content-length", 0)),
+            "LastModified": email.utils.parsedate_to_datetime(headers["last-modified"]),
+        }
+        head.update((name, headers[h]) for name, h in _HEAD_FIELDS.items() if h in headers)
+        return head
 
     def _dir_exists(self, path: str) -> bool:
         dir_key = self._dir_key(path)
         if not dir_key:
             return True
-        if self._call("list_objects_v2", path, Prefix=dir_key, MaxKeys=1).get("KeyCount"):
+        if self._list(path, Prefix=dir_key, MaxKeys=1).get("KeyCount"):
             return True
         # A marker is listed above; some servers (SeaweedFS) also answer for a directory
         # that still shows in listings although its last key is gone.
@@ -416,7 +518,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
         marker = False
         token: dict[str, str] = {}
         while True:
-            page = self._call("list_objects_v2", path, Prefix=dir_key, Delimiter="/", **token)
+            page = self._list(path, Prefix=dir_key, Delimiter="/", **token)
             for obj in page.get("Contents", ()):
                 name = obj["Key"][len(dir_key) :]
                 marker = marker or not name
@@ -461,7 +563,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
         if self._lookup(path) is not None:
             raise VfsExists(f"{normalize(path)}: already exists")
         self._check_parent(path)
-        self._call("put_object", path, Key=self._dir_key(path), Body=b"")
+        self._put_small(path, self._dir_key(path), b"")
 
     def remove(self, path: str) -> None:
         path = normalize(path)
@@ -477,7 +579,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
         if path == "/":
             raise VfsPermission("/: the root cannot be removed")
         dir_key = self._dir_key(path)
-        page = self._call("list_objects_v2", path, Prefix=dir_key, MaxKeys=2)
+        page = self._list(path, Prefix=dir_key, MaxKeys=2)
         keys = [obj["Key"] for obj in page.get("Contents", ())]
         if any(key != dir_key for key in keys):
             raise VfsDirectoryNotEmpty(f"{path}: directory not empty")
@@ -501,10 +603,10 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
             return
         old, new = self._dir_key(src), self._dir_key(dst)
         objects = self._objects(old, src)
-        self._call("put_object", dst, Key=new, Body=b"")
+        self._put_small(dst, new, b"")
         for obj in objects:
             if obj["Key"].endswith("/"):  # a marker: some servers cannot copy those
-                self._call("put_object", dst, Key=new + obj["Key"][len(old) :], Body=b"")
+                self._put_small(dst, new + obj["Key"][len(old) :], b"")
             else:
                 self._copy(obj["Key"], new + obj["Key"][len(old) :], obj["Size"], dst)
         # Children before parents: servers with real directories (SeaweedFS) keep a
@@ -518,7 +620,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
         objects: list[dict[str, Any]] = []
         token: dict[str, str] = {}
         while True:
-            page = self._call("list_objects_v2", path, Prefix=prefix, **token)
+            page = self._list(path, Prefix=prefix, **token)
             objects += page.get("Contents", ())
             if not page.get("IsTruncated"):
                 return objects
@@ -687,23 +789,92 @@ def _upload_part(call: Callable[..., Any], number: int, body: bytes) -> dict[str
     return {"PartNumber": number, "ETag": call(Body=body)["ETag"]}
 
 
-def _reply_error(status: int, body: bytes, operation: str) -> botocore.exceptions.ClientError:
-    """The ClientError a client call would have raised for this failed reply."""
-    import xml.etree.ElementTree as ElementTree
+class _ReplyError(Exception):
+    """A refused request of aft's own: its status and the code and message of its body,
+    as botocore's ClientError would give them."""
 
-    code, message = str(status), ""
-    with contextlib.suppress(ElementTree.ParseError):
-        root = ElementTree.fromstring(body or b"<Error/>")
-        code = root.findtext("Code") or code
-        message = root.findtext("Message") or ""
-    response = {
-        "Error": {"Code": code, "Message": message},
-        "ResponseMetadata": {"HTTPStatusCode": status},
-    }
-    return botocore.exceptions.ClientError(response, operation)
+    def __init__(self, status: int, body: bytes, operation: str) -> None:
+        import xml.etree.ElementTree as ElementTree
+
+        self.status, self.code, self.message = status, str(status), ""
+        with contextlib.suppress(ElementTree.ParseError):
+            root = ElementTree.fromstring(body or b"<Error/>")
+            self.code = root.findtext("Code") or self.code
+            self.message = root.findtext("Message") or ""
+        super().__init__(f"{operation}: {self.code}: {self.message or status}")
+
+
+def _reply_of(exc: BaseException) -> tuple[str, int, str] | None:
+    """The code, status and message of a refused request (aft's or the client's)."""
+    if isinstance(exc, _ReplyError):
+        return exc.code, exc.status, exc.message or exc.code
+    botocore_errors = sys.modules.get("botocore.exceptions")
+    if botocore_errors is not None and isinstance(exc, botocore_errors.ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code, status, exc.response.get("Error", {}).get("Message") or code
+    return None
 
 
 def _code(exc: BaseException) -> str:
-    if isinstance(exc, botocore.exceptions.ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
+    reply = _reply_of(exc)
+    return reply[0] if reply else ""
+
+
+def _query_string(query: dict[str, str]) -> str:
+    """``query`` in SigV4's canonical form, which is also how it is sent."""
+    quote = functools.partial(urllib.parse.quote, safe="-_.~")
+    return "&".join(f"{quote(k)}={quote(v)}" for k, v in sorted(query.items()))
+
+
+def _list_page(answer: bytes) -> dict[str, Any]:
+    """A ``ListBucketResult`` as botocore parses it (url-encoded keys decoded)."""
+    import xml.etree.ElementTree as ElementTree
+
+    root = ElementTree.fromstring(answer)
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+
+    def text(element: ElementTree.Element, name: str) -> str:
+        return element.findtext(ns + name) or ""
+
+    encoded = text(root, "EncodingType") == "url"
+
+    def name(value: str) -> str:
+        return urllib.parse.unquote_plus(value) if encoded else value
+
+    contents = [
+        {
+            "Key": name(text(item, "Key")),
+            "Size": int(text(item, "Size") or 0),
+            "LastModified": _iso_time(text(item, "LastModified")),
+            "ETag": text(item, "ETag"),
+        }
+        for item in root.iterfind(ns + "Contents")
+    ]
+    prefixes = [{"Prefix": name(text(p, "Prefix"))} for p in root.iterfind(ns + "CommonPrefixes")]
+    page: dict[str, Any] = {
+        "Contents": contents,
+        "CommonPrefixes": prefixes,
+        "KeyCount": int(text(root, "KeyCount") or len(contents) + len(prefixes)),
+        "IsTruncated": text(root, "IsTruncated") == "true",
+    }
+    if text(root, "NextContinuationToken"):
+        page["NextContinuationToken"] = text(root, "NextContinuationToken")
+    return page
+
+
+def _iso_time(value: str) -> datetime:
+    """An S3 listing's time (``2026-01-02T03:04:05.000Z``), aware, in UTC."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment's proxy settings send requests to ``url`` through a proxy
+    (as botocore reads them)."""
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    with contextlib.suppress(TypeError, OSError):
+        if urllib.request.proxy_bypass(parts.netloc):
+            return False
+    return parts.scheme in urllib.request.getproxies()

@@ -393,6 +393,73 @@ def test_small_uploads_go_through_an_environment_proxy(
         proxy.close()
 
 
+def test_listings_and_lookups_behind_a_proxy_are_client_calls(
+    s3_server: S3Server, s3_bucket: str, s3: S3Vfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HTTP_PROXY set, listing and looking up go through the proxy too, and say the
+    same as without it."""
+    s3.write_bytes("/seen/a b+c.txt", b"listed")
+    port = int(s3_server.endpoint.rsplit(":", 1)[1])
+    proxy = CuttingProxy(port, 10**12, "up")
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.endpoint)
+    try:
+        with S3Vfs.from_target(s3_server.target(s3_bucket), s3_server.payload) as remote:
+            assert [i.name for i in remote.listdir("/seen")] == ["a b+c.txt"]
+            assert remote.stat("/seen/a b+c.txt") == s3.stat("/seen/a b+c.txt")
+            with pytest.raises(VfsNotFound):
+                remote.stat("/seen/missing")
+        assert proxy._counted > 0
+    finally:
+        proxy.close()
+
+
+def test_a_listing_goes_on_page_after_page(s3: S3Vfs) -> None:
+    """aft's own ListObjectsV2 follows continuation tokens (two keys to a page here)."""
+    names_written = [f"k{n} +%.txt" for n in range(5)]
+    for name in names_written:
+        s3.write_bytes(f"/paged/{name}", b"x")
+    keys, token = [], {}
+    for _ in range(5):
+        page = s3._list("/paged", Prefix="paged/", MaxKeys=2, **token)
+        keys += [obj["Key"] for obj in page["Contents"]]
+        if not page["IsTruncated"]:
+            break
+        token = {"ContinuationToken": page["NextContinuationToken"]}
+    assert keys == [f"paged/{name}" for name in names_written]
+
+
+def test_a_batch_of_small_files_to_an_endpoint_does_not_load_botocore(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
+    """Small uploads, listings, lookups and folders use aft's own requests: botocore (a
+    quarter of a second with its client) is not imported for them."""
+    program = f"""
+import sys
+from aft.vfs.s3 import S3Vfs
+from aft.exceptions import VfsNotFound
+vfs = S3Vfs.from_target({s3_server.target(s3_bucket)!r}, {s3_server.payload!r})
+vfs.makedirs("/nb/in")
+for n in range(3):
+    vfs.write_bytes(f"/nb/in/f{{n}}", b"x" * n)
+assert [i.size for i in sorted(vfs.listdir("/nb/in"), key=lambda i: i.name)] == [0, 1, 2]
+assert vfs.stat("/nb/in/f2").size == 2 and vfs.stat("/nb").is_dir
+try:
+    vfs.stat("/nb/none")
+except VfsNotFound:
+    pass
+vfs.close()
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("botocore", "urllib3")))
+"""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("direction", ["up", "down"])
 def test_a_cut_connection_is_replaced(
     proxied: Proxied, s3: S3Vfs, tmp_path: Path, direction: str
