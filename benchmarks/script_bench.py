@@ -2,9 +2,10 @@
 
     python benchmarks/script_bench.py WORKDIR NAME...   -> prints one JSON row per line
 
-Run inside the benchmark venv by benchmarks/run.py (``aft`` is the venv's; ``rclone`` is on
-PATH or in the venv). Every side keeps its default settings: the sshd offers what OpenSSH
-offers, with OpenSSH's limits (10 sessions to a connection), and each tool negotiates its
+Run inside the harness venv by benchmarks/run.py (``aft`` is ``AFT_BENCH_AFT``, the user
+venv's, else this venv's; ``rclone`` is on PATH or in the venv). Every side keeps its
+default settings: the sshd offers what OpenSSH offers, with OpenSSH's limits (10 sessions
+to a connection), and each tool negotiates its
 own cipher. Each row times, per direction, one aft
 script (``SftpClient``/``S3Client`` ``Upload``/``Download``, with a wildcard for many
 files), OpenSSH ``sftp -b`` and ``rclone`` (and, for many files, the same aft script with
@@ -51,6 +52,8 @@ RTTS = [int(ms) for ms in os.environ.get("SCRIPT_BENCH_RTTS", "20,80").split(","
 FAR = 80
 MiB = 1024 * 1024
 BIN = Path(sys.executable).parent
+#: The ``aft`` timed: as a user installs it (benchmarks/run.py's user venv), else this venv's.
+AFT = os.environ.get("AFT_BENCH_AFT") or str(BIN / "aft")
 # rclone and boto3 reach a plain-HTTP local endpoint only without a CA bundle override.
 ENV = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
 
@@ -138,7 +141,7 @@ def script(work: Path, name: str, body: str) -> list[str]:
     """The ``aft run`` command of a script ``body`` that fails the run when a call fails."""
     path = work / f"{name}.syncjs"
     path.write_text(body)
-    return [str(BIN / "aft"), "run", "-f", str(path)]
+    return [AFT, "run", "-f", str(path)]
 
 
 def rclone() -> list[str]:
@@ -375,7 +378,7 @@ def aft_home(work: Path) -> Iterator[None]:
     for env, journal in ((ENV_AFT, "true"), (ENV_AFT_OFF, "false")):
         for key, value in (("allow_cli_run", "true"), ("transfer_journal", journal)):
             subprocess.run(
-                [str(BIN / "aft"), "settings", "set", key, value],
+                [AFT, "settings", "set", key, value],
                 check=True, env=env, stdout=subprocess.DEVNULL,
             )  # fmt: skip
     yield
