@@ -218,10 +218,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
             return conn, True
         host = url.hostname or ""
         if url.scheme == "https":
-            import botocore.httpsession  # type: ignore[import-untyped]
-
-            cafile = botocore.httpsession.get_cert_path(os.environ.get("AWS_CA_BUNDLE") or True)
-            context = ssl.create_default_context(cafile=cafile)
+            context = ssl.create_default_context(cafile=_ca_bundle())
             conn = http.client.HTTPSConnection(host, url.port, timeout=60, context=context)
         else:
             conn = http.client.HTTPConnection(host, url.port, timeout=60)
@@ -866,6 +863,20 @@ def _list_page(answer: bytes) -> dict[str, Any]:
 def _iso_time(value: str) -> datetime:
     """An S3 listing's time (``2026-01-02T03:04:05.000Z``), aware, in UTC."""
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _ca_bundle() -> str:
+    """The CA bundle botocore verifies against: ``AWS_CA_BUNDLE``, else certifi's, else
+    the one botocore carries."""
+    if os.environ.get("AWS_CA_BUNDLE"):
+        return os.environ["AWS_CA_BUNDLE"]
+    try:
+        import certifi  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        spec = importlib.util.find_spec("botocore")
+        assert spec is not None and spec.origin is not None
+        return os.path.join(os.path.dirname(spec.origin), "cacert.pem")
+    return str(certifi.where())
 
 
 def _proxied(url: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import os
 import secrets
 import socket
 import ssl
@@ -430,16 +431,28 @@ def test_a_listing_goes_on_page_after_page(s3: S3Vfs) -> None:
     assert keys == [f"paged/{name}" for name in names_written]
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
 def test_a_batch_of_small_files_to_an_endpoint_does_not_load_botocore(
-    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path, scheme: str
 ) -> None:
     """Small uploads, listings, lookups and folders use aft's own requests: botocore (a
-    quarter of a second with its client) is not imported for them."""
+    quarter of a second with its client) is not imported for them, over TLS either."""
+    env = {**os.environ}
+    target = s3_server.target(s3_bucket)
+    relay = None
+    if scheme == "https":
+        tls_files = make_tls_files(tmp_path)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls_files.certfile, tls_files.keyfile)
+        port = int(s3_server.endpoint.rsplit(":", 1)[1])
+        relay = CuttingProxy(port, 10**12, "up", tls=context)
+        target = s3_server.target(s3_bucket, endpoint=relay.endpoint)
+        env["AWS_CA_BUNDLE"] = str(tls_files.cafile)
     program = f"""
 import sys
 from aft.vfs.s3 import S3Vfs
 from aft.exceptions import VfsNotFound
-vfs = S3Vfs.from_target({s3_server.target(s3_bucket)!r}, {s3_server.payload!r})
+vfs = S3Vfs.from_target({target!r}, {s3_server.payload!r})
 vfs.makedirs("/nb/in")
 for n in range(3):
     vfs.write_bytes(f"/nb/in/f{{n}}", b"x" * n)
@@ -455,9 +468,17 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("botocore", "urllib3"
     import subprocess
     import sys
 
-    run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", program], capture_output=True, text=True, env=env
+        )
+    finally:
+        if relay is not None:
+            relay.close()
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
+    if relay is not None:
+        assert relay._counted > 0  # the requests went over TLS, through the relay
 
 
 @pytest.mark.parametrize("direction", ["up", "down"])
