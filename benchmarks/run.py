@@ -107,7 +107,7 @@ def jobs(bin_dir: Path) -> list[Row]:
     shutil.rmtree(home, ignore_errors=True)
     out = subprocess.run(
         [str(bin_dir / "python"), str(HERE / "jobs_bench.py"), str(home)],
-        check=True, capture_output=True, text=True,
+        check=True, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     m = json.loads(out.stdout.strip().splitlines()[-1])
     work = f"1,000 trivial jobs, 8 clients, HTTPS, {m['concurrency']} workers"
@@ -125,7 +125,7 @@ def cluster(bin_dir: Path) -> list[Row]:
     """cluster-throughput with 1, 2 and 4 `aft worker` processes (see cluster_bench.py)."""
     out = subprocess.run(
         [str(bin_dir / "python"), str(HERE / "cluster_bench.py")],
-        check=True, capture_output=True, text=True,
+        check=True, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     rows = []
     for line in out.stdout.splitlines():
@@ -161,7 +161,7 @@ def transfers(bin_dir: Path, names: tuple[str, ...]) -> list[Row]:
     """Transfer benchmarks against real servers (see transfer_bench.py)."""
     out = subprocess.run(
         [str(bin_dir / "python"), str(HERE / "transfer_bench.py"), str(WORK / "transfer"), *names],
-        check=True, capture_output=True, text=True, env=with_venv_path(bin_dir),
+        check=True, stdout=subprocess.PIPE, text=True, env=with_venv_path(bin_dir),
     )  # fmt: skip
     rows = []
     for line in out.stdout.splitlines():
@@ -190,7 +190,7 @@ def scripts(bin_dir: Path, names: tuple[str, ...]) -> list[Row]:
     """Transfers as users run them: whole `aft run` processes (see script_bench.py)."""
     out = subprocess.run(
         [str(bin_dir / "python"), str(HERE / "script_bench.py"), str(WORK / "scripts"), *names],
-        check=True, capture_output=True, text=True, env=with_venv_path(bin_dir),
+        check=True, stdout=subprocess.PIPE, text=True, env=with_venv_path(bin_dir),
     )  # fmt: skip
     rows = []
     for line in out.stdout.splitlines():
