@@ -24,7 +24,8 @@ class ServeProcess:
         self.home = home
         self.args = args
         self.port_asked = port
-        self.env = {**os.environ, "AFT_HOME": str(home), **(env or {})}
+        # PYTHONFAULTHANDLER: a service that will not stop shows its threads on SIGABRT
+        self.env = {**os.environ, "AFT_HOME": str(home), "PYTHONFAULTHANDLER": "1", **(env or {})}
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
@@ -69,7 +70,20 @@ class ServeProcess:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        rest = self.proc.communicate(timeout=timeout)[0]
+        try:
+            rest = self.proc.communicate(timeout=timeout)[0]
+        except subprocess.TimeoutExpired:  # aborted (its threads' stacks printed), then shown
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                rest = self.proc.communicate(timeout=10)[0]
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rest = self.proc.communicate()[0]
+            printed = "".join(self.output) + (rest or "")
+            raise AssertionError(
+                f"aft serve had not stopped {timeout:g}s after signal {sig}; it printed:\n"
+                + printed
+            ) from None
         self.output.append(rest or "")
         return "".join(self.output)
 
