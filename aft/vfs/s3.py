@@ -291,7 +291,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
     ) -> tuple[http.client.HTTPMessage, bytes]:
         """One request aft signs and sends on this thread's connection: the reply's
         headers and body. Failed connections and server errors are retried like the
-        client's calls; a refused request raises its :class:`_ReplyError`."""
+        client's calls; a refused request raises its :class:`VfsError` (see :meth:`_error`)."""
         parts = urllib.parse.urlsplit(url)
         target = parts.path + (f"?{_query_string(query)}" if query else "")
         signed = self._signed(method, parts, body, headers or {}, query)
@@ -309,11 +309,9 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
                 if reply.status < 300:
                     return reply.headers, answer
                 failure = _ReplyError(reply.status, answer, operation)
-            retry = isinstance(self._error(failure, path), VfsConnectionError)
-            if attempt == attempts or not retry:
-                if isinstance(failure, _ReplyError):
-                    raise failure
-                raise self._error(failure, path) from failure
+            error = self._error(failure, path)
+            if attempt == attempts or not isinstance(error, VfsConnectionError):
+                raise error from failure
             if not reused:  # a kept-alive connection the server had closed: at once
                 time.sleep(0.1 * 2**attempt)
         raise AssertionError("unreachable")
@@ -326,10 +324,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
         if url is None:
             self._call("put_object", path, Key=key, Body=body, ContentMD5=md5)
             return
-        try:
-            self._send("PUT", url, path, "PutObject", body=body, headers={"Content-MD5": md5})
-        except _ReplyError as exc:
-            raise self._error(exc, path) from None
+        self._send("PUT", url, path, "PutObject", body=body, headers={"Content-MD5": md5})
 
     def _list(self, path: str, **params: Any) -> dict[str, Any]:
         """One page of ``ListObjectsV2`` (``params`` by botocore's names), as the client
@@ -340,10 +335,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
             return self._call("list_objects_v2", path, **params)  # type: ignore[no-any-return]
         query = {"list-type": "2", "encoding-type": "url"}
         query.update((_LIST_PARAMS[name], str(value)) for name, value in params.items())
-        try:
-            _, answer = self._send("GET", url, path, "ListObjectsV2", query=query)
-        except _ReplyError as exc:
-            raise self._error(exc, path) from None
+        _, answer = self._send("GET", url, path, "ListObjectsV2", query=query)
         return _list_page(answer)
 
     def _signed(
@@ -463,12 +455,10 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
         url = self._direct_url(key, path)
         if url is None:
             return self._call("head_object", path, _NOT_FOUND, Key=key)  # type: ignore[no-any-return]
-        try:
+        try:  # a HEAD reply has no body: its code is its status, 404 for no such object
             headers, _ = self._send("HEAD", url, path, "HeadObject")
-        except _ReplyError as exc:
-            if exc.code in _NOT_FOUND:
-                return None
-            raise self._error(exc, path) from None
+        except VfsNotFound:
+            return None
         import email.utils
 
         head: dict[str, Any] = {
