@@ -5,14 +5,13 @@
 Run inside the harness venv by benchmarks/run.py (``aft`` is ``AFT_BENCH_AFT``, the user
 venv's, else this venv's; ``rclone`` is on PATH or in the venv). Every side keeps its
 default settings: the sshd offers what OpenSSH offers, with OpenSSH's limits (10 sessions
-to a connection), and each tool negotiates its
-own cipher. Each row times, per direction, one aft
-script (``SftpClient``/``S3Client`` ``Upload``/``Download``, with a wildcard for many
-files), OpenSSH ``sftp -b`` and ``rclone`` (and, for many files, the same aft script with
-the setting ``transfer_journal`` off, to show what recording each file costs), A/B
-interleaved: in each round every tool runs
-once, after a first round that warms up and is not counted; the median of the counted
-rounds is reported, with the peak RSS of aft's process.
+to a connection), and each tool negotiates its own cipher. Each row times, per
+direction, one aft script (``SftpClient``/``S3Client`` ``Upload``/``Download``, with a
+wildcard for many files), OpenSSH ``sftp -b`` and ``rclone`` (and, for many files, the
+same aft script with the setting ``transfer_journal`` off, to show what recording each
+file costs), A/B interleaved: in each round every tool runs once, after a first round
+that warms up and is not counted; the median of the counted rounds is reported, with the
+peak RSS of aft's process.
 
 Names: ``sftp-big`` (256 MiB, loopback), ``sftp-many`` (1,000 x 16 KiB, loopback),
 ``wan-big`` (64 MiB) and ``wan-many`` (200 x 16 KiB), each at 20 and 80 ms round trip
@@ -242,9 +241,9 @@ def sftp_pair(
             rclone_args = ["copyto", f"{rclone_args[0]}/big.bin", f"{rclone_args[1]}/big.bin"]
         else:
             rclone_args = ["copy", *rclone_args]
-        commands = {"aft": aft, "OpenSSH sftp": ["sftp", "-q", "-b", str(batch), *login]}
-        if not openssh:
-            del commands["OpenSSH sftp"]
+        commands = {"aft": aft}
+        if openssh:
+            commands["OpenSSH sftp"] = ["sftp", "-q", "-b", str(batch), *login]
         commands["rclone"] = [*rclone(), *rclone_args]
         if count == 1:
             no_check = [*rclone(), "--sftp-disable-hashcheck", *rclone_args]
