@@ -40,6 +40,12 @@ def aft_command() -> str:
     return str(found)
 
 
+def stop_gpg_agent(home: Path) -> None:
+    """gpg starts an agent for each home it uses and leaves it running: stop this one."""
+    if home.exists():
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
+
+
 @pytest.fixture
 def aft_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh instance home, set as AFT_HOME for this test and its subprocesses."""

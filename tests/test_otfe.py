@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from aft.models import FileInfo
 from aft.syncjs.transfer_policy import copy_otfe
 from aft.vfs.base import TEMP_MARKER
 from aft.vfs.disk import DiskVfs
+from tests.conftest import stop_gpg_agent
 from tests.script_helpers import errors, js, texts
 from tests.test_syncjs_vfs import (
     azure_setup,
@@ -33,6 +35,12 @@ from tests.test_syncjs_vfs import (
 
 KEY = "correct horse battery staple"
 GPG = "/usr/bin/gpg"
+
+
+@pytest.fixture(autouse=True)
+def no_gpg_agent_left(tmp_path: Path) -> Iterator[None]:
+    yield
+    stop_gpg_agent(tmp_path / "gnupg")
 
 
 def gpg(tmp_path: Path, *args: str, passphrase: str = KEY, data: bytes = b"") -> bytes:
