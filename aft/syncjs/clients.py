@@ -253,7 +253,7 @@ class RemoteClient(Handle):
         vfs = self.host.open(self.kind, target, payload)
         vfs.label = label
         try:
-            vfs.stat("/")  # logs in
+            vfs.connect()
         except BaseException:
             vfs.close()
             raise

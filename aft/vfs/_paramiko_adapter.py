@@ -21,8 +21,9 @@ OpenSSH's ``sftp`` (see ``benchmarks/results.md``).
   :class:`ReplyReceiver` implements it.
 - ``SFTPClient._convert_status``: a status reply as paramiko's exception
   (:func:`reply_result`).
-- ``SFTPClient._request``: one ``limits@openssh.com`` request (:func:`extended_request`),
-  to move 256 KiB per request instead of 32 KiB where the server allows it.
+- ``SFTPClient._async_request`` also sends the ``limits@openssh.com`` request
+  (:func:`send_extended`), to move 256 KiB per request instead of 32 KiB where the server
+  allows it, in the round trip of the stat of the root at login.
 - ``Channel.remote_chanid``, ``Channel._event_pending``, ``Channel._wait_for_event``,
   ``Transport._send_user_message`` and ``paramiko.common.cMSG_CHANNEL_REQUEST``: the
   subsystem request of :func:`open_sftp`, sent as ``Channel.invoke_subsystem`` sends it
@@ -133,7 +134,6 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
         "paramiko.SFTPFile", "_async_response", "callable", "paramiko.SFTPClient._read_response"
     ),
     PrivateName("paramiko.SFTPClient", "_convert_status", "callable"),
-    PrivateName("paramiko.SFTPClient", "_request", "callable"),
     PrivateName("paramiko.SFTPFile", "_close", "callable"),
     PrivateName("paramiko.SFTPFile", "handle", "instance attribute"),
     PrivateName("paramiko.SFTPFile", "sftp", "instance attribute"),
@@ -345,18 +345,17 @@ def open_sftp(
 # ---- the request layer ------------------------------------------------------------------
 
 
-def extended_request(sftp: paramiko.SFTPClient, name: str) -> paramiko.Message | None:
-    """Send the extended request ``name`` (no arguments) and wait for its reply.
+def send_extended(sftp: paramiko.SFTPClient, owner: ReplyReceiver, name: str) -> int:
+    """Send the extended request ``name`` (no arguments) without waiting; returns its
+    request number. Its reply goes to ``owner``; see :func:`extended_reply`."""
+    num: int = sftp._async_request(owner, CMD_EXTENDED, name)
+    return num
 
-    Returns:
-        The reply's message after its type, or None when the reply is not an extended reply.
 
-    Raises:
-        OSError: when the server answers with a failure status (e.g. it does not offer
-            ``name``).
-    """
-    t, msg = sftp._request(CMD_EXTENDED, name)
-    return msg if t == CMD_EXTENDED_REPLY else None
+def extended_reply(kind: int, msg: paramiko.Message) -> paramiko.Message | None:
+    """The message of an extended reply after its type; None for any other reply (a
+    status: the server does not offer the request)."""
+    return msg if kind == CMD_EXTENDED_REPLY else None
 
 
 class ReplyReceiver:

@@ -438,6 +438,12 @@ class Vfs(VfsSchema, abc.ABC):
     def from_target(cls, target: str, payload: dict[str, Any]) -> Vfs:
         """Open the VFS a profile describes: ``target`` URL plus decrypted ``payload``."""
 
+    def connect(self) -> None:
+        """Connect now (logging in, where there is a login) and look at the root: a
+        server that cannot be reached, a refused login or a missing root is an error here.
+        Every other call connects by itself when it needs to."""
+        self.stat("/")
+
     # ---- primitives -------------------------------------------------------------
 
     @abc.abstractmethod

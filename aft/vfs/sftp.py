@@ -219,17 +219,21 @@ def _load_key(pem: str, password: str | None) -> paramiko.PKey:
     )
 
 
-def _request_sizes(sftp: paramiko.SFTPClient) -> tuple[int, int]:
-    """The read and write request sizes the server takes (limits@openssh.com, else BLOCK)."""
-    try:
-        msg = adapter.extended_request(sftp, "limits@openssh.com")
-    except OSError:  # not offered
-        return BLOCK, BLOCK
-    if msg is None:
-        return BLOCK, BLOCK
-    msg.get_int64()  # packet length
-    read, write = msg.get_int64(), msg.get_int64()  # 0 = no limit
-    return min(read or MAX_BLOCK, MAX_BLOCK), min(write or MAX_BLOCK, MAX_BLOCK)
+class _Limits(adapter.ReplyReceiver):
+    """The reply to a ``limits@openssh.com`` request: the read and write request sizes
+    the server takes (BLOCK when it does not say)."""
+
+    def __init__(self) -> None:
+        self.sizes: tuple[int, int] | None = None
+
+    def on_reply(self, kind: int, msg: paramiko.Message, num: int) -> None:
+        msg = adapter.extended_reply(kind, msg)
+        if msg is None:  # not offered
+            self.sizes = (BLOCK, BLOCK)
+            return
+        msg.get_int64()  # packet length
+        read, write = msg.get_int64(), msg.get_int64()  # 0 = no limit
+        self.sizes = (min(read or MAX_BLOCK, MAX_BLOCK), min(write or MAX_BLOCK, MAX_BLOCK))
 
 
 def _alive(sftp: paramiko.SFTPClient) -> bool:
@@ -412,6 +416,8 @@ class SftpVfs(SftpSchema, Vfs):
         self._pool = _Connections()
         self._connection: _Connection | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        #: The root as the connection this handle opened last saw it at login.
+        self._root_seen: FileInfo | VfsError | None = None
 
     @classmethod
     def from_target(cls, target: str, payload: dict[str, Any]) -> SftpVfs:
@@ -451,8 +457,9 @@ class SftpVfs(SftpSchema, Vfs):
         return self._sftp
 
     def _connect(self, connection: _Connection) -> paramiko.SFTPClient:
-        """Open ``connection``: log in, open a session, ask the request sizes (timing that
-        round trip); the session is returned."""
+        """Open ``connection``: log in, open a session, ask the request sizes and look at
+        the root, both in one round trip (timed); the session is returned. What the root
+        is, or the error it gave, waits for :meth:`connect`."""
         transport = _open_transport(self.host, self.port, self.timeout)
         try:
             with _connection_errors(self._where, self.timeout):
@@ -460,14 +467,34 @@ class SftpVfs(SftpSchema, Vfs):
                 self._authenticate(transport)
                 sftp = adapter.open_sftp(transport, WINDOW, PACKET)
                 sftp.get_channel().settimeout(self.timeout)
-                asked = time.monotonic()
-                connection.sizes = _request_sizes(sftp)
+                asked, limits = time.monotonic(), _Limits()
+                adapter.send_extended(sftp, limits, "limits@openssh.com")
+                try:  # its reply goes to ``limits`` on the way
+                    self._root_seen = _info("/", sftp.stat(self._remote("/")))
+                except (TimeoutError, ConnectionError):
+                    raise
+                except OSError as exc:  # a status reply
+                    self._root_seen = _status_error(exc, "/")
+                while limits.sizes is None:  # a server may answer out of order
+                    adapter.read_reply(sftp)
                 connection.round_trip = time.monotonic() - asked
+                connection.sizes = limits.sizes
         except BaseException:
             transport.close()
             raise
         connection.transport = transport
         return sftp
+
+    def connect(self) -> None:
+        """As :meth:`Vfs.connect`; a new connection looks at the root in the round trip
+        that asks the server's request sizes, so this costs no round trip of its own."""
+        self._root_seen = None
+        self._client()
+        seen, self._root_seen = self._root_seen, None
+        if seen is None:  # the session is on a connection opened before
+            self.stat("/")
+        elif isinstance(seen, VfsError):
+            raise seen
 
     def batch_width(self) -> int | None:
         """Files in flight for a batch: 4 near the server, up to 64 across the internet.

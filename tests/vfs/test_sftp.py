@@ -17,12 +17,20 @@ from aft.exceptions import (
     VfsConnectionError,
     VfsError,
     VfsHostKeyError,
+    VfsNotFound,
     VfsPermission,
 )
 from aft.vfs import open_vfs
 from aft.vfs.base import TEMP_MARKER, Vfs, copy_file
 from aft.vfs.disk import DiskVfs
-from aft.vfs.sftp import LANES, READ_AHEAD, SPREAD_AT, SftpVfs, host_key_fingerprint
+from aft.vfs.sftp import (
+    BLOCK,
+    LANES,
+    READ_AHEAD,
+    SPREAD_AT,
+    SftpVfs,
+    host_key_fingerprint,
+)
 from tests.servers.sshd import SshdServer, _descendants, running_sshd
 from tests.vfs.contract import VfsContract, VfsFactory, names, payload
 
@@ -193,6 +201,42 @@ def test_target_parts() -> None:
     assert repr(vfs) == "SftpVfs('sftp://bob@corp@example.com:2222/in box')"
     with pytest.raises(VfsError, match="password or a key"):
         SftpVfs.from_target(f"sftp://bob@h/?hostKeySHA256={pin}", {})
+
+
+# ---- connecting --------------------------------------------------------------------
+
+
+def test_connect_looks_at_the_root_in_the_round_trip_of_the_limits(
+    sshd_server: SshdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new connection asks the request sizes and stats the root together: connect()
+    makes no request of its own, and learns the server's sizes all the same."""
+    vfs = open_sftp(sshd_server, sshd_server.new_dir())
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(SftpVfs, "stat", lambda *_: pytest.fail("a stat of its own"))
+            vfs.connect()
+        assert vfs._sizes[0] > BLOCK and vfs._sizes[1] > BLOCK  # OpenSSH states its limits
+        twin = vfs.sibling()  # a session on the connection already open: a stat of its own
+        twin.connect()
+        twin.close()
+    finally:
+        vfs.close()
+
+
+def test_connect_to_a_missing_root_names_it(sshd_server: SshdServer) -> None:
+    vfs = open_sftp(sshd_server, sshd_server.new_dir() / "not-there")
+    try:
+        with pytest.raises(VfsNotFound, match="^/: "):
+            vfs.connect()
+        twin = vfs.sibling()  # on the connection opened above, by a stat of its own
+        with pytest.raises(VfsNotFound, match="^/: "):
+            twin.connect()
+        twin.close()
+        vfs.mkdir("/")  # the connection is fine: the root can be made
+        vfs.connect()
+    finally:
+        vfs.close()
 
 
 # ---- server-side errors ------------------------------------------------------------
