@@ -137,6 +137,69 @@ def test_files_in_flight_below_zero_is_refused(instance: Any) -> None:
         )
 
 
+def scheduled(
+    jobs: int, fail: set[int], consume: float
+) -> tuple[list[tuple[int, float]], list[int]]:
+    """Run ``jobs`` jobs of 50 ms two at a time through in_parallel, the ones in ``fail``
+    failing at once and stopping the batch, with a consumer that takes ``consume``
+    seconds over each result; returns (job, seconds from the start) in the order the jobs
+    started, and the jobs in the order the consumer took them."""
+    memory = aft.vfs.memory.MemoryVfs("scheduling")
+    began = time.monotonic()
+    started: list[tuple[int, float]] = []
+    taken: list[int] = []
+    failed: list[int] = []
+
+    def work(_src: Any, _dst: Any, job: int) -> None:
+        started.append((job, time.monotonic() - began))
+        if job in fail:
+            raise aft.vfs.base.VfsError(f"job {job} fails")
+        time.sleep(0.05)
+
+    results = aft.vfs.base.in_parallel(
+        memory, memory, list(range(jobs)), work, workers=2, stop=lambda: bool(failed)
+    )
+    for job, error in results:
+        taken.append(job)
+        time.sleep(consume)
+        if error is not None:
+            failed.append(job)
+    return started, taken
+
+
+def test_a_batch_does_not_wait_for_its_consumer_to_start_the_next_file() -> None:
+    """Each thread takes its next file when it is free: a slow consumer (200 ms a
+    result) does not hold 8 files of 50 ms, two at a time, to its pace."""
+    started, taken = scheduled(8, fail=set(), consume=0.2)
+    assert sorted(job for job, _ in started) == list(range(8)) == sorted(taken)
+    assert started[-1][1] < 0.4  # at the consumer's pace the last would start after 0.6 s
+
+
+def test_a_failure_holds_back_new_files_until_the_consumer_has_seen_it() -> None:
+    """With a stop that looks at failures, no file starts between a failure and the
+    consumer's look at it, however slow the consumer."""
+    started, taken = scheduled(10, fail={0}, consume=0.3)
+    assert 0 in taken and len(started) <= 2, started
+    assert sorted(taken) == sorted(job for job, _ in started)
+
+
+def test_a_consumer_that_stops_early_leaves_no_thread_running() -> None:
+    memory = aft.vfs.memory.MemoryVfs("scheduling")
+    started: list[int] = []
+
+    def work(_src: Any, _dst: Any, job: int) -> None:
+        started.append(job)
+        time.sleep(0.05)
+
+    results = aft.vfs.base.in_parallel(memory, memory, list(range(50)), work, workers=4)
+    next(results)
+    results.close()  # what a caller's break does
+    count = len(started)
+    time.sleep(0.2)
+    assert count < 50 and len(started) == count
+    assert not [t for t in threading.enumerate() if t.name.startswith("aft-batch")]
+
+
 def test_by_default_each_connection_says_how_many_files_it_takes() -> None:
     from aft.settings import SETTINGS
 

@@ -30,7 +30,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, BinaryIO, ClassVar, NamedTuple, TypeVar
+from typing import Any, BinaryIO, ClassVar, NamedTuple, TypeVar, cast
 from urllib.parse import quote, unquote, urlsplit
 
 from aft.exceptions import (
@@ -880,29 +880,71 @@ def in_parallel(
                 return
             yield attempt(job)
         return
-    # Here, not at the top: concurrent.futures imports logging, which a short aft run
-    # that moves no file in parallel should not pay for.
-    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+    # Each thread takes the next job as soon as it is free, not when this generator has
+    # handed on the last result: a batch of small files never waits for its consumer.
+    # A failure holds back new starts until the consumer has seen it, so a ``stop`` that
+    # looks at failures is as strict as it is one job at a time.
+    from queue import SimpleQueue  # here: a run that moves no file in parallel skips it
 
     queued = iter(jobs)
+    ended: SimpleQueue[tuple[T, VfsError | None] | BaseException | None] = SimpleQueue()
+    turn = threading.Condition(lock)
+    unseen_failures = 0
+    closing = False
+
+    def take() -> tuple[T] | None:
+        """The next job (in a 1-tuple), or None when there is none or none may start."""
+        with turn:
+            turn.wait_for(lambda: closing or not unseen_failures)
+            if closing or stop():
+                return None
+            job = next(queued, _NO_JOB)
+            return None if job is _NO_JOB else (cast(T, job),)
+
+    def worker() -> None:
+        nonlocal unseen_failures
+        try:
+            while (taken := take()) is not None:
+                result = attempt(taken[0])
+                if result[1] is not None:
+                    with turn:
+                        unseen_failures += 1
+                ended.put(result)
+        except BaseException as exc:  # not a VfsError: raised to the consumer
+            ended.put(exc)
+        finally:
+            ended.put(None)
+
+    threads = [
+        threading.Thread(target=worker, name=f"aft-batch-{i}", daemon=True) for i in range(width)
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        with ThreadPoolExecutor(width) as pool:
-            running: set[Future[tuple[T, VfsError | None]]] = set()
-            while True:
-                while len(running) < width and not stop():
-                    try:
-                        job = next(queued)
-                    except StopIteration:
-                        break
-                    running.add(pool.submit(attempt, job))
-                if not running:
-                    return
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
+        working = width
+        while working:
+            item = ended.get()
+            if item is None:
+                working -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+                if item[1] is not None:
+                    with turn:
+                        unseen_failures -= 1
+                        turn.notify_all()
     finally:
+        with turn:
+            closing = True
+            turn.notify_all()
+        for thread in threads:
+            thread.join()
         for vfs in extra:
             vfs.close()
+
+
+_NO_JOB = object()
 
 
 def batch_width(src: Vfs, dst: Vfs) -> int:
