@@ -218,7 +218,7 @@ class S3Vfs(S3Schema, ObjectStoreVfs):
             return conn, True
         host = url.hostname or ""
         if url.scheme == "https":
-            context = ssl.create_default_context(cafile=_ca_bundle())
+            context = _tls_context(_ca_bundle())
             conn = http.client.HTTPSConnection(host, url.port, timeout=60, context=context)
         else:
             conn = http.client.HTTPConnection(host, url.port, timeout=60)
@@ -867,6 +867,13 @@ def _ca_bundle() -> str:
         assert spec is not None and spec.origin is not None
         return os.path.join(os.path.dirname(spec.origin), "cacert.pem")
     return str(certifi.where())
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(cafile: str) -> ssl.SSLContext:
+    """A client TLS context that trusts ``cafile``: made once, shared by every thread's
+    connection (loading a CA bundle takes about 30 ms)."""
+    return ssl.create_default_context(cafile=cafile)
 
 
 def _proxied(url: str) -> bool:
