@@ -892,20 +892,19 @@ def in_parallel(
     unseen_failures = 0
     closing = False
 
-    def take() -> tuple[T] | None:
-        """The next job (in a 1-tuple), or None when there is none or none may start."""
+    def take() -> object:
+        """The next job, or ``_NO_JOB`` when there is none or none may start."""
         with turn:
             turn.wait_for(lambda: closing or not unseen_failures)
             if closing or stop():
-                return None
-            job = next(queued, _NO_JOB)
-            return None if job is _NO_JOB else (cast(T, job),)
+                return _NO_JOB
+            return next(queued, _NO_JOB)
 
     def worker() -> None:
         nonlocal unseen_failures
         try:
-            while (taken := take()) is not None:
-                result = attempt(taken[0])
+            while (job := take()) is not _NO_JOB:
+                result = attempt(cast(T, job))
                 if result[1] is not None:
                     with turn:
                         unseen_failures += 1
