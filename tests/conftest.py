@@ -40,10 +40,13 @@ def aft_command() -> str:
     return str(found)
 
 
-def stop_gpg_agent(home: Path) -> None:
-    """gpg starts an agent for each home it uses and leaves it running: stop this one."""
+def stop_gnupg(home: Path) -> None:
+    """gpg starts daemons (its agent, ...) for each home it uses and leaves them running:
+    stop those of ``home``."""
     if home.exists():
-        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
+        subprocess.run(
+            ["gpgconf", "--homedir", str(home), "--kill", "all"], check=False, capture_output=True
+        )
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 
 from aft.executor import Executor, HaltSignal
 from aft.models import JobState, RunResult
-from tests.conftest import REPO, stop_gpg_agent
+from tests.conftest import REPO, stop_gnupg
 from tests.script_helpers import errors, texts
 
 EXAMPLES = REPO / "examples"
@@ -658,7 +658,7 @@ def gpg(tmp_path: Path) -> Any:
 
     gpg_run("--quick-gen-key", "Partner <partner@example.com>", "default", "default", "never")
     yield gpg_run
-    stop_gpg_agent(home)
+    stop_gnupg(home)
 
 
 def test_pgp_upload(instance: Any, gpg: Any, sftp: Path, tmp_path: Path) -> None:

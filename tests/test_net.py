@@ -23,6 +23,7 @@ from aft.mail import MailError, MailSettings, send_mail
 from aft.models import JobState, RunResult
 from aft.pgp import PgpError, decrypt_file, encrypt_file
 from aft.syncjs import net_host
+from tests.conftest import stop_gnupg
 from tests.script_helpers import errors, js, texts
 from tests.script_helpers import outcome as outcome_with
 from tests.test_web_ui import browser, page, served  # noqa: F401 (fixtures for the Settings page)
@@ -565,7 +566,7 @@ def gpg_home() -> Iterator[dict[str, str]]:
             "private": gpg_run(*loopback, "--armor", "--export-secret-keys", "gpg@example.com"),
         }
     finally:
-        subprocess.run(["gpgconf", "--kill", "all"], env=env, capture_output=True)
+        stop_gnupg(Path(home))
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -21,7 +21,7 @@ from aft.models import FileInfo
 from aft.syncjs.transfer_policy import copy_otfe
 from aft.vfs.base import TEMP_MARKER
 from aft.vfs.disk import DiskVfs
-from tests.conftest import stop_gpg_agent
+from tests.conftest import stop_gnupg
 from tests.script_helpers import errors, js, texts
 from tests.test_syncjs_vfs import (
     azure_setup,
@@ -38,9 +38,9 @@ GPG = "/usr/bin/gpg"
 
 
 @pytest.fixture(autouse=True)
-def no_gpg_agent_left(tmp_path: Path) -> Iterator[None]:
+def no_gnupg_daemons_left(tmp_path: Path) -> Iterator[None]:
     yield
-    stop_gpg_agent(tmp_path / "gnupg")
+    stop_gnupg(tmp_path / "gnupg")
 
 
 def gpg(tmp_path: Path, *args: str, passphrase: str = KEY, data: bytes = b"") -> bytes:
