@@ -34,6 +34,11 @@ OpenSSH's ``sftp`` (see ``benchmarks/results.md``).
 - ``SFTPFile._close``: close a file read to its end without waiting for the reply, with
   paramiko's own bookkeeping, so the server's handle is never closed twice
   (:func:`close_without_waiting`).
+- ``SFTPClient._async_request`` also sends the close of a file written over several
+  sessions before their last writes are acknowledged, its status kept
+  (:func:`send_close`, ``CMD_CLOSE``), and the stat of a file together with its open
+  (:func:`send_stat`; ``SFTPAttributes._from_msg`` reads the reply, ``CMD_STAT`` and
+  ``CMD_ATTRS`` are its packet types): a round trip less for each.
 - ``SFTPFile.handle`` and ``SFTPFile.sftp`` (undocumented attributes): the server's handle
   of an open file and its session (:func:`file_session`).
 - ``paramiko.sftp.CMD_READ``, ``CMD_WRITE``, ``CMD_DATA``, ``CMD_STATUS``,
@@ -89,15 +94,19 @@ if _HIDE_INVOKE:
     sys.modules["invoke"] = None  # type: ignore[assignment]
 try:
     import paramiko
+    import paramiko.file
     import paramiko.util
     from paramiko.buffered_pipe import BufferedPipe, PipeTimeout
     from paramiko.common import cMSG_CHANNEL_REQUEST
     from paramiko.sftp import (
+        CMD_ATTRS,
+        CMD_CLOSE,
         CMD_DATA,
         CMD_EXTENDED,
         CMD_EXTENDED_REPLY,
         CMD_INIT,
         CMD_READ,
+        CMD_STAT,
         CMD_STATUS,
         CMD_VERSION,
         CMD_WRITE,
@@ -143,6 +152,10 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName("paramiko.sftp", "CMD_STATUS", "attribute"),
     PrivateName("paramiko.sftp", "CMD_EXTENDED", "attribute"),
     PrivateName("paramiko.sftp", "CMD_EXTENDED_REPLY", "attribute"),
+    PrivateName("paramiko.sftp", "CMD_STAT", "attribute"),
+    PrivateName("paramiko.sftp", "CMD_ATTRS", "attribute"),
+    PrivateName("paramiko.SFTPAttributes", "_from_msg", "callable"),
+    PrivateName("paramiko.sftp", "CMD_CLOSE", "attribute"),
     PrivateName("paramiko.sftp", "int64", "class"),
     PrivateName("paramiko.sftp", "CMD_INIT", "attribute"),
     PrivateName("paramiko.sftp", "CMD_VERSION", "attribute"),
@@ -381,6 +394,35 @@ def file_session(handle: paramiko.SFTPFile) -> tuple[paramiko.SFTPClient, bytes]
 def close_without_waiting(handle: paramiko.SFTPFile) -> None:
     """Send the close of ``handle`` and return at once (its reply is dropped on arrival)."""
     handle._close(async_=True)
+
+
+def send_close(handle: paramiko.SFTPFile, owner: ReplyReceiver) -> int:
+    """Send the close of ``handle`` without waiting; returns the request number. Its
+    status goes to ``owner`` (see :func:`reply_result`); paramiko takes the file as
+    closed, so it never sends a close of its own."""
+    paramiko.file.BufferedFile.close(handle)  # the bookkeeping SFTPFile._close does first
+    num: int = handle.sftp._async_request(owner, CMD_CLOSE, handle.handle)
+    return num
+
+
+def send_stat(sftp: paramiko.SFTPClient, owner: ReplyReceiver, path: str) -> int:
+    """Ask for the attributes of ``path`` without waiting; returns the request number.
+    Its reply goes to ``owner``; see :func:`attrs_reply`."""
+    num: int = sftp._async_request(owner, CMD_STAT, path)
+    return num
+
+
+def attrs_reply(
+    sftp: paramiko.SFTPClient, kind: int, msg: paramiko.Message
+) -> paramiko.SFTPAttributes | Exception:
+    """What a reply to a stat says: the attributes, or the exception paramiko raises
+    for its status (an ``OSError``), or an ``SFTPError`` for a reply of another type."""
+    if kind == CMD_ATTRS:
+        return paramiko.SFTPAttributes._from_msg(msg)
+    result = reply_result(sftp, kind, msg)
+    if isinstance(result, Exception):
+        return result
+    return paramiko.SFTPError(f"unexpected SFTP reply type {kind} to a stat")
 
 
 def send_read(

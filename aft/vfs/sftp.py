@@ -236,6 +236,17 @@ class _Limits(adapter.ReplyReceiver):
         self.sizes = (min(read or MAX_BLOCK, MAX_BLOCK), min(write or MAX_BLOCK, MAX_BLOCK))
 
 
+class _Attrs(adapter.ReplyReceiver):
+    """The reply to a stat sent without waiting: the attributes or the error."""
+
+    def __init__(self, sftp: paramiko.SFTPClient) -> None:
+        self._sftp = sftp
+        self.attrs: paramiko.SFTPAttributes | Exception | None = None
+
+    def on_reply(self, kind: int, msg: paramiko.Message, num: int) -> None:
+        self.attrs = adapter.attrs_reply(self._sftp, kind, msg)
+
+
 def _alive(sftp: paramiko.SFTPClient) -> bool:
     channel = sftp.get_channel()
     return not channel.closed and channel.get_transport().is_active()
@@ -679,14 +690,25 @@ class SftpVfs(SftpSchema, Vfs):
         return FileInfo(vpath, False, 0, attrs.st_mtime or 0)
 
     def open_read(self, path: str, offset: int = 0) -> BinaryIO:
-        """A reader of ``path``; its first block is asked for with the size, in one round trip."""
+        """A reader of ``path``. The file is looked at in the round trip that opens it, so
+        the first read asks for the whole read-ahead; where that look fails (a server may
+        refuse a stat by path), the first block is asked for with the size of the open
+        file instead."""
         vpath = normalize(path)
-        handle = self._call("open", vpath, "rb", expect="file")
+        with self._errors(vpath):
+            sftp = self._client()
+            seen = _Attrs(sftp)
+            adapter.send_stat(sftp, seen, self._remote(vpath))
+        handle = self._call("open", vpath, "rb", expect="file")  # the stat is answered first
         reader = SftpFile(self, vpath, handle, self._sizes[0], offset, 0)
         with self._errors(vpath):
             try:
-                reader.ask_first()
-                attrs = handle.stat()
+                while seen.attrs is None:  # a server may answer out of order
+                    adapter.read_reply(sftp)
+                attrs = seen.attrs
+                if isinstance(attrs, Exception):
+                    reader.ask_first()
+                    attrs = handle.stat()
                 if stat_mod.S_ISDIR(attrs.st_mode or 0):
                     raise VfsIsADirectory(f"{vpath}: is a directory")
             except BaseException:
@@ -782,7 +804,7 @@ class _Lane(adapter.ReplyReceiver):
     ) -> None:
         self.sftp, self.handle, self._release = sftp, handle, release
         self.remote = adapter.file_session(handle)[1]
-        self.pending: dict[int, int] = {}  # request number -> offset
+        self.pending: dict[int, int] = {}  # request number -> offset (-1: the close)
         self.error: Exception | None = None
 
     def on_reply(self, kind: int, msg: paramiko.Message, num: int) -> None:
@@ -1028,8 +1050,9 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
         """Close the handle; after writing, report a failed write.
 
         Writing, the close request follows the outstanding writes at once (the server
-        handles one file's requests in order) and their statuses arrive while it waits:
-        one round trip, not two. Reading, nothing is waited for: late replies are dropped.
+        handles one file's requests in order) and their statuses arrive while it waits,
+        the other sessions' too: one round trip in all.
+        Reading, nothing is waited for: late replies are dropped.
         """
         if self.closed:
             return
@@ -1041,11 +1064,16 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
                     self._ready.clear()
                     adapter.close_without_waiting(self._handle)
                     return
-                try:
-                    self._close_lanes()
+                own = self._lanes[0]
+                try:  # the close follows this session's writes at once, and need not
+                    # wait for the other sessions' statuses: the file is whole when all
+                    # of them are in, whichever comes first
+                    own.pending[adapter.send_close(self._handle, own)] = -1
                 finally:
-                    self._handle.close()
-                    self._lanes[0].drain()
+                    try:
+                        self._close_lanes()
+                    finally:
+                        own.drain()
                 self._raise_error()
         finally:
             super().close()

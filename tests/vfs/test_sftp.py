@@ -17,6 +17,7 @@ from aft.exceptions import (
     VfsConnectionError,
     VfsError,
     VfsHostKeyError,
+    VfsIsADirectory,
     VfsNotFound,
     VfsPermission,
 )
@@ -311,6 +312,41 @@ def test_reads_past_the_size_seen_at_open(sftp: SftpVfs) -> None:
         assert f.read() == b"a" * 50 + b"b" * 70_000
 
 
+def test_a_read_looks_at_its_file_in_the_round_trip_of_the_open(
+    sftp: SftpVfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The size comes with the open, so no stat of the open file waits before the
+    read-ahead is asked for; a directory is still refused."""
+    import paramiko
+
+    sftp.write_bytes("/big", payload(3 * MiB))
+    sftp.mkdir("/dir")
+    monkeypatch.setattr(paramiko.SFTPFile, "stat", lambda *_: pytest.fail("a stat of its own"))
+    with sftp.open_read("/big") as f:
+        assert f.read() == payload(3 * MiB)
+    with sftp.open_read("/big", MiB) as f:
+        assert f.read() == payload(3 * MiB)[MiB:]
+    with pytest.raises(VfsIsADirectory, match="^/dir: "):
+        sftp.open_read("/dir")
+
+
+def test_a_read_whose_stat_is_refused_asks_the_open_file(
+    sftp: SftpVfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that refuses the stat by path (here: a stat of a missing file instead)
+    still gives the file: its size comes from the open handle."""
+    from aft.vfs import _paramiko_adapter as adapter
+
+    sftp.write_bytes("/f", payload(MiB + 5))
+    sftp.mkdir("/dir")
+    send_stat = adapter.send_stat
+    monkeypatch.setattr(adapter, "send_stat", lambda s, o, path: send_stat(s, o, path + ".no"))
+    with sftp.open_read("/f") as f:
+        assert f.read() == payload(MiB + 5)
+    with pytest.raises(VfsIsADirectory, match="^/dir: "):
+        sftp.open_read("/dir")
+
+
 def test_a_copy_stops_where_a_short_read_showed_the_end(
     sftp: SftpVfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -549,6 +585,32 @@ def test_a_big_file_is_written_over_several_sessions(sftp: SftpVfs) -> None:
     expected = payload(SPREAD_AT + MiB, seed=7) + payload(MiB, seed=8) + payload(9 * MiB, seed=9)
     assert sftp.read_bytes("/big") == expected
     assert sftp.listdir("/")  # the file's session still serves the VFS
+
+
+def test_the_close_of_a_spread_file_does_not_wait_for_the_other_sessions(
+    sftp: SftpVfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's own close goes out before the other sessions' statuses are waited
+    for, so they arrive in the same round trip; the file is whole all the same."""
+    from aft.vfs import _paramiko_adapter as adapter
+    from aft.vfs.sftp import _Lane
+
+    events: list[str] = []
+    send_close, drain = adapter.send_close, _Lane.drain
+
+    def closing(*args: Any) -> int:
+        events.append("close")
+        return send_close(*args)
+
+    def draining(lane: Any) -> None:
+        events.append("drain")
+        drain(lane)
+
+    with _spread_writer(sftp, "/big"):
+        monkeypatch.setattr(adapter, "send_close", closing)
+        monkeypatch.setattr(_Lane, "drain", draining)
+    assert events[0] == "close" and events.count("drain") == LANES
+    assert sftp.read_bytes("/big") == payload(SPREAD_AT + MiB, seed=7) + payload(MiB, seed=8)
 
 
 def test_a_failed_write_on_another_session_is_reported(sftp: SftpVfs) -> None:
