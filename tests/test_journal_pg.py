@@ -3,11 +3,12 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import pytest
-
-from aft._pgstore import PostgresStore
-from aft.instance import Instance
-from tests.servers.cluster import cluster_urls, postgres_server, redis_server  # noqa: F401
+from tests.servers.cluster import (  # noqa: F401 (fixtures: "instance" is on PostgreSQL)
+    cluster_urls,
+    postgres_instance,
+    postgres_server,
+    redis_server,
+)
 from tests.test_journal import (  # noqa: F401
     test_a_file_that_fails_in_a_batch_is_recorded_failed_with_its_error,
     test_a_script_leaves_one_record_per_file_with_its_sha256,
@@ -19,12 +20,3 @@ from tests.test_retention import (  # noqa: F401
     test_a_purge_deletes_what_is_too_old_and_both_chains_still_verify,
     test_audit_entries_go_only_when_asked_and_the_chains_go_on_after_a_full_purge,
 )
-
-
-@pytest.fixture
-def instance(aft_home, cluster_urls, monkeypatch):  # noqa: F811
-    """An instance whose database is a fresh PostgreSQL database (no broker)."""
-    monkeypatch.setenv("AFT_DATABASE_URL", cluster_urls.database_url)
-    with Instance(aft_home) as inst:
-        assert isinstance(inst.store, PostgresStore)
-        yield inst

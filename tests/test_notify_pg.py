@@ -3,11 +3,12 @@ tests/test_notify.py run again on a PostgresStore (a real server per session).""
 
 from __future__ import annotations
 
-import pytest
-
-from aft._pgstore import PostgresStore
-from aft.instance import Instance
-from tests.servers.cluster import cluster_urls, postgres_server, redis_server  # noqa: F401
+from tests.servers.cluster import (  # noqa: F401 (fixtures: "instance" is on PostgreSQL)
+    cluster_urls,
+    postgres_instance,
+    postgres_server,
+    redis_server,
+)
 from tests.test_notify import (  # noqa: F401 (the tests and their fixture, run again here)
     test_a_failed_delivery_is_one_masked_line_and_never_raises,
     test_a_failed_job_is_mailed_and_posted_with_the_secret_headers,
@@ -18,12 +19,3 @@ from tests.test_notify import (  # noqa: F401 (the tests and their fixture, run 
     test_success_and_schedule_rules,
     world,
 )
-
-
-@pytest.fixture
-def instance(aft_home, cluster_urls, monkeypatch):  # noqa: F811
-    """An instance whose database is a fresh PostgreSQL database (no broker)."""
-    monkeypatch.setenv("AFT_DATABASE_URL", cluster_urls.database_url)
-    with Instance(aft_home) as inst:
-        assert isinstance(inst.store, PostgresStore)
-        yield inst

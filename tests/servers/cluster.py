@@ -28,9 +28,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+if TYPE_CHECKING:
+    from aft.instance import Instance
 
 START_TIMEOUT = 30.0
 
@@ -162,6 +167,21 @@ def cluster_urls(redis_server: str, postgres_server: str) -> ClusterUrls:
 
     redis.Redis.from_url(redis_server).flushall()
     return ClusterUrls(fresh_database(postgres_server), redis_server)
+
+
+@pytest.fixture(name="instance")
+def postgres_instance(
+    aft_home: Path, cluster_urls: ClusterUrls, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Instance]:
+    """An instance whose database is a fresh PostgreSQL database (no broker). A test
+    module that imports it runs the library-level tests it imports on PostgreSQL."""
+    from aft._pgstore import PostgresStore
+    from aft.instance import Instance
+
+    monkeypatch.setenv("AFT_DATABASE_URL", cluster_urls.database_url)
+    with Instance(aft_home) as inst:
+        assert isinstance(inst.store, PostgresStore)
+        yield inst
 
 
 class TcpProxy:
