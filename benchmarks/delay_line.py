@@ -98,10 +98,18 @@ class DelayLine:
         asyncio.run_coroutine_threadsafe(cut(), self._loop).result(10)
 
     def close(self) -> None:
-        """Cut everything and stop the thread."""
+        """Cut everything, end the connections' tasks and stop the thread."""
         self.cut()
+
+        async def settle() -> None:  # cut connections end their tasks within rtt / 2
+            tasks = asyncio.all_tasks() - {asyncio.current_task()}
+            if tasks:
+                await asyncio.wait(tasks, timeout=self.rtt + 1)
+
+        asyncio.run_coroutine_threadsafe(settle(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
 
     def __enter__(self) -> DelayLine:
         return self.start()

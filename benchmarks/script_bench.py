@@ -26,6 +26,7 @@ the rows compare aft with rclone only, see :data:`FAR`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -157,22 +158,32 @@ def sftp_rows(work: Path, names: list[str]) -> None:
         key = work / "id_ed25519"
         key.write_text(server.key_pem)
         key.chmod(0o600)
-        remote = server.new_dir("bench")
+        near = SftpTarget(server, key, server.new_dir("bench"), server.port)
         if "sftp-big" in names:
-            sftp_pair(work, server, key, remote, server.port, "sftp-big", "sftp-big", "loopback")
+            sftp_pair(work, near, "sftp-big", "sftp-big", "loopback")
         if "sftp-many" in names:
-            sftp_pair(work, server, key, remote, server.port, "sftp-many", "sftp-many", "loopback")
+            sftp_pair(work, near, "sftp-many", "sftp-many", "loopback")
         for rtt in RTTS:
             wanted = [n for n in ("wan-big", "wan-many") if n in names]
             if not wanted:
                 continue
             with DelayLine(server.port, rtt / 1000) as line:
+                far = dataclasses.replace(near, port=line.port)
                 for name in wanted:
                     label, where = f"{name} {rtt}ms", f"{rtt} ms round trip"
-                    sftp_pair(
-                        work, server, key, remote, line.port, name, label, where,
-                        openssh=rtt < FAR,
-                    )  # fmt: skip
+                    sftp_pair(work, far, name, label, where, openssh=rtt < FAR)
+
+
+@dataclasses.dataclass(frozen=True)
+class SftpTarget:
+    """Where the SFTP rows send their files: the server (a tests.servers.sshd server), the
+    key that logs in, the server's folder for them and the port that reaches it (its own,
+    or a delay line's)."""
+
+    server: Any
+    key: Path
+    remote: Path
+    port: int
 
 
 #: Each SFTP row's files: (how many, size); one file is named big.bin, many are f*.dat.
@@ -185,18 +196,11 @@ SFTP_WORK = {
 
 
 def sftp_pair(
-    work: Path,
-    server: Any,
-    key: Path,
-    remote: Path,
-    port: int,
-    name: str,
-    label: str,
-    where: str,
-    openssh: bool = True,
+    work: Path, target: SftpTarget, name: str, label: str, where: str, openssh: bool = True
 ) -> None:
     """Rows ``label up`` and ``label down`` of the work ``name``: aft, OpenSSH sftp (unless
-    not ``openssh``) and rclone, through ``port``."""
+    not ``openssh``) and rclone, through ``target``'s port."""
+    server, key, remote, port = target.server, target.key, target.remote, target.port
     count, size = SFTP_WORK[name]
     source = work / f"{name}-src"
     source.mkdir(exist_ok=True)
