@@ -147,7 +147,7 @@ def test_the_chunk_pipe_replaces_every_method_that_uses_paramikos_array() -> Non
 
 
 def test_the_fast_packetizer_runs_paramikos_own_code() -> None:
-    fast = _paramiko_adapter.FastMacPacketizer.read_message
+    fast = _paramiko_adapter.FastPacketizer.read_message
     assert fast.__code__ is paramiko.Packetizer.read_message.__code__
     assert fast.__globals__["util"].constant_time_bytes_eq is hmac.compare_digest
     assert fast.__globals__["util"].format_binary is paramiko.util.format_binary
@@ -172,7 +172,7 @@ def test_aft_sftp_changes_nothing_in_paramiko_for_other_users(sshd_server: SshdS
             )
         before = snapshot()
         from aft.vfs import open_vfs
-        from aft.vfs._paramiko_adapter import FastMacPacketizer
+        from aft.vfs._paramiko_adapter import FastPacketizer
         with open_vfs("SFTP", sys.argv[1], {"pass": sys.argv[2]}) as vfs:
             with vfs.open_write("/f") as out:
                 out.write(b"x" * 3_000_000)
@@ -180,7 +180,7 @@ def test_aft_sftp_changes_nothing_in_paramiko_for_other_users(sshd_server: SshdS
                 assert back.read() == b"x" * 3_000_000
             packetizer = type(vfs._transport.packetizer)
         assert snapshot() == before, "aft changed paramiko for the whole process"
-        assert packetizer is FastMacPacketizer, packetizer
+        assert packetizer is FastPacketizer, packetizer
         print("unchanged")
         """
     )

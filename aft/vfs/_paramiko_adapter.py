@@ -61,7 +61,7 @@ The receive path, on aft's own connections only:
   ``paramiko.util.constant_time_bytes_eq``, a Python loop: 4.5 us a packet against
   0.07 us for ``hmac.compare_digest``, about 35 ms of a 256 MiB download (one
   ``read_message`` of a 32 KiB packet: 51 us stock, 45 us with the C comparison; of a
-  1 KiB packet: 17 us and 10.5 us). :class:`FastMacPacketizer`, which aft passes to
+  1 KiB packet: 17 us and 10.5 us). :class:`FastPacketizer`, which aft passes to
   its own ``Transport`` (public ``packetizer_class`` argument), runs paramiko's
   ``read_message`` code with its ``util`` global replaced by :class:`_FastCompareUtil`:
   same result, constant time, in C. ``paramiko.util`` itself is never changed, so any
@@ -69,11 +69,22 @@ The receive path, on aft's own connections only:
 
 Together the three took a 256 MiB download from 0.72 s to 0.59 s (median) when they
 were added.
+
+The set-up of a connection: right after accepting the user, OpenSSH's sshd announces its
+host keys (a global request that wants no answer) and then answers the channel open;
+Nagle's rule holds that answer back until the announcement is acknowledged, and the
+client's kernel delays the acknowledgement (up to 40 ms on Linux) because the client has
+nothing to send meanwhile. OpenSSH's ``sftp`` waits those 40 ms; :class:`FastPacketizer`
+asks its socket for an immediate acknowledgement (``TCP_QUICKACK``, Linux) after every
+packet it sends until the first channel request, the packet that follows the first
+channel's opening: a loopback connection that opens a session took 43 ms less.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import socket
 import struct
 import sys
 import threading
@@ -188,7 +199,7 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
 
 
 class _FastCompareUtil:
-    """``paramiko.util`` as :class:`FastMacPacketizer` sees it: the MAC comparison in C.
+    """``paramiko.util`` as :class:`FastPacketizer` sees it: the MAC comparison in C.
 
     Every other name is looked up on ``paramiko.util`` at the time of use.
     """
@@ -215,14 +226,30 @@ def _with_globals(function: types.FunctionType, **names: Any) -> types.FunctionT
     return copy
 
 
-class FastMacPacketizer(paramiko.Packetizer):
-    """paramiko's packetizer, whose received MACs are compared by ``hmac.compare_digest``.
+class FastPacketizer(paramiko.Packetizer):
+    """paramiko's packetizer, whose received MACs are compared by ``hmac.compare_digest``
+    and which has each packet the server sends acknowledged at once until the first
+    channel is open (see the module docstring).
 
     Give it to a ``paramiko.Transport`` as ``packetizer_class``; only that transport
     changes.
     """
 
     read_message = _with_globals(paramiko.Packetizer.read_message, util=_FastCompareUtil())
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock)
+        self._sock = sock
+        self._quick_acks = hasattr(socket, "TCP_QUICKACK")  # Linux only
+
+    def send_message(self, data: paramiko.Message) -> None:
+        super().send_message(data)
+        if self._quick_acks:
+            if data.asbytes()[:1] == cMSG_CHANNEL_REQUEST:
+                self._quick_acks = False
+            else:
+                with contextlib.suppress(OSError):  # a closed socket: the next read says so
+                    self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
 
 
 # ---- the receive buffer -----------------------------------------------------------------

@@ -165,7 +165,7 @@ def _open_transport(host: str, port: int, timeout: float) -> paramiko.Transport:
                 sock,
                 default_window_size=WINDOW,
                 default_max_packet_size=PACKET,
-                packetizer_class=adapter.FastMacPacketizer,
+                packetizer_class=adapter.FastPacketizer,
             )
         except BaseException:
             sock.close()

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from aft.exceptions import (
     VfsNotFound,
     VfsPermission,
 )
+from aft.vfs import _paramiko_adapter as adapter
 from aft.vfs import open_vfs
 from aft.vfs.base import TEMP_MARKER, Vfs, copy_file
 from aft.vfs.disk import DiskVfs
@@ -223,6 +225,31 @@ def test_connect_looks_at_the_root_in_the_round_trip_of_the_limits(
         twin.close()
     finally:
         vfs.close()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="a Linux socket option")
+def test_the_first_session_opens_without_waiting_for_a_delayed_acknowledgement(
+    sshd_server: SshdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sshd answers the first channel open right behind its host-key announcement, and
+    Nagle's rule holds that answer until the announcement is acknowledged: the client
+    acknowledges at once, not after the kernel's delay of 40 ms."""
+    took: list[float] = []
+    real = adapter.open_sftp
+
+    def timed(*args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return real(*args)
+        finally:
+            took.append(time.perf_counter() - started)
+
+    monkeypatch.setattr(adapter, "open_sftp", timed)
+    for _ in range(3):
+        vfs = open_sftp(sshd_server, sshd_server.new_dir())
+        vfs.connect()
+        vfs.close()
+    assert min(took) < 0.025, took
 
 
 def test_connect_to_a_missing_root_names_it(sshd_server: SshdServer) -> None:
