@@ -9,9 +9,9 @@ to a connection), and each tool negotiates its own cipher. Each row times, per
 direction, one aft script (``SftpClient``/``S3Client`` ``Upload``/``Download``, with a
 wildcard for many files), OpenSSH ``sftp -b`` and ``rclone`` (and, for many files, the
 same aft script with the setting ``transfer_journal`` off, to show what recording each
-file costs), A/B interleaved: in each round every tool runs once, after a first round
-that warms up and is not counted; the median of the counted rounds is reported, with the
-peak RSS of aft's process.
+file costs), A/B interleaved: in each round every tool runs once, each round starting
+with the next tool, after a first round that warms up and is not counted; the median of
+the counted rounds is reported, with the peak RSS of aft's process.
 
 Names: ``sftp-big`` (256 MiB, loopback), ``sftp-many`` (1,000 x 16 KiB, loopback),
 ``wan-big`` (64 MiB) and ``wan-many`` (200 x 16 KiB), each at 20 and 80 ms round trip
@@ -79,12 +79,16 @@ def compare(
 ) -> tuple[dict[str, float], float]:
     """Median seconds of each tool's command, rounds interleaved; and aft's peak RSS in MiB.
 
-    ``reset`` runs before every command; each command is built after it.
+    Each round starts with the next tool (round n runs them in their order turned by n),
+    so no tool always follows the same one. ``reset`` runs before every command; each
+    command is built after it.
     """
     times: dict[str, list[float]] = {name: [] for name in tools}
     rss = 0.0
+    order = list(tools.items())
     for n in range(WARMUP + ROUNDS):
-        for name, command in tools.items():
+        turn = n % len(order)
+        for name, command in order[turn:] + order[:turn]:
             reset()
             took, peak = timed(command(), AFT_ENVS.get(name))
             if n >= WARMUP:
