@@ -475,6 +475,34 @@ def test_the_engine_process_never_outlives_its_caller(how):
         caller.wait()
 
 
+def test_a_wait_on_a_spinning_engine_wakes_for_signal_handlers(monkeypatch):
+    """A signal that lands just before the wait on the engine is not lost: each wait ends
+    within SIGNAL_CHECK seconds, so the main thread runs the handler then (Ctrl-C once left
+    its caller waiting for the next frame of a script that never sends one)."""
+    import select
+
+    caller = threading.current_thread()
+    real = select.select
+    halt = HaltSignal()
+    waits: list[float | None] = []
+
+    def spy(rlist, wlist, xlist, timeout=None):
+        if threading.current_thread() is caller:
+            assert timeout is not None and timeout <= engine.SIGNAL_CHECK, timeout
+            waits.append(timeout)
+            if len(waits) == 3:  # the script has spun for about half a second
+                halt.set()
+        return real(rlist, wlist, xlist, timeout)
+
+    monkeypatch.setattr(select, "select", spy)
+    try:
+        with pytest.raises(engine.EngineKilled):
+            engine.run_isolated({}, [("while (true) {}", "spin.js", {})], halt, grace=0.3)
+    finally:
+        halt.close()
+    assert len(waits) >= 4  # the grace went by in waits of SIGNAL_CHECK too
+
+
 def _thread_children():
     """The processes forked by any thread of this one."""
     found = []

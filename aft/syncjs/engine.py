@@ -115,6 +115,27 @@ class HaltFlag(Protocol):
         ...
 
 
+#: Seconds a wait of :func:`wait_readable` lasts at most before Python looks at its signals.
+SIGNAL_CHECK = 0.25
+
+
+def wait_readable(fds: Sequence[int], timeout: float | None) -> list[int]:
+    """Those of ``fds`` that are readable, waiting up to ``timeout`` seconds for one (None:
+    as long as it takes).
+
+    A signal that lands after Python last looked for one and before ``select`` starts
+    interrupts nothing: its handler (Ctrl-C, ``aft run``'s halt) would wait for the next
+    readable descriptor, which a script busy in JS never makes. The wait therefore wakes
+    every :data:`SIGNAL_CHECK` seconds, and the main thread runs the handler then.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = SIGNAL_CHECK if deadline is None else min(SIGNAL_CHECK, deadline - time.monotonic())
+        ready: list[int] = select.select(fds, [], [], max(left, 0.0))[0]
+        if ready or (deadline is not None and time.monotonic() >= deadline):
+            return ready
+
+
 def run_isolated(
     functions: dict[str, HostFunction], steps: Sequence[Step], halt: HaltFlag, grace: float
 ) -> str | None:
@@ -180,12 +201,11 @@ def _serve(
     while True:
         if not requests.buffered():
             if deadline is None:
-                ready, _, _ = select.select([fd, halt], [], [])
+                ready = wait_readable([fd, halt], None)
                 if halt in ready:
                     deadline = time.monotonic() + grace
             else:
-                left = deadline - time.monotonic()
-                ready = select.select([fd], [], [], left)[0] if left > 0 else []
+                ready = wait_readable([fd], deadline - time.monotonic())
                 if not ready:
                     os.kill(engine.pid, signal.SIGKILL)  # not yet reaped: still the engine
                     return True

@@ -28,7 +28,7 @@ from aft.exceptions import AftError
 from aft.models import LogLevel
 from aft.secrets_store import MIN_SECRET_LENGTH
 from aft.syncjs.declarations import HostObject, bind, host_function
-from aft.syncjs.engine import HostFunction, ScriptExit
+from aft.syncjs.engine import HostFunction, ScriptExit, wait_readable
 
 if TYPE_CHECKING:
     from aft.journal import Tracker
@@ -139,7 +139,7 @@ class HaltSignal:
     """A flag that can be set from a signal handler and waited on without CPU.
 
     Setting it writes a byte to a pipe (safe inside a signal handler, unlike a lock);
-    waiting is a ``select`` on that pipe, which signals interrupt and Python retries.
+    waiting is a ``select`` on that pipe (see :func:`~aft.syncjs.engine.wait_readable`).
     """
 
     def __init__(self) -> None:
@@ -164,10 +164,8 @@ class HaltSignal:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until set or ``timeout`` seconds pass; returns whether it is set."""
-        import select
-
         if not self._set:
-            select.select([self._read], [], [], timeout)
+            wait_readable([self._read], timeout)
         return self._set
 
     def close(self) -> None:
@@ -206,8 +204,6 @@ class Inbox:
 
     def get(self, timeout: float | None = None) -> tuple[int, Any] | None:
         """The next ``(source, item)``; None once halted or after ``timeout`` seconds."""
-        import select
-
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
@@ -224,7 +220,7 @@ class Inbox:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return None
-            select.select([self._read, self._halt.fileno()], [], [], left)
+            wait_readable([self._read, self._halt.fileno()], left)
 
     def drop(self, source: int) -> None:
         """Forget every queued item from ``source``."""

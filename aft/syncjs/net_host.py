@@ -45,7 +45,7 @@ from aft.syncjs.declarations import (
     bind_methods,
     host_function,
 )
-from aft.syncjs.engine import HostFunction, HostTypeError
+from aft.syncjs.engine import HostFunction, HostTypeError, wait_readable
 from aft.syncjs.host import HaltSignal, io_call
 
 if TYPE_CHECKING:
@@ -180,8 +180,6 @@ class NetHost(HostObject):
         scheme = url.partition("://")[0].lower() if "://" in url else ""
         if scheme not in ("http", "https"):
             raise _Failed("the URL must start with http:// or https://" if url else "no URL set")
-        import select
-
         exchange = _Exchange((method, url, headers, body, timeout, insecure))
         deadline = time.monotonic() + timeout if timeout > 0 else None
         exchange.start()
@@ -193,7 +191,7 @@ class NetHost(HostObject):
                     exchange.join(1)  # sockets shut down: it ends now (unless still connecting)
                     late = f"timed out after {timeout:g}s"
                     raise _Failed("halted" if self.halt.is_set() else late)
-                select.select([exchange.done_fd, self.halt.fileno()], [], [], left)
+                wait_readable([exchange.done_fd, self.halt.fileno()], left)
         finally:
             exchange.close()
         if exchange.error is not None:
