@@ -457,10 +457,13 @@ def test_the_engine_process_never_outlives_its_caller(how):
     import sys
 
     code = (
-        "import sys; from aft.executor import Executor; print('go', flush=True); "
-        "Executor().run('while (true) {}')"
+        "import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1);"
+        " from aft.executor import Executor; print('go', flush=True);"
+        " Executor().run('while (true) {}')"
     )
-    caller = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    caller = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert caller.stdout.readline() == "go\n"
         deadline = time.monotonic() + 10
@@ -468,7 +471,15 @@ def test_the_engine_process_never_outlives_its_caller(how):
             time.sleep(0.02)
         assert len(engines) == 1
         caller.send_signal(signal.SIGKILL if how == "killed" else signal.SIGINT)
-        assert caller.wait(10) != 0
+        try:
+            assert caller.wait(10) != 0
+        except subprocess.TimeoutExpired:  # say where it waits, and what it does with signals
+            with open(f"/proc/{caller.pid}/status") as f:
+                state = [line for line in f if line.startswith("Sig")]
+            caller.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            caller.kill()
+            pytest.fail(f"still running 10 s after the signal; {state}\n{caller.communicate()[1]}")
         assert _gone(engines[0], within=3)
     finally:
         caller.kill()
