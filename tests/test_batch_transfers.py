@@ -208,10 +208,14 @@ def test_by_default_each_connection_says_how_many_files_it_takes() -> None:
     assert aft.vfs.base.batch_width(memory, memory) == TRANSFER_WORKERS
 
 
-@pytest.mark.parametrize("rtt, width", [(0, 4), (0.02, 60)])
+@pytest.mark.parametrize("rtt, widths", [(0, range(4, 33)), (0.02, range(56, 65))])
 def test_an_sftp_connection_far_away_asks_for_more_files_in_flight(
-    sshd_server: Any, rtt: float, width: int
+    sshd_server: Any, rtt: float, widths: range
 ) -> None:
+    """4 files near the server, about 60 at 20 ms. The round trip is one timed request,
+    which a busy machine can stretch (a loopback one measured 6.7 ms under a full test
+    run): near asks for well under far's width, and a measured round trip is never
+    shorter than the line's."""
     with DelayLine(sshd_server.port, rtt) as line:
         vfs = aft.vfs.sftp.SftpVfs(
             "127.0.0.1",
@@ -222,7 +226,7 @@ def test_an_sftp_connection_far_away_asks_for_more_files_in_flight(
         )
         with vfs:
             asked = vfs.batch_width()
-            assert asked is not None and abs(asked - width) <= 4
+            assert asked in widths
             assert aft.vfs.base.batch_width(vfs, aft.vfs.memory.MemoryVfs("m")) == asked
 
 
