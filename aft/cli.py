@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aft._fire_adapter import UsageError
+from aft._waiting import wait_readable
 from aft.exceptions import AftError, CliRunDisabled, InvalidSetting, UnknownSetting
 from aft.roles import ACCOUNT_ROLES, ROLES
 
@@ -219,6 +220,22 @@ def _record_run(instance: Any, source: str, name: str, params: dict[str, Any], h
     return LocalRun(instance.jobs, job_id, worker, on_halt=halt.set)
 
 
+def _read_limits(limits: int) -> bytes:
+    """The line the child writes to the ``limits`` pipe (b"" if it ended first), read in
+    waits a signal handler does not sleep through (see :func:`~aft._waiting.wait_readable`)."""
+    line = b""
+    try:
+        while not line.endswith(b"\n"):
+            wait_readable([limits], None)
+            piece = os.read(limits, 256)
+            if not piece:
+                break
+            line += piece
+    finally:
+        os.close(limits)
+    return line
+
+
 def _supervise(pid: int, limits: int) -> int:
     """Wait for the child running the script, answering signals for it.
 
@@ -227,7 +244,8 @@ def _supervise(pid: int, limits: int) -> int:
     clean stop); one that ran past ``max_run_seconds``, or has not ended
     ``halt_grace_seconds`` after the halt (or gets a second signal, and is killed), exits
     1. Writes go to temporary names first, so a killed script leaves nothing half-written
-    under a final name.
+    under a final name. Every wait wakes at least every :data:`~aft._waiting.SIGNAL_CHECK`
+    seconds, so a signal that lands just before one is answered within that.
     """
     state: dict[str, Any] = {
         "halted": False,
@@ -265,16 +283,18 @@ def _supervise(pid: int, limits: int) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, on_alarm)
+    child = os.pidfd_open(pid)
     try:
-        with os.fdopen(limits, "rb") as pipe:
-            told = pipe.readline().split()  # nothing: the child ended before it could say
+        told = _read_limits(limits).split()  # nothing: the child ended before it could say
         if told:
             state["grace"], state["max_run"] = float(told[0]), float(told[1])
             state["job_id"] = told[2].decode()
             if state["max_run"] > 0 and not state["halted"]:
                 signal.setitimer(signal.ITIMER_REAL, state["max_run"])
+        wait_readable([child], None)  # readable once the child has ended
         _, status = os.waitpid(pid, 0)
     finally:
+        os.close(child)
         signal.setitimer(signal.ITIMER_REAL, 0)
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -266,6 +266,39 @@ def test_a_busy_script_is_killed_a_grace_after_the_first_signal(
     assert "the script had not ended 1s after the halt signal: killed" in rest
 
 
+def test_the_supervisor_of_aft_run_wakes_for_signal_handlers(monkeypatch):
+    """Every wait of aft run's supervising process (for the limits line, for the child's
+    end) ends within SIGNAL_CHECK seconds, so a SIGTERM that lands just before one is
+    answered then, not when the script ends (a blocking readline or waitpid slept
+    through it)."""
+    import select
+
+    import aft.cli
+    from aft._waiting import SIGNAL_CHECK
+
+    limits_read, limits_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a child that says its limits, then runs until it is stopped
+        os.write(limits_write, b"3 0 -\n")
+        time.sleep(30)
+        os._exit(0)
+    os.close(limits_write)
+    real, waits = select.select, []
+
+    def spy(rlist, wlist, xlist, timeout=None):
+        assert timeout is not None and timeout <= SIGNAL_CHECK, timeout
+        waits.append(list(rlist))
+        if len(waits) == 3:  # the child has said its limits and runs on
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(rlist, wlist, xlist, timeout)
+
+    monkeypatch.setattr(select, "select", spy)
+    started = time.monotonic()
+    assert aft.cli._supervise(pid, limits_read) == 1  # halted, and died of the signal
+    assert time.monotonic() - started < 5
+    assert waits[0] == [limits_read] and waits[-1] != [limits_read]  # then the child's end
+
+
 def test_aft_run_halts_a_script_past_max_run_seconds(aft_home, cli_run_on, run_aft, tmp_path):
     assert run_aft("settings", "set", "max_run_seconds", "1").returncode == 0
     done = run_aft("run", "-f", script(tmp_path, WAIT_FOR_HALT), timeout=20)

@@ -10,6 +10,7 @@ import zipfile
 
 import pytest
 
+from aft._waiting import SIGNAL_CHECK
 from aft.exceptions import ParamsError, ScriptError, ScriptNotFound
 from aft.executor import Executor, HaltSignal, parse_params
 from aft.models import JobState, LogLevel
@@ -500,7 +501,7 @@ def test_a_wait_on_a_spinning_engine_wakes_for_signal_handlers(monkeypatch):
 
     def spy(rlist, wlist, xlist, timeout=None):
         if threading.current_thread() is caller:
-            assert timeout is not None and timeout <= engine.SIGNAL_CHECK, timeout
+            assert timeout is not None and timeout <= SIGNAL_CHECK, timeout
             waits.append(timeout)
             if len(waits) == 3:  # the script has spun for about half a second
                 halt.set()

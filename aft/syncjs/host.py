@@ -24,11 +24,12 @@ from types import FunctionType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
+from aft._waiting import wait_readable
 from aft.exceptions import AftError
 from aft.models import LogLevel
 from aft.secrets_store import MIN_SECRET_LENGTH
 from aft.syncjs.declarations import HostObject, bind, host_function
-from aft.syncjs.engine import HostFunction, ScriptExit, wait_readable
+from aft.syncjs.engine import HostFunction, ScriptExit
 
 if TYPE_CHECKING:
     from aft.journal import Tracker
@@ -139,7 +140,7 @@ class HaltSignal:
     """A flag that can be set from a signal handler and waited on without CPU.
 
     Setting it writes a byte to a pipe (safe inside a signal handler, unlike a lock);
-    waiting is a ``select`` on that pipe (see :func:`~aft.syncjs.engine.wait_readable`).
+    waiting is a ``select`` on that pipe (see :func:`~aft._waiting.wait_readable`).
     """
 
     def __init__(self) -> None:

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from aft._waiting import wait_readable
 from aft.exceptions import AftError
 from aft.models import LogLevel
 from aft.syncjs.declarations import (
@@ -45,7 +46,7 @@ from aft.syncjs.declarations import (
     bind_methods,
     host_function,
 )
-from aft.syncjs.engine import HostFunction, HostTypeError, wait_readable
+from aft.syncjs.engine import HostFunction, HostTypeError
 from aft.syncjs.host import HaltSignal, io_call
 
 if TYPE_CHECKING:
