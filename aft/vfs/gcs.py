@@ -57,8 +57,12 @@ from aft.vfs.gcs_schema import GcsSchema
 from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain
 
 MiB = 1024 * 1024
-#: Bytes per upload request and per ranged GET (a multiple of 256 KiB).
+#: Bytes per upload request (a multiple of 256 KiB).
 BLOCK_SIZE = 8 * MiB
+#: Bytes per ranged GET when reading. A read holds :data:`CONCURRENCY` of them ahead, and
+#: each GET briefly twice its size (the client joins the response's chunks): 4 MiB keeps
+#: a read well under 64 MiB (8 MiB ranges held up to ~80 MiB at their peak).
+READ_SIZE = 4 * MiB
 #: Ranged GETs of one read in flight at once past its first block: a big object is not
 #: held to one request's round trip, and a read holds at most this many blocks (and the
 #: one being read).
@@ -95,6 +99,7 @@ class GcsVfs(GcsSchema, ObjectStoreVfs):
         self._secrets = tuple(s for s in secrets if s)
         self._retry = DEFAULT_RETRY.with_delay(initial=0.5, maximum=4.0).with_timeout(RETRY_SECONDS)
         self.block_size = BLOCK_SIZE
+        self.read_size = READ_SIZE
         self.concurrency = CONCURRENCY
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
@@ -234,7 +239,7 @@ class GcsVfs(GcsSchema, ObjectStoreVfs):
         # A fresh handle on the same generation: downloads then build their own URL.
         source = self._bucket.blob(blob.name, generation=blob.generation)
         reader = _Reader(self, path, source, blob.size or 0, max(offset, 0))
-        return cast(BinaryIO, io.BufferedReader(reader, self.block_size))
+        return cast(BinaryIO, io.BufferedReader(reader, self.read_size))
 
     def open_write(self, path: str) -> BinaryIO:
         path = normalize(path)
@@ -413,13 +418,13 @@ class _Reader(io.RawIOBase):
         return n
 
     def _get(self, offset: int) -> bytes:
-        length = min(self._vfs.block_size, self._size - offset)
+        length = min(self._vfs.read_size, self._size - offset)
         self._next = offset + length
         return _get_range(self._vfs, self._path, self._blob, offset, length)
 
     def _ask_ahead(self) -> None:
         while len(self._ahead) < self._vfs.concurrency and self._next < self._size:
-            length = min(self._vfs.block_size, self._size - self._next)
+            length = min(self._vfs.read_size, self._size - self._next)
             get = functools.partial(
                 _get_range, self._vfs, self._path, self._blob, self._next, length
             )

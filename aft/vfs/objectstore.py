@@ -93,3 +93,15 @@ class AbortingUpload:
         if not self.closed:
             with contextlib.suppress(Exception):
                 self.abort()
+
+
+def take_front(buffer: bytearray, size: int) -> bytes:
+    """The first ``size`` bytes of ``buffer`` as one part's body, removed from it.
+
+    One copy: ``bytes(buffer[:size])`` would make two (the slice, then the bytes), an
+    extra part's worth of memory for every part an upload sends.
+    """
+    with memoryview(buffer) as view:
+        body = bytes(view[:size])
+    del buffer[:size]
+    return body

@@ -56,7 +56,7 @@ from aft.exceptions import (
 )
 from aft.models import FileInfo
 from aft.vfs.base import TRANSFER_WORKERS, join, normalize
-from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain
+from aft.vfs.objectstore import AbortingUpload, ObjectStoreVfs, key_prefix, plain, take_front
 from aft.vfs.s3_schema import S3Schema
 
 MiB = 1024 * 1024
@@ -756,8 +756,7 @@ class _Writer(AbortingUpload, io.RawIOBase):
             self._upload_id = reply["UploadId"]
         if len(self._parts) >= self._vfs.concurrency:
             self._parts[-self._vfs.concurrency].result()  # wait for room (and fail early)
-        body = bytes(self._buffer[:size])
-        del self._buffer[:size]
+        body = take_front(self._buffer, size)
         number = len(self._parts) + 1
         # The task holds no reference to the stream, so an abandoned one is collected
         # (and aborted) at once.
@@ -772,7 +771,7 @@ class _Writer(AbortingUpload, io.RawIOBase):
         self._parts.append(self._vfs._pool().submit(_upload_part, part, number, body))
 
 
-def _upload_part(call: Callable[..., Any], number: int, body: bytes) -> dict[str, Any]:
+def _upload_part(call: Callable[..., Any], number: int, body: bytes | bytearray) -> dict[str, Any]:
     return {"PartNumber": number, "ETag": call(Body=body)["ETag"]}
 
 

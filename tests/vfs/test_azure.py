@@ -71,7 +71,7 @@ class TestAzureContainerRootContract(TestAzureContract):
 @pytest.fixture
 def azure(azurite_server: AzuriteServer, azure_container: str) -> Iterator[AzureVfs]:
     vfs = AzureVfs.from_target(azurite_server.target(azure_container), azurite_server.payload)
-    vfs.block_size = MiB  # multi-block uploads stay small
+    vfs.block_size = vfs.read_size = MiB  # multi-block uploads and reads stay small
     yield vfs
     vfs.close()
 
@@ -275,7 +275,7 @@ def proxied(azurite_server: AzuriteServer, azure_container: str) -> Iterator[Pro
         vfs = AzureVfs.from_target(
             azurite_server.target(azure_container, endpoint=endpoint), azurite_server.payload
         )
-        vfs.block_size = MiB
+        vfs.block_size = vfs.read_size = MiB
         opened.append((proxy, vfs))
         return proxy, vfs
 

@@ -68,7 +68,7 @@ class TestGcsBucketRootContract(TestGcsContract):
 @pytest.fixture
 def gcs(gcs_server: GcsServer, gcs_bucket: str) -> Iterator[GcsVfs]:
     vfs = GcsVfs.from_target(gcs_server.target(gcs_bucket), {})
-    vfs.block_size = MiB  # multi-request uploads stay small
+    vfs.block_size = vfs.read_size = MiB  # multi-request uploads and reads stay small
     yield vfs
     vfs.close()
 
@@ -266,7 +266,7 @@ def proxied(gcs_server: GcsServer, gcs_bucket: str) -> Iterator[Proxied]:
     def open_(limit: int, direction: str, heal: bool = False) -> tuple[CuttingProxy, GcsVfs]:
         proxy = CuttingProxy(int(gcs_server.endpoint.rsplit(":", 1)[1]), limit, direction, heal)
         vfs = GcsVfs.from_target(gcs_server.target(gcs_bucket, endpoint=proxy.endpoint), {})
-        vfs.block_size = MiB
+        vfs.block_size = vfs.read_size = MiB
         opened.append((proxy, vfs))
         return proxy, vfs
 
