@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 #: Lowest first. A module belongs to the first layer with a prefix that names it.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("values", ["aft.exceptions", "aft.models", "aft.roles", "aft._version"]),
+    ("values", ["aft.exceptions", "aft.models", "aft.roles", "aft._version", "aft._waiting"]),
     (
         "storage and configuration",
         [
