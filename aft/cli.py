@@ -236,6 +236,22 @@ def _read_limits(limits: int) -> bytes:
     return line
 
 
+def _wait_child(pid: int) -> int:
+    """``os.waitpid(pid, 0)``'s status, in waits a signal handler does not sleep through:
+    on the child's pidfd, else (no pidfds: not Linux, or before 5.3) polling every 10 ms."""
+    try:
+        child = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        while not (done := os.waitpid(pid, os.WNOHANG))[0]:
+            time.sleep(0.01)
+        return done[1]
+    try:
+        wait_readable([child], None)  # readable once the child has ended
+    finally:
+        os.close(child)
+    return os.waitpid(pid, 0)[1]
+
+
 def _supervise(pid: int, limits: int) -> int:
     """Wait for the child running the script, answering signals for it.
 
@@ -283,7 +299,6 @@ def _supervise(pid: int, limits: int) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, on_alarm)
-    child = os.pidfd_open(pid)
     try:
         told = _read_limits(limits).split()  # nothing: the child ended before it could say
         if told:
@@ -291,10 +306,8 @@ def _supervise(pid: int, limits: int) -> int:
             state["job_id"] = told[2].decode()
             if state["max_run"] > 0 and not state["halted"]:
                 signal.setitimer(signal.ITIMER_REAL, state["max_run"])
-        wait_readable([child], None)  # readable once the child has ended
-        _, status = os.waitpid(pid, 0)
+        status = _wait_child(pid)
     finally:
-        os.close(child)
         signal.setitimer(signal.ITIMER_REAL, 0)
         for signum, handler in previous.items():
             signal.signal(signum, handler)

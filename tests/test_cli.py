@@ -296,7 +296,28 @@ def test_the_supervisor_of_aft_run_wakes_for_signal_handlers(monkeypatch):
     started = time.monotonic()
     assert aft.cli._supervise(pid, limits_read) == 1  # halted, and died of the signal
     assert time.monotonic() - started < 5
-    assert waits[0] == [limits_read] and waits[-1] != [limits_read]  # then the child's end
+    assert waits[0] == [limits_read] and len(waits) >= 3  # the limits, then the child's end
+
+
+def test_the_supervisor_of_aft_run_polls_for_its_child_without_pidfds(monkeypatch):
+    """Where os.pidfd_open is missing (not Linux) the supervisor polls for the child's
+    end, and a SIGTERM still halts the script at once."""
+    import threading
+
+    import aft.cli
+
+    monkeypatch.delattr(os, "pidfd_open")
+    limits_read, limits_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(limits_write, b"3 0 -\n")
+        time.sleep(30)
+        os._exit(0)
+    os.close(limits_write)
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    started = time.monotonic()
+    assert aft.cli._supervise(pid, limits_read) == 1  # halted, and died of the signal
+    assert time.monotonic() - started < 5
 
 
 def test_aft_run_halts_a_script_past_max_run_seconds(aft_home, cli_run_on, run_aft, tmp_path):
