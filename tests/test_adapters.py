@@ -147,7 +147,7 @@ def test_the_chunk_pipe_replaces_every_method_that_uses_paramikos_array() -> Non
 
 
 def test_the_fast_packetizer_runs_paramikos_own_code() -> None:
-    fast = _paramiko_adapter.FastPacketizer.read_message
+    fast = _paramiko_adapter.FastPacketizer._read_message
     assert fast.__code__ is paramiko.Packetizer.read_message.__code__
     assert fast.__globals__["util"].constant_time_bytes_eq is hmac.compare_digest
     assert fast.__globals__["util"].format_binary is paramiko.util.format_binary

@@ -230,6 +230,25 @@ def test_an_sftp_connection_far_away_asks_for_more_files_in_flight(
             assert aft.vfs.base.batch_width(vfs, aft.vfs.memory.MemoryVfs("m")) == asked
 
 
+def test_a_connection_times_its_login_as_a_second_round_trip(sshd_server: Any) -> None:
+    """The server accepts the login service without work: a second sample of the round
+    trip beside the first SFTP request's, never shorter than the line's, and the width
+    comes from the smaller of the two."""
+    with DelayLine(sshd_server.port, 0.02) as line:
+        vfs = aft.vfs.sftp.SftpVfs(
+            "127.0.0.1",
+            sshd_server.user,
+            port=line.port,
+            password=sshd_server.password,
+            host_key=sshd_server.host_key_sha256,
+        )
+        with vfs:
+            vfs.batch_width()
+            login = aft.vfs._paramiko_adapter.login_round_trip(vfs._transport)
+            assert login is not None and 0.02 <= login < 1.0
+            assert vfs._connection is not None and vfs._connection.round_trip <= login
+
+
 @pytest.mark.parametrize("max_sessions, connections", [(None, 2), (4, 4)])
 def test_a_batch_opens_a_connection_only_when_the_others_are_full(
     instance: Any,

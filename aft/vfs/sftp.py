@@ -272,7 +272,7 @@ class _Connection:
     def __init__(self) -> None:
         self.transport: paramiko.Transport | None = None
         self.sizes = (BLOCK, BLOCK)
-        self.round_trip = 0.0  # seconds, as the first request measured it
+        self.round_trip = 0.0  # seconds: the smaller of the login's and the first request's
         self.ready = threading.Event()
         self.failed = False
         self.sessions = 0  # open or being opened
@@ -488,7 +488,9 @@ class SftpVfs(SftpSchema, Vfs):
                     self._root_seen = _status_error(exc, "/")
                 while limits.sizes is None:  # a server may answer out of order
                     adapter.read_reply(sftp)
-                connection.round_trip = time.monotonic() - asked
+                # the smaller of two samples: one can be stretched by a busy machine
+                samples = [time.monotonic() - asked, adapter.login_round_trip(transport)]
+                connection.round_trip = min(t for t in samples if t is not None)
                 connection.sizes = limits.sizes
         except BaseException:
             transport.close()
