@@ -208,22 +208,26 @@ def test_by_default_each_connection_says_how_many_files_it_takes() -> None:
     assert aft.vfs.base.batch_width(memory, memory) == TRANSFER_WORKERS
 
 
+def sftp_through(line: DelayLine, sshd_server: Any) -> aft.vfs.sftp.SftpVfs:
+    """An SFTP VFS on ``sshd_server`` that reaches it through the delay line ``line``."""
+    return aft.vfs.sftp.SftpVfs(
+        "127.0.0.1",
+        sshd_server.user,
+        port=line.port,
+        password=sshd_server.password,
+        host_key=sshd_server.host_key_sha256,
+    )
+
+
 @pytest.mark.parametrize("rtt, widths", [(0, range(4, 33)), (0.02, range(56, 65))])
 def test_an_sftp_connection_far_away_asks_for_more_files_in_flight(
     sshd_server: Any, rtt: float, widths: range
 ) -> None:
-    """4 files near the server, about 60 at 20 ms. The round trip is one timed request,
-    which a busy machine can stretch (a loopback one measured 6.7 ms under a full test
-    run): near asks for well under far's width, and a measured round trip is never
-    shorter than the line's."""
+    """4 files near the server, about 60 at 20 ms. A busy machine can stretch a timed
+    round trip (a loopback one measured 6.7 ms under a full test run): near asks for
+    well under far's width, and a measured round trip is never shorter than the line's."""
     with DelayLine(sshd_server.port, rtt) as line:
-        vfs = aft.vfs.sftp.SftpVfs(
-            "127.0.0.1",
-            sshd_server.user,
-            port=line.port,
-            password=sshd_server.password,
-            host_key=sshd_server.host_key_sha256,
-        )
+        vfs = sftp_through(line, sshd_server)
         with vfs:
             asked = vfs.batch_width()
             assert asked in widths
@@ -235,13 +239,7 @@ def test_a_connection_times_its_login_as_a_second_round_trip(sshd_server: Any) -
     trip beside the first SFTP request's, never shorter than the line's, and the width
     comes from the smaller of the two."""
     with DelayLine(sshd_server.port, 0.02) as line:
-        vfs = aft.vfs.sftp.SftpVfs(
-            "127.0.0.1",
-            sshd_server.user,
-            port=line.port,
-            password=sshd_server.password,
-            host_key=sshd_server.host_key_sha256,
-        )
+        vfs = sftp_through(line, sshd_server)
         with vfs:
             vfs.batch_width()
             login = aft.vfs._paramiko_adapter.login_round_trip(vfs._transport)
