@@ -237,9 +237,9 @@ def _with_globals(function: types.FunctionType, **names: Any) -> types.FunctionT
 
 
 class FastPacketizer(paramiko.Packetizer):
-    """paramiko's packetizer, whose received MACs are compared by ``hmac.compare_digest``
-    and which has each packet the server sends acknowledged at once until the first
-    channel is open (see the module docstring).
+    """paramiko's packetizer, whose received MACs are compared by ``hmac.compare_digest``,
+    which has each packet the server sends acknowledged at once until the first channel
+    is open, and which times the login service's round trip (see the module docstring).
 
     Give it to a ``paramiko.Transport`` as ``packetizer_class``; only that transport
     changes.
