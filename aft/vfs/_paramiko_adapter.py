@@ -30,7 +30,8 @@ OpenSSH's ``sftp`` (see ``benchmarks/results.md``).
   but without waiting; ``SFTPClient._send_version`` (which paramiko's ``__init__`` calls),
   ``_send_packet``, ``_read_packet``, ``CMD_INIT`` and ``CMD_VERSION``: the version
   exchange that follows it at once (:class:`FastSftpClient`). A round trip less for
-  every session.
+  every session where the server grants the channel a window when it opens it; OpenSSH's
+  sshd grants none until the subsystem runs, so there the INIT waits for that answer.
 - ``SFTPFile._close``: close a file read to its end without waiting for the reply, with
   paramiko's own bookkeeping, so the server's handle is never closed twice
   (:func:`close_without_waiting`).
@@ -360,7 +361,8 @@ class FastSftpClient(paramiko.SFTPClient):
 
     def _send_version(self) -> int:
         """Send INIT, take the subsystem request's answer (raising if refused), then the
-        server's VERSION: the two answers come back in the same round trip."""
+        server's VERSION: one round trip for both where the channel opened with a window
+        (OpenSSH's opens with none, and sending the INIT waits for the request's answer)."""
         init = paramiko.Message()
         init.add_int(3)  # the SFTP version paramiko speaks
         self._send_packet(CMD_INIT, init)
@@ -397,7 +399,10 @@ def open_sftp(
     The subsystem request is not waited for: the SFTP version exchange follows it at once,
     as OpenSSH's ``sftp`` does (its ``ssh -s sftp`` passes the INIT on as soon as the
     channel is open), and the request's answer is checked before the version's. That saves
-    a round trip for every session opened.
+    a round trip for every session opened on a server that grants a new channel a window;
+    OpenSSH's sshd opens a session channel with a window of 0 and grants one (2 MiB) only
+    when the subsystem runs, so there the INIT goes out only once that answer arrives, as
+    with OpenSSH's own client.
     """
     channel = transport.open_session(window_size=window_size, max_packet_size=max_packet_size)
     channel.in_buffer = ChunkPipe()  # before the server can send anything on it
