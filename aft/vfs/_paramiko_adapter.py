@@ -361,8 +361,8 @@ class FastSftpClient(paramiko.SFTPClient):
 
     def _send_version(self) -> int:
         """Send INIT, take the subsystem request's answer (raising if refused), then the
-        server's VERSION: one round trip for both where the channel opened with a window
-        (OpenSSH's opens with none, and sending the INIT waits for the request's answer)."""
+        server's VERSION (one round trip for both only where the channel opened with a
+        window: see :func:`open_sftp`)."""
         init = paramiko.Message()
         init.add_int(3)  # the SFTP version paramiko speaks
         self._send_packet(CMD_INIT, init)
