@@ -309,9 +309,20 @@ class Tracker:
         with self._state.lock:
             self._state.total = (self._state.total or 0) + files
 
-    def start(self, src: str, src_path: str, dst: str, dst_path: str, op: str = "") -> FileRecord:
-        """A file starts moving (``op``: this tracker's, unless given)."""
+    def start(
+        self,
+        src: str,
+        src_path: str,
+        dst: str,
+        dst_path: str,
+        op: str = "",
+        started: float | None = None,
+    ) -> FileRecord:
+        """A file starts moving (``op``: this tracker's, unless given; ``started``: when it
+        started, if not now)."""
         record = FileRecord(self, op or self.op, src, src_path, dst, dst_path, self.hashing)
+        if started is not None:
+            record.started = started
         if self.journal is not None:
             self.journal.wake()
         state = self._state

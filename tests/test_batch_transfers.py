@@ -22,16 +22,27 @@ import aft.vfs.memory
 import aft.vfs.sftp
 from aft.executor import Executor
 from aft.models import RunResult
-from aft.vfs.base import TEMP_MARKER, TRANSFER_WORKERS
+from aft.vfs.base import SMALL_FILE, TEMP_MARKER, TRANSFER_WORKERS
 from tests.script_helpers import errors, js, texts
 from tests.test_syncjs_vfs import sftp_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from delay_line import DelayLine  # noqa: E402
 
+#: A file too big for a batch of small files: it moves alone, on its own thread.
+LARGE = SMALL_FILE + 4000
+
 
 def run(instance: Any, source: str, files_in_flight: int | None = None) -> RunResult:
     return Executor(vfs_library=instance.vfs, files_in_flight=files_in_flight).run(source)
+
+
+def ends(server: Any, tmp_path: Path, direction: str) -> tuple[Path, Path]:
+    """The source and destination folders of an Upload or Download: a new folder on the
+    server and a local one (made)."""
+    remote, local = server.new_dir(), tmp_path / "local"
+    local.mkdir(exist_ok=True)
+    return (local, remote) if direction == "Upload" else (remote, local)
 
 
 def make_files(folder: Path, count: int, size: int) -> dict[str, bytes]:
@@ -54,10 +65,8 @@ def test_a_batch_keeps_several_files_in_flight_on_shared_connections(
     monkeypatch: pytest.MonkeyPatch,
     direction: str,
 ) -> None:
-    remote, local = sshd_server.new_dir(), tmp_path / "local"
-    src, dst = (local, remote) if direction == "Upload" else (remote, local)
-    files = make_files(src, 3 * TRANSFER_WORKERS, 20_000)
-    local.mkdir(exist_ok=True)
+    src, dst = ends(sshd_server, tmp_path, direction)
+    files = make_files(src, 3 * TRANSFER_WORKERS, LARGE)  # one at a time each: threads
     busy, most, lock = [0], [0], threading.Lock()
     pump, connect = aft.vfs.base._pump, aft.vfs.sftp._open_transport
     connections: list[object] = []
@@ -99,7 +108,7 @@ def test_the_files_in_flight_setting_bounds_a_batch(
     in_flight: int,
 ) -> None:
     remote = sshd_server.new_dir()
-    files = make_files(tmp_path / "local", 8, 5000)
+    files = make_files(tmp_path / "local", 8, LARGE)
     busy, most, lock = [0], [0], threading.Lock()
     pump = aft.vfs.base._pump
 
@@ -258,7 +267,7 @@ def test_a_batch_opens_a_connection_only_when_the_others_are_full(
     from tests.servers.sshd import running_sshd
 
     limits = f"MaxSessions {max_sessions}\n" if max_sessions else ""  # "": OpenSSH's 10
-    files = make_files(tmp_path / "local", 3 * TRANSFER_WORKERS, 5000)
+    files = make_files(tmp_path / "local", 3 * TRANSFER_WORKERS, LARGE)
     connect, opened = aft.vfs.sftp._open_transport, []
 
     def counted_connect(*args: Any) -> Any:
@@ -337,20 +346,26 @@ def test_a_cut_connection_leaves_no_partial_file_and_a_retry_completes(
         r = run(instance, client + "c.Connect();" + upload)
     finally:
         line.close()
-    assert "result false" in texts(r)
-    sent = final_files(remote)
-    assert sent and len(sent) < len(files)
-    assert all(files[name] == data for name, data in sent.items())  # none partial
-    for name in files:  # each file's outcome, once
-        outcomes = [t for t in texts(r) if f"/{name}" in t]
-        assert len(outcomes) == 1, (name, outcomes)
-        # (a file whose rename was done but its reply lost is reported failed, yet complete)
-        assert "-> " not in outcomes[0] or name in sent, outcomes[0]
+    assert_cut_short(r, files, remote)
     monkeypatch.setattr(aft.vfs.base, "_pump", pump)
     with DelayLine(sshd_server.port, 0, port=line.port):
         again = run(instance, client + "c.Connect();" + upload)
     assert "result true" in texts(again), errors(again)
     assert final_files(remote) == files
+
+
+def assert_cut_short(r: RunResult, files: dict[str, bytes], dst: Path) -> None:
+    """The run of a batch cut by a dropped connection failed; some of ``files`` reached
+    ``dst``, none partial, and each file's outcome was logged once."""
+    assert "result false" in texts(r)
+    sent = final_files(dst)
+    assert sent and len(sent) < len(files)
+    assert all(files[name] == data for name, data in sent.items())  # none partial
+    for name in files:
+        outcomes = [t for t in texts(r) if f"/{name}" in t]
+        assert len(outcomes) == 1, (name, outcomes)
+        # (a file whose rename was done but its reply lost is reported failed, yet complete)
+        assert "-> " not in outcomes[0] or name in sent, outcomes[0]
 
 
 def test_a_download_cut_in_the_middle_keeps_no_partial_file_and_a_retry_completes(

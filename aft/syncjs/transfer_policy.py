@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aft.exceptions import (
     PgpError,
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from aft.vfs.base import Vfs
 
     Operation = Literal["Upload", "Download"]
+
+T = TypeVar("T")
 
 #: The overwrite policies, by their script constants' values (0, 1, 2, 3).
 POLICIES = ("NeverOverwrite", "AlwaysOverwrite", "OverwriteIfDiffSize", "OverwriteIfNewer")
@@ -269,7 +272,7 @@ class Batch:
 
     def run(self, src: Vfs, pattern: str, dst: Vfs, dst_dir: str) -> bool:
         """Send the files ``pattern`` names into ``dst_dir``; True if every one went."""
-        from aft.vfs.base import in_parallel, join
+        from aft.vfs.base import SMALL_FILE, in_parallel, join, pipelines
 
         op = self.policy.op
         if not any(c in pattern for c in "*?["):
@@ -291,14 +294,25 @@ class Batch:
             self.tracker.expect(len(files))
 
         def send(src: Vfs, dst: Vfs, info: FileInfo) -> None:
-            target = join(dst_dir, info.name)
-            self.send(src, info, dst, target, present.get(target))
+            self.send(src, info, dst, join(dst_dir, info.name), present)
 
         def stop() -> bool:
             return self.halt.is_set() or bool(failed and self.policy.stop_on_error)
 
-        workers = 1 if self.policy.stop_on_error else self.files_in_flight
-        for info, error in in_parallel(src, dst, files, send, workers=workers, stop=stop):
+        def outcomes() -> Iterator[tuple[FileInfo, VfsError | None]]:
+            rest = files
+            remote = dst if op == "Upload" else src
+            if len(files) > 1 and self.pipelined() and pipelines(remote):
+                small = {f.path for f in files if not f.is_dir and f.size <= SMALL_FILE}
+                left: list[FileInfo] = []
+                yield from self.small_files(
+                    src, [f for f in files if f.path in small], dst, dst_dir, present, left
+                )
+                rest = left + [f for f in files if f.path not in small]
+            workers = 1 if self.policy.stop_on_error else self.files_in_flight
+            yield from in_parallel(src, dst, rest, send, workers=workers, stop=stop)
+
+        for info, error in outcomes():
             done += 1
             if error is not None:
                 self.log("error", f"{op}: {info.path}: {error}")
@@ -312,30 +326,155 @@ class Batch:
             self.log("warn", f"{op}: {stopped}")
         return not failed
 
+    def pipelined(self) -> bool:
+        """Whether the options let small files move in the remote side's batch of small
+        files: not one at a time (``StopOnTransferError``), no OTFE, no kept versions."""
+        policy = self.policy
+        return not policy.stop_on_error and policy.otfe_key is None and not policy.versions
+
+    def small_files(
+        self,
+        src: Vfs,
+        files: list[FileInfo],
+        dst: Vfs,
+        dst_dir: str,
+        present: dict[str, FileInfo],
+        left: list[FileInfo],
+    ) -> Iterator[tuple[FileInfo, VfsError | None]]:
+        """Send ``files`` (small, as :meth:`pipelined` allows) in one batch of the remote
+        side (:meth:`Vfs.write_many` up, :meth:`Vfs.read_many` down) from this thread, each
+        through the same steps as :meth:`send`; yields each file's outcome.
+
+        A file the batch could not send (its error may be the batch's own: a folder it
+        does not make, a rename the server refuses), and after a dropped connection every
+        file not yet sent, is added to ``left`` for :meth:`send`, which says why if it
+        fails again. No file starts once the halt signal is set.
+        """
+        from aft.vfs.base import join, name_of, write_file
+
+        upload = self.policy.op == "Upload"
+        temp = self.policy.temp_name and not dst.atomic_writes
+        decided: list[tuple[FileInfo, VfsError | None]] = []  # before their bytes moved
+        under_way: dict[str, tuple[FileInfo, float, bytes]] = {}  # by the path that moves
+        ended: set[str] = set()
+
+        def starting() -> Iterator[FileInfo]:
+            for info in files:
+                if self.halt.is_set():
+                    return
+                try:
+                    go = self.starts(src, info, dst, join(dst_dir, info.name), present)
+                except VfsError as exc:
+                    ended.add(info.path)
+                    decided.append((info, exc))
+                    continue
+                if go:
+                    yield info
+                else:
+                    ended.add(info.path)
+                    decided.append((info, None))
+
+        def sent() -> Iterator[tuple[str, bytes]]:
+            for info in starting():
+                target, began = join(dst_dir, info.name), time.time()
+                try:
+                    data: bytes | None = src.read_bytes(info.path)
+                except VfsError:
+                    data = None
+                if data is None or len(data) != info.size:  # gone or changed: send says so
+                    ended.add(info.path)
+                    left.append(info)
+                    continue
+                under_way[target] = (info, began, data)
+                yield target, data
+
+        def fetched() -> Iterator[FileInfo]:
+            for info in starting():
+                under_way[info.path] = (info, time.time(), b"")
+                yield info
+
+        def arrived(info: FileInfo, began: float, data: bytes) -> VfsError | None:
+            target = join(dst_dir, info.name)
+            record = None
+            if self.tracker:
+                where = (name_of(src), info.path, name_of(dst), target)
+                record = self.tracker.start(*where, started=began)
+            try:
+                if not upload:
+                    write_file(dst, target, data, use_temp_name=temp)
+                if record:
+                    record.add(data)
+                    record.end()
+                self.finish(src, info, dst, target)
+            except VfsError as exc:
+                if record:
+                    record.end(exc)
+                return exc
+            return None
+
+        try:
+            if upload:
+                batch: Iterator[tuple[str, bytes | VfsError | None]] = dst.write_many(
+                    sent(), use_temp_name=temp, in_flight=self.files_in_flight
+                )
+            else:
+                batch = (
+                    (i.path, d) for i, d in src.read_many(fetched(), in_flight=self.files_in_flight)
+                )
+            for key, result in batch:
+                yield from _taken(decided)
+                info, began, data = under_way.pop(key)
+                ended.add(info.path)
+                if isinstance(result, VfsError):
+                    left.append(info)
+                else:
+                    yield info, arrived(info, began, result if isinstance(result, bytes) else data)
+        except VfsError:  # the connection dropped: what is not done goes the one-file way
+            left.extend(info for info in files if info.path not in ended)
+        yield from _taken(decided)
+
+    def starts(
+        self, src: Vfs, info: FileInfo, dst: Vfs, dst_path: str, present: dict[str, FileInfo]
+    ) -> bool:
+        """Whether ``info`` is sent to ``dst_path`` as the policy says, given what is
+        ``present`` in the destination (False: skipped, logged as such).
+
+        Raises:
+            VfsIsADirectory: a folder is in the way.
+        """
+        policy, op = self.policy, self.policy.op
+        existing = present.get(dst_path)
+        if existing is None:
+            return True
+        if existing.is_dir:
+            error = VfsIsADirectory(f"{dst_path}: is a directory")
+            if self.tracker:
+                from aft.vfs.base import name_of
+
+                where = (name_of(src), info.path, name_of(dst), dst_path)
+                self.tracker.note(self.tracker.op, *where, error=error)
+            raise error
+        if not policy.replaces(info, existing):
+            why = f"{dst_path} exists ({POLICIES[policy.policy]})"
+            self.log("info", f"{op}: skipped {info.path}: {why}")
+            if self.tracker:
+                from aft.vfs.base import name_of
+
+                self.tracker.skip(name_of(src), info.path, name_of(dst), dst_path, why)
+            return False
+        return True
+
     def send(
-        self, src: Vfs, info: FileInfo, dst: Vfs, dst_path: str, existing: FileInfo | None
+        self, src: Vfs, info: FileInfo, dst: Vfs, dst_path: str, present: dict[str, FileInfo]
     ) -> None:
-        """One file of the batch, as the policy says; ``existing``: what is at ``dst_path``."""
+        """One file of the batch, as the policy says, given what is ``present`` in the
+        destination (by path)."""
         from aft.vfs.base import temp_name
 
-        policy, op = self.policy, self.policy.op
-        if existing is not None:
-            if existing.is_dir:
-                error = VfsIsADirectory(f"{dst_path}: is a directory")
-                if self.tracker:
-                    from aft.vfs.base import name_of
-
-                    where = (name_of(src), info.path, name_of(dst), dst_path)
-                    self.tracker.note(self.tracker.op, *where, error=error)
-                raise error
-            if not policy.replaces(info, existing):
-                why = f"{dst_path} exists ({POLICIES[policy.policy]})"
-                self.log("info", f"{op}: skipped {info.path}: {why}")
-                if self.tracker:
-                    from aft.vfs.base import name_of
-
-                    self.tracker.skip(name_of(src), info.path, name_of(dst), dst_path, why)
-                return
+        policy = self.policy
+        if not self.starts(src, info, dst, dst_path, present):
+            return
+        existing = present.get(dst_path)
         temp = policy.temp_name and not dst.atomic_writes
         keep = policy.versions if existing is not None else 0
         if keep and temp:  # the old file is kept as a version only once the new one is complete
@@ -352,6 +491,12 @@ class Batch:
             if keep:
                 keep_versions(dst, dst_path, keep)
             self.copy(src, info, dst, dst_path, use_temp_name=temp)
+        self.finish(src, info, dst, dst_path)
+
+    def finish(self, src: Vfs, info: FileInfo, dst: Vfs, dst_path: str) -> None:
+        """What follows a file sent to ``dst_path``: its time kept, its source deleted, as
+        the options say, and its line in the log."""
+        policy, op = self.policy, self.policy.op
         if policy.adjust_time:
             try:
                 dst.chtimes(dst_path, info.mtime, info.mtime)
@@ -402,6 +547,12 @@ class Batch:
             from aft.vfs.base import name_of
 
             self.tracker.note("delete", name_of(src), info.path, error=error, size=info.size)
+
+
+def _taken(items: list[T]) -> Iterator[T]:
+    """Each of ``items``, removed as it is taken."""
+    while items:
+        yield items.pop(0)
 
 
 def target_of(dst: Vfs, path: str) -> dict[str, FileInfo]:

@@ -40,6 +40,15 @@ OpenSSH's ``sftp`` (see ``benchmarks/results.md``).
   (:func:`send_close`, ``CMD_CLOSE``), and the stat of a file together with its open
   (:func:`send_stat`; ``SFTPAttributes._from_msg`` reads the reply, ``CMD_STAT`` and
   ``CMD_ATTRS`` are its packet types): a round trip less for each.
+- ``SFTPClient._async_request`` also carries the batches of small files
+  (:meth:`aft.vfs.sftp.SftpVfs.write_many` and ``read_many``): many files' opens, closes,
+  renames and removes in flight on one session from one thread (:func:`send_open`,
+  :func:`send_close_handle`, :func:`send_rename`, :func:`send_remove`;
+  ``CMD_OPEN``, ``CMD_HANDLE``, ``CMD_REMOVE`` and the open flags ``SFTP_FLAG_READ``,
+  ``SFTP_FLAG_WRITE``, ``SFTP_FLAG_CREATE``, ``SFTP_FLAG_TRUNC``). Four
+  threads each sending one file's requests and waiting for their replies spent most of
+  their time handing the interpreter lock and paramiko's locks to each other: 1,000
+  files of 16 KiB up took 0.93-1.23 s that way, 0.44-0.52 s pipelined from one thread.
 - ``SFTPFile.handle`` and ``SFTPFile.sftp`` (undocumented attributes): the server's handle
   of an open file and its session (:func:`file_session`).
 - ``paramiko.sftp.CMD_READ``, ``CMD_WRITE``, ``CMD_DATA``, ``CMD_STATUS``,
@@ -123,12 +132,19 @@ try:
         CMD_DATA,
         CMD_EXTENDED,
         CMD_EXTENDED_REPLY,
+        CMD_HANDLE,
         CMD_INIT,
+        CMD_OPEN,
         CMD_READ,
+        CMD_REMOVE,
         CMD_STAT,
         CMD_STATUS,
         CMD_VERSION,
         CMD_WRITE,
+        SFTP_FLAG_CREATE,
+        SFTP_FLAG_READ,
+        SFTP_FLAG_TRUNC,
+        SFTP_FLAG_WRITE,
         int64,
     )
 finally:
@@ -176,6 +192,13 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName("paramiko.SFTPAttributes", "_from_msg", "callable"),
     PrivateName("paramiko.sftp", "CMD_CLOSE", "attribute"),
     PrivateName("paramiko.sftp", "int64", "class"),
+    PrivateName("paramiko.sftp", "CMD_OPEN", "attribute"),
+    PrivateName("paramiko.sftp", "CMD_HANDLE", "attribute"),
+    PrivateName("paramiko.sftp", "CMD_REMOVE", "attribute"),
+    PrivateName("paramiko.sftp", "SFTP_FLAG_READ", "attribute"),
+    PrivateName("paramiko.sftp", "SFTP_FLAG_WRITE", "attribute"),
+    PrivateName("paramiko.sftp", "SFTP_FLAG_CREATE", "attribute"),
+    PrivateName("paramiko.sftp", "SFTP_FLAG_TRUNC", "attribute"),
     PrivateName("paramiko.sftp", "CMD_INIT", "attribute"),
     PrivateName("paramiko.sftp", "CMD_VERSION", "attribute"),
     PrivateName("paramiko.common", "cMSG_CHANNEL_REQUEST", "attribute"),
@@ -500,6 +523,49 @@ def send_write(
 ) -> int:
     """Write ``data`` at ``offset`` without waiting; returns the request number."""
     num: int = sftp._async_request(owner, CMD_WRITE, handle, int64(offset), data)
+    return num
+
+
+def send_open(sftp: paramiko.SFTPClient, owner: ReplyReceiver, path: str, *, write: bool) -> int:
+    """Open ``path`` without waiting, to read it or to write it (created, or emptied);
+    returns the request number. Its reply goes to ``owner``; see :func:`handle_reply`."""
+    flags = SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_TRUNC if write else SFTP_FLAG_READ
+    num: int = sftp._async_request(owner, CMD_OPEN, path, flags, paramiko.SFTPAttributes())
+    return num
+
+
+def handle_reply(sftp: paramiko.SFTPClient, kind: int, msg: paramiko.Message) -> bytes | Exception:
+    """What a reply to an open says: the server's handle, or the exception paramiko raises
+    for its status (an ``OSError``), or an ``SFTPError`` for a reply of another type."""
+    if kind == CMD_HANDLE:
+        handle: bytes = msg.get_binary()
+        return handle
+    result = reply_result(sftp, kind, msg)
+    if isinstance(result, Exception):
+        return result
+    return paramiko.SFTPError(f"unexpected SFTP reply type {kind} to an open")
+
+
+def send_close_handle(sftp: paramiko.SFTPClient, owner: ReplyReceiver, handle: bytes) -> int:
+    """Close the server's ``handle`` (from :func:`handle_reply`) without waiting; returns
+    the request number. Its status goes to ``owner`` (see :func:`reply_result`)."""
+    num: int = sftp._async_request(owner, CMD_CLOSE, handle)
+    return num
+
+
+def send_rename(sftp: paramiko.SFTPClient, owner: ReplyReceiver, src: str, dst: str) -> int:
+    """Rename ``src`` to ``dst``, replacing it, without waiting (``posix-rename@openssh.com``;
+    a server without it answers with an "unsupported" status); returns the request number.
+    Its status goes to ``owner`` (see :func:`reply_result`)."""
+    name = "posix-rename@openssh.com"
+    num: int = sftp._async_request(owner, CMD_EXTENDED, name, src, dst)
+    return num
+
+
+def send_remove(sftp: paramiko.SFTPClient, owner: ReplyReceiver, path: str) -> int:
+    """Remove the file ``path`` without waiting; returns the request number. Its status
+    goes to ``owner`` (see :func:`reply_result`)."""
+    num: int = sftp._async_request(owner, CMD_REMOVE, path)
     return num
 
 

@@ -22,6 +22,7 @@ the web console use that description and keep no rules of their own.
 from __future__ import annotations
 
 import abc
+import contextlib
 import errno
 import fnmatch
 import os
@@ -29,7 +30,7 @@ import posixpath
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, ClassVar, NamedTuple, TypeVar, cast
 from urllib.parse import quote, unquote, urlsplit
 
@@ -56,6 +57,10 @@ CHUNK_SIZE = 1024 * 1024
 #: round trip, 4 near the server and up to 64 across the internet).
 TRANSFER_WORKERS = 16
 TEMP_MARKER = ".aft-part-"
+#: Files up to this size go through a remote side's batch of small files
+#: (:meth:`Vfs.write_many`, :meth:`Vfs.read_many`) where it has one: each whole file in
+#: memory, a few requests each, many files in flight from one thread.
+SMALL_FILE = 64 * 1024
 
 _ERRNO_ERRORS: dict[int, type[VfsError]] = {
     errno.ENOENT: VfsNotFound,
@@ -514,6 +519,45 @@ class Vfs(VfsSchema, abc.ABC):
         not told: None for no preference (:data:`TRANSFER_WORKERS`)."""
         return None
 
+    def write_many(
+        self,
+        files: Iterable[tuple[str, bytes]],
+        *,
+        use_temp_name: bool = True,
+        in_flight: int | None = None,
+    ) -> Iterator[tuple[str, VfsError | None]]:
+        """Write each ``(path, data)`` of ``files`` (small files, whole in memory), up to
+        ``in_flight`` at once over one connection from the calling thread (None: as many as
+        the connection wants); ``files`` is read as room frees up.
+
+        Yields ``(path, None)`` as each file is complete under its name, ``(path, error)``
+        for one that is not, of which nothing is left (what was written is removed). With
+        ``use_temp_name`` the bytes go to a temporary name first, renamed only once they
+        are all written and closed. A missing folder is not made: its files fail.
+
+        Raises:
+            VfsConnectionError: the connection dropped; no file not yet yielded is left
+                partly written under its name.
+            VfsUnsupported: the backend has no such batch (see :func:`pipelines`).
+        """
+        raise VfsUnsupported(f"{self.type_name} VFS has no batch of small files")
+
+    def read_many(
+        self, files: Iterable[FileInfo], *, in_flight: int | None = None
+    ) -> Iterator[tuple[FileInfo, bytes | VfsError]]:
+        """Read each file of ``files`` (small files, as a listing describes them), up to
+        ``in_flight`` at once over one connection from the calling thread (None: as many
+        as the connection wants); ``files`` is read as room frees up.
+
+        Yields ``(info, data)`` as each file is read whole, ``(info, error)`` for one that
+        could not be, or whose size is not the listed one.
+
+        Raises:
+            VfsConnectionError: the connection dropped.
+            VfsUnsupported: the backend has no such batch (see :func:`pipelines`).
+        """
+        raise VfsUnsupported(f"{self.type_name} VFS has no batch of small files")
+
     def sibling(self) -> Vfs:
         """A handle on the same file system for another thread: ``self`` when thread-safe.
 
@@ -720,7 +764,7 @@ def _copy_once(
         raise VfsIsADirectory(f"{src_path} is a directory")
     direct = dst.atomic_writes or not use_temp_name
     target = dst_path if direct else temp_name(dst_path)
-    try:
+    with _into_place(dst, target, dst_path):
         # The byte count is what the destination acknowledged: a write or close that
         # failed has raised already. (A stat per file would cost a round trip on SFTP.)
         with src.open_read(src_path) as reader, _create(dst, target) as writer:
@@ -736,15 +780,36 @@ def _copy_once(
             record.checksum = ":".join(dst_sum or src_sum or ())
         if not direct:
             dst.rename(target, dst_path)
+    return FileInfo(normalize(dst_path), False, written, time.time())
+
+
+def write_file(dst: Vfs, path: str, data: bytes, *, use_temp_name: bool = True) -> None:
+    """Write ``data`` to ``path`` as :func:`copy_file` writes a file: through a temporary
+    name renamed once complete (unless not ``use_temp_name``), a missing folder above it
+    made, nothing left on failure and errors naming ``path``."""
+    direct = dst.atomic_writes or not use_temp_name
+    target = path if direct else temp_name(path)
+    with _into_place(dst, target, path):
+        with _create(dst, target) as writer:
+            writer.write(data)
+        if not direct:
+            dst.rename(target, path)
+
+
+@contextlib.contextmanager
+def _into_place(dst: Vfs, target: str, final: str) -> Iterator[None]:
+    """Around the writing of ``target`` on its way to ``final``: on failure what was
+    written is removed, and an error names ``final``, never the temporary name."""
+    try:
+        yield
     except VfsError as exc:
         if not dst.atomic_writes:
             _discard(dst, target)
-        raise _naming(exc, target, dst_path) from exc
+        raise _naming(exc, target, final) from exc
     except BaseException:
         if not dst.atomic_writes:
             _discard(dst, target)
         raise
-    return FileInfo(normalize(dst_path), False, written, time.time())
 
 
 def _create(dst: Vfs, path: str) -> BinaryIO:
@@ -951,6 +1016,11 @@ def batch_width(src: Vfs, dst: Vfs) -> int:
     what the two sides ask for (:meth:`Vfs.batch_width`), else :data:`TRANSFER_WORKERS`."""
     asked = [w for w in (src.batch_width(), dst.batch_width()) if w is not None]
     return min(asked) if asked else TRANSFER_WORKERS
+
+
+def pipelines(vfs: Vfs) -> bool:
+    """Whether ``vfs`` has batches of small files (:meth:`Vfs.write_many`, ``read_many``)."""
+    return type(vfs).write_many is not Vfs.write_many
 
 
 def _siblings_possible(src: Vfs, dst: Vfs) -> bool:

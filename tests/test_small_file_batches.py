@@ -1,0 +1,276 @@
+"""Batches of small files: many files in flight on one SFTP session, from one thread.
+
+A client's Upload or Download of small files sends each file's requests as soon as the
+replies they wait for arrive (:meth:`aft.vfs.sftp.SftpVfs.write_many` and ``read_many``),
+against a real OpenSSH sshd, and keeps every guarantee of a file sent alone: no rename
+before the file is written and closed, no partial file under a final name when the
+connection is cut, each file's outcome logged once, and the same batch run again completes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import aft.vfs.base
+import aft.vfs.sftp
+from aft.exceptions import VfsIntegrityError, VfsNotFound
+from aft.models import FileInfo
+from aft.vfs import _paramiko_adapter as adapter
+from aft.vfs.base import SMALL_FILE, TEMP_MARKER
+from tests.script_helpers import errors, js, texts
+from tests.test_batch_transfers import assert_cut_short, ends, final_files, make_files, run
+from tests.test_journal import records, run_job
+from tests.test_syncjs_vfs import sftp_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from delay_line import DelayLine  # noqa: E402
+
+
+def sftp_vfs(server: Any, port: int | None = None) -> aft.vfs.sftp.SftpVfs:
+    return aft.vfs.sftp.SftpVfs(
+        server.host,
+        server.user,
+        port=port or server.port,
+        password=server.password,
+        host_key=server.host_key_sha256,
+    )
+
+
+class Watched:
+    """Counts a batch's opens and the files it has ended, and what it asked in between."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.opens = self.ended = self.most = 0
+        self.requests: list[tuple[str, str]] = []  # (request, remote path)
+        self.hooks: dict[int, Any] = {}  # on the n-th open (from 1), call this first
+        send_open, send_rename = adapter.send_open, adapter.send_rename
+        write_many, read_many = aft.vfs.sftp.SftpVfs.write_many, aft.vfs.sftp.SftpVfs.read_many
+
+        def counted_open(sftp: Any, owner: Any, path: str, *, write: bool) -> int:
+            self.opens += 1
+            if self.opens in self.hooks:
+                self.hooks[self.opens]()
+            self.most = max(self.most, self.opens - self.ended)
+            self.requests.append(("open", path))
+            return send_open(sftp, owner, path, write=write)
+
+        def counted_rename(sftp: Any, owner: Any, src: str, dst: str) -> int:
+            self.requests.append(("rename", dst))
+            return send_rename(sftp, owner, src, dst)
+
+        def counted(method: Any) -> Any:
+            def each(*args: Any, **kwargs: Any) -> Any:
+                for result in method(*args, **kwargs):
+                    self.ended += 1
+                    yield result
+
+            return each
+
+        monkeypatch.setattr(adapter, "send_open", counted_open)
+        monkeypatch.setattr(adapter, "send_rename", counted_rename)
+        monkeypatch.setattr(aft.vfs.sftp.SftpVfs, "write_many", counted(write_many))
+        monkeypatch.setattr(aft.vfs.sftp.SftpVfs, "read_many", counted(read_many))
+
+
+@pytest.mark.parametrize("direction", ["Upload", "Download"])
+def test_small_files_move_in_one_batch_and_big_ones_alone(
+    instance: Any,
+    sshd_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    direction: str,
+) -> None:
+    src, dst = ends(sshd_server, tmp_path, direction)
+    files = make_files(src, 40, 3000)
+    files |= {"empty.dat": b"", "edge.dat": os.urandom(SMALL_FILE)}
+    files["big.dat"] = os.urandom(SMALL_FILE + 1)
+    for name in ("empty.dat", "edge.dat", "big.dat"):
+        (src / name).write_bytes(files[name])
+    watched, pumped = Watched(monkeypatch), []
+    pump = aft.vfs.base._pump
+
+    def counted_pump(reader: Any, writer: Any, expect: int = -1) -> int:
+        pumped.append(expect)
+        return pump(reader, writer, expect)
+
+    monkeypatch.setattr(aft.vfs.base, "_pump", counted_pump)
+    call = f"c.{direction}({js(str(src) + '/*.dat')}, {js(dst)})"
+    r = run(instance, sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});")
+    assert "result true" in texts(r), errors(r)
+    assert final_files(dst) == files
+    assert not [name for name in os.listdir(dst) if TEMP_MARKER in name]
+    assert watched.ended == len(files) - 1 and pumped == [SMALL_FILE + 1]  # big.dat alone
+    assert watched.most > 4  # more in flight than threads would be
+    for name in files:  # each file's outcome, once
+        assert len([t for t in texts(r) if f"/{name} -> " in t]) == 1, name
+    if direction == "Upload":  # each rename only after its file's open, write and close
+        opened = {path for kind, path in watched.requests if kind == "open"}
+        renamed = [path for kind, path in watched.requests if kind == "rename"]
+        assert sorted(renamed) == sorted(str(dst / n) for n in files if n != "big.dat")
+        assert all(TEMP_MARKER in path for path in opened)
+
+
+def test_each_small_file_is_journaled_with_its_checksum(
+    instance: Any, sshd_server: Any, tmp_path: Path
+) -> None:
+    remote = sshd_server.new_dir()
+    files = make_files(tmp_path, 5, 2000)
+    job_id, r = run_job(
+        instance,
+        sftp_client(sshd_server)
+        + f"c.Connect(); Log('result ' + c.Upload({js(str(tmp_path) + '/*.dat')}, {js(remote)}));",
+    )
+    assert "result true" in texts(r), errors(r)
+    found = records(instance, job_id)
+    assert sorted((t.dst_path, t.sha256, t.bytes, t.outcome) for t in found) == sorted(
+        (f"{remote}/{n}", hashlib.sha256(d).hexdigest(), len(d), "ok") for n, d in files.items()
+    )
+    assert all(t.started <= t.finished for t in found)
+
+
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_the_files_in_flight_setting_bounds_a_batch_of_small_files(
+    instance: Any,
+    sshd_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_flight: int,
+) -> None:
+    remote = sshd_server.new_dir()
+    files = make_files(tmp_path / "local", 8, 500)
+    watched = Watched(monkeypatch)
+    instance.settings.set("transfer_files_in_flight", in_flight)
+    call = f"c.Upload({js(str(tmp_path / 'local') + '/*.dat')}, {js(remote)})"
+    r = instance.executor().run(sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});")
+    assert "result true" in texts(r), errors(r)
+    assert final_files(remote) == files
+    assert watched.most == in_flight
+
+
+def test_a_file_the_batch_cannot_read_fails_alone_naming_its_path(
+    instance: Any, sshd_server: Any, tmp_path: Path
+) -> None:
+    remote = sshd_server.new_dir()
+    files = make_files(remote, 6, 1000)
+    (remote / "f002.dat").chmod(0)  # the server's user may not read it
+    local = tmp_path / "local"
+    call = f"c.Download({js(str(remote) + '/*.dat')}, {js(local)})"
+    r = run(instance, sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});")
+    assert "result false" in texts(r)
+    del files["f002.dat"]
+    assert final_files(local) == files
+    assert errors(r) == [f"Download: {remote}/f002.dat: {remote}/f002.dat: Permission denied"]
+
+
+def test_write_many_reports_each_file_and_leaves_nothing_of_a_failed_one(
+    sshd_server: Any,
+) -> None:
+    remote = sshd_server.new_dir()
+    (remote / "taken").mkdir()
+    with sftp_vfs(sshd_server) as vfs:
+        results = dict(
+            vfs.write_many(
+                [
+                    (f"{remote}/a", b"a" * 70_000),  # more than one write request
+                    (f"{remote}/missing/b", b"b"),
+                    (f"{remote}/taken", b"c"),  # the rename meets a folder
+                    (f"{remote}/d", b""),
+                ],
+                in_flight=2,
+            )
+        )
+        assert results[f"{remote}/a"] is None and results[f"{remote}/d"] is None
+        assert isinstance(results[f"{remote}/missing/b"], VfsNotFound)
+        assert str(results[f"{remote}/taken"]).startswith(f"{remote}/taken: ")
+        assert (remote / "a").read_bytes() == b"a" * 70_000 and (remote / "d").read_bytes() == b""
+        assert sorted(os.listdir(remote)) == ["a", "d", "taken"]  # no temporary file left
+        got = dict(
+            (info.path, data)
+            for info, data in vfs.read_many(
+                [
+                    FileInfo(f"{remote}/a", False, 70_000, 0),
+                    FileInfo(f"{remote}/d", False, 0, 0),
+                    FileInfo(f"{remote}/a", False, 69_999, 0),
+                    FileInfo(f"{remote}/none", False, 1, 0),
+                ]
+            )
+        )
+        assert got[f"{remote}/d"] == b""
+        assert isinstance(got[f"{remote}/a"], VfsIntegrityError)  # the last one asked wins
+        assert isinstance(got[f"{remote}/none"], VfsNotFound)
+
+
+def test_read_many_reads_a_file_of_many_requests(sshd_server: Any) -> None:
+    remote = sshd_server.new_dir()
+    data = os.urandom(3 * aft.vfs.sftp.MAX_BLOCK + 7)
+    (remote / "f").write_bytes(data)
+    with sftp_vfs(sshd_server) as vfs:
+        [(info, got)] = list(vfs.read_many([FileInfo(f"{remote}/f", False, len(data), 0)]))
+    assert got == data
+
+
+@pytest.mark.parametrize("direction", ["Upload", "Download"])
+def test_a_cut_batch_of_small_files_leaves_no_partial_file_and_a_retry_completes(
+    instance: Any,
+    sshd_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    direction: str,
+) -> None:
+    src, dst = ends(sshd_server, tmp_path, direction)
+    files = make_files(src, 30, 5000)
+    line = DelayLine(sshd_server.port, 0).start()
+    watched = Watched(monkeypatch)
+    watched.hooks[20] = line.cut  # some files done, others in flight
+    monkeypatch.setattr(aft.vfs.base, "copy_file", refuse_retries(aft.vfs.base.copy_file))
+    client = sftp_client(sshd_server, Host=f"127.0.0.1:{line.port}")
+    call = f"Log('result ' + c.{direction}({js(str(src) + '/*.dat')}, {js(dst)}));"
+    try:
+        r = run(instance, client + "c.Connect();" + call)
+    finally:
+        line.close()
+    assert_cut_short(r, files, dst)
+    if direction == "Download":
+        assert not [name for name in os.listdir(dst) if TEMP_MARKER in name]
+    watched.hooks.clear()
+    with DelayLine(sshd_server.port, 0, port=line.port):
+        again = run(instance, client + "c.Connect();" + call)
+    assert "result true" in texts(again), errors(again)
+    assert final_files(dst) == files
+
+
+def refuse_retries(copy_file: Any) -> Any:
+    """``copy_file`` that gives up at the first dropped connection (a cut line stays cut)."""
+
+    def once(*args: Any, **kwargs: Any) -> Any:
+        return copy_file(*args, **{**kwargs, "retries": 0})
+
+    return once
+
+
+@pytest.mark.parametrize("direction", ["Upload", "Download"])
+def test_a_batch_of_small_files_keeps_times_and_deletes_sources_as_told(
+    instance: Any, sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direction: str
+) -> None:
+    src, dst = ends(sshd_server, tmp_path, direction)
+    files = make_files(src, 12, 3000)
+    for n, name in enumerate(files):
+        os.utime(src / name, (1_000_000_000 + n, 1_000_000_000 + n))
+    watched = Watched(monkeypatch)
+    options = (
+        f"c.Options.AdjustTimeOn{direction} = true; c.Options.DeleteSourceAfter{direction} = true;"
+    )
+    call = f"c.{direction}({js(str(src) + '/*.dat')}, {js(dst)})"
+    r = run(instance, sftp_client(sshd_server) + f"c.Connect(); {options} Log('result ' + {call});")
+    assert "result true" in texts(r), errors(r)
+    assert final_files(dst) == files and os.listdir(src) == []
+    assert [(dst / name).stat().st_mtime for name in files] == [
+        1_000_000_000 + n for n in range(len(files))
+    ]
+    assert watched.ended == len(files)  # all in the batch, its replies waited for between calls
