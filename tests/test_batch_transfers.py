@@ -324,7 +324,7 @@ def test_a_cut_connection_leaves_no_partial_file_and_a_retry_completes(
     instance: Any, sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     remote, local = sshd_server.new_dir(), tmp_path / "local"
-    files = make_files(local, TRANSFER_WORKERS + 4, 200_000)
+    files = make_files(local, TRANSFER_WORKERS + 4, LARGE)
     line = DelayLine(sshd_server.port, 0).start()
     pump, rename, renamed = aft.vfs.base._pump, aft.vfs.sftp.SftpVfs.rename, [0]
 
@@ -372,7 +372,7 @@ def test_a_download_cut_in_the_middle_keeps_no_partial_file_and_a_retry_complete
     instance: Any, sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     remote, local = sshd_server.new_dir(), tmp_path / "local"
-    files = make_files(remote, TRANSFER_WORKERS + 4, 200_000)
+    files = make_files(remote, TRANSFER_WORKERS + 4, LARGE)
     line = DelayLine(sshd_server.port, 0).start()
     pump, copy_file, done = aft.vfs.base._pump, aft.vfs.base.copy_file, [0]
 

@@ -153,6 +153,20 @@ def test_the_files_in_flight_setting_bounds_a_batch_of_small_files(
     assert watched.most == in_flight
 
 
+def test_a_batch_of_small_files_holds_a_bounded_number_of_bytes(
+    instance: Any, sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = sshd_server.new_dir()
+    files = make_files(tmp_path / "local", 12, 3000)
+    watched = Watched(monkeypatch)
+    monkeypatch.setattr(aft.vfs.sftp, "SMALL_FILES_BYTES", 7000)  # room for a third file
+    call = f"c.Upload({js(str(tmp_path / 'local') + '/*.dat')}, {js(remote)})"
+    r = run(instance, sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});")
+    assert "result true" in texts(r), errors(r)
+    assert final_files(remote) == files
+    assert watched.most == 3
+
+
 def test_a_file_the_batch_cannot_read_fails_alone_naming_its_path(
     instance: Any, sshd_server: Any, tmp_path: Path
 ) -> None:

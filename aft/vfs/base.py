@@ -59,8 +59,10 @@ TRANSFER_WORKERS = 16
 TEMP_MARKER = ".aft-part-"
 #: Files up to this size go through a remote side's batch of small files
 #: (:meth:`Vfs.write_many`, :meth:`Vfs.read_many`) where it has one: each whole file in
-#: memory, a few requests each, many files in flight from one thread.
-SMALL_FILE = 64 * 1024
+#: memory, a few requests each, many files in flight from one thread. 200 files of
+#: 256 KiB over loopback SFTP: 0.24-0.33 s down in a batch, 0.45-0.6 s one per thread
+#: (up: the same either way).
+SMALL_FILE = 1024 * 1024
 
 _ERRNO_ERRORS: dict[int, type[VfsError]] = {
     errno.ENOENT: VfsNotFound,

@@ -81,6 +81,9 @@ SESSIONS_PER_CONNECTION = 10
 #: when not told: enough to cover three round trips of the connection, from 16 near the
 #: server up to 64 across the internet (see :meth:`SftpVfs.batch_width`).
 SMALL_FILES_IN_FLIGHT = (16, 64)
+#: Bytes of file data a batch of small files holds in flight at most (files start while
+#: it holds less).
+SMALL_FILES_BYTES = 16 * 1024 * 1024
 #: SSH channel window and packet size we offer: room for the whole pipeline.
 WINDOW = 32 * 1024 * 1024
 PACKET = 256 * 1024
@@ -819,7 +822,7 @@ class SftpVfs(SftpSchema, Vfs):
             for path, data in files:
                 vpath = normalize(path)
                 file = _Request(vpath, temp_name(vpath) if use_temp_name else vpath)
-                file.data = data
+                file.data, file.size = data, len(data)
                 yield file
 
         def opened(sftp: paramiko.SFTPClient, file: _Request, handle: bytes) -> None:
@@ -909,14 +912,16 @@ class SftpVfs(SftpSchema, Vfs):
         Each file is opened (to ``write``, or read); once its handle arrives ``opened``
         sends what follows; ``replied`` takes each later reply (what
         :func:`~aft.vfs._paramiko_adapter.reply_result` says, and its request's number)
-        and sends what follows, True once the file has ended. ``requests`` is read as room frees up.
-        ``in_flight`` None: enough files to cover three round trips of the connection
-        (:data:`SMALL_FILES_IN_FLIGHT`).
+        and sends what follows, True once the file has ended. ``requests`` is read as room
+        frees up. ``in_flight`` None: enough files to cover three round trips of the
+        connection (:data:`SMALL_FILES_IN_FLIGHT`); a file starts only while those in flight
+        hold less than :data:`SMALL_FILES_BYTES`.
         """
         sftp = self._client()
         width = in_flight or self._small_files_in_flight()
         arrived: deque[tuple[_Request, int, paramiko.Message, int]] = deque()
         active: set[_Request] = set()  # held here: paramiko keeps only weak references
+        bytes_held = 0  # the sizes of the files in ``active``
 
         def advance(file: _Request, kind: int, msg: paramiko.Message, num: int) -> bool:
             if file.step != "open":
@@ -931,7 +936,7 @@ class SftpVfs(SftpSchema, Vfs):
 
         more = True
         while True:
-            while more and len(active) < width:
+            while more and len(active) < width and bytes_held < SMALL_FILES_BYTES:
                 file = next(requests, None)
                 if file is None:
                     more = False
@@ -940,6 +945,7 @@ class SftpVfs(SftpSchema, Vfs):
                 with self._in_batch(sftp, active):
                     adapter.send_open(sftp, file, self._remote(file.temp or file.path), write=write)
                 active.add(file)
+                bytes_held += file.size
             if not active:
                 return
             with self._in_batch(sftp, active):
@@ -948,6 +954,7 @@ class SftpVfs(SftpSchema, Vfs):
                 ended = [reply[0] for reply in _drain(arrived) if advance(*reply)]
             for file in ended:
                 active.discard(file)
+                bytes_held -= file.size
                 yield file
 
     def _small_files_in_flight(self) -> int:
