@@ -21,7 +21,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from aft.exceptions import (
     PgpError,
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from aft.vfs.base import Vfs
 
     Operation = Literal["Upload", "Download"]
-
-T = TypeVar("T")
 
 #: The overwrite policies, by their script constants' values (0, 1, 2, 3).
 POLICIES = ("NeverOverwrite", "AlwaysOverwrite", "OverwriteIfDiffSize", "OverwriteIfNewer")
@@ -233,8 +231,10 @@ def otfe_key(given: TransferOptions, owner: str, secret: Callable[[str], str | N
 class Batch:
     """One Upload or Download: the files a path or glob names, sent as a policy says.
 
-    Up to ``files_in_flight`` files are in flight at once (:func:`aft.vfs.base.in_parallel`),
-    each through the same per-file steps as alone; with ``StopOnTransferError`` one at a
+    Up to ``files_in_flight`` files are in flight at once, each through the same per-file
+    steps as alone: files up to :data:`aft.vfs.base.SMALL_FILE` in one batch of the remote
+    side from this thread where it has one (:meth:`small_files`), the others one per
+    thread (:func:`aft.vfs.base.in_parallel`); with ``StopOnTransferError`` one at a
     time, in order, so that no file after the first failed one is sent. For the policy,
     the destination folder of a wildcard is listed once (and made when missing); a single
     file's target is looked up alone. Each failed file is logged once, naming its path.
@@ -549,7 +549,9 @@ class Batch:
             self.tracker.note("delete", name_of(src), info.path, error=error, size=info.size)
 
 
-def _taken(items: list[T]) -> Iterator[T]:
+def _taken(
+    items: list[tuple[FileInfo, VfsError | None]],
+) -> Iterator[tuple[FileInfo, VfsError | None]]:
     """Each of ``items``, removed as it is taken."""
     while items:
         yield items.pop(0)

@@ -538,8 +538,8 @@ class Vfs(VfsSchema, abc.ABC):
         are all written and closed. A missing folder is not made: its files fail.
 
         Raises:
-            VfsConnectionError: the connection dropped; no file not yet yielded is left
-                partly written under its name.
+            VfsConnectionError: the connection dropped; with ``use_temp_name`` no file not
+                yet yielded has its name.
             VfsUnsupported: the backend has no such batch (see :func:`pipelines`).
         """
         raise VfsUnsupported(f"{self.type_name} VFS has no batch of small files")
