@@ -220,6 +220,19 @@ def test_write_many_reports_each_file_and_leaves_nothing_of_a_failed_one(
         assert isinstance(got[f"{remote}/none"], VfsNotFound)
 
 
+def test_a_batch_stopped_early_leaves_no_temporary_file(sshd_server: Any) -> None:
+    remote = sshd_server.new_dir()
+    with sftp_vfs(sshd_server) as vfs:
+        batch = vfs.write_many(((f"{remote}/f{n}", b"x" * 5000) for n in range(40)), in_flight=8)
+        done = [next(batch) for _ in range(3)]  # and the next files started meanwhile
+        batch.close()
+        assert [error for _, error in done] == [None] * 3
+        assert vfs.stat(done[0][0]).size == 5000  # the session still works
+    names = os.listdir(remote)
+    assert not [name for name in names if TEMP_MARKER in name] and 1 <= len(names) < 40
+    assert all((remote / name).read_bytes() == b"x" * 5000 for name in names)
+
+
 def test_read_many_reads_a_file_of_many_requests(sshd_server: Any) -> None:
     remote = sshd_server.new_dir()
     data = os.urandom(3 * aft.vfs.sftp.MAX_BLOCK + 7)

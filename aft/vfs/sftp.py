@@ -955,7 +955,11 @@ class SftpVfs(SftpSchema, Vfs):
             for file in ended:
                 active.discard(file)
                 bytes_held -= file.size
-                yield file
+                try:
+                    yield file
+                except GeneratorExit:  # the caller stops early: nothing half-sent stays
+                    self._remove_written(active)
+                    raise
 
     def _small_files_in_flight(self) -> int:
         assert self._connection is not None
@@ -971,15 +975,21 @@ class SftpVfs(SftpSchema, Vfs):
             with self._errors(f"{len(active)} files in flight", sftp=sftp):
                 yield
         except VfsConnectionError:
-            # a temporary name, or a name written to directly once its open was answered
-            left = [f.temp for f in active if f.temp and (f.temp != f.path or f.step != "open")]
-            if left:
-                with contextlib.suppress(VfsError):
-                    self._client()
-                    for temp in left:
-                        with contextlib.suppress(VfsNotFound):
-                            self.remove(temp)
+            self._remove_written(active)
             raise
+
+    def _remove_written(self, active: set[_Request]) -> None:
+        """Remove what the files of a batch that did not end wrote (a temporary name, or
+        a name written to directly once its open was answered), on this handle's session
+        or a new one when it opens at once; an error leaves the rest as it is. (The server
+        takes requests in order: one sent after a file's rename finds nothing left.)"""
+        left = [f.temp for f in active if f.temp and (f.temp != f.path or f.step != "open")]
+        if left:
+            with contextlib.suppress(VfsError):
+                self._client()
+                for temp in left:
+                    with contextlib.suppress(VfsNotFound):
+                        self.remove(temp)
 
 
 class _Request(adapter.ReplyReceiver):
