@@ -443,10 +443,11 @@ def open_sftp(
 # ---- the request layer ------------------------------------------------------------------
 
 
-def send_extended(sftp: paramiko.SFTPClient, owner: ReplyReceiver, name: str) -> int:
-    """Send the extended request ``name`` (no arguments) without waiting; returns its
-    request number. Its reply goes to ``owner``; see :func:`extended_reply`."""
-    num: int = sftp._async_request(owner, CMD_EXTENDED, name)
+def send_extended(sftp: paramiko.SFTPClient, owner: ReplyReceiver, name: str, *args: str) -> int:
+    """Send the extended request ``name`` with its string ``args`` without waiting; returns
+    its request number. Its reply goes to ``owner``; see :func:`extended_reply` (or
+    :func:`reply_result` for a request answered with a status)."""
+    num: int = sftp._async_request(owner, CMD_EXTENDED, name, *args)
     return num
 
 
@@ -486,8 +487,7 @@ def send_close(handle: paramiko.SFTPFile, owner: ReplyReceiver) -> int:
     status goes to ``owner`` (see :func:`reply_result`); paramiko takes the file as
     closed, so it never sends a close of its own."""
     paramiko.file.BufferedFile.close(handle)  # the bookkeeping SFTPFile._close does first
-    num: int = handle.sftp._async_request(owner, CMD_CLOSE, handle.handle)
-    return num
+    return send_close_handle(handle.sftp, owner, handle.handle)
 
 
 def send_stat(sftp: paramiko.SFTPClient, owner: ReplyReceiver, path: str) -> int:
@@ -557,9 +557,7 @@ def send_rename(sftp: paramiko.SFTPClient, owner: ReplyReceiver, src: str, dst: 
     """Rename ``src`` to ``dst``, replacing it, without waiting (``posix-rename@openssh.com``;
     a server without it answers with an "unsupported" status); returns the request number.
     Its status goes to ``owner`` (see :func:`reply_result`)."""
-    name = "posix-rename@openssh.com"
-    num: int = sftp._async_request(owner, CMD_EXTENDED, name, src, dst)
-    return num
+    return send_extended(sftp, owner, "posix-rename@openssh.com", src, dst)
 
 
 def send_remove(sftp: paramiko.SFTPClient, owner: ReplyReceiver, path: str) -> int:
