@@ -182,6 +182,27 @@ def test_a_file_the_batch_cannot_read_fails_alone_naming_its_path(
     assert errors(r) == [f"Download: {remote}/f002.dat: {remote}/f002.dat: Permission denied"]
 
 
+#: More than one request of the largest size a connection asks for.
+BIG = aft.vfs.sftp.MAX_BLOCK + 70_000
+
+
+def test_a_batch_on_a_new_handle_writes_requests_of_its_connections_size(
+    sshd_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote, writes = sshd_server.new_dir(), []
+    send_write = adapter.send_write
+
+    def counted(sftp: Any, owner: Any, handle: bytes, offset: int, data: bytes) -> int:
+        writes.append(len(data))
+        return send_write(sftp, owner, handle, offset, data)
+
+    monkeypatch.setattr(adapter, "send_write", counted)
+    with sftp_vfs(sshd_server) as vfs:  # not connected before the batch
+        assert list(vfs.write_many([(f"{remote}/a", b"a" * 200_000)])) == [(f"{remote}/a", None)]
+        size = vfs._sizes[1]
+    assert size > aft.vfs.sftp.BLOCK and writes == [200_000]  # one request, not 32 KiB ones
+
+
 def test_write_many_reports_each_file_and_leaves_nothing_of_a_failed_one(
     sshd_server: Any,
 ) -> None:
@@ -191,7 +212,7 @@ def test_write_many_reports_each_file_and_leaves_nothing_of_a_failed_one(
         results = dict(
             vfs.write_many(
                 [
-                    (f"{remote}/a", b"a" * 70_000),  # more than one write request
+                    (f"{remote}/a", b"a" * BIG),  # more than one write request
                     (f"{remote}/missing/b", b"b"),
                     (f"{remote}/taken", b"c"),  # the rename meets a folder
                     (f"{remote}/d", b""),
@@ -202,15 +223,15 @@ def test_write_many_reports_each_file_and_leaves_nothing_of_a_failed_one(
         assert results[f"{remote}/a"] is None and results[f"{remote}/d"] is None
         assert isinstance(results[f"{remote}/missing/b"], VfsNotFound)
         assert str(results[f"{remote}/taken"]).startswith(f"{remote}/taken: ")
-        assert (remote / "a").read_bytes() == b"a" * 70_000 and (remote / "d").read_bytes() == b""
+        assert (remote / "a").read_bytes() == b"a" * BIG and (remote / "d").read_bytes() == b""
         assert sorted(os.listdir(remote)) == ["a", "d", "taken"]  # no temporary file left
         got = dict(
             (info.path, data)
             for info, data in vfs.read_many(
                 [
-                    FileInfo(f"{remote}/a", False, 70_000, 0),
+                    FileInfo(f"{remote}/a", False, BIG, 0),
                     FileInfo(f"{remote}/d", False, 0, 0),
-                    FileInfo(f"{remote}/a", False, 69_999, 0),
+                    FileInfo(f"{remote}/a", False, BIG - 1, 0),
                     FileInfo(f"{remote}/none", False, 1, 0),
                 ]
             )

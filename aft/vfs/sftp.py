@@ -816,7 +816,6 @@ class SftpVfs(SftpSchema, Vfs):
         succeeded) the rename from its temporary name. After a dropped connection, the
         temporary files of the files in flight are removed on a new connection when one
         opens at once."""
-        write_size = self._sizes[1]
 
         def requests() -> Iterator[_Request]:
             for path, data in files:
@@ -827,6 +826,7 @@ class SftpVfs(SftpSchema, Vfs):
 
         def opened(sftp: paramiko.SFTPClient, file: _Request, handle: bytes) -> None:
             data, file.data = file.data, b""
+            write_size = self._sizes[1]  # (the connection's, open by now)
             for offset in range(0, len(data), write_size):
                 chunk = data[offset : offset + write_size]
                 adapter.send_write(sftp, file, handle, offset, chunk)
@@ -861,10 +861,9 @@ class SftpVfs(SftpSchema, Vfs):
         """As :meth:`Vfs.read_many`, on this handle's session (see :meth:`_in_flight`):
         each file's open, then its reads (one past its listed size, to see its end) and
         its close together."""
-        read_size = self._sizes[0]
 
         def opened(sftp: paramiko.SFTPClient, file: _Request, handle: bytes) -> None:
-            wanted = file.size + 1
+            wanted, read_size = file.size + 1, self._sizes[0]  # (open by now)
             for offset in range(0, wanted, read_size):
                 length = min(read_size, wanted - offset)
                 file.reads[adapter.send_read(sftp, file, handle, offset, length)] = length
