@@ -154,6 +154,33 @@ def test_the_fast_packetizer_runs_paramikos_own_code() -> None:
     assert paramiko.util.constant_time_bytes_eq is not hmac.compare_digest
 
 
+def _pairs(*strings: bytes) -> bytes:
+    return b"".join(len(s).to_bytes(4, "big") + s for s in strings)
+
+
+def test_the_extension_names_of_a_version_packet_are_kept(sshd_server: SshdServer) -> None:
+    names = _paramiko_adapter._extension_names
+    assert names(_pairs(b"posix-rename@openssh.com", b"1", b"limits@openssh.com", b"1")) == {
+        b"posix-rename@openssh.com",
+        b"limits@openssh.com",
+    }
+    assert names(b"") == frozenset()
+    whole = _pairs(b"a", b"1", b"b", b"22")
+    for cut in range(1, 9):  # a pair cut short ends the list there
+        assert names(whole[: len(whole) - cut]) == {b"a"}
+    vfs = open_vfs(
+        "SFTP", sshd_server.target(sshd_server.new_dir()), {"pass": sshd_server.password}
+    )
+    try:
+        vfs.connect()
+        assert isinstance(vfs, SftpVfs)
+        session = vfs._client()
+        assert _paramiko_adapter.offers(session, _paramiko_adapter.POSIX_RENAME)
+        assert not _paramiko_adapter.offers(session, "no-such-extension@example.com")
+    finally:
+        vfs.close()
+
+
 def test_aft_sftp_changes_nothing_in_paramiko_for_other_users(sshd_server: SshdServer) -> None:
     """In a fresh process: paramiko's objects are the same before and after aft's transfers."""
     folder = sshd_server.new_dir()

@@ -60,9 +60,9 @@ class Watched:
             self.requests.append(("open", path))
             return send_open(sftp, owner, path, write=write)
 
-        def counted_rename(sftp: Any, owner: Any, src: str, dst: str) -> int:
+        def counted_rename(sftp: Any, owner: Any, src: str, dst: str, **how: bool) -> int:
             self.requests.append(("rename", dst))
-            return send_rename(sftp, owner, src, dst)
+            return send_rename(sftp, owner, src, dst, **how)
 
         def counted(method: Any) -> Any:
             def each(*args: Any, **kwargs: Any) -> Any:

@@ -29,7 +29,8 @@ OpenSSH's ``sftp`` (see ``benchmarks/results.md``).
   subsystem request of :func:`open_sftp`, sent as ``Channel.invoke_subsystem`` sends it
   but without waiting; ``SFTPClient._send_version`` (which paramiko's ``__init__`` calls),
   ``_send_packet``, ``_read_packet``, ``CMD_INIT`` and ``CMD_VERSION``: the version
-  exchange that follows it at once (:class:`FastSftpClient`). A round trip less for
+  exchange that follows it at once (:class:`FastSftpClient`, which also keeps the names
+  of the extensions the server offers: :func:`offers`). A round trip less for
   every session where the server grants the channel a window when it opens it; OpenSSH's
   sshd grants none until the subsystem runs, so there the INIT waits for that answer.
 - ``SFTPFile._close``: close a file read to its end without waiting for the reply, with
@@ -43,8 +44,8 @@ OpenSSH's ``sftp`` (see ``benchmarks/results.md``).
 - ``SFTPClient._async_request`` also carries the batches of small files
   (:meth:`aft.vfs.sftp.SftpVfs.write_many` and ``read_many``): many files' opens, closes,
   renames and removes in flight on one session from one thread (:func:`send_open`,
-  :func:`send_close_handle`, :func:`send_rename`, :func:`send_remove`;
-  ``CMD_OPEN``, ``CMD_HANDLE``, ``CMD_REMOVE`` and the open flags ``SFTP_FLAG_READ``,
+  :func:`send_close_handle`, :func:`send_rename`, :func:`send_remove`; ``CMD_OPEN``,
+  ``CMD_HANDLE``, ``CMD_REMOVE``, ``CMD_RENAME`` and the open flags ``SFTP_FLAG_READ``,
   ``SFTP_FLAG_WRITE``, ``SFTP_FLAG_CREATE``, ``SFTP_FLAG_TRUNC``). Four
   threads each sending one file's requests and waiting for their replies spent most of
   their time handing the interpreter lock and paramiko's locks to each other: 1,000
@@ -137,6 +138,7 @@ try:
         CMD_OPEN,
         CMD_READ,
         CMD_REMOVE,
+        CMD_RENAME,
         CMD_STAT,
         CMD_STATUS,
         CMD_VERSION,
@@ -150,6 +152,10 @@ try:
 finally:
     if _HIDE_INVOKE:
         del sys.modules["invoke"]
+
+
+#: The OpenSSH extension that renames a file over an existing one.
+POSIX_RENAME = "posix-rename@openssh.com"
 
 
 class PrivateName(NamedTuple):
@@ -195,6 +201,7 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName("paramiko.sftp", "CMD_OPEN", "attribute"),
     PrivateName("paramiko.sftp", "CMD_HANDLE", "attribute"),
     PrivateName("paramiko.sftp", "CMD_REMOVE", "attribute"),
+    PrivateName("paramiko.sftp", "CMD_RENAME", "attribute"),
     PrivateName("paramiko.sftp", "SFTP_FLAG_READ", "attribute"),
     PrivateName("paramiko.sftp", "SFTP_FLAG_WRITE", "attribute"),
     PrivateName("paramiko.sftp", "SFTP_FLAG_CREATE", "attribute"),
@@ -379,8 +386,11 @@ class ChunkPipe(BufferedPipe):
 
 class FastSftpClient(paramiko.SFTPClient):
     """paramiko's SFTP client, gathering each reply in one join instead of repeated ``+=``,
-    whose version exchange goes out right behind the subsystem request (see :func:`open_sftp`).
+    whose version exchange goes out right behind the subsystem request (see :func:`open_sftp`)
+    and keeps the extensions the server names in it (see :func:`offers`).
     """
+
+    extensions: frozenset[bytes] = frozenset()
 
     def _send_version(self) -> int:
         """Send INIT, take the subsystem request's answer (raising if refused), then the
@@ -394,6 +404,7 @@ class FastSftpClient(paramiko.SFTPClient):
         if kind != CMD_VERSION:
             raise paramiko.SFTPError("Incompatible sftp protocol")
         version: int = struct.unpack(">I", data[:4])[0]
+        self.extensions = _extension_names(data[4:])
         return version
 
     def _read_all(self, n: int) -> bytes:
@@ -405,6 +416,25 @@ class FastSftpClient(paramiko.SFTPClient):
             pieces.append(piece)
             n -= len(piece)
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _extension_names(pairs: bytes) -> frozenset[bytes]:
+    """The names of the (name, data) string pairs that follow the version in a VERSION
+    packet; a malformed tail ends the list."""
+    strings, at = [], 0
+    while at + 4 <= len(pairs):
+        (size,) = struct.unpack_from(">I", pairs, at)
+        at += 4 + size
+        if at > len(pairs):
+            break
+        strings.append(pairs[at - size : at])
+    return frozenset(strings[: len(strings) // 2 * 2 : 2])  # each name with its data
+
+
+def offers(sftp: paramiko.SFTPClient, extension: str) -> bool:
+    """Whether the server named ``extension`` (such as ``posix-rename@openssh.com``) in
+    its VERSION packet; False for a session not opened by :func:`open_sftp`."""
+    return extension.encode() in getattr(sftp, "extensions", frozenset())
 
 
 def open_sftp(
@@ -553,11 +583,20 @@ def send_close_handle(sftp: paramiko.SFTPClient, owner: ReplyReceiver, handle: b
     return num
 
 
-def send_rename(sftp: paramiko.SFTPClient, owner: ReplyReceiver, src: str, dst: str) -> int:
-    """Rename ``src`` to ``dst``, replacing it, without waiting (``posix-rename@openssh.com``;
-    a server without it answers with an "unsupported" status); returns the request number.
-    Its status goes to ``owner`` (see :func:`reply_result`)."""
-    return send_extended(sftp, owner, "posix-rename@openssh.com", src, dst)
+def send_rename(
+    sftp: paramiko.SFTPClient, owner: ReplyReceiver, src: str, dst: str, *, replace: bool = True
+) -> int:
+    """Rename ``src`` to ``dst`` without waiting; returns the request number. Its status
+    goes to ``owner`` (see :func:`reply_result`).
+
+    ``replace``: replacing ``dst`` (``posix-rename@openssh.com``: see :func:`offers`; a
+    server without it answers with an "unsupported" status); else SFTP version 3's own
+    rename, which fails when ``dst`` exists.
+    """
+    if replace:
+        return send_extended(sftp, owner, POSIX_RENAME, src, dst)
+    num: int = sftp._async_request(owner, CMD_RENAME, src, dst)
+    return num
 
 
 def send_remove(sftp: paramiko.SFTPClient, owner: ReplyReceiver, path: str) -> int:

@@ -770,14 +770,17 @@ class SftpVfs(SftpSchema, Vfs):
         if "/" in (src, dst):
             raise VfsPermission("cannot rename or replace the VFS root")
         what = f"rename {src} -> {dst}"
-        try:
+        with contextlib.suppress(VfsUnsupported):  # (named in the VERSION, yet refused)
             with self._errors(what):
-                self._client().posix_rename(self._remote(src), self._remote(dst))
-        except VfsUnsupported:  # a server without posix-rename@openssh.com
-            if self.exists(dst) and not self.isdir(dst):
-                self.remove(dst)
-            with self._errors(what):
-                self._client().rename(self._remote(src), self._remote(dst))
+                sftp = self._client()
+                if adapter.offers(sftp, adapter.POSIX_RENAME):
+                    sftp.posix_rename(self._remote(src), self._remote(dst))
+                    return
+        # SFTP version 3 alone: its rename fails onto an existing file
+        if self.exists(dst) and not self.isdir(dst):
+            self.remove(dst)
+        with self._errors(what):
+            self._client().rename(self._remote(src), self._remote(dst))
 
     # ---- optional operations -----------------------------------------------------
 
@@ -835,7 +838,7 @@ class SftpVfs(SftpSchema, Vfs):
             file.waiting += 1
 
         def replied(sftp: paramiko.SFTPClient, file: _Request, result: object, num: int) -> bool:
-            if isinstance(result, Exception) and file.error is None:
+            if isinstance(result, Exception) and file.error is None and num != file.ignored:
                 file.error = _failure(result, file.path)
             file.waiting -= 1
             if file.waiting:
@@ -845,8 +848,13 @@ class SftpVfs(SftpSchema, Vfs):
             if file.error is None and file.temp == file.path:
                 return True
             if file.error is None:  # all written and closed: now, and only now, its name
-                file.step, file.waiting = "rename", 1
-                adapter.send_rename(sftp, file, self._remote(file.temp), self._remote(file.path))
+                temp, final = self._remote(file.temp), self._remote(file.path)
+                replace = adapter.offers(sftp, adapter.POSIX_RENAME)
+                file.step, file.waiting = "rename", 1 if replace else 2
+                if not replace:  # SFTP version 3's rename fails onto an existing file:
+                    # that goes first, as in :meth:`rename` (its outcome does not count)
+                    file.ignored = adapter.send_remove(sftp, file, final)
+                adapter.send_rename(sftp, file, temp, final, replace=replace)
             else:  # nothing of it may stay
                 file.step, file.waiting = "remove", 1
                 adapter.send_remove(sftp, file, self._remote(file.temp))
@@ -996,8 +1004,8 @@ class _Request(adapter.ReplyReceiver):
     queued on ``arrived`` (by :meth:`SftpVfs._in_flight`) for the batch's loop."""
 
     __slots__ = (
-        "path", "temp", "info", "size", "step", "waiting", "error", "data", "reads", "chunks",
-        "arrived",
+        "path", "temp", "info", "size", "step", "waiting", "ignored", "error", "data", "reads",
+        "chunks", "arrived",
     )  # fmt: skip
 
     def __init__(self, path: str, temp: str, info: FileInfo | None = None) -> None:
@@ -1005,6 +1013,7 @@ class _Request(adapter.ReplyReceiver):
         self.size = info.size if info is not None else 0
         self.step = "open"
         self.waiting = 0
+        self.ignored = -1  # the number of a request whose failure does not count
         self.error: VfsError | None = None
         self.data = b""
         self.reads: dict[int, int] = {}  # request number -> bytes asked

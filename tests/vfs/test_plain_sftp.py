@@ -1,0 +1,113 @@
+"""The SFTP VFS against a server without OpenSSH's extensions (SFTP version 3 alone).
+
+Many servers are not OpenSSH: no ``posix-rename@openssh.com``, so a rename cannot
+replace a file and aft removes the old file first, and no ``limits@openssh.com``, so
+requests stay at 32 KiB. The whole VFS contract holds there too, and a batch of small
+files sends each file once (never failing in the batch to be sent again alone).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aft.exceptions import VfsError
+from aft.vfs.base import TEMP_MARKER, Vfs
+from aft.vfs.sftp import SftpVfs
+from tests.script_helpers import errors, js, texts
+from tests.servers.plain_sftpd import PlainSftpServer, plain_sftpd  # noqa: F401 (fixture)
+from tests.test_batch_transfers import final_files, make_files, run
+from tests.test_syncjs_vfs import sftp_client
+from tests.vfs.contract import VfsContract, VfsFactory
+
+
+def plain_vfs(server: PlainSftpServer, base: str = "/") -> SftpVfs:
+    return SftpVfs(
+        server.host,
+        server.user,
+        port=server.port,
+        base=base,
+        password=server.password,
+        host_key=server.host_key_sha256,
+    )
+
+
+@pytest.fixture
+def plain_factory(plain_sftpd: PlainSftpServer) -> Iterator[VfsFactory]:  # noqa: F811
+    made: list[Vfs] = []
+
+    def make() -> SftpVfs:
+        folder = plain_sftpd.root / secrets.token_hex(4)
+        folder.mkdir()
+        made.append(plain_vfs(plain_sftpd, "/" + folder.name))
+        made[-1].connect()
+        return made[-1]  # type: ignore[return-value]
+
+    yield make
+    for vfs in made:
+        vfs.close()
+
+
+class TestPlainSftpContract(VfsContract):
+    supports = frozenset({"chmod", "chtimes", "truncate"})
+
+    @pytest.fixture
+    def vfs_factory(self, plain_factory: VfsFactory) -> VfsFactory:
+        return plain_factory
+
+
+def test_a_batch_of_small_files_sends_each_once_and_replaces_existing_files(
+    instance: Any,
+    plain_sftpd: PlainSftpServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    files = make_files(tmp_path, 12, 3000)
+    remote = plain_sftpd.root / "in"
+    remote.mkdir()
+    for name in list(files)[:5]:  # these are replaced
+        (remote / name).write_bytes(b"an older version")
+    client = sftp_client(plain_sftpd) + "c.Options.UploadPolicy = AlwaysOverwrite;"
+    call = f"c.Upload({js(str(tmp_path) + '/*.dat')}, '/in')"
+    r = run(instance, client + f"c.Connect(); Log('result ' + {call});")
+    assert "result true" in texts(r), errors(r)
+    assert final_files(remote) == files
+    assert not [name for name in os.listdir(remote) if TEMP_MARKER in name]
+    for name in files:  # written once, through a temporary name: no failure sent again
+        opened = [path for path in plain_sftpd.opens if name in path]
+        assert len(opened) == 1 and TEMP_MARKER in opened[0], (name, opened)
+
+
+def test_a_batch_download_reads_each_file_once(
+    instance: Any,
+    plain_sftpd: PlainSftpServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    files = make_files(plain_sftpd.root / "out", 12, 3000)
+    call = f"c.Download('/out/*.dat', {js(str(tmp_path / 'down'))})"
+    r = run(instance, sftp_client(plain_sftpd) + f"c.Connect(); Log('result ' + {call});")
+    assert "result true" in texts(r), errors(r)
+    assert final_files(tmp_path / "down") == files
+    assert sorted(plain_sftpd.opens) == sorted(f"/out/{name}" for name in files)
+
+
+def test_a_batch_file_whose_name_is_taken_by_a_folder_fails_naming_it(
+    plain_sftpd: PlainSftpServer,  # noqa: F811
+) -> None:
+    (plain_sftpd.root / "taken").mkdir()
+    (plain_sftpd.root / "taken" / "inside").write_bytes(b"kept")
+    vfs = plain_vfs(plain_sftpd)
+    try:
+        outcomes = dict(vfs.write_many([("/taken", b"data"), ("/free", b"more")]))
+    finally:
+        vfs.close()
+    assert outcomes["/free"] is None
+    error = outcomes["/taken"]
+    assert isinstance(error, VfsError) and "/taken" in str(error)
+    assert TEMP_MARKER not in str(error)
+    assert sorted(os.listdir(plain_sftpd.root)) == ["free", "taken"]  # no temporary file
+    assert (plain_sftpd.root / "taken" / "inside").read_bytes() == b"kept"
