@@ -111,3 +111,34 @@ def test_a_batch_file_whose_name_is_taken_by_a_folder_fails_naming_it(
     assert TEMP_MARKER not in str(error)
     assert sorted(os.listdir(plain_sftpd.root)) == ["free", "taken"]  # no temporary file
     assert (plain_sftpd.root / "taken" / "inside").read_bytes() == b"kept"
+
+
+def test_versioned_uploads_and_a_big_file_replace_files_there(
+    instance: Any,
+    plain_sftpd: PlainSftpServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Every replacing rename goes through SFTP version 3's rename: kept versions move up
+    one by one, and a big file written over several sessions replaces the old one."""
+    big = os.urandom(3_000_000)
+    (tmp_path / "big.bin").write_bytes(big)
+    (plain_sftpd.root / "in").mkdir()
+    (plain_sftpd.root / "in" / "big.bin").write_bytes(b"the old one")
+    script = (
+        sftp_client(plain_sftpd) + "c.Connect(); c.Options.UploadPolicy = AlwaysOverwrite;"
+        "c.Options.VersionedUpload = true; c.Options.VersionsToKeepRemote = 2;"
+    )
+    for n in range(1, 5):
+        script += f"WriteTextFile({js(str(tmp_path / 'f'))}, 'v{n}');"
+        script += f"Log('result ' + c.Upload({js(str(tmp_path / 'f'))}, '/in'));"
+    script += f"Log('result ' + c.Upload({js(str(tmp_path / 'big.bin'))}, '/in'));"
+    r = run(instance, script)
+    assert texts(r).count("result true") == 5, errors(r)
+    kept = {p.name: p.read_bytes() for p in (plain_sftpd.root / "in").iterdir()}
+    assert kept == {
+        "f": b"v4",
+        "f.~1~": b"v3",
+        "f.~2~": b"v2",
+        "big.bin": big,
+        "big.bin.~1~": b"the old one",
+    }
