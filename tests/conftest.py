@@ -12,6 +12,7 @@ import pytest
 
 pytest_plugins: list[str] = [
     "tests.servers.sshd",
+    "tests.servers.plain_sftpd",
     "tests.servers.ftpd",
     "tests.servers.seaweedfs",
     "tests.servers.azurite",

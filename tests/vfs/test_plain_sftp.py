@@ -20,7 +20,7 @@ from aft.exceptions import VfsError
 from aft.vfs.base import TEMP_MARKER, Vfs
 from aft.vfs.sftp import SftpVfs
 from tests.script_helpers import errors, js, texts
-from tests.servers.plain_sftpd import PlainSftpServer, plain_sftpd  # noqa: F401 (fixture)
+from tests.servers.plain_sftpd import PlainSftpServer
 from tests.test_batch_transfers import final_files, make_files, run
 from tests.test_syncjs_vfs import sftp_client
 from tests.vfs.contract import VfsContract, VfsFactory
@@ -38,7 +38,7 @@ def plain_vfs(server: PlainSftpServer, base: str = "/") -> SftpVfs:
 
 
 @pytest.fixture
-def plain_factory(plain_sftpd: PlainSftpServer) -> Iterator[VfsFactory]:  # noqa: F811
+def plain_factory(plain_sftpd: PlainSftpServer) -> Iterator[VfsFactory]:
     made: list[Vfs] = []
 
     def make() -> SftpVfs:
@@ -63,7 +63,7 @@ class TestPlainSftpContract(VfsContract):
 
 def test_a_batch_of_small_files_sends_each_once_and_replaces_existing_files(
     instance: Any,
-    plain_sftpd: PlainSftpServer,  # noqa: F811
+    plain_sftpd: PlainSftpServer,
     tmp_path: Path,
 ) -> None:
     files = make_files(tmp_path, 12, 3000)
@@ -84,7 +84,7 @@ def test_a_batch_of_small_files_sends_each_once_and_replaces_existing_files(
 
 def test_a_batch_download_reads_each_file_once(
     instance: Any,
-    plain_sftpd: PlainSftpServer,  # noqa: F811
+    plain_sftpd: PlainSftpServer,
     tmp_path: Path,
 ) -> None:
     files = make_files(plain_sftpd.root / "out", 12, 3000)
@@ -96,7 +96,7 @@ def test_a_batch_download_reads_each_file_once(
 
 
 def test_a_batch_file_whose_name_is_taken_by_a_folder_fails_naming_it(
-    plain_sftpd: PlainSftpServer,  # noqa: F811
+    plain_sftpd: PlainSftpServer,
 ) -> None:
     (plain_sftpd.root / "taken").mkdir()
     (plain_sftpd.root / "taken" / "inside").write_bytes(b"kept")
@@ -115,7 +115,7 @@ def test_a_batch_file_whose_name_is_taken_by_a_folder_fails_naming_it(
 
 def test_versioned_uploads_and_a_big_file_replace_files_there(
     instance: Any,
-    plain_sftpd: PlainSftpServer,  # noqa: F811
+    plain_sftpd: PlainSftpServer,
     tmp_path: Path,
 ) -> None:
     """Every replacing rename goes through SFTP version 3's rename: kept versions move up
