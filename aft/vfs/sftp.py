@@ -84,6 +84,10 @@ SMALL_FILES_IN_FLIGHT = (16, 64)
 #: Bytes of file data a batch of small files holds in flight at most (files start while
 #: it holds less).
 SMALL_FILES_BYTES = 16 * 1024 * 1024
+#: A server that answers reads short: passes over a file of a batch (each asking what the
+#: ones before left out) before it goes alone, and the smallest read asked.
+READ_PASSES = 4
+MIN_READ = 512
 #: SSH channel window and packet size we offer: room for the whole pipeline.
 WINDOW = 32 * 1024 * 1024
 PACKET = 256 * 1024
@@ -868,32 +872,51 @@ class SftpVfs(SftpSchema, Vfs):
     ) -> Iterator[tuple[FileInfo, bytes | VfsError]]:
         """As :meth:`Vfs.read_many`, on this handle's session (see :meth:`_in_flight`):
         each file's open, then its reads (one past its listed size, to see its end) and
-        its close together."""
+        its close together.
+
+        A server may answer a read short inside a file (SFTP allows it; OpenSSH never
+        does): the file is then opened again for what is missing, in pieces of the
+        longest answer it gave, and for the byte past its listed size on its own, up to
+        :data:`READ_PASSES` times while each pass brings more. A file still incomplete,
+        or longer than listed, has changed since it was listed.
+        """
 
         def opened(sftp: paramiko.SFTPClient, file: _Request, handle: bytes) -> None:
-            wanted, read_size = file.size + 1, self._sizes[0]  # (open by now)
-            for offset in range(0, wanted, read_size):
-                length = min(read_size, wanted - offset)
-                file.reads[adapter.send_read(sftp, file, handle, offset, length)] = length
+            read_size = self._sizes[0]  # (open by now)
+            longest = max(map(len, file.chunks.values()), default=read_size)
+            step = max(MIN_READ, min(read_size, longest))
+            file.reads = {}
+            # a server that answered short may answer so at the end too: the byte past the
+            # listed size is asked on its own, to see the end (or that the file grew)
+            again = [*file.missing, (file.size, file.size + 1)] if file.missing else []
+            for start, end in again or [(0, file.size + 1)]:
+                for offset in range(start, end, step):
+                    length = min(step, end - offset)
+                    file.reads[adapter.send_read(sftp, file, handle, offset, length)] = offset
             adapter.send_close_handle(sftp, file, handle)
-            file.waiting = len(file.reads) + 1
+            file.waiting, file.passes = len(file.reads) + 1, file.passes + 1
 
         def replied(sftp: paramiko.SFTPClient, file: _Request, result: object, num: int) -> bool:
             if isinstance(result, Exception):
                 file.error = file.error or _failure(result, file.path)
-            elif num in file.reads:
-                file.chunks[num] = result if isinstance(result, bytes) else b""
+            elif num in file.reads and isinstance(result, bytes) and result:
+                file.chunks[file.reads[num]] = result
             file.waiting -= 1
-            return not file.waiting
+            if file.waiting or file.error is not None:
+                return not file.waiting
+            missing = _gaps(file.chunks, file.size)
+            if not missing or missing == file.missing or file.passes >= READ_PASSES:
+                return True
+            # answered short: the rest on a new handle (the close went with the reads)
+            file.missing, file.step = missing, "open"
+            adapter.send_open(sftp, file, self._remote(file.path), write=False)
+            return False
 
         def outcome(file: _Request) -> bytes | VfsError:
             if file.error is not None:
                 return file.error
-            asked = sorted(file.reads)  # request numbers, in the order of their offsets
-            chunks = [file.chunks.get(num, b"") for num in asked]
-            gap = any(len(file.chunks.get(num, b"")) < file.reads[num] for num in asked[:-1])
-            data = b"".join(chunks)
-            if gap or len(data) != file.size:
+            data = b"".join(file.chunks[offset] for offset in sorted(file.chunks))
+            if _gaps(file.chunks, file.size) or len(data) != file.size:
                 return VfsIntegrityError(
                     f"{file.path}: changed since it was listed ({file.size} bytes)"
                 )
@@ -1005,7 +1028,7 @@ class _Request(adapter.ReplyReceiver):
 
     __slots__ = (
         "path", "temp", "info", "size", "step", "waiting", "ignored", "error", "data", "reads",
-        "chunks", "arrived",
+        "chunks", "missing", "passes", "arrived",
     )  # fmt: skip
 
     def __init__(self, path: str, temp: str, info: FileInfo | None = None) -> None:
@@ -1016,12 +1039,27 @@ class _Request(adapter.ReplyReceiver):
         self.ignored = -1  # the number of a request whose failure does not count
         self.error: VfsError | None = None
         self.data = b""
-        self.reads: dict[int, int] = {}  # request number -> bytes asked
-        self.chunks: dict[int, bytes] = {}
+        self.reads: dict[int, int] = {}  # request number -> offset
+        self.chunks: dict[int, bytes] = {}  # offset -> data
+        self.missing: list[tuple[int, int]] = []  # (start, end): asked again
+        self.passes = 0  # reads of the file
         self.arrived: deque[tuple[_Request, int, paramiko.Message, int]] = deque()
 
     def on_reply(self, kind: int, msg: paramiko.Message, num: int) -> None:
         self.arrived.append((self, kind, msg, num))
+
+
+def _gaps(chunks: dict[int, bytes], size: int) -> list[tuple[int, int]]:
+    """The (start, end) ranges of the first ``size`` bytes that ``chunks`` (offset -> data)
+    leave out."""
+    gaps, at = [], 0
+    for offset in sorted(chunks):
+        if offset > at:
+            gaps.append((at, min(offset, size)))
+        at = max(at, offset + len(chunks[offset]))
+    if at < size:
+        gaps.append((at, size))
+    return [(start, end) for start, end in gaps if start < end]
 
 
 def _drain(

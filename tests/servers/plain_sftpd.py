@@ -37,6 +37,8 @@ class PlainSftpServer:
         host_key_sha256: its host key's fingerprint (``SHA256:...``).
         root: the folder served as ``/``.
         opens: each path opened, in order (as the client named it).
+        read_cap: when set, no read is answered with more bytes (as some servers do,
+            whatever they were asked).
     """
 
     host: str
@@ -46,6 +48,7 @@ class PlainSftpServer:
     host_key_sha256: str
     root: Path
     opens: list[str] = field(default_factory=list)
+    read_cap: int | None = None
 
 
 class _Login(paramiko.ServerInterface):
@@ -68,6 +71,13 @@ class _Login(paramiko.ServerInterface):
 
 
 class _Handle(paramiko.SFTPHandle):
+    def __init__(self, flags: int, server: PlainSftpServer) -> None:
+        super().__init__(flags)
+        self._server = server
+
+    def read(self, offset: int, length: int) -> Any:
+        return super().read(offset, min(length, self._server.read_cap or length))
+
     def stat(self) -> Any:
         return paramiko.SFTPAttributes.from_stat(os.fstat(self.readfile.fileno()))
 
@@ -115,7 +125,7 @@ class _Files(paramiko.SFTPServerInterface):
         except OSError as exc:
             return paramiko.SFTPServer.convert_errno(exc.errno)
         mode = "r+b" if flags & os.O_RDWR else "wb" if flags & os.O_WRONLY else "rb"
-        handle = _Handle(flags)
+        handle = _Handle(flags, self._server)
         handle.readfile = handle.writefile = os.fdopen(fd, mode)
         return handle
 

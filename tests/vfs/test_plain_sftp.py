@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from aft.exceptions import VfsError
+import aft.vfs.base
+from aft.exceptions import VfsError, VfsIntegrityError
+from aft.models import FileInfo
 from aft.vfs.base import TEMP_MARKER, Vfs
 from aft.vfs.sftp import SftpVfs
 from tests.script_helpers import errors, js, texts
@@ -142,3 +144,62 @@ def test_versioned_uploads_and_a_big_file_replace_files_there(
         "big.bin": big,
         "big.bin.~1~": b"the old one",
     }
+
+
+SIZES = (0, 5000, 10_000, 10_001, 25_000, 100_000, 1024 * 1024)
+
+
+def test_read_many_asks_again_what_a_server_answered_short(
+    plain_sftpd: PlainSftpServer,
+) -> None:
+    """Reads answered 10,000 bytes at most: each file is opened once more for the rest,
+    never sent alone; one that grew or shrank since it was listed still fails."""
+    plain_sftpd.read_cap = 10_000
+    files = {f"/f{n}": os.urandom(size) for n, size in enumerate(SIZES)}
+    for path, data in files.items():
+        (plain_sftpd.root / path[1:]).write_bytes(data)
+    listed = [FileInfo(path, False, len(data), 0) for path, data in files.items()]
+    changed = [FileInfo("/f4", False, 20_000, 0), FileInfo("/f4", False, 30_000, 0)]
+    vfs = plain_vfs(plain_sftpd)
+    try:
+        got = list(vfs.read_many(listed + changed))
+    finally:
+        vfs.close()
+    read = {info.path: data for info, data in got if info.size == len(files[info.path])}
+    assert read == files
+    failed = [(info.size, data) for info, data in got if info.size != len(files[info.path])]
+    assert sorted(size for size, _ in failed) == [20_000, 30_000]
+    assert all(isinstance(error, VfsIntegrityError) for _, error in failed)
+    # each file once, and once more for the rest when longer than an answer; /f4 listed
+    # as 20,000 bytes: the rest, which shows more; as 30,000: the rest, then the end
+    expected = {path: 1 if len(data) <= 10_000 else 2 for path, data in files.items()}
+    expected["/f4"] += 2 + 3
+    assert {path: plain_sftpd.opens.count(path) for path in files} == expected
+
+
+def test_a_batch_download_from_a_server_that_answers_short_sends_no_file_alone(
+    instance: Any,
+    plain_sftpd: PlainSftpServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain_sftpd.read_cap = 10_000
+    alone: list[int] = []  # the sizes of the files copied one by one
+    pump = aft.vfs.base._pump
+
+    def counted_pump(reader: Any, writer: Any, expect: int = -1) -> int:
+        alone.append(expect)
+        return pump(reader, writer, expect)
+
+    monkeypatch.setattr(aft.vfs.base, "_pump", counted_pump)
+    files = {f"f{n}.dat": os.urandom(size) for n, size in enumerate(SIZES)}
+    (plain_sftpd.root / "out").mkdir()
+    for name, data in files.items():
+        (plain_sftpd.root / "out" / name).write_bytes(data)
+    call = f"c.Download('/out/*.dat', {js(str(tmp_path / 'down'))})"
+    r = run(instance, sftp_client(plain_sftpd) + f"c.Connect(); Log('result ' + {call});")
+    assert "result true" in texts(r), errors(r)
+    assert final_files(tmp_path / "down") == files
+    assert alone == []
+    for name, data in files.items():
+        assert plain_sftpd.opens.count(f"/out/{name}") == (1 if len(data) <= 10_000 else 2)
