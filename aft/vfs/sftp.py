@@ -780,8 +780,10 @@ class SftpVfs(SftpSchema, Vfs):
                 if adapter.offers(sftp, adapter.POSIX_RENAME):
                     sftp.posix_rename(self._remote(src), self._remote(dst))
                     return
-        # SFTP version 3 alone: its rename fails onto an existing file
-        if self.exists(dst) and not self.isdir(dst):
+        # SFTP version 3 alone: its rename fails onto an existing file, removed first,
+        # unless that may be the source itself: the same name, or one that differs only
+        # in case (such servers often keep their files on a case-insensitive disk)
+        if src.casefold() != dst.casefold() and self.exists(dst) and not self.isdir(dst):
             self.remove(dst)
         with self._errors(what):
             self._client().rename(self._remote(src), self._remote(dst))
