@@ -773,6 +773,9 @@ class SftpVfs(SftpSchema, Vfs):
         src, dst = normalize(src), normalize(dst)
         if "/" in (src, dst):
             raise VfsPermission("cannot rename or replace the VFS root")
+        if src == dst:  # nothing to do, once it is there
+            self.stat(src)
+            return
         what = f"rename {src} -> {dst}"
         with contextlib.suppress(VfsUnsupported):  # (named in the VERSION, yet refused)
             with self._errors(what):
@@ -781,8 +784,8 @@ class SftpVfs(SftpSchema, Vfs):
                     sftp.posix_rename(self._remote(src), self._remote(dst))
                     return
         # SFTP version 3 alone: its rename fails onto an existing file, removed first,
-        # unless that may be the source itself: the same name, or one that differs only
-        # in case (such servers often keep their files on a case-insensitive disk)
+        # unless that may be the source itself: a name that differs only in case (such
+        # servers often keep their files on a case-insensitive disk)
         if src.casefold() != dst.casefold() and self.exists(dst) and not self.isdir(dst):
             self.remove(dst)
         with self._errors(what):

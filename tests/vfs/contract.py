@@ -307,6 +307,15 @@ class VfsContract:
         assert names(vfs) == ["b"]
         assert vfs.read_bytes("/b") == b"new"
 
+    def test_rename_onto_its_own_name_keeps_the_file(self, vfs: Vfs) -> None:
+        vfs.write_bytes("/a", b"kept")
+        vfs.rename("/a", "/a")
+        vfs.rename("/a", "/./a")
+        assert names(vfs) == ["a"]
+        assert vfs.read_bytes("/a") == b"kept"
+        with pytest.raises(VfsNotFound):
+            vfs.rename("/missing", "/missing")
+
     def test_rename_directory_with_contents(self, vfs: Vfs) -> None:
         vfs.makedirs("/src/sub")
         vfs.write_bytes("/src/sub/f", b"deep")

@@ -8,7 +8,6 @@ files sends each file once (never failing in the batch to be sent again alone).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -204,18 +203,3 @@ def test_a_batch_download_from_a_server_that_answers_short_sends_no_file_alone(
     assert alone == []
     for name, data in files.items():
         assert plain_sftpd.opens.count(f"/out/{name}") == (1 if len(data) <= 10_000 else 2)
-
-
-@pytest.mark.parametrize("dst", ["/a.txt", "/./a.txt"])
-def test_a_rename_onto_its_own_name_loses_nothing(plain_sftpd: PlainSftpServer, dst: str) -> None:
-    """Without posix-rename the target is removed before the rename: never when it may be
-    the source itself (the same name; on a case-insensitive disk, the same name in
-    another case)."""
-    (plain_sftpd.root / "a.txt").write_bytes(b"kept")
-    vfs = plain_vfs(plain_sftpd)
-    try:
-        with contextlib.suppress(VfsError):  # a server may refuse it: the file stays
-            vfs.rename("/a.txt", dst)
-    finally:
-        vfs.close()
-    assert (plain_sftpd.root / "a.txt").read_bytes() == b"kept"
