@@ -57,6 +57,20 @@ def final_files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if TEMP_MARKER not in p.name}
 
 
+def copied_alone(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the files copied one by one from now on (each ``_pump``'s ``expect``),
+    in order: files moved by a batch of small files are not in it."""
+    sizes: list[int] = []
+    pump = aft.vfs.base._pump
+
+    def counted_pump(reader: Any, writer: Any, expect: int = -1) -> int:
+        sizes.append(expect)
+        return pump(reader, writer, expect)
+
+    monkeypatch.setattr(aft.vfs.base, "_pump", counted_pump)
+    return sizes
+
+
 @pytest.mark.parametrize("direction", ["Upload", "Download"])
 def test_a_batch_keeps_several_files_in_flight_on_shared_connections(
     instance: Any,

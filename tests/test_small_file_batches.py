@@ -24,7 +24,14 @@ from aft.models import FileInfo
 from aft.vfs import _paramiko_adapter as adapter
 from aft.vfs.base import SMALL_FILE, TEMP_MARKER
 from tests.script_helpers import errors, js, texts
-from tests.test_batch_transfers import assert_cut_short, ends, final_files, make_files, run
+from tests.test_batch_transfers import (
+    assert_cut_short,
+    copied_alone,
+    ends,
+    final_files,
+    make_files,
+    run,
+)
 from tests.test_journal import records, run_job
 from tests.test_syncjs_vfs import sftp_client
 
@@ -92,14 +99,7 @@ def test_small_files_move_in_one_batch_and_big_ones_alone(
     files["big.dat"] = os.urandom(SMALL_FILE + 1)
     for name in ("empty.dat", "edge.dat", "big.dat"):
         (src / name).write_bytes(files[name])
-    watched, pumped = Watched(monkeypatch), []
-    pump = aft.vfs.base._pump
-
-    def counted_pump(reader: Any, writer: Any, expect: int = -1) -> int:
-        pumped.append(expect)
-        return pump(reader, writer, expect)
-
-    monkeypatch.setattr(aft.vfs.base, "_pump", counted_pump)
+    watched, pumped = Watched(monkeypatch), copied_alone(monkeypatch)
     call = f"c.{direction}({js(str(src) + '/*.dat')}, {js(dst)})"
     r = run(instance, sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});")
     assert "result true" in texts(r), errors(r)

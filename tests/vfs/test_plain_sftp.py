@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 
-import aft.vfs.base
 from aft.exceptions import VfsError, VfsIntegrityError
 from aft.models import FileInfo
 from aft.vfs.base import TEMP_MARKER, Vfs
 from aft.vfs.sftp import SftpVfs
 from tests.script_helpers import errors, js, texts
 from tests.servers.plain_sftpd import PlainSftpServer
-from tests.test_batch_transfers import final_files, make_files, run
+from tests.test_batch_transfers import copied_alone, final_files, make_files, run
 from tests.test_syncjs_vfs import sftp_client
 from tests.vfs.contract import VfsContract, VfsFactory
 
@@ -184,14 +183,7 @@ def test_a_batch_download_from_a_server_that_answers_short_sends_no_file_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     plain_sftpd.read_cap = 10_000
-    alone: list[int] = []  # the sizes of the files copied one by one
-    pump = aft.vfs.base._pump
-
-    def counted_pump(reader: Any, writer: Any, expect: int = -1) -> int:
-        alone.append(expect)
-        return pump(reader, writer, expect)
-
-    monkeypatch.setattr(aft.vfs.base, "_pump", counted_pump)
+    alone = copied_alone(monkeypatch)
     files = {f"f{n}.dat": os.urandom(size) for n, size in enumerate(SIZES)}
     (plain_sftpd.root / "out").mkdir()
     for name, data in files.items():
