@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from paramiko.sftp import CMD_EXTENDED, CMD_INIT, CMD_STAT
 
 from aft.exceptions import (
     VfsConnectionError,
@@ -36,6 +39,9 @@ from aft.vfs.sftp import (
 )
 from tests.servers.sshd import SshdServer, _descendants, running_sshd
 from tests.vfs.contract import VfsContract, VfsFactory, names, payload
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from delay_line import DelayLine  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -227,13 +233,14 @@ def test_connect_looks_at_the_root_in_the_round_trip_of_the_limits(
         vfs.close()
 
 
-@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="a Linux socket option")
+@pytest.mark.parametrize("relayed", [False, True], ids=["direct", "through a TCP relay"])
 def test_the_first_session_opens_without_waiting_for_a_delayed_acknowledgement(
-    sshd_server: SshdServer, monkeypatch: pytest.MonkeyPatch
+    sshd_server: SshdServer, monkeypatch: pytest.MonkeyPatch, relayed: bool
 ) -> None:
     """sshd answers the first channel open right behind its host-key announcement, and
     Nagle's rule holds that answer until the announcement is acknowledged: the client
-    acknowledges at once, not after the kernel's delay of 40 ms."""
+    answers the announcement at once, so neither its kernel nor a relay's (a jump host, a
+    TCP proxy) waits its 40 ms before acknowledging."""
     took: list[float] = []
     real = adapter.open_sftp
 
@@ -245,11 +252,48 @@ def test_the_first_session_opens_without_waiting_for_a_delayed_acknowledgement(
             took.append(time.perf_counter() - started)
 
     monkeypatch.setattr(adapter, "open_sftp", timed)
-    for _ in range(3):
-        vfs = open_sftp(sshd_server, sshd_server.new_dir())
-        vfs.connect()
-        vfs.close()
+    with contextlib.ExitStack() as stack:
+        port = stack.enter_context(DelayLine(sshd_server.port, 0)).port if relayed else None
+        for _ in range(3):
+            vfs = SftpVfs(
+                "127.0.0.1",
+                sshd_server.user,
+                port=port or sshd_server.port,
+                password=sshd_server.password,
+                host_key=sshd_server.host_key_sha256,
+            )
+            vfs.connect()
+            vfs.close()
     assert min(took) < 0.025, took
+
+
+def test_a_session_sends_its_first_requests_behind_its_init(
+    sshd_server: SshdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's VERSION is read with the first reply, not waited for before the first
+    requests: a new connection's limits and stat of the root go out behind the INIT."""
+    events: list[object] = []
+    real_send = adapter.FastSftpClient._send_packet
+    real_version = adapter.FastSftpClient._read_version
+
+    def send(self: Any, kind: int, msg: Any) -> Any:
+        events.append(kind)
+        return real_send(self, kind, msg)
+
+    def read_version(self: Any) -> Any:
+        events.append("VERSION read")
+        return real_version(self)
+
+    monkeypatch.setattr(adapter.FastSftpClient, "_send_packet", send)
+    monkeypatch.setattr(adapter.FastSftpClient, "_read_version", read_version)
+    vfs = open_sftp(sshd_server, sshd_server.new_dir())
+    try:
+        vfs.connect()
+        assert events == [CMD_INIT, CMD_EXTENDED, CMD_STAT, "VERSION read"]
+        assert vfs.stat("/").is_dir  # later requests are answered as before
+        assert adapter.offers(vfs._client(), adapter.POSIX_RENAME)
+    finally:
+        vfs.close()
 
 
 def test_connect_to_a_missing_root_names_it(sshd_server: SshdServer) -> None:
