@@ -138,7 +138,7 @@ class _StepTimeout(Exception):
 def _connection_errors(where: str, timeout: float) -> Iterator[None]:
     """Translate failures to connect or log in to ``where`` into VfsConnectionError that
     says what happened: refused, no answer, no SSH banner in time, not an SSH server,
-    login refused."""
+    login refused, no SFTP spoken."""
     started = time.monotonic()
     try:
         yield
@@ -158,7 +158,7 @@ def _connection_errors(where: str, timeout: float) -> Iterator[None]:
         raise VfsConnectionError(
             f"cannot connect to SFTP server {where}: timed out connecting after {timeout:g}s"
         ) from None
-    except (paramiko.SSHException, EOFError, OSError) as exc:
+    except (paramiko.SSHException, paramiko.SFTPError, EOFError, OSError) as exc:
         reason = str(exc) or type(exc).__name__
         if "banner" in reason or "No existing session" in reason:
             if time.monotonic() - started >= timeout * 0.9:

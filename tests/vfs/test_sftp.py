@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import paramiko
 import pytest
 from paramiko.sftp import CMD_EXTENDED, CMD_INIT, CMD_STAT
 
@@ -294,6 +295,22 @@ def test_a_session_sends_its_first_requests_behind_its_init(
         assert adapter.offers(vfs._client(), adapter.POSIX_RENAME)
     finally:
         vfs.close()
+
+
+def test_a_server_that_does_not_speak_sftp_fails_the_connect_in_one_line(
+    sshd_server: SshdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's answer to INIT is read with the first reply: when it is no VERSION,
+    connect() says so as a connection error, not as paramiko's own exception."""
+
+    def not_a_version(self: Any) -> Any:
+        raise paramiko.SFTPError("Incompatible sftp protocol")
+
+    monkeypatch.setattr(adapter.FastSftpClient, "_read_version", not_a_version)
+    vfs = open_sftp(sshd_server, sshd_server.new_dir())
+    with pytest.raises(VfsConnectionError, match="cannot connect to SFTP server .*Incompatible"):
+        vfs.connect()
+    vfs.close()
 
 
 def test_connect_to_a_missing_root_names_it(sshd_server: SshdServer) -> None:
