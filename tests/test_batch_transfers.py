@@ -71,6 +71,27 @@ def copied_alone(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sizes
 
 
+def most_at_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, the most files copied one by one at the same time (``[most]``): each
+    ``_pump`` lingers 50 ms, long enough for others to start were they allowed."""
+    busy, most, lock = [0], [0], threading.Lock()
+    pump = aft.vfs.base._pump
+
+    def counted_pump(reader: Any, writer: Any, expect: int = -1) -> int:
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.05)
+        try:
+            return pump(reader, writer, expect)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(aft.vfs.base, "_pump", counted_pump)
+    return most
+
+
 @pytest.mark.parametrize("direction", ["Upload", "Download"])
 def test_a_batch_keeps_several_files_in_flight_on_shared_connections(
     instance: Any,
@@ -81,26 +102,14 @@ def test_a_batch_keeps_several_files_in_flight_on_shared_connections(
 ) -> None:
     src, dst = ends(sshd_server, tmp_path, direction)
     files = make_files(src, 3 * TRANSFER_WORKERS, LARGE)  # one at a time each: threads
-    busy, most, lock = [0], [0], threading.Lock()
-    pump, connect = aft.vfs.base._pump, aft.vfs.sftp._open_transport
+    most = most_at_once(monkeypatch)
+    connect = aft.vfs.sftp._open_transport
     connections: list[object] = []
-
-    def counted_pump(reader: Any, writer: Any, expect: int = -1) -> int:
-        with lock:
-            busy[0] += 1
-            most[0] = max(most[0], busy[0])
-        time.sleep(0.05)  # long enough for the others to start
-        try:
-            return pump(reader, writer, expect)
-        finally:
-            with lock:
-                busy[0] -= 1
 
     def counted_connect(*args: Any) -> Any:
         connections.append(args)
         return connect(*args)
 
-    monkeypatch.setattr(aft.vfs.base, "_pump", counted_pump)
     monkeypatch.setattr(aft.vfs.sftp, "_open_transport", counted_connect)
     call = f"c.{direction}({js(str(src) + '/*.dat')}, {js(dst)})"
     source = sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});"
@@ -123,21 +132,7 @@ def test_the_files_in_flight_setting_bounds_a_batch(
 ) -> None:
     remote = sshd_server.new_dir()
     files = make_files(tmp_path / "local", 8, LARGE)
-    busy, most, lock = [0], [0], threading.Lock()
-    pump = aft.vfs.base._pump
-
-    def counted_pump(reader: Any, writer: Any, expect: int = -1) -> int:
-        with lock:
-            busy[0] += 1
-            most[0] = max(most[0], busy[0])
-        time.sleep(0.05)  # long enough for others to start, were they allowed
-        try:
-            return pump(reader, writer, expect)
-        finally:
-            with lock:
-                busy[0] -= 1
-
-    monkeypatch.setattr(aft.vfs.base, "_pump", counted_pump)
+    most = most_at_once(monkeypatch)
     instance.settings.set("transfer_files_in_flight", in_flight)
     call = f"c.Upload({js(str(tmp_path / 'local') + '/*.dat')}, {js(remote)})"
     source = sftp_client(sshd_server) + f"c.Connect(); Log('result ' + {call});"
