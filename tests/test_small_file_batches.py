@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 import aft.vfs.base
+import aft.vfs.disk
 import aft.vfs.sftp
-from aft.exceptions import VfsIntegrityError, VfsNotFound
+from aft.exceptions import VfsConnectionError, VfsIntegrityError, VfsNotFound
 from aft.models import FileInfo
 from aft.vfs import _paramiko_adapter as adapter
 from aft.vfs.base import SMALL_FILE, TEMP_MARKER
@@ -273,10 +274,7 @@ def test_a_cut_batch_of_small_files_leaves_no_partial_file_and_a_retry_completes
 ) -> None:
     src, dst = ends(sshd_server, tmp_path, direction)
     files = make_files(src, 30, 5000)
-    line = DelayLine(sshd_server.port, 0).start()
-    watched = Watched(monkeypatch)
-    watched.hooks[20] = line.cut  # some files done, others in flight
-    monkeypatch.setattr(aft.vfs.base, "copy_file", refuse_retries(aft.vfs.base.copy_file))
+    line, watched = cut_midway(sshd_server, monkeypatch)
     client = sftp_client(sshd_server, Host=f"127.0.0.1:{line.port}")
     call = f"Log('result ' + c.{direction}({js(str(src) + '/*.dat')}, {js(dst)}));"
     try:
@@ -291,6 +289,16 @@ def test_a_cut_batch_of_small_files_leaves_no_partial_file_and_a_retry_completes
         again = run(instance, client + "c.Connect();" + call)
     assert "result true" in texts(again), errors(again)
     assert final_files(dst) == files
+
+
+def cut_midway(server: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[DelayLine, Watched]:
+    """A line to ``server`` that drops every connection at a batch's 20th open (some files
+    done, others in flight), with ``copy_file`` giving up at the first drop."""
+    line = DelayLine(server.port, 0).start()
+    watched = Watched(monkeypatch)
+    watched.hooks[20] = line.cut
+    monkeypatch.setattr(aft.vfs.base, "copy_file", refuse_retries(aft.vfs.base.copy_file))
+    return line, watched
 
 
 def refuse_retries(copy_file: Any) -> Any:
@@ -322,3 +330,91 @@ def test_a_batch_of_small_files_keeps_times_and_deletes_sources_as_told(
         1_000_000_000 + n for n in range(len(files))
     ]
     assert watched.ended == len(files)  # all in the batch, its replies waited for between calls
+
+
+# ---- the library's copy_tree ----------------------------------------------------------
+
+
+def tree_ends(server: Any, direction: str, port: int | None = None) -> tuple[Any, Any]:
+    """The source and destination VFSs of a tree copied as an Upload or Download would
+    move it: the disk and the SFTP server (through ``port`` if given), both at ``/``."""
+    disk, remote = aft.vfs.disk.DiskVfs("/"), sftp_vfs(server, port)
+    return (disk, remote) if direction == "Upload" else (remote, disk)
+
+
+@pytest.mark.parametrize("direction", ["Upload", "Download"])
+def test_copy_tree_moves_small_files_in_one_batch_and_big_ones_alone(
+    sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direction: str
+) -> None:
+    """Between a disk and an SFTP server, copy_tree sends a tree's small files, sub-folders
+    included, through the server's batch of small files (each opened once) and only its
+    big file alone; every file arrives whole, no temporary name stays."""
+    src, dst = ends(sshd_server, tmp_path, direction)
+    files = make_files(src / "tree", 20, 3000)
+    below = make_files(src / "tree" / "sub", 3, 100)
+    big = os.urandom(SMALL_FILE + 1)
+    (src / "tree" / "big.bin").write_bytes(big)
+    watched = Watched(monkeypatch)
+    alone = copied_alone(monkeypatch)
+    source, target = tree_ends(sshd_server, direction)
+    try:
+        assert aft.vfs.base.copy_tree(source, str(src / "tree"), target, str(dst / "copy")) == 24
+    finally:
+        target.close()
+        source.close()
+    assert final_files(dst / "copy" / "sub") == below
+    assert {p.name: p.read_bytes() for p in (dst / "copy").glob("*.*")} == {**files, "big.bin": big}
+    assert alone == [len(big)]
+    assert watched.opens == 23
+    assert not [p for p in (dst / "copy").rglob("*") if TEMP_MARKER in p.name]
+
+
+@pytest.mark.parametrize("direction", ["Upload", "Download"])
+def test_copy_tree_cut_in_its_batch_keeps_no_partial_file_and_a_retry_completes(
+    sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direction: str
+) -> None:
+    """The connection cut while copy_tree's batch has files in flight: copy_tree fails as
+    the connection did, what arrived is whole, and the same copy run again completes."""
+    src, dst = ends(sshd_server, tmp_path, direction)
+    files = make_files(src, 30, 5000)
+    line, watched = cut_midway(sshd_server, monkeypatch)
+    source, target = tree_ends(sshd_server, direction, line.port)
+    try:
+        with pytest.raises(VfsConnectionError):
+            aft.vfs.base.copy_tree(source, str(src), target, str(dst))
+    finally:
+        line.close()
+        source.close()
+        target.close()
+    got = final_files(dst)
+    assert got and len(got) < len(files)
+    assert all(files[name] == data for name, data in got.items())  # none partial
+    if direction == "Download":
+        assert not [name for name in os.listdir(dst) if TEMP_MARKER in name]
+    watched.hooks.clear()
+    with DelayLine(sshd_server.port, 0, port=line.port):
+        source, target = tree_ends(sshd_server, direction, line.port)
+        try:
+            assert aft.vfs.base.copy_tree(source, str(src), target, str(dst)) == len(files)
+        finally:
+            source.close()
+            target.close()
+    assert final_files(dst) == files
+
+
+def test_copy_tree_stops_at_a_file_the_batch_cannot_place_and_names_it(
+    sshd_server: Any, tmp_path: Path
+) -> None:
+    """A folder on the server where a small file of the tree goes: copy_tree fails naming
+    that file's path (not a temporary name), and leaves no temporary file."""
+    local, remote = tmp_path / "local", sshd_server.new_dir()
+    make_files(local, 3, 1000)
+    (remote / "f001.dat").mkdir()
+    source, target = tree_ends(sshd_server, "Upload")
+    try:
+        with pytest.raises(aft.vfs.base.VfsError, match=f"^{remote}/f001.dat: "):
+            aft.vfs.base.copy_tree(source, str(local), target, str(remote))
+    finally:
+        target.close()
+    assert not [name for name in os.listdir(remote) if TEMP_MARKER in name]
+    assert (remote / "f001.dat").is_dir()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -272,7 +271,7 @@ class Batch:
 
     def run(self, src: Vfs, pattern: str, dst: Vfs, dst_dir: str) -> bool:
         """Send the files ``pattern`` names into ``dst_dir``; True if every one went."""
-        from aft.vfs.base import SMALL_FILE, in_parallel, join, pipelines
+        from aft.vfs.base import SMALL_FILE, batches_between, in_parallel, join
 
         op = self.policy.op
         if not any(c in pattern for c in "*?["):
@@ -301,8 +300,7 @@ class Batch:
 
         def outcomes() -> Iterator[tuple[FileInfo, VfsError | None]]:
             rest = files
-            remote = dst if op == "Upload" else src
-            if len(files) > 1 and self.pipelined() and pipelines(remote):
+            if len(files) > 1 and self.pipelined() and batches_between(src, dst):
                 small = {f.path for f in files if not f.is_dir and f.size <= SMALL_FILE}
                 left: list[FileInfo] = []
                 yield from self.small_files(
@@ -350,87 +348,43 @@ class Batch:
         file not yet sent, is added to ``left`` for :meth:`send`, which says why if it
         fails again. No file starts once the halt signal is set.
         """
-        from aft.vfs.base import join, name_of, write_file
+        from aft.vfs.base import join, small_file_batch
 
-        upload = self.policy.op == "Upload"
-        temp = self.policy.temp_name and not dst.atomic_writes
         decided: list[tuple[FileInfo, VfsError | None]] = []  # before their bytes moved
-        under_way: dict[str, tuple[FileInfo, float, bytes]] = {}  # by the path that moves
-        ended: set[str] = set()
 
-        def starting() -> Iterator[FileInfo]:
+        def starting() -> Iterator[tuple[FileInfo, str]]:
             for info in files:
                 if self.halt.is_set():
                     return
+                target = join(dst_dir, info.name)
                 try:
-                    go = self.starts(src, info, dst, join(dst_dir, info.name), present)
+                    go = self.starts(src, info, dst, target, present)
                 except VfsError as exc:
-                    ended.add(info.path)
                     decided.append((info, exc))
                     continue
                 if go:
-                    yield info
+                    yield info, target
                 else:
-                    ended.add(info.path)
                     decided.append((info, None))
 
-        def sent() -> Iterator[tuple[str, bytes]]:
-            for info in starting():
-                target, began = join(dst_dir, info.name), time.time()
+        undone: list[tuple[FileInfo, str]] = []
+        for info, target, error in small_file_batch(
+            src,
+            dst,
+            starting(),
+            undone,
+            use_temp_name=self.policy.temp_name and not dst.atomic_writes,
+            in_flight=self.files_in_flight,
+            tracker=self.tracker,
+        ):
+            yield from _taken(decided)
+            if error is None:
                 try:
-                    data: bytes | None = src.read_bytes(info.path)
-                except VfsError:
-                    data = None
-                if data is None or len(data) != info.size:  # gone or changed: send says so
-                    ended.add(info.path)
-                    left.append(info)
-                    continue
-                under_way[target] = (info, began, data)
-                yield target, data
-
-        def fetched() -> Iterator[FileInfo]:
-            for info in starting():
-                under_way[info.path] = (info, time.time(), b"")
-                yield info
-
-        def arrived(info: FileInfo, began: float, data: bytes) -> VfsError | None:
-            target = join(dst_dir, info.name)
-            record = None
-            if self.tracker:
-                where = (name_of(src), info.path, name_of(dst), target)
-                record = self.tracker.start(*where, started=began)
-            try:
-                if not upload:
-                    write_file(dst, target, data, use_temp_name=temp)
-                if record:
-                    record.add(data)
-                    record.end()
-                self.finish(src, info, dst, target)
-            except VfsError as exc:
-                if record:
-                    record.end(exc)
-                return exc
-            return None
-
-        try:
-            if upload:
-                batch: Iterator[tuple[str, bytes | VfsError | None]] = dst.write_many(
-                    sent(), use_temp_name=temp, in_flight=self.files_in_flight
-                )
-            else:
-                batch = (
-                    (i.path, d) for i, d in src.read_many(fetched(), in_flight=self.files_in_flight)
-                )
-            for key, result in batch:
-                yield from _taken(decided)
-                info, began, data = under_way.pop(key)
-                ended.add(info.path)
-                if isinstance(result, VfsError):
-                    left.append(info)
-                else:
-                    yield info, arrived(info, began, result if isinstance(result, bytes) else data)
-        except VfsError:  # the connection dropped: what is not done goes the one-file way
-            left.extend(info for info in files if info.path not in ended)
+                    self.finish(src, info, dst, target)
+                except VfsError as exc:
+                    error = exc
+            yield info, error
+        left.extend(info for info, _ in undone)
         yield from _taken(decided)
 
     def starts(

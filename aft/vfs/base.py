@@ -436,6 +436,9 @@ class Vfs(VfsSchema, abc.ABC):
     #: True when several threads may use one instance at once (an HTTP connection pool,
     #: a local disk); a session-based protocol (SFTP, FTP) is one thread at a time.
     thread_safe: bool = False
+    #: True when its files are on this machine (a disk, memory): reading or writing one
+    #: costs no round trip, so it can feed or drain a remote side's batch of small files.
+    local: bool = False
     #: How transfer records name this VFS (a VFS Library name, a client's host); "" for
     #: its type. A :meth:`sibling` used by a batch carries it too.
     label: str = ""
@@ -1025,6 +1028,91 @@ def pipelines(vfs: Vfs) -> bool:
     return type(vfs).write_many is not Vfs.write_many
 
 
+def batches_between(src: Vfs, dst: Vfs) -> bool:
+    """Whether small files from ``src`` to ``dst`` can move in a batch of small files
+    (:func:`small_file_batch`): one side has them, the other is on this machine."""
+    return (pipelines(dst) and src.local) or (pipelines(src) and dst.local)
+
+
+def small_file_batch(
+    src: Vfs,
+    dst: Vfs,
+    files: Iterable[tuple[FileInfo, str]],
+    left: list[tuple[FileInfo, str]],
+    *,
+    use_temp_name: bool = True,
+    in_flight: int | None = None,
+    tracker: Tracker | None = None,
+) -> Iterator[tuple[FileInfo, str, VfsError | None]]:
+    """Move small files (each whole in memory) in one batch of the remote side, from the
+    calling thread (see :func:`batches_between`): up, each file read from ``src`` into
+    ``dst.write_many``; or down, from ``src.read_many``, each file written to ``dst`` as
+    :func:`write_file` writes one. ``files`` (``(source, target path)``) is read as room
+    frees up.
+
+    Yields ``(source, target, error)`` for each file the batch moved (``error``: writing
+    it here failed; nothing of it is left), recorded in ``tracker`` as :func:`copy_file`
+    records a file. A file the batch did not move (gone or changed since listed, or the
+    batch's own error: a folder it does not make, a rename the server refuses) is added
+    to ``left``, for :func:`copy_file`, which says why if it fails again; after a dropped
+    connection, so is every file not yet yielded, the rest of ``files`` included.
+    """
+    upload = pipelines(dst)
+    under_way: dict[str, tuple[FileInfo, str, float, bytes]] = {}  # by the path that moves
+    pending = iter(files)
+
+    def sent() -> Iterator[tuple[str, bytes]]:
+        for info, target in pending:
+            began = time.time()
+            try:
+                data: bytes | None = src.read_bytes(info.path)
+            except VfsError:
+                data = None
+            if data is None or len(data) != info.size:  # gone or changed: copy_file says so
+                left.append((info, target))
+                continue
+            under_way[target] = (info, target, began, data)
+            yield target, data
+
+    def fetched() -> Iterator[FileInfo]:
+        for info, target in pending:
+            under_way[info.path] = (info, target, time.time(), b"")
+            yield info
+
+    def arrived(info: FileInfo, target: str, began: float, data: bytes) -> VfsError | None:
+        record = None
+        if tracker:
+            record = tracker.start(name_of(src), info.path, name_of(dst), target, started=began)
+        try:
+            if not upload:
+                write_file(dst, target, data, use_temp_name=use_temp_name)
+        except VfsError as exc:
+            if record:
+                record.end(exc)
+            return exc
+        if record:
+            record.add(data)
+            record.end()
+        return None
+
+    batch: Iterator[tuple[str, bytes | VfsError | None]]
+    if upload:
+        batch = dst.write_many(sent(), use_temp_name=use_temp_name, in_flight=in_flight)
+    else:
+        batch = ((i.path, d) for i, d in src.read_many(fetched(), in_flight=in_flight))
+    try:
+        for key, result in batch:
+            info, target, began, data = under_way.pop(key)
+            if isinstance(result, VfsError):
+                left.append((info, target))
+            else:
+                got = result if isinstance(result, bytes) else data
+                yield info, target, arrived(info, target, began, got)
+    except VfsError:  # the connection dropped: what is not done goes the one-file way
+        left.extend((info, target) for info, target, _, _ in under_way.values())
+        left.extend(pending)
+
+
 def _siblings_possible(src: Vfs, dst: Vfs) -> bool:
     """Whether both sides can give a second thread a handle (see :meth:`Vfs.sibling`)."""
     return all(v.thread_safe or type(v).sibling is not Vfs.sibling for v in (src, dst))
@@ -1042,9 +1130,12 @@ def copy_tree(
 ) -> int:
     """Copy the directory ``src_path`` and everything below it to ``dst_path``.
 
-    Directories are made first, then the files go through :func:`copy_file`, up to
-    ``workers`` at once (:func:`in_parallel`; None: as :func:`batch_width` says), which
-    hides the per-request latency of remote sides.
+    Directories are made first. Between a side with batches of small files and one on
+    this machine (:func:`batches_between`), the files up to :data:`SMALL_FILE` move in
+    one such batch (:func:`small_file_batch`, up to ``workers`` in flight); the others
+    (and any the batch did not move) go through :func:`copy_file`, up to ``workers`` at
+    once (:func:`in_parallel`; None: as :func:`batch_width` says), which hides the
+    per-request latency of remote sides. After a failed file no other starts.
     ``progress``: as for :func:`copy_file`, over the whole tree (its total is known).
 
     Returns:
@@ -1080,7 +1171,19 @@ def copy_tree(
         )
 
     failed: list[VfsError] = []
-    for _, error in in_parallel(src, dst, files, copy, workers=workers, stop=lambda: bool(failed)):
+    alone = files
+    if batches_between(src, dst):
+        alone = [pair for pair in files if pair[0].size > SMALL_FILE]
+        small = (pair for pair in files if pair[0].size <= SMALL_FILE and not failed)
+        undone: list[tuple[FileInfo, str]] = []
+        temp = use_temp_name and not dst.atomic_writes
+        for _, _, error in small_file_batch(
+            src, dst, small, undone, use_temp_name=temp, in_flight=workers, tracker=tracker
+        ):
+            if error is not None:
+                failed.append(error)
+        alone = undone + alone
+    for _, error in in_parallel(src, dst, alone, copy, workers=workers, stop=lambda: bool(failed)):
         if error is not None:
             failed.append(error)
     if failed:

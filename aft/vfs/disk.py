@@ -134,6 +134,7 @@ class DiskVfs(DiskSchema, Vfs):
     """
 
     thread_safe = True
+    local = True
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         real = os.path.realpath(os.fspath(root))

@@ -95,6 +95,7 @@ class MemoryVfs(MemorySchema, Vfs):
     """
 
     thread_safe = True
+    local = True
     #: Every named file system of this process, and the lock that guards them all.
     _trees: ClassVar[dict[str, _Dir]] = {}
     _lock: ClassVar[threading.RLock] = threading.RLock()
