@@ -226,7 +226,9 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName("paramiko.Transport", "_send_user_message", "callable"),
     PrivateName("paramiko.SFTPClient", "_send_version", "callable", "paramiko.SFTPClient.__init__"),
     PrivateName("paramiko.SFTPClient", "_send_packet", "callable"),
-    PrivateName("paramiko.SFTPClient", "_read_packet", "callable"),
+    PrivateName(
+        "paramiko.SFTPClient", "_read_packet", "callable", "paramiko.SFTPClient._read_response"
+    ),
     PrivateName("paramiko.Channel", "in_buffer", "instance attribute"),
     PrivateName("paramiko.buffered_pipe", "BufferedPipe", "class"),
     PrivateName("paramiko.buffered_pipe", "PipeTimeout", "class"),
