@@ -445,3 +445,35 @@ def test_a_single_file_looks_up_its_target_not_its_folder(
     assert (remote / "f000.dat").read_bytes() == old
     assert (remote / "f003.dat").read_bytes() == new["f003.dat"]
     assert listed == []
+
+
+def test_a_single_big_file_is_announced_before_its_target_is_looked_at(
+    instance: Any, sshd_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The destination opens the sessions a big file is written over (prepare_write)
+    while the policy's look at the target takes its round trip, not after it."""
+    remote, local = sshd_server.new_dir(), tmp_path / "local"
+    data = make_files(local, 1, aft.vfs.sftp.SPREAD_AT + 4096)["f000.dat"]
+    events: list[str] = []
+    sftp_vfs = aft.vfs.sftp.SftpVfs
+    prepare, stat = sftp_vfs.prepare_write, sftp_vfs.stat
+
+    def preparing(self: Any, size: int) -> None:
+        events.append(f"prepare {size}")
+        prepare(self, size)
+
+    def looking(self: Any, path: str) -> Any:
+        events.append(f"stat {path}")
+        return stat(self, path)
+
+    monkeypatch.setattr(sftp_vfs, "prepare_write", preparing)
+    monkeypatch.setattr(sftp_vfs, "stat", looking)
+    r = run(
+        instance,
+        sftp_client(sshd_server) + "c.Connect();"
+        f"Log('sent ' + c.Upload({js(str(local / 'f000.dat'))}, {js(remote)}));",
+    )
+    assert "sent true" in texts(r), errors(r)
+    looked = [e for e in events if e.startswith("stat ") and e.endswith("/f000.dat")]
+    assert events.index(f"prepare {len(data)}") < events.index(looked[0])
+    assert (remote / "f000.dat").read_bytes() == data

@@ -281,6 +281,7 @@ class Batch:
                     f"{pattern}: is a directory (to send its files, use {join(pattern, '*')})"
                 )
             files = [info]
+            dst.prepare_write(info.size)  # meanwhile: the look at the target takes a round trip
             present = target_of(dst, join(dst_dir, info.name))
         else:
             files = src.glob(pattern)

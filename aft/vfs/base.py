@@ -519,6 +519,11 @@ class Vfs(VfsSchema, abc.ABC):
         """A server-side ``(algorithm, hexdigest)`` of file ``path``, if the protocol offers one."""
         return None
 
+    def prepare_write(self, size: int) -> None:  # noqa: B027 - optional hook
+        """A file of ``size`` bytes is about to be written: a backend may start getting
+        ready for it meanwhile (SFTP opens the extra sessions a big file is written over).
+        Nothing is promised: writing it works the same without this call."""
+
     def batch_width(self) -> int | None:
         """How many files a batch with this VFS on one side should keep in flight, when
         not told: None for no preference (:data:`TRANSFER_WORKERS`)."""
@@ -769,6 +774,7 @@ def _copy_once(
         raise VfsIsADirectory(f"{src_path} is a directory")
     direct = dst.atomic_writes or not use_temp_name
     target = dst_path if direct else temp_name(dst_path)
+    dst.prepare_write(info.size)
     with _into_place(dst, target, dst_path):
         # The byte count is what the destination acknowledged: a write or close that
         # failed has raised already. (A stat per file would cost a round trip on SFTP.)

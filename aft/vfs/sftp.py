@@ -24,6 +24,7 @@ import base64
 import binascii
 import contextlib
 import copy
+import functools
 import hashlib
 import hmac
 import io
@@ -442,6 +443,9 @@ class SftpVfs(SftpSchema, Vfs):
         self._sftp: paramiko.SFTPClient | None = None
         #: The root as the connection this handle opened last saw it at login.
         self._root_seen: FileInfo | VfsError | None = None
+        #: Sessions being opened for the lanes of a big file about to be written
+        #: (see :meth:`prepare_write`), until it takes them or this handle closes.
+        self._spare: list[Future[paramiko.SFTPClient]] = []
 
     @classmethod
     def from_target(cls, target: str, payload: dict[str, Any]) -> SftpVfs:
@@ -558,6 +562,7 @@ class SftpVfs(SftpSchema, Vfs):
         """
         twin = copy.copy(self)
         twin._sftp = twin._connection = None
+        twin._spare = []
         return twin
 
     def _check_host_key(self, key: paramiko.PKey) -> None:
@@ -597,6 +602,9 @@ class SftpVfs(SftpSchema, Vfs):
         reopens)."""
         sftp, connection = self._sftp, self._connection
         self._sftp = self._connection = None
+        spare, self._spare = self._spare, []
+        for future in spare:  # on ``connection``: see prepare_write
+            future.add_done_callback(functools.partial(self._drop_spare, connection))
         if sftp is not None:
             with contextlib.suppress(Exception):
                 sftp.close()
@@ -738,19 +746,58 @@ class SftpVfs(SftpSchema, Vfs):
         handle = self._call("open", vpath, "wb", expect="file")
         return cast(BinaryIO, SftpFile(self, vpath, handle, self._sizes[1]))
 
-    def _open_lane(self, connection: _Connection, vpath: str) -> _Lane:
-        """The file ``vpath``, which exists, opened for writing on a new session of
-        ``connection``; ChannelException when the connection has no room for one."""
+    def prepare_write(self, size: int) -> None:
+        """As :meth:`Vfs.prepare_write`: a file that will be written over lanes (more than
+        :data:`SPREAD_AT` bytes, see :class:`SftpFile`) has their sessions opened now, in
+        the background, so that they are ready by the time its first bytes are sent
+        rather than a few round trips later; only its ``OPEN`` is left to them then.
+        Sessions it does not take are closed with this handle."""
+        if size <= SPREAD_AT or self._spare:
+            return
+        try:
+            self._client()
+        except VfsError:
+            return  # the write will say why
+        connection = self._connection
+        assert connection is not None
+        pool = ThreadPoolExecutor(LANES - 1)
+        self._spare = [pool.submit(self._open_session, connection) for _ in range(LANES - 1)]
+        pool.shutdown(wait=False)  # the threads end once their session is open
+
+    def _open_session(self, connection: _Connection) -> paramiko.SFTPClient:
+        """A new session of ``connection``, counted on it until closed; ChannelException
+        when the connection has no room for one."""
         if not self._pool.lane(connection):
             raise paramiko.ChannelException(0, "no room for another session")
         assert connection.transport is not None
         try:
             sftp = adapter.open_sftp(connection.transport, WINDOW, PACKET)
+            sftp.get_channel().settimeout(self.timeout)
         except BaseException:
             self._pool.release(connection)
             raise
+        return sftp
+
+    def _drop_spare(
+        self, connection: _Connection | None, future: Future[paramiko.SFTPClient]
+    ) -> None:
+        """Close a session :meth:`prepare_write` opened on ``connection``, once open."""
+        if connection is not None and not future.cancelled() and future.exception() is None:
+            with contextlib.suppress(Exception):
+                future.result().close()
+            self._pool.release(connection)
+
+    def _open_lane(
+        self,
+        connection: _Connection,
+        vpath: str,
+        session: Future[paramiko.SFTPClient] | None = None,
+    ) -> _Lane:
+        """The file ``vpath``, which exists, opened for writing on ``session`` (one of
+        :meth:`prepare_write`'s) or else on a new session of ``connection``;
+        ChannelException when the connection has no room for one."""
+        sftp = session.result() if session is not None else self._open_session(connection)
         try:
-            sftp.get_channel().settimeout(self.timeout)
             handle = sftp.open(self._remote(vpath), "r+")
         except BaseException:
             sftp.close()
@@ -1289,9 +1336,12 @@ class SftpFile(io.IOBase, adapter.ReplyReceiver):
             connection = self._vfs._connection
             if connection is None:  # the handle was closed meanwhile: no more lanes
                 return
+            spare, self._vfs._spare = self._vfs._spare, []  # on this connection: see close
+            sessions = [*spare, *[None] * (LANES - 1 - len(spare))]
             pool = ThreadPoolExecutor(LANES - 1)
             self._opening = [
-                pool.submit(self._vfs._open_lane, connection, self._vpath) for _ in range(LANES - 1)
+                pool.submit(self._vfs._open_lane, connection, self._vpath, session)
+                for session in sessions
             ]
             pool.shutdown(wait=False)  # the threads end once their lane is open
         for future in [f for f in self._opening if f.done()]:

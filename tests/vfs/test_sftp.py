@@ -733,3 +733,62 @@ def test_sessions_still_opening_at_close_are_closed_once_open(sftp: SftpVfs) -> 
     while not all(lane.sftp.get_channel().closed for lane in lanes):
         assert time.monotonic() < deadline, "a session opened after the close stays open"
         time.sleep(0.01)
+
+
+def _sessions_opened(sftp: SftpVfs, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records, per session opened for lanes, whether the file was open for writing yet."""
+    events: list[str] = []
+    open_session, open_write = SftpVfs._open_session, SftpVfs.open_write
+
+    def opening(self: SftpVfs, connection: Any) -> Any:
+        events.append("session")
+        return open_session(self, connection)
+
+    def writing(self: SftpVfs, path: str) -> Any:
+        events.append("open_write")
+        return open_write(self, path)
+
+    monkeypatch.setattr(SftpVfs, "_open_session", opening)
+    monkeypatch.setattr(SftpVfs, "open_write", writing)
+    return events
+
+
+def test_a_big_file_announced_has_its_lanes_sessions_opened_before_it(
+    sftp: SftpVfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prepare_write opens the lanes' sessions at once; the file then takes them (no
+    session more is opened) and is written whole over them."""
+    events = _sessions_opened(sftp, monkeypatch)
+    sftp.prepare_write(SPREAD_AT + 8 * MiB)
+    data = payload(SPREAD_AT + 8 * MiB, seed=3)
+    with sftp.open_write("/big") as f:
+        f.write(data[:SPREAD_AT])
+        f.write(data[SPREAD_AT : SPREAD_AT + MiB])
+        for future in list(f._opening):  # type: ignore[attr-defined]
+            future.result()
+        f.write(data[SPREAD_AT + MiB :])
+        assert len(f._lanes) == LANES  # type: ignore[attr-defined]
+    assert events == ["session"] * (LANES - 1) + ["open_write"]
+    assert sftp.read_bytes("/big") == data
+
+
+def test_a_small_file_announced_opens_no_session(
+    sftp: SftpVfs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _sessions_opened(sftp, monkeypatch)
+    sftp.prepare_write(SPREAD_AT)
+    sftp.write_bytes("/small", b"x" * 1000)
+    assert events == ["open_write"]
+
+
+def test_sessions_announced_and_not_taken_close_with_the_handle(sftp: SftpVfs) -> None:
+    sftp.prepare_write(64 * MiB)
+    spare = list(sftp._spare)
+    sessions = [future.result() for future in spare]
+    transport = sessions[0].get_channel().get_transport()
+    sftp.close()
+    deadline = time.monotonic() + 10
+    while transport.is_active() or not all(s.get_channel().closed for s in sessions):
+        assert time.monotonic() < deadline, "a session opened for a file not written stays open"
+        time.sleep(0.01)
+    assert not sftp._pool._connections
