@@ -453,7 +453,7 @@ def test_a_single_big_file_is_announced_before_its_target_is_looked_at(
     """The destination opens the sessions a big file is written over (prepare_write)
     while the policy's look at the target takes its round trip, not after it."""
     remote, local = sshd_server.new_dir(), tmp_path / "local"
-    data = make_files(local, 1, aft.vfs.sftp.SPREAD_AT + 4096)["f000.dat"]
+    data = make_files(local, 1, aft.vfs.sftp.IN_FLIGHT)["f000.dat"]
     events: list[str] = []
     sftp_vfs = aft.vfs.sftp.SftpVfs
     prepare, stat = sftp_vfs.prepare_write, sftp_vfs.stat

@@ -747,12 +747,14 @@ class SftpVfs(SftpSchema, Vfs):
         return cast(BinaryIO, SftpFile(self, vpath, handle, self._sizes[1]))
 
     def prepare_write(self, size: int) -> None:
-        """As :meth:`Vfs.prepare_write`: a file that will be written over lanes (more than
-        :data:`SPREAD_AT` bytes, see :class:`SftpFile`) has their sessions opened now, in
+        """As :meth:`Vfs.prepare_write`: a file of :data:`IN_FLIGHT` bytes or more, which
+        is written over lanes (see :class:`SftpFile`), has their sessions opened now, in
         the background, so that they are ready by the time its first bytes are sent
         rather than a few round trips later; only its ``OPEN`` is left to them then.
-        Sessions it does not take are closed with this handle."""
-        if size <= SPREAD_AT or self._spare:
+        (A smaller file is sent in about the round trips a session takes to open, and
+        many such files in a batch would hold sessions its other files need.) Sessions
+        it does not take are closed with this handle."""
+        if size < IN_FLIGHT or self._spare:
             return
         try:
             self._client()

@@ -32,6 +32,7 @@ from aft.vfs.base import TEMP_MARKER, Vfs, copy_file
 from aft.vfs.disk import DiskVfs
 from aft.vfs.sftp import (
     BLOCK,
+    IN_FLIGHT,
     LANES,
     READ_AHEAD,
     SPREAD_AT,
@@ -776,7 +777,7 @@ def test_a_small_file_announced_opens_no_session(
     sftp: SftpVfs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = _sessions_opened(sftp, monkeypatch)
-    sftp.prepare_write(SPREAD_AT)
+    sftp.prepare_write(IN_FLIGHT - 1)
     sftp.write_bytes("/small", b"x" * 1000)
     assert events == ["open_write"]
 
