@@ -587,11 +587,11 @@ class SftpVfs(SftpSchema, Vfs):
         if self._pkey is not None:
             tried.append("key")
             with contextlib.suppress(paramiko.AuthenticationException):
-                transport.auth_publickey(self.user, self._pkey)
+                adapter.auth_publickey(transport, self.user, self._pkey)
         if not transport.is_authenticated() and self._password is not None:
             tried.append("password")
             with contextlib.suppress(paramiko.AuthenticationException):
-                transport.auth_password(self.user, self._password)
+                adapter.auth_password(transport, self.user, self._password)
         if not transport.is_authenticated():
             raise VfsConnectionError(
                 f"SFTP login to {self._where} failed: the server refused the {' and '.join(tried)}"

@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -296,6 +297,98 @@ def test_a_session_sends_its_first_requests_behind_its_init(
         assert adapter.offers(vfs._client(), adapter.POSIX_RENAME)
     finally:
         vfs.close()
+
+
+@pytest.mark.parametrize("login", ["password", "key"])
+def test_the_login_request_follows_the_service_request_at_once(
+    sshd_server: SshdServer, monkeypatch: pytest.MonkeyPatch, login: str
+) -> None:
+    """The login request goes out before the server accepts the login service, a round
+    trip sooner, and the login works as before."""
+    from paramiko.common import MSG_SERVICE_ACCEPT, cMSG_SERVICE_REQUEST, cMSG_USERAUTH_REQUEST
+
+    events: list[str] = []
+    send, read = adapter.FastPacketizer.send_message, adapter.FastPacketizer.read_message
+
+    def sending(self: Any, data: Any) -> None:
+        kind = data.asbytes()[:1]
+        if kind in (cMSG_SERVICE_REQUEST, cMSG_USERAUTH_REQUEST):
+            events.append("service request" if kind == cMSG_SERVICE_REQUEST else "login")
+        send(self, data)
+
+    def reading(self: Any) -> Any:
+        kind, message = read(self)
+        if kind == MSG_SERVICE_ACCEPT:
+            events.append("accepted")
+        return kind, message
+
+    monkeypatch.setattr(adapter.FastPacketizer, "send_message", sending)
+    monkeypatch.setattr(adapter.FastPacketizer, "read_message", reading)
+    with DelayLine(sshd_server.port, 0.05) as line:  # the answer comes well after a signature
+        vfs = SftpVfs(
+            "127.0.0.1",
+            sshd_server.user,
+            port=line.port,
+            password=sshd_server.password if login == "password" else None,
+            key=sshd_server.key_pem if login == "key" else None,
+            host_key=sshd_server.host_key_sha256,
+        )
+        try:
+            vfs.connect()
+            assert events == ["service request", "login", "accepted"], events
+        finally:
+            vfs.close()
+
+
+def test_a_pipelined_login_does_not_wait_for_a_delayed_acknowledgement(
+    sshd_server: SshdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sshd answers the login right behind its acceptance of the login service, and
+    Nagle's rule holds that answer until the acceptance is acknowledged: the client
+    answers the acceptance at once, so the login takes two round trips (the service
+    request and the login, sent together; the acknowledgement), not three."""
+    took: list[float] = []
+    real = SftpVfs._authenticate
+
+    def timed(self: SftpVfs, transport: Any) -> None:
+        started = time.perf_counter()
+        try:
+            real(self, transport)
+        finally:
+            took.append(time.perf_counter() - started)
+
+    monkeypatch.setattr(SftpVfs, "_authenticate", timed)
+    with DelayLine(sshd_server.port, 0.02) as line:
+        for _ in range(3):
+            vfs = SftpVfs(
+                "127.0.0.1",
+                sshd_server.user,
+                port=line.port,
+                key=sshd_server.key_pem,
+                host_key=sshd_server.host_key_sha256,
+            )
+            vfs.connect()
+            vfs.close()
+    assert min(took) < 2.5 * 0.02, sorted(took)
+
+
+def test_the_login_request_waits_where_it_could_differ() -> None:
+    """Not pipelined for a server that is not OpenSSH, nor for an RSA key before the
+    server has named the signature algorithms it takes."""
+    transport = types.SimpleNamespace(remote_version="SSH-2.0-OpenSSH_9.6", server_extensions={})
+    handler = adapter.PipelinedAuthHandler.__new__(adapter.PipelinedAuthHandler)
+    handler.transport = transport
+    handler.auth_method, handler.private_key = "password", None
+    assert handler._can_pipeline()
+    handler.auth_method, handler.private_key = "publickey", paramiko.ECDSAKey.generate()
+    assert handler._can_pipeline()
+    handler.private_key = paramiko.RSAKey.generate(1024)
+    assert not handler._can_pipeline()
+    transport.server_extensions = {"server-sig-algs": b"rsa-sha2-256"}
+    assert handler._can_pipeline()
+    transport.remote_version = "SSH-2.0-OtherServer_1.0"
+    handler.auth_method = "password"
+    assert not handler._can_pipeline()
 
 
 def test_a_server_that_does_not_speak_sftp_fails_the_connect_in_one_line(
