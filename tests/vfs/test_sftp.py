@@ -55,6 +55,20 @@ def open_sftp(server: SshdServer, path: Path | str, **payload_: Any) -> SftpVfs:
     return vfs
 
 
+def sftp_through(
+    server: SshdServer, port: int, *, password: str | None = None, key: str | None = None
+) -> SftpVfs:
+    """A VFS of ``server``'s user reached through ``port`` (its own, or a relay's)."""
+    return SftpVfs(
+        "127.0.0.1",
+        server.user,
+        port=port,
+        password=password,
+        key=key,
+        host_key=server.host_key_sha256,
+    )
+
+
 @pytest.fixture
 def sftp_factory(sshd_server: SshdServer) -> Iterator[VfsFactory]:
     made: list[Vfs] = []
@@ -258,13 +272,7 @@ def test_the_first_session_opens_without_waiting_for_a_delayed_acknowledgement(
     with contextlib.ExitStack() as stack:
         port = stack.enter_context(DelayLine(sshd_server.port, 0)).port if relayed else None
         for _ in range(3):
-            vfs = SftpVfs(
-                "127.0.0.1",
-                sshd_server.user,
-                port=port or sshd_server.port,
-                password=sshd_server.password,
-                host_key=sshd_server.host_key_sha256,
-            )
+            vfs = sftp_through(sshd_server, port or sshd_server.port, password=sshd_server.password)
             vfs.connect()
             vfs.close()
     assert min(took) < 0.025, took
@@ -325,13 +333,11 @@ def test_the_login_request_follows_the_service_request_at_once(
     monkeypatch.setattr(adapter.FastPacketizer, "send_message", sending)
     monkeypatch.setattr(adapter.FastPacketizer, "read_message", reading)
     with DelayLine(sshd_server.port, 0.05) as line:  # the answer comes well after a signature
-        vfs = SftpVfs(
-            "127.0.0.1",
-            sshd_server.user,
-            port=line.port,
+        vfs = sftp_through(
+            sshd_server,
+            line.port,
             password=sshd_server.password if login == "password" else None,
             key=sshd_server.key_pem if login == "key" else None,
-            host_key=sshd_server.host_key_sha256,
         )
         try:
             vfs.connect()
@@ -360,13 +366,7 @@ def test_a_pipelined_login_does_not_wait_for_a_delayed_acknowledgement(
     monkeypatch.setattr(SftpVfs, "_authenticate", timed)
     with DelayLine(sshd_server.port, 0.02) as line:
         for _ in range(3):
-            vfs = SftpVfs(
-                "127.0.0.1",
-                sshd_server.user,
-                port=line.port,
-                key=sshd_server.key_pem,
-                host_key=sshd_server.host_key_sha256,
-            )
+            vfs = sftp_through(sshd_server, line.port, key=sshd_server.key_pem)
             vfs.connect()
             vfs.close()
     assert min(took) < 2.5 * 0.02, sorted(took)
